@@ -1,0 +1,153 @@
+/* xsmmwrap.h: the public C API of libxsmmwrap, the GEMM call wrapper.
+ *
+ * The library intercepts the BLAS GEMM entry points of a program (dgemm_, cblas_dgemm, their
+ * ILP64 and scipy_ forms) and serves small calls with generated code. This header is for
+ * programs and tools that want to look inside: statistics, kernels, configuration, and a
+ * direct GEMM call. The Python package binds the block between XSMMWRAP_CDEF_BEGIN and
+ * XSMMWRAP_CDEF_END with cffi, so that block is plain C: no macros, no includes.
+ */
+#ifndef XSMMWRAP_H
+#define XSMMWRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* XSMMWRAP_CDEF_BEGIN */
+
+/** Status codes returned by the functions below; 0 is success. */
+typedef enum xsmmwrap_status {
+    XSMMWRAP_OK = 0,
+    XSMMWRAP_EINVAL = 1,    /**< an argument is invalid (as BLAS would report it) */
+    XSMMWRAP_ERANGE = 2,    /**< an index is out of range */
+    XSMMWRAP_EIO = 3,       /**< a file could not be written */
+    XSMMWRAP_ENOMEM = 4,    /**< out of memory */
+    XSMMWRAP_STATUS_COUNT = 5
+} xsmmwrap_status;
+
+/** Where a call went. The first two are the kernel path, the rest the original BLAS
+ *  with the reason it was not served by a kernel. */
+typedef enum xsmmwrap_route {
+    XSMMWRAP_ROUTE_JIT = 0,        /**< generated machine code */
+    XSMMWRAP_ROUTE_PORTABLE = 1,   /**< the portable C kernel */
+    XSMMWRAP_ROUTE_TOO_LARGE = 2,  /**< M*N*K above the threshold (XSMMWRAP_MAX_MNK) */
+    XSMMWRAP_ROUTE_UNSUPPORTED = 3,/**< a shape or stride the kernel path does not handle */
+    XSMMWRAP_ROUTE_INVALID = 4,    /**< invalid arguments: the original BLAS reports them */
+    XSMMWRAP_ROUTE_DISABLED = 5,   /**< XSMMWRAP_DISABLE=1 */
+    XSMMWRAP_ROUTE_FULL = 6,       /**< the kernel registry is full (XSMMWRAP_MAX_KERNELS) */
+    XSMMWRAP_ROUTE_LOCK_BUSY = 7,  /**< LIBXSMM_TRYLOCK=1 and another thread was generating */
+    XSMMWRAP_ROUTE_COUNT = 8
+} xsmmwrap_route;
+
+/** Code generation targets. */
+typedef enum xsmmwrap_target {
+    XSMMWRAP_TARGET_GENERIC = 0,   /**< portable C kernel only */
+    XSMMWRAP_TARGET_AVX2 = 1,      /**< AVX2 + FMA generated code */
+    XSMMWRAP_TARGET_AVX512 = 2,    /**< AVX-512F generated code */
+    XSMMWRAP_TARGET_COUNT = 3
+} xsmmwrap_target;
+
+/** Counters summed over all threads since load or the last xsmmwrap_reset_stats(). */
+typedef struct xsmmwrap_stats {
+    uint64_t intercepted;                  /**< GEMM calls that reached the wrapper */
+    uint64_t by_route[8];                  /**< indexed by xsmmwrap_route */
+    uint64_t kernels;                      /**< kernels in the registry (not reset) */
+    uint64_t jit_kernels;                  /**< of which generated code (not reset) */
+    uint64_t jit_failures;                 /**< generations that fell back to the portable kernel */
+    uint64_t code_bytes;                   /**< bytes of generated code (not reset) */
+    uint64_t memory_bytes;                 /**< all memory held: registry, code, statistics */
+    double kernel_gflop;                   /**< floating-point work done on the kernel path */
+} xsmmwrap_stats;
+
+/** One kernel of the registry, with its call counts. */
+typedef struct xsmmwrap_kernel_info {
+    int precision;          /**< 64 or 32 (bits of the element type) */
+    char trans_a;           /**< 'N' or 'T' (column-major view) */
+    char trans_b;
+    int64_t m, n, k;
+    int64_t lda, ldb, ldc;
+    int alpha_class;        /**< 1, -1, 0, or 2 for any other value */
+    int beta_class;         /**< 1, -1, 0, or 2 for any other value */
+    int jit;                /**< 1 if generated code, 0 if the portable kernel */
+    int target;             /**< xsmmwrap_target the code was made for */
+    uint64_t code_bytes;    /**< size of the generated code (0 for the portable kernel) */
+    uint64_t calls;         /**< calls since the last reset */
+    double gflop;           /**< work done since the last reset */
+} xsmmwrap_kernel_info;
+
+/** The configuration in effect, read once from the environment at first use. */
+typedef struct xsmmwrap_config {
+    int64_t max_mnk;        /**< XSMMWRAP_MAX_MNK: largest M*N*K served by a kernel */
+    int64_t max_kernels;    /**< XSMMWRAP_MAX_KERNELS: registry capacity */
+    int disabled;           /**< XSMMWRAP_DISABLE */
+    int jit;                /**< XSMMWRAP_JIT (0 = portable kernel only) */
+    int target;             /**< xsmmwrap_target in use (after LIBXSMM_TARGET / XSMMWRAP_TARGET) */
+    int cpu_target;         /**< best xsmmwrap_target the CPU and OS support */
+    int trylock;            /**< LIBXSMM_TRYLOCK */
+    int verbosity;          /**< LIBXSMM_VERBOSE / XSMMWRAP_VERBOSE */
+} xsmmwrap_config;
+
+/** Version string of the library, e.g. "0.1.0". */
+const char *xsmmwrap_version(void);
+
+/** Message for a status code (never NULL). */
+const char *xsmmwrap_strerror(int status);
+
+/** Name of a route ("jit", "portable", "too_large", ...), NULL when out of range. */
+const char *xsmmwrap_route_name(int route);
+
+/** Name of a target ("generic", "avx2", "avx512"), NULL when out of range. */
+const char *xsmmwrap_target_name(int target);
+
+/** Fill *out with the configuration in effect. */
+int xsmmwrap_get_config(xsmmwrap_config *out);
+
+/** Current verbosity (see LIBXSMM_VERBOSE). */
+int xsmmwrap_get_verbosity(void);
+
+/** Change the verbosity at run time; it decides what is printed at exit. */
+int xsmmwrap_set_verbosity(int level);
+
+/** Fill *out with the statistics summed over all threads. */
+int xsmmwrap_get_stats(xsmmwrap_stats *out);
+
+/** Zero the call counters (kernels stay in the registry). */
+int xsmmwrap_reset_stats(void);
+
+/** Number of exported GEMM symbols the library counts calls for. */
+int xsmmwrap_symbol_count(void);
+
+/** Name of symbol i and its call count since the last reset. */
+int xsmmwrap_symbol_get(int i, const char **name, uint64_t *calls);
+
+/** Number of kernels in the registry. */
+int xsmmwrap_kernel_count(void);
+
+/** Fill *out with kernel i (0 <= i < xsmmwrap_kernel_count()), in creation order. */
+int xsmmwrap_kernel_get(int i, xsmmwrap_kernel_info *out);
+
+/** Write the statistics as JSON to path (the format of XSMMWRAP_STATS_JSON). */
+int xsmmwrap_write_json(const char *path);
+
+/** Column-major GEMM, C = alpha*op(A)*op(B) + beta*C, through the wrapper's routing.
+ *  precision is 64 or 32; alpha/beta point to a double or float accordingly. Calls the
+ *  kernel path decline go to the original BLAS when the process has one, else to the
+ *  portable kernel. Returns XSMMWRAP_EINVAL for arguments BLAS would reject. */
+int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, int64_t n, int64_t k,
+                  const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
+                  const void *beta, void *c, int64_t ldc);
+
+/* XSMMWRAP_CDEF_END */
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

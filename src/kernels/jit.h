@@ -1,0 +1,24 @@
+// jit.h: the kernel layer's internal map for code generation: the GEMM generator and the code
+// memory it is installed into. Used by registry.c only (and by the tests).
+#ifndef XW_JIT_H
+#define XW_JIT_H
+
+#include "x86_enc.h"
+
+// Functions in gen_gemm.c
+// Emits a kernel for d on target t (AVX2 or AVX512) into c, following xw_kernel_fn; constant
+// data may come first, *entry receives the offset of the first instruction. Returns
+// XW_ERR_UNSUPPORTED for a descriptor it does not generate, or the encoder's first error.
+XW_HIDDEN xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry);
+// Kernel name as in dumps, e.g. "dgemm_avx512_nt_8x8x8_lda8_ldb8_ldc8_a1_b0".
+XW_HIDDEN void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n);
+
+// Functions in code_mem.c
+// Copies n bytes into executable memory and returns their executable address (NULL on failure).
+// Code is written through a read-write view and run through a separate read+execute view, so
+// no page is ever writable and executable at once; kernels are packed into shared pages.
+XW_HIDDEN void *xw_code_install(const void *bytes, size_t n);
+XW_HIDDEN size_t xw_code_mapped_bytes(void);  // bytes of the arenas mapped so far
+XW_HIDDEN size_t xw_code_used_bytes(void);    // bytes of code installed
+
+#endif

@@ -1,0 +1,91 @@
+// kernels.h: the one header src/wrap includes from the kernel layer: descriptors, kernels,
+// the registry, the portable kernel, CPU detection. Grouped by the file that implements it.
+#ifndef XW_KERNELS_H
+#define XW_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XW_HIDDEN __attribute__((visibility("hidden")))
+
+typedef enum { XW_OK = 0, XW_ERR_NOMEM, XW_ERR_RANGE, XW_ERR_UNSUPPORTED, XW_ERR_ENCODE } xw_status;
+
+typedef enum { XW_F64 = 0, XW_F32 = 1 } xw_prec;
+
+// How alpha or beta enters the code: the first three are baked in, ANY is read at call time.
+typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_SCALE_ANY = 3 } xw_scale;
+
+// Same numbering as xsmmwrap_target in include/xsmmwrap.h.
+typedef enum { XW_TARGET_GENERIC = 0, XW_TARGET_AVX2 = 1, XW_TARGET_AVX512 = 2 } xw_target;
+
+// The registry key: every field the generated code depends on. 32 bytes, no padding holes,
+// compared with memcmp. Column-major view; ta/tb are 0 for 'N', 1 for 'T'.
+typedef struct {
+    uint32_t m, n, k;
+    uint32_t lda, ldb, ldc;
+    uint8_t prec, ta, tb, alpha, beta;
+    uint8_t pad[3];
+} xw_desc;
+_Static_assert(sizeof(xw_desc) == 32, "xw_desc is a packed 32-byte key");
+
+// One calling convention for generated and portable kernels (SysV: rdi, rsi, rdx, rcx, r8, r9).
+// alpha/beta point to a double or float; generated code ignores d.
+typedef void (*xw_kernel_fn)(const void *a, const void *b, void *c, const void *alpha,
+                             const void *beta, const xw_desc *d);
+
+typedef struct {
+    xw_desc desc;
+    xw_kernel_fn fn;
+    uint32_t id;         // creation order, dense from 0
+    uint8_t jit;         // 1 when fn is generated code
+    uint8_t target;      // xw_target of the code
+    uint32_t code_bytes; // size of the generated code, 0 for the portable kernel
+} xw_kernel;
+
+static inline xw_scale xw_scale_of_f64(double v)
+{
+    return v == 1.0 ? XW_SCALE_ONE : v == -1.0 ? XW_SCALE_MINUS_ONE : v == 0.0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
+}
+
+// Functions in cpu.c
+XW_HIDDEN xw_target xw_cpu_detect(void);  // best target the CPU and the OS support
+
+// Functions in ref_gemm.c (the portable kernel)
+// Column-major C = alpha*op(A)*op(B) + beta*C with BLAS semantics: beta == 0 never reads C,
+// alpha == 0 never reads A or B, m, n or k == 0 handled. Arguments must be valid.
+XW_HIDDEN void xw_ref_gemm(xw_prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                           const void *alpha, const void *a, int64_t lda, const void *b,
+                           int64_t ldb, const void *beta, void *c, int64_t ldc);
+// The same behind the kernel calling convention.
+XW_HIDDEN void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha,
+                             const void *beta, const xw_desc *d);
+
+// Functions in registry.c
+typedef struct {
+    uint32_t capacity;   // most kernels kept
+    xw_target target;    // code generation target; GENERIC means portable kernels only
+    bool trylock;        // return XW_REG_BUSY instead of waiting for the generation lock
+    const char *dump_dir;// write each generated kernel's bytes there (NULL: no dump)
+} xw_reg_params;
+
+typedef enum {
+    XW_REG_FOUND = 0,  // *out is an existing kernel
+    XW_REG_CREATED,    // *out was made by this call
+    XW_REG_FULL,       // no room: the caller declines
+    XW_REG_BUSY,       // trylock and the lock was taken: the caller declines
+} xw_reg_result;
+
+XW_HIDDEN void xw_reg_init(const xw_reg_params *p);  // once, before any other call
+XW_HIDDEN const xw_kernel *xw_reg_lookup(const xw_desc *d);  // lock-free; NULL when absent
+XW_HIDDEN xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out);
+XW_HIDDEN uint32_t xw_reg_count(void);
+XW_HIDDEN const xw_kernel *xw_reg_at(uint32_t i);  // i < xw_reg_count()
+XW_HIDDEN uint64_t xw_reg_jit_failures(void);
+XW_HIDDEN size_t xw_reg_memory_bytes(void);        // table, entries and code arena
+XW_HIDDEN size_t xw_reg_code_bytes(void);          // bytes of generated code
+// Kernel name as in reports and dumps: "dgemm_avx2_nt_8x8x8_lda8_ldb8_ldc8_a1_b0"; the target
+// is "portable" for the portable kernel.
+XW_HIDDEN void xw_kernel_name(const xw_kernel *k, char *out, size_t n);
+
+#endif

@@ -1,0 +1,201 @@
+// api.c: the public C API of include/xsmmwrap.h over route, stats, registry and report.
+#include <string.h>
+
+#include "wrap.h"
+
+#define XW_API __attribute__((visibility("default")))
+
+static const char *const status_text[] = {
+    "success",
+    "invalid argument",
+    "index out of range",
+    "file could not be written",
+    "out of memory",
+};
+_Static_assert(sizeof status_text / sizeof *status_text == XSMMWRAP_STATUS_COUNT, "status table");
+
+static const char *const route_text[] = {
+    "jit", "portable", "too_large", "unsupported", "invalid", "disabled", "registry_full", "lock_busy",
+};
+_Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
+
+static const char *const target_text[] = { "generic", "avx2", "avx512" };
+_Static_assert(sizeof target_text / sizeof *target_text == XSMMWRAP_TARGET_COUNT, "target table");
+
+XW_API const char *xsmmwrap_version(void) { return XSMMWRAP_VERSION; }
+
+XW_API const char *xsmmwrap_strerror(int status)
+{
+    return status >= 0 && status < XSMMWRAP_STATUS_COUNT ? status_text[status] : "unknown status";
+}
+
+XW_API const char *xsmmwrap_route_name(int route)
+{
+    return route >= 0 && route < XSMMWRAP_ROUTE_COUNT ? route_text[route] : NULL;
+}
+
+XW_API const char *xsmmwrap_target_name(int target)
+{
+    return target >= 0 && target < XSMMWRAP_TARGET_COUNT ? target_text[target] : NULL;
+}
+
+XW_API int xsmmwrap_get_config(xsmmwrap_config *out)
+{
+    if (!out)
+        return XSMMWRAP_EINVAL;
+    xw_init();
+    *out = (xsmmwrap_config){
+        .max_mnk = xw_cfg.max_mnk, .max_kernels = xw_cfg.max_kernels,
+        .disabled = xw_cfg.disabled, .jit = xw_cfg.jit, .target = (int)xw_cfg.target,
+        .cpu_target = (int)xw_cfg.cpu_target, .trylock = xw_cfg.trylock,
+        .verbosity = xw_cfg.verbosity,
+    };
+    return XSMMWRAP_OK;
+}
+
+XW_API int xsmmwrap_get_verbosity(void)
+{
+    xw_init();
+    return xw_cfg.verbosity;
+}
+
+XW_API int xsmmwrap_set_verbosity(int level)
+{
+    xw_init();
+    xw_cfg.verbosity = level;
+    return XSMMWRAP_OK;
+}
+
+static double kernel_gflop(const xw_desc *d, uint64_t calls)
+{
+    return 2e-9 * d->m * d->n * d->k * (double)calls;
+}
+
+XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
+{
+    if (!out)
+        return XSMMWRAP_EINVAL;
+    xw_init();
+    xw_stats_snapshot s;
+    xw_stats_read(&s);
+    memset(out, 0, sizeof *out);
+    for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++) {
+        out->by_route[r] = s.route[r];
+        out->intercepted += s.route[r];
+    }
+    const uint32_t n = xw_reg_count();
+    for (uint32_t i = 0; i < n; i++) {
+        const xw_kernel *k = xw_reg_at(i);
+        out->jit_kernels += k->jit;
+        if (i < s.kernel_count)
+            out->kernel_gflop += kernel_gflop(&k->desc, s.kernel[i]);
+    }
+    out->kernels = n;
+    out->jit_failures = xw_reg_jit_failures();
+    out->code_bytes = xw_reg_code_bytes();
+    out->memory_bytes = xw_reg_memory_bytes() + xw_stats_memory_bytes();
+    xw_stats_free(&s);
+    return XSMMWRAP_OK;
+}
+
+XW_API int xsmmwrap_reset_stats(void)
+{
+    xw_init();
+    return xw_stats_reset();
+}
+
+XW_API int xsmmwrap_symbol_count(void) { return XW_SYM_COUNT; }
+
+XW_API int xsmmwrap_symbol_get(int i, const char **name, uint64_t *calls)
+{
+    if (i < 0 || i >= XW_SYM_COUNT)
+        return XSMMWRAP_ERANGE;
+    xw_init();
+    if (name)
+        *name = xw_sym_name((xw_sym)i);
+    if (calls) {
+        xw_stats_snapshot s;
+        xw_stats_read(&s);
+        *calls = s.sym[i];
+        xw_stats_free(&s);
+    }
+    return XSMMWRAP_OK;
+}
+
+XW_API int xsmmwrap_kernel_count(void)
+{
+    xw_init();
+    return (int)xw_reg_count();
+}
+
+static int scale_number(uint8_t s)
+{
+    return s == XW_SCALE_ONE ? 1 : s == XW_SCALE_MINUS_ONE ? -1 : s == XW_SCALE_ZERO ? 0 : 2;
+}
+
+void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_kernel_info *out)
+{
+    const xw_desc *d = &k->desc;
+    const uint64_t calls = k->id < s->kernel_count ? s->kernel[k->id] : 0;
+    *out = (xsmmwrap_kernel_info){
+        .precision = d->prec == XW_F64 ? 64 : 32,
+        .trans_a = d->ta ? 'T' : 'N', .trans_b = d->tb ? 'T' : 'N',
+        .m = d->m, .n = d->n, .k = d->k, .lda = d->lda, .ldb = d->ldb, .ldc = d->ldc,
+        .alpha_class = scale_number(d->alpha), .beta_class = scale_number(d->beta),
+        .jit = k->jit, .target = k->target, .code_bytes = k->code_bytes,
+        .calls = calls, .gflop = kernel_gflop(d, calls),
+    };
+}
+
+XW_API int xsmmwrap_kernel_get(int i, xsmmwrap_kernel_info *out)
+{
+    xw_init();
+    if (!out)
+        return XSMMWRAP_EINVAL;
+    if (i < 0 || (uint32_t)i >= xw_reg_count())
+        return XSMMWRAP_ERANGE;
+    xw_stats_snapshot s;
+    xw_stats_read(&s);
+    xw_kernel_info(xw_reg_at((uint32_t)i), &s, out);
+    xw_stats_free(&s);
+    return XSMMWRAP_OK;
+}
+
+XW_API int xsmmwrap_write_json(const char *path)
+{
+    if (!path)
+        return XSMMWRAP_EINVAL;
+    xw_init();
+    return xw_report_json(path);
+}
+
+XW_API int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, int64_t n, int64_t k,
+                         const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
+                         const void *beta, void *c, int64_t ldc)
+{
+    if ((precision != 64 && precision != 32) || !alpha || !beta)
+        return XSMMWRAP_EINVAL;
+    const xw_gemm_args g = { precision == 64 ? XW_F64 : XW_F32, trans_a, trans_b, m, n, k,
+                             alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API };
+    if (xw_route_call(&g))
+        return XSMMWRAP_OK;
+    if (xw_route_check(&g) == XSMMWRAP_ROUTE_INVALID)
+        return XSMMWRAP_EINVAL;
+    // Declined but valid: the process's own BLAS if it has one, else the portable kernel.
+    const xw_sym orig = g.prec == XW_F64 ? XW_SYM_dgemm_ : XW_SYM_sgemm_;
+    xw_fn f = xw_blas_try(orig);
+    if (f && (int32_t)m == m && (int32_t)n == n && (int32_t)k == k && (int32_t)lda == lda &&
+        (int32_t)ldb == ldb && (int32_t)ldc == ldc) {
+        const int32_t mi = (int32_t)m, ni = (int32_t)n, ki = (int32_t)k;
+        const int32_t la = (int32_t)lda, lb = (int32_t)ldb, lc = (int32_t)ldc;
+        typedef void gemm_fn(const char *, const char *, const int32_t *, const int32_t *,
+                             const int32_t *, const void *, const void *, const int32_t *,
+                             const void *, const int32_t *, const void *, void *,
+                             const int32_t *, size_t, size_t);
+        ((gemm_fn *)f)(&trans_a, &trans_b, &mi, &ni, &ki, alpha, a, &la, b, &lb, beta, c, &lc, 1, 1);
+        return XSMMWRAP_OK;
+    }
+    const bool ta = trans_a != 'N' && trans_a != 'n', tb = trans_b != 'N' && trans_b != 'n';
+    xw_ref_gemm(g.prec, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return XSMMWRAP_OK;
+}

@@ -1,0 +1,109 @@
+// blas_find.c: finds the original BLAS behind each intercepted name, once per symbol and
+// thread-safely: XSMMWRAP_BLAS first, then dlsym(RTLD_NEXT), then every loaded object in load
+// order (numpy's OpenBLAS is loaded RTLD_LOCAL, where RTLD_NEXT cannot see it). Never ourselves.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wrap.h"
+
+#define XW_SYM_NAME(name, PREC, T, I) #name,
+static const char *const sym_names[XW_SYM_COUNT] = {
+    XW_F77_ENTRIES(XW_SYM_NAME) XW_CBLAS_ENTRIES(XW_SYM_NAME) "xsmmwrap_gemm",
+};
+#undef XW_SYM_NAME
+
+static _Atomic(xw_fn) found[XW_SYM_COUNT];
+static pthread_mutex_t find_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *xw_sym_name(xw_sym s) { return (unsigned)s < XW_SYM_COUNT ? sym_names[s] : "?"; }
+
+static void *own_base(void)
+{
+    Dl_info self;
+    return dladdr((void *)&own_base, &self) ? self.dli_fbase : NULL;
+}
+
+static xw_fn not_ours(void *addr)
+{
+    Dl_info where;
+    if (!addr || (dladdr(addr, &where) && where.dli_fbase == own_base()))
+        return NULL;
+    xw_fn f;
+    memcpy(&f, &addr, sizeof f);  // POSIX: a dlsym result converts to a function pointer
+    return f;
+}
+
+typedef struct {
+    char *names[512];
+    int count;
+    void *self;
+} object_list;
+
+static int collect(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    object_list *l = data;
+    if (l->count < 512 && info->dlpi_name && info->dlpi_name[0] && (void *)info->dlpi_addr != l->self)
+        l->names[l->count++] = strdup(info->dlpi_name);
+    return 0;
+}
+
+// dlopen is not called from inside dl_iterate_phdr's callback, which holds the loader's lock.
+static xw_fn search_loaded(const char *name)
+{
+    object_list l = { .count = 0, .self = own_base() };
+    dl_iterate_phdr(collect, &l);
+    xw_fn f = NULL;
+    for (int i = 0; i < l.count; i++) {
+        void *h = f ? NULL : dlopen(l.names[i], RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            f = not_ours(dlsym(h, name));
+            dlclose(h);
+        }
+        free(l.names[i]);
+    }
+    return f;
+}
+
+static xw_fn resolve(const char *name)
+{
+    if (xw_cfg.blas_path) {
+        static void *lib;
+        if (!lib)
+            lib = dlopen(xw_cfg.blas_path, RTLD_NOW | RTLD_LOCAL);
+        xw_fn f = lib ? not_ours(dlsym(lib, name)) : NULL;
+        if (f)
+            return f;
+    }
+    xw_fn f = not_ours(dlsym(RTLD_NEXT, name));
+    return f ? f : search_loaded(name);
+}
+
+xw_fn xw_blas_try(xw_sym s)
+{
+    xw_fn f = atomic_load_explicit(&found[s], memory_order_acquire);
+    if (XW_LIKELY(f != NULL))
+        return f;
+    xw_init();
+    pthread_mutex_lock(&find_lock);
+    f = atomic_load_explicit(&found[s], memory_order_relaxed);
+    if (!f) {
+        f = resolve(sym_names[s]);
+        atomic_store_explicit(&found[s], f, memory_order_release);
+    }
+    pthread_mutex_unlock(&find_lock);
+    return f;
+}
+
+xw_fn xw_blas_get(xw_sym s)
+{
+    xw_fn f = xw_blas_try(s);
+    if (XW_UNLIKELY(!f))
+        xw_report_no_blas(sym_names[s]);
+    return f;
+}

@@ -1,0 +1,67 @@
+// env.c: every environment variable the library reads, in one place, read once at init.
+// Calls cpu.c to know what the CPU offers before honouring a requested target.
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wrap.h"
+
+XW_HIDDEN xw_env xw_cfg;
+
+static const char *env_first(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    if (v && *v)
+        return v;
+    v = b ? getenv(b) : NULL;
+    return v && *v ? v : NULL;
+}
+
+static int64_t env_int(const char *a, const char *b, int64_t dflt, int64_t lo, int64_t hi)
+{
+    const char *v = env_first(a, b);
+    if (!v)
+        return dflt;
+    char *end;
+    long long x = strtoll(v, &end, 0);
+    if (end == v)
+        return dflt;
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+// A request for a target the CPU lacks is lowered to what it has: running AVX-512 code on an
+// AVX2 machine would fault, which is never what the user asked for.
+static xw_target env_target(xw_target cpu)
+{
+    const char *v = env_first("XSMMWRAP_TARGET", "LIBXSMM_TARGET");
+    if (!v)
+        return cpu;
+    xw_target want = cpu;
+    if (!strcasecmp(v, "generic") || !strcasecmp(v, "none") || !strcmp(v, "0"))
+        want = XW_TARGET_GENERIC;
+    else if (!strcasecmp(v, "avx2") || !strcasecmp(v, "hsw"))
+        want = XW_TARGET_AVX2;
+    else if (!strcasecmp(v, "avx512") || !strcasecmp(v, "skx") || !strcasecmp(v, "spr"))
+        want = XW_TARGET_AVX512;
+    return want < cpu ? want : cpu;
+}
+
+void xw_env_read(xw_env *out)
+{
+    xw_env e;
+    e.max_mnk = env_int("XSMMWRAP_MAX_MNK", NULL, 64 * 64 * 64, 0, INT64_MAX);
+    e.max_kernels = env_int("XSMMWRAP_MAX_KERNELS", NULL, 16384, 0, 1 << 24);
+    e.disabled = env_int("XSMMWRAP_DISABLE", NULL, 0, 0, 1) != 0;
+    e.jit = env_int("XSMMWRAP_JIT", NULL, 1, 0, 1) != 0;
+    e.trylock = env_int("XSMMWRAP_TRYLOCK", "LIBXSMM_TRYLOCK", 0, 0, 1) != 0;
+    e.cpu_target = xw_cpu_detect();
+    e.target = e.jit ? env_target(e.cpu_target) : XW_TARGET_GENERIC;
+    e.verbosity = (int)env_int("XSMMWRAP_VERBOSE", "LIBXSMM_VERBOSE", 0, -1000, 1000);
+    e.stats_json = env_first("XSMMWRAP_STATS_JSON", NULL);
+    e.dump_dir = env_first("XSMMWRAP_DUMP", NULL);
+    if (!e.dump_dir && e.verbosity < 0)
+        e.dump_dir = ".";
+    e.blas_path = env_first("XSMMWRAP_BLAS", NULL);
+    *out = e;
+}

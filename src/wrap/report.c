@@ -1,0 +1,145 @@
+// report.c: everything the library prints: the LIBXSMM_VERBOSE report at exit (stderr), a line
+// per kernel created at level 3, the JSON statistics, and the one fatal message.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wrap.h"
+
+static int verbosity(void) { return xw_cfg.verbosity; }
+
+void xw_report_kernel_created(const xw_kernel *k)
+{
+    if (verbosity() < 3)
+        return;
+    char name[128];
+    xw_kernel_name(k, name, sizeof name);
+    fprintf(stderr, "xsmmwrap: kernel %u %s (%u bytes)\n", k->id, name, k->code_bytes);
+}
+
+void xw_report_no_blas(const char *symbol)
+{
+    fprintf(stderr,
+            "xsmmwrap: no original BLAS provides %s for a call the wrapper does not serve; "
+            "link or preload a BLAS library, or set XSMMWRAP_BLAS=/path/to/libblas.so\n",
+            symbol);
+    abort();
+}
+
+static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
+
+static void print_summary(FILE *f, const xw_stats_snapshot *s)
+{
+    xsmmwrap_stats st;
+    xsmmwrap_get_stats(&st);
+    const uint64_t kernel = s->route[XSMMWRAP_ROUTE_JIT] + s->route[XSMMWRAP_ROUTE_PORTABLE];
+    fprintf(f, "xsmmwrap %s: target %s (cpu %s), kernels for M*N*K <= %lld\n", xsmmwrap_version(),
+            xsmmwrap_target_name(xw_cfg.target), xsmmwrap_target_name(xw_cfg.cpu_target),
+            (long long)xw_cfg.max_mnk);
+    fprintf(f, "  calls intercepted: %llu\n", (unsigned long long)st.intercepted);
+    fprintf(f, "  kernel path:       %llu (%.1f%%): jit %llu, portable %llu\n",
+            (unsigned long long)kernel, pct(kernel, st.intercepted),
+            (unsigned long long)s->route[XSMMWRAP_ROUTE_JIT],
+            (unsigned long long)s->route[XSMMWRAP_ROUTE_PORTABLE]);
+    fprintf(f, "  original BLAS:     %llu (%.1f%%)", (unsigned long long)(st.intercepted - kernel),
+            pct(st.intercepted - kernel, st.intercepted));
+    const char *sep = ": ";
+    for (int r = XSMMWRAP_ROUTE_TOO_LARGE; r < XSMMWRAP_ROUTE_COUNT; r++) {
+        if (!s->route[r])
+            continue;
+        fprintf(f, "%s%s %llu", sep, xsmmwrap_route_name(r), (unsigned long long)s->route[r]);
+        sep = ", ";
+    }
+    fprintf(f, "\n  kernels:           %llu (%llu generated, %llu generation failures)\n",
+            (unsigned long long)st.kernels, (unsigned long long)st.jit_kernels,
+            (unsigned long long)st.jit_failures);
+    fprintf(f, "  memory:            %.1f KiB (code %.1f KiB)\n", (double)st.memory_bytes / 1024.0,
+            (double)st.code_bytes / 1024.0);
+}
+
+static void print_kernels(FILE *f, const xw_stats_snapshot *s)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < s->kernel_count; i++)
+        total += s->kernel[i];
+    fprintf(f, "  %-48s %12s %7s %10s\n", "kernel", "calls", "share", "GFLOP");
+    const uint32_t n = xw_reg_count();
+    for (uint32_t i = 0; i < n; i++) {
+        xsmmwrap_kernel_info ki;
+        const xw_kernel *k = xw_reg_at(i);
+        xw_kernel_info(k, s, &ki);
+        char name[128];
+        xw_kernel_name(k, name, sizeof name);
+        fprintf(f, "  %-48s %12llu %6.1f%% %10.3f\n", name, (unsigned long long)ki.calls,
+                pct(ki.calls, total), ki.gflop);
+    }
+}
+
+static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
+
+int xw_report_json(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return XSMMWRAP_EIO;
+    xw_stats_snapshot s;
+    xw_stats_read(&s);
+    xsmmwrap_stats st;
+    xsmmwrap_get_stats(&st);
+    fprintf(f, "{\n  \"version\": \"%s\",\n  \"target\": \"%s\",\n  \"cpu_target\": \"%s\",\n",
+            xsmmwrap_version(), xsmmwrap_target_name(xw_cfg.target),
+            xsmmwrap_target_name(xw_cfg.cpu_target));
+    fprintf(f, "  \"intercepted\": %llu,\n  \"routes\": {", (unsigned long long)st.intercepted);
+    for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
+        fprintf(f, "%s\"%s\": %llu", r ? ", " : "", xsmmwrap_route_name(r), (unsigned long long)s.route[r]);
+    fprintf(f, "},\n  \"symbols\": {");
+    const char *sep = "";
+    for (int i = 0; i < XW_SYM_COUNT; i++) {
+        if (!s.sym[i])
+            continue;
+        fprintf(f, "%s\"%s\": %llu", sep, xw_sym_name((xw_sym)i), (unsigned long long)s.sym[i]);
+        sep = ", ";
+    }
+    fprintf(f, "},\n  \"kernels\": [");
+    const uint32_t n = xw_reg_count();
+    for (uint32_t i = 0; i < n; i++) {
+        xsmmwrap_kernel_info k;
+        xw_kernel_info(xw_reg_at(i), &s, &k);
+        fprintf(f,
+                "%s\n    {\"precision\": \"f%d\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
+                "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"lda\": %lld, \"ldb\": %lld, \"ldc\": %lld, "
+                "\"alpha\": \"%s\", \"beta\": \"%s\", \"jit\": %s, \"target\": \"%s\", "
+                "\"code_bytes\": %llu, \"calls\": %llu, \"gflop\": %.6f}",
+                i ? "," : "", k.precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
+                (long long)k.k, (long long)k.lda, (long long)k.ldb, (long long)k.ldc,
+                scale_text(k.alpha_class), scale_text(k.beta_class), k.jit ? "true" : "false",
+                k.jit ? xsmmwrap_target_name(k.target) : "portable",
+                (unsigned long long)k.code_bytes, (unsigned long long)k.calls, k.gflop);
+    }
+    fprintf(f, "%s],\n  \"memory\": {\"code_bytes\": %llu, \"total_bytes\": %llu},\n", n ? "\n  " : "",
+            (unsigned long long)st.code_bytes, (unsigned long long)st.memory_bytes);
+    fprintf(f, "  \"jit_failures\": %llu\n}\n", (unsigned long long)st.jit_failures);
+    xw_stats_free(&s);
+    return fclose(f) == 0 ? XSMMWRAP_OK : XSMMWRAP_EIO;
+}
+
+void xw_report_at_exit(void)
+{
+    if (xw_cfg.stats_json && xw_report_json(xw_cfg.stats_json) != XSMMWRAP_OK)
+        fprintf(stderr, "xsmmwrap: could not write %s\n", xw_cfg.stats_json);
+    if (verbosity() == 0)
+        return;
+    xw_stats_snapshot s;
+    xw_stats_read(&s);
+    print_summary(stderr, &s);
+    if (verbosity() >= 2 || verbosity() < 0)
+        print_kernels(stderr, &s);
+    xw_stats_free(&s);
+}
+
+// Runs at exit (or unload) only when the library was used: a process that never called GEMM
+// prints nothing and initialises nothing.
+__attribute__((destructor)) static void report_destructor(void)
+{
+    if (xw_initialized())
+        xw_report_at_exit();
+}
