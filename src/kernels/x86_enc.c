@@ -1,0 +1,439 @@
+// x86_enc.c: the x86-64 encoder. Each emitter assembles one instruction into a small local
+// buffer (prefix bits, opcode, ModRM, SIB, disp, imm), then checks room and copies it into the
+// code buffer; nothing is written on error and the first error sticks. References are to the
+// Intel SDM Vol. 2 (chapter 2: instruction format, VEX, EVEX).
+#include "x86_enc.h"
+
+#include <string.h>
+
+// ---- Instruction facts from x86_insn.def: its tokens name these constants.
+enum { PP_NP = 0, PP_66 = 1, PP_F3 = 2, PP_F2 = 3 };  // VEX/EVEX pp field (SDM 2.3.5.5)
+enum { MAP_0F = 1, MAP_0F38 = 2, MAP_0F3A = 3 };      // VEX m-mmmm / EVEX mm
+enum { W_W0 = 0, W_W1 = 1, W_WIG = 0, W_NO = 2 };     // NO: the instruction has no such form
+enum { TT_NONE, TT_FV, TT_FVM, TT_T1S, TT_T4 };       // EVEX disp8*N tuple (SDM 2.7.5)
+
+typedef struct {
+    uint8_t pp, map, wvex, wevex, opcode, tuple;
+} insn_info;
+
+static const insn_info insn_table[XW_INSN_COUNT] = {
+#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) \
+    [XW_##name] = { PP_##pp, MAP_##map, W_##wvex, W_##wevex, opcode, TT_##tuple },
+#include "x86_insn.def"
+#undef XW_INSN
+};
+
+// Operand forms the table's fixed columns cannot carry. Default (zero): dst, src1, src2/mem.
+// MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
+// three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8.
+enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI };
+static const struct {
+    uint8_t form, min_vl;
+} insn_form[XW_INSN_COUNT] = {
+    [XW_VMOVUPD] = { F_MOVE, XW_XMM },     [XW_VMOVUPS] = { F_MOVE, XW_XMM },
+    [XW_VMOVAPD] = { F_MOVE, XW_XMM },     [XW_VMOVAPS] = { F_MOVE, XW_XMM },
+    [XW_VMOVSD] = { F_MOVS, XW_XMM },      [XW_VMOVSS] = { F_MOVS, XW_XMM },
+    [XW_VBROADCASTSD] = { F_BCST, XW_YMM }, [XW_VBROADCASTSS] = { F_BCST, XW_XMM },
+    [XW_VMASKMOVPD] = { F_MASKMOV, XW_XMM }, [XW_VMASKMOVPS] = { F_MASKMOV, XW_XMM },
+    [XW_VSHUFPD] = { F_RVMI, XW_XMM },     [XW_VSHUFPS] = { F_RVMI, XW_XMM },
+    [XW_VPERM2F128] = { F_RVMI, XW_YMM },  [XW_VINSERTF128] = { F_RVMI, XW_YMM },
+    [XW_VSHUFF64X2] = { F_RVMI, XW_YMM },  [XW_VSHUFF32X4] = { F_RVMI, XW_YMM },
+    [XW_VINSERTF64X4] = { F_RVMI, XW_ZMM },
+};
+
+// ---- One instruction being assembled. rip >= 0 marks a RIP disp32 to resolve at emission.
+typedef struct {
+    uint8_t b[16];
+    unsigned n;
+    int rip;
+    int32_t target;
+} ibuf;
+
+static void put8(ibuf *ib, unsigned v) { ib->b[ib->n++] = (uint8_t)v; }
+static void put32(ibuf *ib, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) put8(ib, (v >> (8 * i)) & 0xFF);
+}
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static bool fits8(int64_t v) { return v >= INT8_MIN && v <= INT8_MAX; }
+static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+static void fail(xw_code *c, xw_status s)
+{
+    if (!c->err) c->err = s;
+}
+
+// Room check, then RIP resolution (disp32 = target - end of this instruction), then copy.
+static void emit(xw_code *c, ibuf *ib)
+{
+    if (c->err) return;
+    if (c->len > c->cap || ib->n > c->cap - c->len) { fail(c, XW_ERR_NOMEM); return; }
+    if (ib->rip >= 0) {
+        int64_t rel = (int64_t)ib->target - (int64_t)(c->len + ib->n);
+        if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
+        wr32(ib->b + ib->rip, (uint32_t)rel);
+    }
+    memcpy(c->buf + c->len, ib->b, ib->n);
+    c->len += ib->n;
+}
+
+// ---- Memory operands.
+static bool gpr_ok(xw_gpr r) { return (unsigned)r < 16; }
+
+// Base: a GPR, RIP (alone), or none; index: a GPR but not rsp (SIB index 100b means "none").
+static bool mem_ok(const xw_mem *m)
+{
+    bool base_ok = gpr_ok(m->base) || m->base == XW_RIP || m->base == XW_NOREG;
+    bool idx_ok = m->index == XW_NOREG || (gpr_ok(m->index) && m->index != XW_RSP);
+    bool scale_ok = m->index == XW_NOREG || m->scale == 1 || m->scale == 2 || m->scale == 4 || m->scale == 8;
+    return base_ok && idx_ok && scale_ok && !(m->base == XW_RIP && m->index != XW_NOREG);
+}
+static unsigned mem_x(const xw_mem *m) { return gpr_ok(m->index) ? (m->index >> 3) & 1 : 0; }
+static unsigned mem_b(const xw_mem *m) { return gpr_ok(m->base) ? (m->base >> 3) & 1 : 0; }
+
+// ModRM, SIB and displacement for memory (SDM 2.1.5, Tables 2-2 and 2-3). n is the EVEX disp8
+// scale (2.7.5), 1 for legacy and VEX.
+static void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, int32_t n)
+{
+    reg &= 7;
+    if (m->base == XW_RIP) {  // mod 00, rm 101: [rip + disp32] in 64-bit mode (2.2.1.6)
+        put8(ib, reg << 3 | 5);
+        ib->rip = (int)ib->n;
+        ib->target = m->disp;
+        put32(ib, 0);
+        return;
+    }
+    bool no_base = m->base == XW_NOREG;
+    // rm 100b means "SIB follows", so rsp/r12 as a base always take a SIB; so does any index,
+    // and a missing base (mod 00, rm 101 would be RIP).
+    bool sib = no_base || m->index != XW_NOREG || (m->base & 7) == 4;
+    unsigned mod;
+    if (no_base || (m->disp == 0 && (m->base & 7) != 5))  // rbp/r13 with mod 00 mean disp32
+        mod = 0;
+    else if (m->disp % n == 0 && fits8(m->disp / n))
+        mod = 1;
+    else
+        mod = 2;
+    put8(ib, mod << 6 | reg << 3 | (sib ? 4u : (m->base & 7u)));
+    if (sib) {  // SIB: scale, index (100b = none), base (101b with mod 00 = none, disp32)
+        unsigned ss = m->index == XW_NOREG ? 0 : m->scale == 8 ? 3 : m->scale == 4 ? 2 : m->scale == 2 ? 1 : 0;
+        unsigned idx = m->index == XW_NOREG ? 4u : (m->index & 7u);
+        put8(ib, ss << 6 | idx << 3 | (no_base ? 5u : (m->base & 7u)));
+    }
+    if (mod == 1)
+        put8(ib, (uint8_t)(int8_t)(m->disp / n));
+    else if (mod == 2 || no_base)
+        put32(ib, (uint32_t)m->disp);
+}
+
+// ---- Vector instructions.
+// VEX (SDM 2.3.5): the 2-byte form C5 [R vvvv L pp] when X, B and W are 0 and the map is 0F;
+// else C4 [R X B m-mmmm] [W vvvv L pp]. R, X, B and vvvv are stored inverted.
+static void put_vex(ibuf *ib, unsigned r, unsigned x, unsigned b, unsigned map, unsigned w,
+                    unsigned vvvv, unsigned l, unsigned pp)
+{
+    unsigned tail = (~vvvv & 15) << 3 | l << 2 | pp;
+    if (!x && !b && !w && map == MAP_0F) {
+        put8(ib, 0xC5);
+        put8(ib, (r ^ 1) << 7 | tail);
+    } else {
+        put8(ib, 0xC4);
+        put8(ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | map);
+        put8(ib, w << 7 | tail);
+    }
+}
+
+// EVEX disp8*N (SDM 2.7.5, Tables 2-34/2-35): the element size follows EVEX.W.
+static int32_t disp_scale(const insn_info *ii, xw_vl vl, bool bcst)
+{
+    int32_t elem = ii->wevex == W_W1 ? 8 : 4;
+    switch (ii->tuple) {
+    case TT_FV: return bcst ? elem : 16 << vl;
+    case TT_FVM: return 16 << vl;
+    case TT_T1S: return elem;
+    case TT_T4: return 4 * elem;
+    default: return 1;
+    }
+}
+
+// One vector instruction: reg is ModRM.reg, vvvv the extra source (0 when unused, which encodes
+// as 1111b), and the r/m operand is register rm when m is NULL, else memory. imm < 0: none.
+static void vec(xw_code *c, xw_insn op, int opcode, xw_vl vl, unsigned reg, unsigned vvvv,
+                unsigned rm, const xw_mem *m, xw_evex e, int imm)
+{
+    if (c->err) return;
+    const insn_info *ii = &insn_table[op];
+    bool hi = reg > 15 || vvvv > 15 || (!m && rm > 15);
+    bool evex = vl == XW_ZMM || hi || e.mask != XW_K0 || e.zeroing || e.bcst || ii->wvex == W_NO;
+    bool bad = (unsigned)vl > XW_ZMM || vl < insn_form[op].min_vl || reg > 31 || vvvv > 31 || rm > 31
+               || (unsigned)e.mask > 7 || (e.zeroing && e.mask == XW_K0)  // {z} needs a mask
+               || (e.bcst && (!m || ii->tuple != TT_FV))                   // {1toN}: FV rows only
+               || (m && !mem_ok(m)) || (evex && ii->wevex == W_NO);
+    if (bad) { fail(c, XW_ERR_ENCODE); return; }
+
+    ibuf ib = { .n = 0, .rip = -1 };
+    unsigned r = (reg >> 3) & 1;
+    unsigned x = m ? mem_x(m) : (rm >> 4) & 1;  // EVEX: X extends a register rm to 5 bits
+    unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
+    if (evex) {  // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] (SDM 2.7.1)
+        put8(&ib, 0x62);
+        put8(&ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | (((reg >> 4) & 1) ^ 1) << 4 | ii->map);
+        put8(&ib, (unsigned)ii->wevex << 7 | (~vvvv & 15) << 3 | 4 | ii->pp);
+        put8(&ib, (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4
+                      | (((vvvv >> 4) & 1) ^ 1) << 3 | (unsigned)e.mask);
+    } else {
+        put_vex(&ib, r, x, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
+    }
+    put8(&ib, (unsigned)opcode);
+    if (m)
+        put_mem(&ib, reg, m, evex ? disp_scale(ii, vl, e.bcst) : 1);
+    else
+        put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
+    if (imm >= 0) put8(&ib, (unsigned)imm);
+    emit(c, &ib);
+}
+
+// The operand form op must have for an emitter (anything else is an encoding error).
+static bool form_is(xw_code *c, xw_insn op, unsigned mask)
+{
+    if (c->err) return false;
+    if ((unsigned)op < XW_INSN_COUNT && (mask >> insn_form[op].form & 1)) return true;
+    fail(c, XW_ERR_ENCODE);
+    return false;
+}
+#define FORMS(a, b) (1u << (a) | 1u << (b))
+
+void xw_x86_vop_rrr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
+{
+    if (form_is(c, op, 1u << F_RVM))
+        vec(c, op, insn_table[op].opcode, vl, dst, s1, s2, NULL, xw_plain, -1);
+}
+
+void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
+{
+    if (form_is(c, op, 1u << F_RVM)) vec(c, op, insn_table[op].opcode, vl, dst, s1, 0, &m, e, -1);
+}
+
+void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
+{
+    if (form_is(c, op, 1u << F_RVMI))
+        vec(c, op, insn_table[op].opcode, vl, dst, s1, s2, NULL, xw_plain, imm);
+}
+
+void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
+{
+    if (form_is(c, op, FORMS(F_MOVE, F_BCST)))
+        vec(c, op, insn_table[op].opcode, vl, dst, 0, src, NULL, xw_plain, -1);
+}
+
+void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
+{
+    if (form_is(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST))
+        vec(c, op, insn_table[op].opcode, vl, dst, 0, 0, &m, e, -1);
+}
+
+// Stores use the MR opcode (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r); merge-masking only.
+void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
+{
+    xw_evex e = { mask, false, false };
+    if (form_is(c, op, FORMS(F_MOVE, F_MOVS)))
+        vec(c, op, insn_table[op].opcode | 1, vl, src, 0, 0, &m, e, -1);
+}
+
+// VMASKMOVPD/PS (SDM: load 66 0F38 2D/2C, store 2F/2E): the mask register sits in VEX.vvvv.
+void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
+{
+    if (form_is(c, op, 1u << F_MASKMOV)) vec(c, op, insn_table[op].opcode, vl, dst, mask, 0, &m, xw_plain, -1);
+}
+
+void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
+{
+    if (form_is(c, op, 1u << F_MASKMOV))
+        vec(c, op, insn_table[op].opcode + 2, vl, src, mask, 0, &m, xw_plain, -1);
+}
+
+// KMOVW k1, r32: VEX.L0.0F.W0 92 /r (needs only AVX512F).
+void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src)
+{
+    if (c->err) return;
+    if ((unsigned)dst > 7 || !gpr_ok(src)) { fail(c, XW_ERR_ENCODE); return; }
+    ibuf ib = { .n = 0, .rip = -1 };
+    put_vex(&ib, 0, 0, (src >> 3) & 1, MAP_0F, 0, 0, 0, PP_NP);
+    put8(&ib, 0x92);
+    put8(&ib, 0xC0 | (unsigned)dst << 3 | (src & 7));
+    emit(c, &ib);
+}
+
+// ---- General-purpose instructions: [REX] opcode ModRM ... (SDM 2.2.1). REX = 0100WRXB.
+static void put_rex(ibuf *ib, unsigned w, unsigned r, unsigned x, unsigned b)
+{
+    if (w | r | x | b) put8(ib, 0x40 | w << 3 | r << 2 | x << 1 | b);
+}
+static void put_op(ibuf *ib, unsigned op)  // one or two opcode bytes (0x0F18)
+{
+    if (op > 0xFF) put8(ib, op >> 8);
+    put8(ib, op & 0xFF);
+}
+
+// op reg, r/m register (mod 11): reg and rm are ModRM fields, not operand order.
+static void gpr_rr(xw_code *c, unsigned w, unsigned op, unsigned reg, xw_gpr rm, int imm_bytes, int32_t imm)
+{
+    if (c->err) return;
+    if (reg > 15 || !gpr_ok(rm)) { fail(c, XW_ERR_ENCODE); return; }
+    ibuf ib = { .n = 0, .rip = -1 };
+    put_rex(&ib, w, (reg >> 3) & 1, 0, (rm >> 3) & 1);
+    put_op(&ib, op);
+    put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
+    if (imm_bytes == 1) put8(&ib, (uint8_t)(int8_t)imm);
+    if (imm_bytes == 4) put32(&ib, (uint32_t)imm);
+    emit(c, &ib);
+}
+
+static void gpr_mem(xw_code *c, unsigned w, unsigned op, unsigned reg, const xw_mem *m)
+{
+    if (c->err) return;
+    if (reg > 15 || !mem_ok(m)) { fail(c, XW_ERR_ENCODE); return; }
+    ibuf ib = { .n = 0, .rip = -1 };
+    put_rex(&ib, w, (reg >> 3) & 1, mem_x(m), mem_b(m));
+    put_op(&ib, op);
+    put_mem(&ib, reg, m, 1);
+    emit(c, &ib);
+}
+
+// Register in the opcode's low 3 bits (B8+r, 50+r, 58+r), REX.B for r8-r15.
+static void gpr_oreg(xw_code *c, unsigned w, unsigned op, xw_gpr r, int imm_bytes, uint64_t imm)
+{
+    if (c->err) return;
+    if (!gpr_ok(r)) { fail(c, XW_ERR_ENCODE); return; }
+    ibuf ib = { .n = 0, .rip = -1 };
+    put_rex(&ib, w, 0, 0, (r >> 3) & 1);
+    put8(&ib, op + (r & 7));
+    for (int i = 0; i < imm_bytes; i++) put8(&ib, (imm >> (8 * i)) & 0xFF);
+    emit(c, &ib);
+}
+
+// Shortest form: MOV r32, imm32 zero-extends to 64 bits (SDM Vol. 1 3.4.1.1); REX.W C7 /0
+// sign-extends an imm32; otherwise REX.W B8+r imm64 (movabs).
+void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm)
+{
+    if (imm >= 0 && imm <= (int64_t)UINT32_MAX)
+        gpr_oreg(c, 0, 0xB8, dst, 4, (uint64_t)imm);
+    else if (fits32(imm))
+        gpr_rr(c, 1, 0xC7, 0, dst, 4, (int32_t)imm);
+    else
+        gpr_oreg(c, 1, 0xB8, dst, 8, (uint64_t)imm);
+}
+
+void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr_rr(c, 1, 0x89, src, dst, 0, 0); }
+void xw_x86_mov_rm(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8B, dst, &m); }
+void xw_x86_mov_mr(xw_code *c, xw_mem m, xw_gpr src) { gpr_mem(c, 1, 0x89, src, &m); }
+void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8D, dst, &m); }
+
+// ALU group 1: ModRM.reg extension for 81/83, and the r/m,reg opcode is (ext << 3) | 1.
+static const uint8_t alu_ext[] = { [XW_ADD] = 0, [XW_SUB] = 5, [XW_CMP] = 7, [XW_AND] = 4, [XW_OR] = 1, [XW_XOR] = 6 };
+
+void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm)
+{
+    if ((unsigned)op > XW_XOR) { fail(c, XW_ERR_ENCODE); return; }
+    if (fits8(imm))
+        gpr_rr(c, 1, 0x83, alu_ext[op], dst, 1, imm);  // imm8 sign-extended
+    else
+        gpr_rr(c, 1, 0x81, alu_ext[op], dst, 4, imm);
+}
+
+void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src)
+{
+    if ((unsigned)op > XW_XOR) { fail(c, XW_ERR_ENCODE); return; }
+    gpr_rr(c, 1, (unsigned)alu_ext[op] << 3 | 1, src, dst, 0, 0);
+}
+
+void xw_x86_push(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x50, r, 0, 0); }
+void xw_x86_pop(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x58, r, 0, 0); }
+
+// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta.
+void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
+{
+    static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3, [XW_PREFETCHNTA] = 0 };
+    if ((unsigned)hint > XW_PREFETCHNTA) { fail(c, XW_ERR_ENCODE); return; }
+    gpr_mem(c, 0, 0x0F18, ext[hint], &m);
+}
+
+static void raw(xw_code *c, const uint8_t *bytes, unsigned n)
+{
+    ibuf ib = { .n = 0, .rip = -1 };
+    while (ib.n < n) put8(&ib, bytes[ib.n]);
+    emit(c, &ib);
+}
+
+void xw_x86_vzeroupper(xw_code *c) { raw(c, (const uint8_t[]){ 0xC5, 0xF8, 0x77 }, 3); }
+void xw_x86_ret(xw_code *c) { raw(c, (const uint8_t[]){ 0xC3 }, 1); }
+
+// ---- Control flow: Jcc rel8 is 7x cb, rel32 0F 8x cd; JMP is EB cb / E9 cd.
+static const uint8_t jcc_code[] = { [XW_JNZ] = 0x5, [XW_JZ] = 0x4, [XW_JL] = 0xC, [XW_JGE] = 0xD };
+
+size_t xw_x86_here(const xw_code *c) { return c->len; }
+
+// rel32 jump with displacement rel (relative to the end of the instruction).
+static void jcc32(xw_code *c, xw_cond cc, int32_t rel)
+{
+    ibuf ib = { .n = 0, .rip = -1 };
+    if (cc == XW_JMP) {
+        put8(&ib, 0xE9);
+    } else {
+        put8(&ib, 0x0F);
+        put8(&ib, 0x80 | jcc_code[cc]);
+    }
+    put32(&ib, (uint32_t)rel);
+    emit(c, &ib);
+}
+
+void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target)
+{
+    if (c->err) return;
+    if ((unsigned)cc > XW_JMP || target > c->cap) { fail(c, XW_ERR_ENCODE); return; }
+    int64_t rel8 = (int64_t)target - (int64_t)(c->len + 2);
+    if (fits8(rel8)) {
+        ibuf ib = { .n = 0, .rip = -1 };
+        put8(&ib, cc == XW_JMP ? 0xEB : 0x70 | jcc_code[cc]);
+        put8(&ib, (uint8_t)(int8_t)rel8);
+        emit(c, &ib);
+        return;
+    }
+    int64_t rel32 = (int64_t)target - (int64_t)(c->len + (cc == XW_JMP ? 5 : 6));
+    if (!fits32(rel32)) { fail(c, XW_ERR_ENCODE); return; }
+    jcc32(c, cc, (int32_t)rel32);
+}
+
+// The fixup is the offset just past the rel32 field (the end of the jump); 0 on error.
+size_t xw_x86_jcc_fwd(xw_code *c, xw_cond cc)
+{
+    if (c->err) return 0;
+    if ((unsigned)cc > XW_JMP) { fail(c, XW_ERR_ENCODE); return 0; }
+    jcc32(c, cc, 0);
+    return c->err ? 0 : c->len;
+}
+
+void xw_x86_bind(xw_code *c, size_t fixup)
+{
+    if (c->err) return;
+    if (fixup < 5 || fixup > c->len || c->len - fixup > INT32_MAX) { fail(c, XW_ERR_ENCODE); return; }
+    wr32(c->buf + fixup - 4, (uint32_t)(c->len - fixup));
+}
+
+// Pads with int3 (CC) so that running into the padding traps; align is a power of two (0: 1).
+size_t xw_x86_data(xw_code *c, const void *bytes, size_t n, size_t align)
+{
+    if (c->err) return 0;
+    if (align == 0) align = 1;
+    if (align & (align - 1)) { fail(c, XW_ERR_ENCODE); return 0; }
+    size_t pad = (align - (c->len & (align - 1))) & (align - 1);
+    if (c->len > c->cap || pad > c->cap - c->len || n > c->cap - c->len - pad) { fail(c, XW_ERR_NOMEM); return 0; }
+    memset(c->buf + c->len, 0xCC, pad);
+    c->len += pad;
+    if (n) memcpy(c->buf + c->len, bytes, n);
+    c->len += n;
+    return c->len - n;
+}
