@@ -24,7 +24,11 @@ static void init_impl(void)
 
 bool xw_initialized(void) { return atomic_load(&initialized); }
 
-void xw_init(void) { pthread_once(&init_once, init_impl); }
+void xw_init(void)
+{
+    if (XW_UNLIKELY(!atomic_load_explicit(&initialized, memory_order_acquire)))
+        pthread_once(&init_once, init_impl);
+}
 
 static inline bool trans_of(char t, uint8_t *tr)
 {

@@ -1,0 +1,197 @@
+"""The ``xsmmwrap`` command line.
+
+Subcommands
+-----------
+run [-v N] [--json FILE] -- CMD ...
+    Run CMD with libxsmmwrap preloaded (prepended to ``LD_PRELOAD``).
+info
+    Print the library's version, paths and configuration as JSON.
+bench kernels [--quick] [--json FILE]
+    Kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape (docs/BENCHMARKS.md).
+bench dispatch [n [threads]] / bench smm [case [m [n [k]]]] [--size MB] [--json [FILE]]
+    Sample benchmarks: the way to a kernel; the SMM streaming cases, BLAS vs wrapper.
+dgemm-test [ARG ...] [--json [FILE]]
+    dgemm-test against the system BLAS, with ld --wrap and preloaded, in one table.
+plot RESULTS.json ... [-o FILE]
+    Chart the results of bench smm/dispatch and dgemm-test (matplotlib).
+
+Adding a subcommand: write ``_add_NAME(subparsers)`` that registers its parser with
+``set_defaults(func=...)`` (the function takes the parsed arguments and returns the
+exit status) and append it to ``_COMMANDS``. A benchmark goes under ``bench``: append
+its ``_add_bench_NAME(subparsers)`` to ``_BENCH_COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _prepend_preload(library: str, current: str | None) -> str:
+    """``library`` first, then the entries already in LD_PRELOAD (colon separated)."""
+    entries = [e for e in (current or "").replace(" ", ":").split(":") if e and e != library]
+    return ":".join([library, *entries])
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import _lib
+
+    command: list[str] = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        print("xsmmwrap run: no command given (usage: xsmmwrap run -- CMD ...)", file=sys.stderr)
+        return 2
+    try:
+        library = str(_lib.library_path())
+    except FileNotFoundError as err:
+        print(f"xsmmwrap run: library not found: {err}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = _prepend_preload(library, env.get("LD_PRELOAD"))
+    if args.verbose is not None:
+        env["LIBXSMM_VERBOSE"] = str(args.verbose)
+    if args.json is not None:
+        env["XSMMWRAP_STATS_JSON"] = os.path.abspath(args.json)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, env)
+    except FileNotFoundError:
+        print(f"xsmmwrap run: command not found: {command[0]}", file=sys.stderr)
+        return 127
+    except PermissionError as err:
+        print(f"xsmmwrap run: cannot execute {command[0]}: {err.strerror}", file=sys.stderr)
+        return 126
+    except OSError as err:
+        print(f"xsmmwrap run: cannot execute {command[0]}: {err}", file=sys.stderr)
+        return 126
+    return 0  # not reached: execvpe replaced the process
+
+
+def _add_run(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run a command with libxsmmwrap preloaded",
+        description="Run CMD with libxsmmwrap prepended to LD_PRELOAD.",
+    )
+    p.add_argument(
+        "-v", "--verbose", type=int, metavar="N", help="verbosity (sets LIBXSMM_VERBOSE=N)"
+    )
+    p.add_argument(
+        "--json", metavar="FILE", help="write statistics as JSON at exit (XSMMWRAP_STATS_JSON)"
+    )
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+    p.set_defaults(func=_cmd_run)
+
+
+def _path_or_none(get: Callable[[], Path]) -> str | None:
+    try:
+        return str(get())
+    except FileNotFoundError:
+        return None
+
+
+def info() -> dict[str, Any]:
+    """What ``xsmmwrap info`` prints, as a dictionary."""
+    from . import __version__, _lib, config, include_path, library_path, static_library_path
+
+    binding = _lib.binding()
+    cfg = config()
+    return {
+        "version": __version__,
+        "library_path": _path_or_none(library_path),
+        "static_library_path": _path_or_none(static_library_path),
+        "include_path": _path_or_none(include_path),
+        "preloaded": binding.preloaded,
+        "loaded_from": None if binding.path is None else str(binding.path),
+        "cpu_target": cfg.cpu_target,
+        "target": cfg.target,
+        "config": dataclasses.asdict(cfg),
+    }
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    try:
+        data = info()
+    except (FileNotFoundError, OSError) as err:
+        print(f"xsmmwrap info: cannot load the library: {err}", file=sys.stderr)
+        return 1
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _add_info(subparsers: Any) -> None:
+    p = subparsers.add_parser("info", help="print version, paths and configuration as JSON")
+    p.set_defaults(func=_cmd_info)
+
+
+def _add_bench_kernels(subparsers: Any) -> None:
+    from . import bench_kernels
+
+    bench_kernels.add_parser(subparsers)
+
+
+def _add_bench_samples(subparsers: Any) -> None:
+    from . import bench
+
+    bench.add_parsers(subparsers)  # dispatch, smm
+
+
+#: Registration functions of the benchmarks, one per ``bench`` subcommand.
+_BENCH_COMMANDS: list[Callable[[Any], None]] = [_add_bench_kernels, _add_bench_samples]
+
+
+def _add_bench(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="run a benchmark and print its figures",
+        description="Benchmarks that print figures (see docs/BENCHMARKS.md).",
+    )
+    bench = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for add in _BENCH_COMMANDS:
+        add(bench)
+
+
+def _add_samples(subparsers: Any) -> None:
+    from . import samples
+
+    samples.register(subparsers)  # dgemm-test, plot
+
+
+#: Registration functions, one per subcommand.
+_COMMANDS: list[Callable[[Any], None]] = [_add_run, _add_info, _add_bench, _add_samples]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all subcommands registered."""
+    parser = argparse.ArgumentParser(
+        prog="xsmmwrap", description="BLAS GEMM call wrapper: run programs with it, inspect it."
+    )
+    subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xsmmwrap`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `xsmmwrap info | head -1`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

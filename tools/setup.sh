@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# setup.sh: installs what building and testing xsmmwrap needs, only what is missing, then the
+# package itself from this checkout. Sourced by demo.sh and test.sh; sets PYTHON for them.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+apt_packages=(gcc g++ gfortran make pkg-config binutils libopenblas-dev libblas-dev python3 python3-venv python3-dev)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# LIBXSMM 1.17 is a benchmark peer only: installed when the distribution has it.
+if ! dpkg-query -W -f='${Status}' libxsmm-dev 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(libxsmm-dev)
+fi
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]/libxsmm-dev/}" >/dev/null
+fi
+
+# A Python whose site-packages pip may write (Debian's own is externally managed: use a venv).
+PYTHON=${PYTHON:-python3}
+if [[ -f "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ]]; then
+  [[ -x "$root/.venv/bin/python" ]] || "$PYTHON" -m venv "$root/.venv"
+  PYTHON="$root/.venv/bin/python"
+fi
+export PYTHON
+
+pip_quiet=(-q --disable-pip-version-check)
+"$PYTHON" -m pip install "${pip_quiet[@]}" meson meson-python ninja cffi numpy scipy pytest threadpoolctl matplotlib
+"$PYTHON" -m pip install "${pip_quiet[@]}" --no-build-isolation "$root"
