@@ -8,9 +8,9 @@ info
     Print the library's version, paths and configuration as JSON.
 bench kernels [--quick] [--json FILE]
     Kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape (docs/BENCHMARKS.md).
-bench dispatch [n [threads]] / bench smm [case [m [n [k]]]] [--size MB] [--json [FILE]]
+bench dispatch [n [threads]] | bench smm [case [m [n [k]]]] [--size MB] [--json] [--save F]
     Sample benchmarks: the way to a kernel; the SMM streaming cases, BLAS vs wrapper.
-dgemm-test [ARG ...] [--json [FILE]]
+dgemm-test [ARG ...] [--json] [--save FILE]
     dgemm-test against the system BLAS, with ld --wrap and preloaded, in one table.
 plot RESULTS.json ... [-o FILE]
     Chart the results of bench smm/dispatch and dgemm-test (matplotlib).
@@ -136,7 +136,7 @@ def _add_info(subparsers: Any) -> None:
 def _add_bench_kernels(subparsers: Any) -> None:
     from . import bench_kernels
 
-    bench_kernels.add_parser(subparsers)
+    bench_kernels.add_parser(subparsers)  # kernels
 
 
 def _add_bench_samples(subparsers: Any) -> None:

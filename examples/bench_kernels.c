@@ -1,0 +1,1371 @@
+// bench_kernels.c: the kernel performance benchmark (issue 3). One run on one pinned core
+// measures, per GEMM shape, five peers and prints everything as one JSON document on stdout
+// (progress goes to stderr); `xsmmwrap bench kernels` runs it and prints the tables.
+//
+//   ours_kernel     our kernel alone: the function pointer from the registry (xw_reg_get),
+//                   generated code when the generator made it, else the portable C kernel
+//   ours_gemm       the whole interposed call: dgemm_/sgemm_ exported by libxsmmwrap.so
+//                   (adapter, validation, descriptor, lookup, statistics, kernel)
+//   blas            the original BLAS dgemm_/sgemm_ (system OpenBLAS, libopenblas.so.0)
+//   libxsmm_kernel  LIBXSMM 1.17: the kernel from libxsmm_dmmdispatch, called directly
+//   libxsmm_gemm    LIBXSMM 1.17: libxsmm_dgemm (dispatch + call, BLAS fallback)
+//
+// Sections: DP NN alpha=1 beta=1 with cached and with streamed operands; transposes and a
+// general alpha/beta for a few shapes; single precision for a few shapes; dispatch cost (find
+// a known kernel, create a new one), memory of 1000 kernels, and the RSS cost of loading
+// libxsmmwrap.so. The peak of the core is measured with a register-only FMA loop.
+//
+// The registry is the one linked into this program (the `core` static library): its kernels
+// are the ones libxsmmwrap.so would make under the same environment. libxsmmwrap.so itself is
+// dlopen'ed (RTLD_LOCAL) for the interposed call, so it keeps its own registry; the original
+// BLAS is dlopen'ed too. LIBXSMM is linked statically when meson found libxsmm-dev
+// (XW_BENCH_LIBXSMM); without it the LIBXSMM peers are reported as absent (null).
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../include/xsmmwrap.h"
+#include "../src/kernels/kernels.h"
+
+#ifndef XW_BENCH_LIBXSMM
+#define XW_BENCH_LIBXSMM 0
+#endif
+#if XW_BENCH_LIBXSMM
+#include <libxsmm.h>
+#include <libxsmm_version.h>
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+static struct {
+    bool quick;
+    double min_time;      // seconds per measurement (one timed loop)
+    int repeats;          // best of this many timed loops
+    size_t stream_bytes;  // streamed operands: size of the batch walked through
+    int cpu;              // CPU to pin to (-1: the one we started on)
+    const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
+    const char *blas;     // original BLAS to dlopen
+    int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
+} opt = {
+    .quick = false, .min_time = 0.1, .repeats = 5, .stream_bytes = (size_t)256 << 20,
+    .cpu = -1, .lib = NULL, .blas = "libopenblas.so.0", .kernels = 1000,
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
+            "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
+            "Prints one JSON document on stdout; progress on stderr.\n");
+}
+
+static void parse_args(int argc, char **argv)
+{
+    bool min_time_set = false, repeats_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) {
+            opt.quick = true;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!v) {
+            usage(stderr);
+            exit(2);
+        }
+        if (!strcmp(a, "--min-time"))
+            opt.min_time = atof(v), min_time_set = true;
+        else if (!strcmp(a, "--repeats"))
+            opt.repeats = atoi(v), repeats_set = true;
+        else if (!strcmp(a, "--stream-mb"))
+            opt.stream_bytes = (size_t)atol(v) << 20;
+        else if (!strcmp(a, "--cpu"))
+            opt.cpu = atoi(v);
+        else if (!strcmp(a, "--lib"))
+            opt.lib = v;
+        else if (!strcmp(a, "--blas"))
+            opt.blas = v;
+        else {
+            usage(stderr);
+            exit(2);
+        }
+        i++;
+    }
+    if (opt.quick) {
+        if (!min_time_set)
+            opt.min_time = 0.02;
+        if (!repeats_set)
+            opt.repeats = 3;
+    }
+    if (opt.min_time <= 0)
+        opt.min_time = 0.1;
+    if (opt.repeats < 1)
+        opt.repeats = 1;
+    if (opt.stream_bytes < ((size_t)8 << 20))
+        opt.stream_bytes = (size_t)8 << 20;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small utilities: time, RSS, JSON output
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_kernels: %s\n", what);
+    exit(1);
+}
+
+static void *xalloc(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+// A minimal streaming JSON writer: containers on a stack, commas handled here.
+static struct {
+    int depth;
+    bool first[32];
+} js = { 0, { true } };
+
+static void j_sep(const char *key)
+{
+    if (js.depth > 0) {
+        if (!js.first[js.depth])
+            putchar(',');
+        js.first[js.depth] = false;
+        putchar('\n');
+        for (int i = 0; i < js.depth; i++)
+            fputs("  ", stdout);
+    }
+    if (key)
+        printf("\"%s\": ", key);
+}
+static void j_str(const char *key, const char *s)
+{
+    j_sep(key);
+    if (!s) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+static void j_num(const char *key, double v)
+{
+    j_sep(key);
+    if (isfinite(v))
+        printf("%.6g", v);
+    else
+        fputs("null", stdout);
+}
+static void j_int(const char *key, long long v)
+{
+    j_sep(key);
+    printf("%lld", v);
+}
+static void j_bool(const char *key, bool v)
+{
+    j_sep(key);
+    fputs(v ? "true" : "false", stdout);
+}
+static void j_null(const char *key)
+{
+    j_sep(key);
+    fputs("null", stdout);
+}
+static void j_open(const char *key, char bracket)
+{
+    j_sep(key);
+    putchar(bracket);
+    js.first[++js.depth] = true;
+}
+static void j_close(char bracket)
+{
+    const bool empty = js.first[js.depth];
+    js.depth--;
+    if (!empty) {
+        putchar('\n');
+        for (int i = 0; i < js.depth; i++)
+            fputs("  ", stdout);
+    }
+    putchar(bracket);
+    if (js.depth == 0)
+        putchar('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The peers
+
+enum { P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_COUNT };
+static const char *const peer_name[P_COUNT] = {
+    "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm",
+};
+
+// Fortran GEMM; the two trailing hidden string lengths are passed (gfortran's convention),
+// which C implementations of the interface simply ignore.
+typedef void dgemm_fn(const char *, const char *, const int *, const int *, const int *,
+                      const double *, const double *, const int *, const double *, const int *,
+                      const double *, double *, const int *, size_t, size_t);
+typedef void sgemm_fn(const char *, const char *, const int *, const int *, const int *,
+                      const float *, const float *, const int *, const float *, const int *,
+                      const float *, float *, const int *, size_t, size_t);
+
+static struct {
+    void *handle;
+    dgemm_fn *dgemm;
+    sgemm_fn *sgemm;
+    int (*get_config)(xsmmwrap_config *);
+    int (*get_stats)(xsmmwrap_stats *);
+    const char *(*version)(void);
+    const char *(*route_name)(int);
+    char path[PATH_MAX];
+} wrap;
+
+static struct {
+    void *handle;
+    dgemm_fn *dgemm;
+    sgemm_fn *sgemm;
+    char path[PATH_MAX];
+    const char *corename;
+    const char *config;
+} blas;
+
+static void *sym(void *h, const char *name)
+{
+    return h ? dlsym(h, name) : NULL;
+}
+
+// One benchmark case: a shape, transposes, scalars, the operands and every peer's callable.
+typedef struct {
+    int prec;  // 64 or 32
+    char ta, tb;
+    int m, n, k, lda, ldb, ldc;
+    double alpha, beta;
+    float alpha_f, beta_f;
+    // Operands: `count` triples [A|B|C], `stride` bytes apart; one triple when cached.
+    char *base;
+    size_t stride, off_b, off_c, count, pos;
+    // Callables (NULL: the peer is absent for this case).
+    const xw_kernel *ours;
+#if XW_BENCH_LIBXSMM
+    libxsmm_dmmfunction xd;
+    libxsmm_smmfunction xs;
+#endif
+    bool has[P_COUNT];
+} bench_case;
+
+static size_t elem_size(const bench_case *b) { return b->prec == 64 ? 8 : 4; }
+static size_t round64(size_t x) { return (x + 63) / 64 * 64; }
+
+// Sizes of A, B and C in elements (column-major, leading dimension times columns).
+static size_t a_elems(const bench_case *b) { return (size_t)b->lda * (b->ta == 'N' ? b->k : b->m); }
+static size_t b_elems(const bench_case *b) { return (size_t)b->ldb * (b->tb == 'N' ? b->n : b->k); }
+static size_t c_elems(const bench_case *b) { return (size_t)b->ldc * b->n; }
+
+static void layout(bench_case *b)
+{
+    const size_t es = elem_size(b);
+    b->off_b = round64(a_elems(b) * es);
+    b->off_c = b->off_b + round64(b_elems(b) * es);
+    b->stride = b->off_c + round64(c_elems(b) * es);
+}
+
+static void fill(void *p, size_t n, int prec, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double v = (double)(s >> 11) * 0x1.0p-53 - 0.5;  // [-0.5, 0.5)
+        if (prec == 64)
+            ((double *)p)[i] = v;
+        else
+            ((float *)p)[i] = (float)v;
+    }
+}
+
+static xw_desc desc_of(const bench_case *b)
+{
+    return (xw_desc){
+        .m = (uint32_t)b->m, .n = (uint32_t)b->n, .k = (uint32_t)b->k,
+        .lda = (uint32_t)b->lda, .ldb = (uint32_t)b->ldb, .ldc = (uint32_t)b->ldc,
+        .prec = (uint8_t)(b->prec == 64 ? XW_F64 : XW_F32),
+        .ta = b->ta != 'N', .tb = b->tb != 'N',
+        .alpha = (uint8_t)xw_scale_of_f64(b->alpha), .beta = (uint8_t)xw_scale_of_f64(b->beta),
+    };
+}
+
+#define LOOP(T, CALL)                                                                              \
+    do {                                                                                           \
+        size_t pos = bc->pos;                                                                      \
+        for (size_t r = 0; r < reps; r++) {                                                        \
+            char *p_ = bc->base + pos * bc->stride;                                                \
+            const T *a = (const T *)p_;                                                            \
+            const T *b = (const T *)(p_ + bc->off_b);                                              \
+            T *c = (T *)(p_ + bc->off_c);                                                          \
+            CALL;                                                                                  \
+            if (++pos == bc->count)                                                                \
+                pos = 0;                                                                           \
+        }                                                                                          \
+        bc->pos = pos;                                                                             \
+    } while (0)
+
+// Runs `reps` calls of one peer; returns the elapsed seconds.
+static double run_peer(bench_case *bc, int peer, size_t reps)
+{
+    const char ta = bc->ta, tb = bc->tb;
+    const int m = bc->m, n = bc->n, k = bc->k, lda = bc->lda, ldb = bc->ldb, ldc = bc->ldc;
+    const double ad = bc->alpha, bd = bc->beta;
+    const float as = bc->alpha_f, bs = bc->beta_f;
+    const double t0 = now();
+    if (bc->prec == 64) {
+        switch (peer) {
+        case P_OURS_KERNEL: {
+            const xw_kernel_fn fn = bc->ours->fn;
+            const xw_desc *d = &bc->ours->desc;
+            LOOP(double, fn(a, b, c, &ad, &bd, d));
+            break;
+        }
+        case P_OURS_GEMM: {
+            dgemm_fn *const f = wrap.dgemm;
+            LOOP(double, f(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc, 1, 1));
+            break;
+        }
+        case P_BLAS: {
+            dgemm_fn *const f = blas.dgemm;
+            LOOP(double, f(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc, 1, 1));
+            break;
+        }
+#if XW_BENCH_LIBXSMM
+        case P_LIBXSMM_KERNEL: {
+            const libxsmm_dmmfunction f = bc->xd;
+            LOOP(double, f(a, b, c));
+            break;
+        }
+        case P_LIBXSMM_GEMM:
+            LOOP(double, libxsmm_dgemm(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc));
+            break;
+#endif
+        default: break;
+        }
+    } else {
+        switch (peer) {
+        case P_OURS_KERNEL: {
+            const xw_kernel_fn fn = bc->ours->fn;
+            const xw_desc *d = &bc->ours->desc;
+            LOOP(float, fn(a, b, c, &as, &bs, d));
+            break;
+        }
+        case P_OURS_GEMM: {
+            sgemm_fn *const f = wrap.sgemm;
+            LOOP(float, f(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc, 1, 1));
+            break;
+        }
+        case P_BLAS: {
+            sgemm_fn *const f = blas.sgemm;
+            LOOP(float, f(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc, 1, 1));
+            break;
+        }
+#if XW_BENCH_LIBXSMM
+        case P_LIBXSMM_KERNEL: {
+            const libxsmm_smmfunction f = bc->xs;
+            LOOP(float, f(a, b, c));
+            break;
+        }
+        case P_LIBXSMM_GEMM:
+            LOOP(float, libxsmm_sgemm(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc));
+            break;
+#endif
+        default: break;
+        }
+    }
+    return now() - t0;
+}
+
+// Best of opt.repeats timed loops, each at least opt.min_time long; returns ns per call.
+static double time_peer(bench_case *bc, int peer)
+{
+    size_t reps = 1;
+    double t = run_peer(bc, peer, reps);  // warm-up: first call, page faults, lazy binding
+    for (;;) {
+        t = run_peer(bc, peer, reps);
+        if (t >= 0.25 * opt.min_time || reps >= ((size_t)1 << 40))
+            break;
+        const double f = t > 0 ? 0.3 * opt.min_time / t : 100.0;
+        reps = (size_t)((double)reps * (f < 2 ? 2 : f > 100 ? 100 : f)) + 1;
+    }
+    reps = (size_t)ceil((double)reps * opt.min_time / (t > 0 ? t : 1e-9));
+    if (reps < 1)
+        reps = 1;
+    double best = INFINITY;
+    for (int i = 0; i < opt.repeats; i++) {
+        t = run_peer(bc, peer, reps);
+        if (t < best)
+            best = t;
+    }
+    return best / (double)reps * 1e9;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak: a register-only FMA loop, 12 independent accumulators (covers 2 pipes x 4-5 cycles)
+
+static void fma_loop_ymm(uint64_t n)
+{
+    __asm__ volatile(
+        "vxorpd %%ymm0, %%ymm0, %%ymm0\n\t"
+        "vxorpd %%ymm1, %%ymm1, %%ymm1\n\t"
+        "vxorpd %%ymm2, %%ymm2, %%ymm2\n\t"
+        "vxorpd %%ymm3, %%ymm3, %%ymm3\n\t"
+        "vxorpd %%ymm4, %%ymm4, %%ymm4\n\t"
+        "vxorpd %%ymm5, %%ymm5, %%ymm5\n\t"
+        "vxorpd %%ymm6, %%ymm6, %%ymm6\n\t"
+        "vxorpd %%ymm7, %%ymm7, %%ymm7\n\t"
+        "vxorpd %%ymm8, %%ymm8, %%ymm8\n\t"
+        "vxorpd %%ymm9, %%ymm9, %%ymm9\n\t"
+        "vxorpd %%ymm10, %%ymm10, %%ymm10\n\t"
+        "vxorpd %%ymm11, %%ymm11, %%ymm11\n\t"
+        "vxorpd %%ymm12, %%ymm12, %%ymm12\n\t"
+        "vxorpd %%ymm13, %%ymm13, %%ymm13\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm0\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm1\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm2\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm3\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm4\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm5\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm6\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm7\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm8\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm9\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm10\n\t"
+        "vfmadd231pd %%ymm12, %%ymm13, %%ymm11\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(n)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+}
+
+static void fma_loop_zmm(uint64_t n)
+{
+    __asm__ volatile(
+        "vpxorq %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vpxorq %%zmm1, %%zmm1, %%zmm1\n\t"
+        "vpxorq %%zmm2, %%zmm2, %%zmm2\n\t"
+        "vpxorq %%zmm3, %%zmm3, %%zmm3\n\t"
+        "vpxorq %%zmm4, %%zmm4, %%zmm4\n\t"
+        "vpxorq %%zmm5, %%zmm5, %%zmm5\n\t"
+        "vpxorq %%zmm6, %%zmm6, %%zmm6\n\t"
+        "vpxorq %%zmm7, %%zmm7, %%zmm7\n\t"
+        "vpxorq %%zmm8, %%zmm8, %%zmm8\n\t"
+        "vpxorq %%zmm9, %%zmm9, %%zmm9\n\t"
+        "vpxorq %%zmm10, %%zmm10, %%zmm10\n\t"
+        "vpxorq %%zmm11, %%zmm11, %%zmm11\n\t"
+        "vpxorq %%zmm12, %%zmm12, %%zmm12\n\t"
+        "vpxorq %%zmm13, %%zmm13, %%zmm13\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm0\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm1\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm2\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm3\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm4\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm5\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm6\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm7\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm8\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm9\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm10\n\t"
+        "vfmadd231pd %%zmm12, %%zmm13, %%zmm11\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(n)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+}
+
+// DP GFLOP/s of the loop: the best of 100 loops of about 1 ms each (0.1 s in all). Unlike the
+// GEMM figures, the peak is taken from short loops: a loop the scheduler interrupted would
+// understate it, and every % of peak with it.
+#define PEAK_LOOP_S 1e-3
+#define PEAK_LOOPS 100
+
+static double peak_gflops(bool zmm)
+{
+    const double flops_per_iter = 12.0 * (zmm ? 8 : 4) * 2;
+    uint64_t iters = 1000;
+    double t;
+    for (;;) {
+        const double t0 = now();
+        zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters);
+        t = now() - t0;
+        if (t >= 0.25 * PEAK_LOOP_S)
+            break;
+        iters *= 2;
+    }
+    iters = (uint64_t)ceil((double)iters * PEAK_LOOP_S / t);
+    double best = INFINITY;
+    for (int i = 0; i < PEAK_LOOPS; i++) {
+        const double t0 = now();
+        zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters);
+        t = now() - t0;
+        if (t < best)
+            best = t;
+    }
+    return flops_per_iter * (double)iters / best * 1e-9;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup: pinning, machine description, libraries
+
+static void pin_cpu(void)
+{
+    if (opt.cpu < 0)
+        opt.cpu = sched_getcpu();
+    if (opt.cpu < 0)
+        opt.cpu = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(opt.cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        fprintf(stderr, "bench_kernels: cannot pin to CPU %d: %s\n", opt.cpu, strerror(errno));
+}
+
+static struct {
+    char model[256];
+    int family, model_number, stepping;
+    bool avx2, fma, avx512f;
+} cpu;
+
+static void read_cpuinfo(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192];
+    bool have_model = false, have_flags = false;
+    strcpy(cpu.model, "unknown");
+    cpu.family = cpu.model_number = cpu.stepping = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        char *val = colon + 1;
+        while (*val == ' ' || *val == '\t')
+            val++;
+        val[strcspn(val, "\n")] = 0;
+        if (!have_model && !strncmp(line, "model name", 10)) {
+            snprintf(cpu.model, sizeof cpu.model, "%s", val);
+            have_model = true;
+        } else if (cpu.family < 0 && !strncmp(line, "cpu family", 10)) {
+            cpu.family = atoi(val);
+        } else if (cpu.model_number < 0 && !strncmp(line, "model\t", 6)) {
+            cpu.model_number = atoi(val);
+        } else if (cpu.stepping < 0 && !strncmp(line, "stepping", 8)) {
+            cpu.stepping = atoi(val);
+        } else if (!have_flags && !strncmp(line, "flags", 5)) {
+            char padded[8192];
+            snprintf(padded, sizeof padded, " %s ", val);
+            cpu.avx2 = strstr(padded, " avx2 ") != NULL;
+            cpu.fma = strstr(padded, " fma ") != NULL;
+            cpu.avx512f = strstr(padded, " avx512f ") != NULL;
+            have_flags = true;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+static bool cpu_has_fma(void) { return cpu.avx2 && cpu.fma; }
+
+// libxsmmwrap.so: --lib, else $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so next to this program
+// (the package puts programs in xsmmwrap/bin, the build tree in build/examples).
+static void find_library(void)
+{
+    const char *env = getenv("XSMMWRAP_LIBRARY");
+    if (opt.lib) {
+        snprintf(wrap.path, sizeof wrap.path, "%s", opt.lib);
+    } else if (env && *env) {
+        snprintf(wrap.path, sizeof wrap.path, "%s", env);
+    } else {
+        char exe[PATH_MAX - 32];
+        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0)
+            die("cannot read /proc/self/exe; pass --lib");
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(wrap.path, sizeof wrap.path, "%s/../libxsmmwrap.so", exe);
+    }
+    char real[PATH_MAX];
+    if (realpath(wrap.path, real))
+        snprintf(wrap.path, sizeof wrap.path, "%s", real);
+}
+
+static void load_blas(void)
+{
+    blas.handle = dlopen(opt.blas, RTLD_NOW | RTLD_LOCAL);
+    if (!blas.handle) {
+        fprintf(stderr, "bench_kernels: no original BLAS (%s): %s\n", opt.blas, dlerror());
+        return;
+    }
+    blas.dgemm = (dgemm_fn *)sym(blas.handle, "dgemm_");
+    blas.sgemm = (sgemm_fn *)sym(blas.handle, "sgemm_");
+    Dl_info info;
+    if (blas.dgemm && dladdr((void *)blas.dgemm, &info) && info.dli_fname)
+        snprintf(blas.path, sizeof blas.path, "%s", info.dli_fname);
+    char *(*corename)(void) = (char *(*)(void))sym(blas.handle, "openblas_get_corename");
+    char *(*config)(void) = (char *(*)(void))sym(blas.handle, "openblas_get_config");
+    void (*set_threads)(int) = (void (*)(int))sym(blas.handle, "openblas_set_num_threads");
+    if (set_threads)
+        set_threads(1);  // one core: small GEMMs near 64^3 could otherwise use two threads
+    blas.corename = corename ? corename() : NULL;
+    blas.config = config ? config() : NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases
+
+static const xw_kernel *ours_kernel(const bench_case *bc)
+{
+    const xw_desc d = desc_of(bc);
+    const xw_kernel *kn = NULL;
+    const xw_reg_result r = xw_reg_get(&d, &kn);
+    return r == XW_REG_FOUND || r == XW_REG_CREATED ? kn : NULL;
+}
+
+// Prepares every peer's callable for the case; absent peers get has[] = false.
+static void bind_peers(bench_case *bc)
+{
+    bc->alpha_f = (float)bc->alpha;
+    bc->beta_f = (float)bc->beta;
+    bc->ours = ours_kernel(bc);
+    bc->has[P_OURS_KERNEL] = bc->ours != NULL;
+    bc->has[P_OURS_GEMM] = bc->prec == 64 ? wrap.dgemm != NULL : wrap.sgemm != NULL;
+    bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
+#if XW_BENCH_LIBXSMM
+    const int flags = (bc->ta != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
+                      (bc->tb != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
+    const int prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
+    if (bc->prec == 64) {
+        bc->xd = libxsmm_dmmdispatch(bc->m, bc->n, bc->k, &bc->lda, &bc->ldb, &bc->ldc, &bc->alpha,
+                                     &bc->beta, &flags, &prefetch);
+        bc->has[P_LIBXSMM_KERNEL] = bc->xd != NULL;
+    } else {
+        bc->xs = libxsmm_smmdispatch(bc->m, bc->n, bc->k, &bc->lda, &bc->ldb, &bc->ldc,
+                                     &bc->alpha_f, &bc->beta_f, &flags, &prefetch);
+        bc->has[P_LIBXSMM_KERNEL] = bc->xs != NULL;
+    }
+    // libxsmm_dgemm falls back to the BLAS it was linked with when it has no kernel.
+    bc->has[P_LIBXSMM_GEMM] = true;
+#endif
+}
+
+static void case_init(bench_case *bc, int prec, char ta, char tb, int m, int n, int k, double alpha,
+                      double beta)
+{
+    memset(bc, 0, sizeof *bc);
+    bc->prec = prec;
+    bc->ta = ta;
+    bc->tb = tb;
+    bc->m = m;
+    bc->n = n;
+    bc->k = k;
+    bc->lda = ta == 'N' ? m : k;
+    bc->ldb = tb == 'N' ? k : n;
+    bc->ldc = m;
+    bc->alpha = alpha;
+    bc->beta = beta;
+    layout(bc);
+    bind_peers(bc);
+}
+
+// Operands in cache: one triple, filled.
+static char *case_cached(bench_case *bc)
+{
+    char *buf = xalloc(bc->stride);
+    fill(buf, bc->stride / elem_size(bc), bc->prec, (uint64_t)bc->m * 131 + bc->n * 17 + bc->k);
+    bc->base = buf;
+    bc->count = 1;
+    bc->pos = 0;
+    return buf;
+}
+
+// Runs each present peer once on the same inputs and compares with the portable kernel:
+// the largest error relative to the largest reference element. -1 when the peer is absent.
+static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
+{
+    const size_t es = elem_size(bc), cn = c_elems(bc);
+    char *c0 = xalloc(cn * es), *ref = xalloc(cn * es);
+    char *c = bc->base + bc->off_c;
+    memcpy(c0, c, cn * es);
+    memcpy(ref, c, cn * es);
+    const float as = bc->alpha_f, bs = bc->beta_f;
+    const void *al = bc->prec == 64 ? (const void *)&bc->alpha : (const void *)&as;
+    const void *be = bc->prec == 64 ? (const void *)&bc->beta : (const void *)&bs;
+    xw_ref_gemm(bc->prec == 64 ? XW_F64 : XW_F32, bc->ta != 'N', bc->tb != 'N', bc->m, bc->n, bc->k,
+                al, bc->base, bc->lda, bc->base + bc->off_b, bc->ldb, be, ref, bc->ldc);
+    double refmax = 0;
+    for (size_t i = 0; i < cn; i++) {
+        const double r = bc->prec == 64 ? ((double *)ref)[i] : ((float *)ref)[i];
+        refmax = fmax(refmax, fabs(r));
+    }
+    *route = -1;
+    for (int p = 0; p < P_COUNT; p++) {
+        err[p] = -1;
+        if (!bc->has[p])
+            continue;
+        memcpy(c, c0, cn * es);
+        xsmmwrap_stats before = { 0 }, after = { 0 };
+        if (p == P_OURS_GEMM && wrap.get_stats)
+            wrap.get_stats(&before);
+        const size_t saved = bc->pos;
+        bc->pos = 0;
+        run_peer(bc, p, 1);
+        bc->pos = saved;
+        if (p == P_OURS_GEMM && wrap.get_stats) {
+            wrap.get_stats(&after);
+            for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
+                if (after.by_route[r] != before.by_route[r])
+                    *route = r;
+        }
+        double e = 0;
+        for (size_t i = 0; i < cn; i++) {
+            const double x = bc->prec == 64 ? ((double *)c)[i] : ((float *)c)[i];
+            const double r = bc->prec == 64 ? ((double *)ref)[i] : ((float *)ref)[i];
+            e = fmax(e, isfinite(x) ? fabs(x - r) : INFINITY);
+        }
+        err[p] = e / (refmax > 0 ? refmax : 1);
+    }
+    memcpy(c, c0, cn * es);
+    free(c0);
+    free(ref);
+}
+
+static double flops_of(const bench_case *bc) { return 2.0 * bc->m * bc->n * bc->k; }
+
+// Measures every present peer; ns[p] is NAN for an absent one.
+static void measure_peers(bench_case *bc, double ns[P_COUNT])
+{
+    for (int p = 0; p < P_COUNT; p++)
+        ns[p] = bc->has[p] ? time_peer(bc, p) : NAN;
+}
+
+// The peak is measured at the start, between the sections and at the end; the best of them is
+// the figure (a busy machine only ever makes the loop slower).
+static double peak_dp = NAN;  // GFLOP/s of this core, double precision
+static bool peak_zmm;
+
+static void update_peak(void)
+{
+    if (!(cpu_has_fma()))
+        return;
+    const double g = peak_gflops(peak_zmm);
+    if (!(peak_dp >= g))
+        peak_dp = g;
+}
+
+// One measured case of any section, kept until the document is printed.
+typedef struct {
+    bench_case bc;  // operands are gone by then: only the shape, scalars and peers are used
+    const char *variant;
+    double err[P_COUNT];
+    int route;
+    double cached[P_COUNT];
+    double streamed[P_COUNT];
+    long long batch;  // streamed: triples in the batch (0: not measured streamed)
+} record;
+
+static void emit_timings(const char *key, const bench_case *bc, const double ns[P_COUNT])
+{
+    const double peak = bc->prec == 64 ? peak_dp : 2 * peak_dp;
+    j_open(key, '{');
+    for (int p = 0; p < P_COUNT; p++) {
+        if (!isfinite(ns[p])) {
+            j_null(peer_name[p]);
+            continue;
+        }
+        const double gf = flops_of(bc) / ns[p];
+        j_open(peer_name[p], '{');
+        j_num("ns", ns[p]);
+        j_num("gflops", gf);
+        j_num("peak_pct", 100.0 * gf / peak);
+        j_close('}');
+    }
+    j_close('}');
+}
+
+static void emit_record(const record *r)
+{
+    const bench_case *bc = &r->bc;
+    j_open(NULL, '{');
+    if (r->variant) {
+        j_str("variant", r->variant);
+        j_str("trans", (char[]){ bc->ta, bc->tb, 0 });
+        j_num("alpha", bc->alpha);
+        j_num("beta", bc->beta);
+    }
+    j_int("m", bc->m);
+    j_int("n", bc->n);
+    j_int("k", bc->k);
+    j_num("flop", flops_of(bc));
+    if (bc->ours) {
+        j_bool("ours_jit", bc->ours->jit != 0);
+        j_int("ours_code_bytes", bc->ours->code_bytes);
+    } else {
+        j_null("ours_jit");
+        j_null("ours_code_bytes");
+    }
+    j_str("route", r->route >= 0 && wrap.route_name ? wrap.route_name(r->route) : NULL);
+    j_bool("libxsmm_kernel_found", bc->has[P_LIBXSMM_KERNEL]);
+    j_open("max_rel_err", '{');
+    for (int p = 0; p < P_COUNT; p++)
+        r->err[p] >= 0 ? j_num(peer_name[p], r->err[p]) : j_null(peer_name[p]);
+    j_close('}');
+    emit_timings("cached", bc, r->cached);
+    if (r->batch > 0) {
+        j_int("streamed_batch", r->batch);
+        emit_timings("streamed", bc, r->streamed);
+    }
+    j_close('}');
+}
+
+static void warn_errors(const bench_case *bc, const double err[P_COUNT])
+{
+    const double tol = bc->prec == 64 ? 1e-12 * bc->k + 1e-13 : 1e-5 * bc->k + 1e-6;
+    for (int p = 0; p < P_COUNT; p++)
+        if (err[p] > tol || err[p] != err[p])
+            fprintf(stderr, "bench_kernels: WARNING %s %c%c %dx%dx%d: relative error %.3g\n",
+                    peer_name[p], bc->ta, bc->tb, bc->m, bc->n, bc->k, err[p]);
+}
+
+// One line on stderr per measured case: ns per call of our kernel, OpenBLAS, LIBXSMM's kernel.
+static void progress(const record *r, const char *operands, const double ns[P_COUNT])
+{
+    const bench_case *bc = &r->bc;
+    fprintf(stderr,
+            "bench_kernels: %s %-14s %2dx%2dx%2d %-8s ns: ours %.1f blas %.1f libxsmm %.1f\n",
+            bc->prec == 64 ? "dp" : "sp", r->variant ? r->variant : "NN", bc->m, bc->n, bc->k,
+            operands, ns[P_OURS_KERNEL], ns[P_BLAS], ns[P_LIBXSMM_KERNEL]);
+}
+
+// Sets up a case with cached operands, checks every peer against the portable kernel and
+// times them. The operands are freed; the record keeps the figures.
+static void measure_cached(record *r, int prec, const char *variant, char ta, char tb, int m, int n,
+                           int k, double alpha, double beta)
+{
+    memset(r, 0, sizeof *r);
+    r->variant = variant;
+    case_init(&r->bc, prec, ta, tb, m, n, k, alpha, beta);
+    char *buf = case_cached(&r->bc);
+    check_peers(&r->bc, r->err, &r->route);
+    warn_errors(&r->bc, r->err);
+    measure_peers(&r->bc, r->cached);
+    free(buf);
+    r->bc.base = NULL;
+    progress(r, "cached", r->cached);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+typedef struct {
+    int m, n, k;
+} shape;
+
+static const shape dp_shapes[] = {
+    { 4, 4, 4 },    { 5, 5, 5 },    { 8, 8, 8 },    { 13, 13, 13 }, { 16, 16, 16 }, { 23, 23, 23 },
+    { 24, 24, 24 }, { 32, 32, 32 }, { 48, 48, 48 }, { 64, 64, 64 }, { 5, 25, 5 },   { 25, 5, 5 },
+    { 5, 5, 25 },   { 25, 25, 5 },  { 8, 64, 8 },   { 64, 8, 8 },   { 13, 5, 7 },
+};
+#define N_DP (sizeof dp_shapes / sizeof *dp_shapes)
+
+static const shape variant_shapes[] = {
+    { 8, 8, 8 }, { 13, 13, 13 }, { 23, 23, 23 }, { 32, 32, 32 },
+};
+#define N_VAR_SHAPES (sizeof variant_shapes / sizeof *variant_shapes)
+static const struct {
+    const char *name;
+    char ta, tb;
+    double alpha, beta;
+} variants[] = {
+    { "NN", 'N', 'N', 1.0, 1.0 },
+    { "NT", 'N', 'T', 1.0, 1.0 },
+    { "TN", 'T', 'N', 1.0, 1.0 },
+    { "TT", 'T', 'T', 1.0, 1.0 },
+    { "NN a=0.5 b=0.7", 'N', 'N', 0.5, 0.7 },
+};
+#define N_VARIANTS (sizeof variants / sizeof *variants)
+
+static const shape sp_shapes[] = {
+    { 8, 8, 8 }, { 13, 13, 13 }, { 16, 16, 16 }, { 32, 32, 32 }, { 64, 64, 64 },
+};
+#define N_SP (sizeof sp_shapes / sizeof *sp_shapes)
+
+static record dp_rec[N_DP], var_rec[N_VAR_SHAPES * N_VARIANTS], sp_rec[N_SP];
+
+static void section_dp(void)
+{
+    for (size_t i = 0; i < N_DP; i++)
+        measure_cached(&dp_rec[i], 64, NULL, 'N', 'N', dp_shapes[i].m, dp_shapes[i].n,
+                       dp_shapes[i].k, 1.0, 1.0);
+    update_peak();
+    // Streamed: one batch far larger than the caches, walked through triple by triple; each
+    // call gets the next A, B and C.
+    char *big = xalloc(opt.stream_bytes);
+    fill(big, opt.stream_bytes / 8, 64, 7);
+    for (size_t i = 0; i < N_DP; i++) {
+        record *r = &dp_rec[i];
+        bench_case *bc = &r->bc;
+        bc->base = big;
+        bc->count = opt.stream_bytes / bc->stride;
+        bc->pos = 0;
+        r->batch = (long long)bc->count;
+        measure_peers(bc, r->streamed);
+        bc->base = NULL;
+        progress(r, "streamed", r->streamed);
+    }
+    free(big);
+}
+
+static void section_variants(void)
+{
+    for (size_t s = 0; s < N_VAR_SHAPES; s++)
+        for (size_t v = 0; v < N_VARIANTS; v++)
+            measure_cached(&var_rec[s * N_VARIANTS + v], 64, variants[v].name, variants[v].ta,
+                           variants[v].tb, variant_shapes[s].m, variant_shapes[s].n,
+                           variant_shapes[s].k, variants[v].alpha, variants[v].beta);
+}
+
+static void section_sp(void)
+{
+    for (size_t s = 0; s < N_SP; s++)
+        measure_cached(&sp_rec[s], 32, NULL, 'N', 'N', sp_shapes[s].m, sp_shapes[s].n,
+                       sp_shapes[s].k, 1.0, 1.0);
+}
+
+// Dispatch: the 1000 shapes {2,3,4,5,7,8,9,12,16,23}^3 (NN, alpha=1, beta=1, tight lds).
+static const int dispatch_dims[10] = { 2, 3, 4, 5, 7, 8, 9, 12, 16, 23 };
+
+static shape dispatch_shape(int i)
+{
+    return (shape){ dispatch_dims[i % 10], dispatch_dims[i / 10 % 10],
+                    dispatch_dims[i / 100 % 10] };
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n == 0 ? NAN : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Our dispatch as a caller sees it: build the descriptor from the arguments, then look up
+// (what route.c does between validation and the call).
+static inline const xw_kernel *ours_find(int m, int n, int k, const int *lda, const int *ldb,
+                                         const int *ldc, const double *alpha, const double *beta)
+{
+    const xw_desc d = {
+        .m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,
+        .lda = (uint32_t)*lda, .ldb = (uint32_t)*ldb, .ldc = (uint32_t)*ldc,
+        .prec = XW_F64, .ta = 0, .tb = 0,
+        .alpha = (uint8_t)xw_scale_of_f64(*alpha), .beta = (uint8_t)xw_scale_of_f64(*beta),
+    };
+    return xw_reg_lookup(&d);
+}
+
+static volatile uintptr_t sink;
+
+// ns per lookup; cycle: walk over all n shapes, else the same shape (index 0) every time.
+static double time_find(bool libxsmm, int nshapes, bool cycle)
+{
+    static int m[1000], n[1000], k[1000];
+    for (int i = 0; i < nshapes; i++) {
+        const shape s = dispatch_shape(i);
+        m[i] = s.m, n[i] = s.n, k[i] = s.k;
+    }
+    const double one = 1.0;
+    double best = INFINITY;
+    size_t reps = 1u << 16;
+    for (int round = 0; round < opt.repeats + 1; round++) {
+        uintptr_t acc = 0;
+        int i = 0;
+        const double t0 = now();
+        for (size_t r = 0; r < reps; r++) {
+            if (libxsmm) {
+#if XW_BENCH_LIBXSMM
+                const int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
+                libxsmm_dmmfunction f = libxsmm_dmmdispatch(m[i], n[i], k[i], &m[i], &k[i], &m[i],
+                                                            &one, &one, &flags, &prefetch);
+                uintptr_t u;
+                memcpy(&u, &f, sizeof u);
+                acc += u;
+#endif
+            } else {
+                acc += (uintptr_t)ours_find(m[i], n[i], k[i], &m[i], &k[i], &m[i], &one, &one);
+            }
+            if (cycle && ++i == nshapes)
+                i = 0;
+        }
+        const double t = now() - t0;
+        sink = acc;
+        if (round == 0) {  // calibration
+            reps = (size_t)((double)reps * opt.min_time / (t > 0 ? t : 1e-9)) + 1;
+            continue;
+        }
+        best = fmin(best, t / (double)reps);
+    }
+    return best * 1e9;
+}
+
+typedef struct {
+    bool measured;
+    double find_same_ns, find_cycle_ns, create_median_us, create_mean_us;
+    int created_jit, created_portable, failed;
+    long long memory_bytes, memory_delta, code_bytes, code_delta;  // ours
+    long long reg_capacity, reg_size, reg_nbytes, reg_delta;       // LIBXSMM (-1: unknown)
+    long rss_delta_kb;
+} dispatch_result;
+
+static dispatch_result disp_ours, disp_libxsmm;
+
+static void create_stats(double *us, int n, dispatch_result *r)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += us[i];
+    r->create_mean_us = n ? sum / n : NAN;
+    r->create_median_us = median(us, n);
+}
+
+// Runs first, on this program's empty registry, so that all opt.kernels kernels are new.
+static void section_dispatch(void)
+{
+    const int nk = opt.kernels;
+    double *us = malloc(sizeof(double) * (size_t)nk);
+    if (!us)
+        die("out of memory");
+
+    dispatch_result *r = &disp_ours;
+    xsmmwrap_stats s0, s1;
+    xsmmwrap_get_stats(&s0);
+    long rss0 = rss_kb();
+    for (int i = 0; i < nk; i++) {
+        const shape s = dispatch_shape(i);
+        const xw_desc d = {
+            .m = (uint32_t)s.m, .n = (uint32_t)s.n, .k = (uint32_t)s.k,
+            .lda = (uint32_t)s.m, .ldb = (uint32_t)s.k, .ldc = (uint32_t)s.m,
+            .prec = XW_F64, .alpha = XW_SCALE_ONE, .beta = XW_SCALE_ONE,
+        };
+        const xw_kernel *kn = NULL;
+        const double t0 = now();
+        const xw_reg_result res = xw_reg_get(&d, &kn);
+        us[i] = (now() - t0) * 1e6;
+        if (res != XW_REG_CREATED && res != XW_REG_FOUND)
+            r->failed++;
+        else if (kn->jit)
+            r->created_jit++;
+        else
+            r->created_portable++;
+    }
+    r->rss_delta_kb = rss_kb() - rss0;
+    xsmmwrap_get_stats(&s1);
+    create_stats(us, nk, r);
+    r->memory_bytes = (long long)s1.memory_bytes;
+    r->memory_delta = (long long)s1.memory_bytes - (long long)s0.memory_bytes;
+    r->code_bytes = (long long)s1.code_bytes;
+    r->code_delta = (long long)s1.code_bytes - (long long)s0.code_bytes;
+    r->find_same_ns = time_find(false, nk, false);
+    r->find_cycle_ns = time_find(false, nk, true);
+    r->measured = true;
+    fprintf(stderr, "bench_kernels: dispatch ours: create median %.2f us (%d jit), find %.1f ns\n",
+            r->create_median_us, r->created_jit, r->find_same_ns);
+
+#if XW_BENCH_LIBXSMM
+    r = &disp_libxsmm;
+    libxsmm_registry_info r0 = { 0 }, r1 = { 0 };
+    libxsmm_init();
+    const int reg0 = libxsmm_get_registry_info(&r0);
+    rss0 = rss_kb();
+    const double one = 1.0;
+    const int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
+    for (int i = 0; i < nk; i++) {
+        const shape s = dispatch_shape(i);
+        const double t0 = now();
+        libxsmm_dmmfunction f = libxsmm_dmmdispatch(s.m, s.n, s.k, &s.m, &s.k, &s.m, &one, &one,
+                                                    &flags, &prefetch);
+        us[i] = (now() - t0) * 1e6;
+        if (f)
+            r->created_jit++;
+        else
+            r->failed++;
+    }
+    r->rss_delta_kb = rss_kb() - rss0;
+    const int reg1 = libxsmm_get_registry_info(&r1);
+    create_stats(us, nk, r);
+    if (reg0 == EXIT_SUCCESS && reg1 == EXIT_SUCCESS) {
+        r->reg_capacity = (long long)r1.capacity;
+        r->reg_size = (long long)r1.size;
+        r->reg_nbytes = (long long)r1.nbytes;
+        r->reg_delta = (long long)r1.nbytes - (long long)r0.nbytes;
+    } else {
+        r->reg_capacity = r->reg_size = r->reg_nbytes = r->reg_delta = -1;
+    }
+    r->find_same_ns = time_find(true, nk, false);
+    r->find_cycle_ns = time_find(true, nk, true);
+    r->measured = true;
+    fprintf(stderr, "bench_kernels: dispatch libxsmm: create median %.2f us, find %.1f ns\n",
+            r->create_median_us, r->find_same_ns);
+#endif
+    free(us);
+}
+
+static void j_bytes(const char *key, long long v)
+{
+    v >= 0 ? j_int(key, v) : j_null(key);
+}
+
+static void emit_dispatch(void)
+{
+    j_open("dispatch", '{');
+    j_int("kernels", opt.kernels);
+    j_str("shapes", "{2,3,4,5,7,8,9,12,16,23}^3, NN, alpha=1, beta=1, lda=m, ldb=k, ldc=m");
+    const dispatch_result *r = &disp_ours;
+    j_open("ours", '{');
+    j_num("find_same_ns", r->find_same_ns);
+    j_num("find_cycle_ns", r->find_cycle_ns);
+    j_num("create_median_us", r->create_median_us);
+    j_num("create_mean_us", r->create_mean_us);
+    j_int("created_jit", r->created_jit);
+    j_int("created_portable", r->created_portable);
+    j_int("failed", r->failed);
+    j_int("memory_bytes", r->memory_bytes);
+    j_int("memory_delta_bytes", r->memory_delta);
+    j_int("code_bytes", r->code_bytes);
+    j_int("code_delta_bytes", r->code_delta);
+    j_int("rss_delta_kb", r->rss_delta_kb);
+    j_close('}');
+    r = &disp_libxsmm;
+    if (!r->measured) {
+        j_null("libxsmm");
+    } else {
+        j_open("libxsmm", '{');
+        j_num("find_same_ns", r->find_same_ns);
+        j_num("find_cycle_ns", r->find_cycle_ns);
+        j_num("create_median_us", r->create_median_us);
+        j_num("create_mean_us", r->create_mean_us);
+        j_int("created", r->created_jit);
+        j_int("failed", r->failed);
+        j_bytes("registry_capacity", r->reg_capacity);
+        j_bytes("registry_size", r->reg_size);
+        j_bytes("registry_nbytes", r->reg_nbytes);
+        j_bytes("registry_delta_bytes", r->reg_capacity >= 0 ? r->reg_delta : -1);
+        j_int("rss_delta_kb", r->rss_delta_kb);
+        j_close('}');
+    }
+    j_close('}');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    pin_cpu();
+
+    // RSS cost of loading libxsmmwrap.so (no GEMM call), then of its first call.
+    find_library();
+    struct stat st;
+    const long long lib_bytes = stat(wrap.path, &st) == 0 ? (long long)st.st_size : -1;
+    const long rss_before = rss_kb();
+    wrap.handle = dlopen(wrap.path, RTLD_NOW | RTLD_LOCAL);
+    const long rss_loaded = rss_kb();
+    if (!wrap.handle)
+        fprintf(stderr, "bench_kernels: cannot load %s: %s\n", wrap.path, dlerror());
+    wrap.dgemm = (dgemm_fn *)sym(wrap.handle, "dgemm_");
+    wrap.sgemm = (sgemm_fn *)sym(wrap.handle, "sgemm_");
+    wrap.get_config = (int (*)(xsmmwrap_config *))sym(wrap.handle, "xsmmwrap_get_config");
+    wrap.get_stats = (int (*)(xsmmwrap_stats *))sym(wrap.handle, "xsmmwrap_get_stats");
+    wrap.version = (const char *(*)(void))sym(wrap.handle, "xsmmwrap_version");
+    wrap.route_name = (const char *(*)(int))sym(wrap.handle, "xsmmwrap_route_name");
+    long rss_first_call = -1;
+    if (wrap.dgemm) {
+        double a[16] = { 0 }, b[16] = { 0 }, c[16] = { 0 }, one = 1.0;
+        const int four = 4;
+        wrap.dgemm("N", "N", &four, &four, &four, &one, a, &four, b, &four, &one, c, &four, 1, 1);
+        rss_first_call = rss_kb();
+    }
+
+    load_blas();
+    read_cpuinfo();
+
+    // This program's own registry (core): same environment, same kernels as the library's.
+    xsmmwrap_config cfg;
+    xsmmwrap_get_config(&cfg);
+    xsmmwrap_config lib_cfg = cfg;
+    if (wrap.get_config)
+        wrap.get_config(&lib_cfg);
+#if XW_BENCH_LIBXSMM
+    libxsmm_init();
+#endif
+
+    peak_zmm = cfg.cpu_target == XSMMWRAP_TARGET_AVX512;
+    update_peak();
+    fprintf(stderr, "bench_kernels: peak %.1f GFLOP/s DP (%s) on CPU %d\n", peak_dp,
+            peak_zmm ? "avx512" : "avx2", opt.cpu);
+
+    section_dispatch();
+    section_dp();
+    update_peak();
+    section_variants();
+    section_sp();
+    update_peak();
+    fprintf(stderr, "bench_kernels: peak (best of the run) %.1f GFLOP/s DP\n", peak_dp);
+
+    j_open(NULL, '{');
+    j_str("schema", "xsmmwrap-bench-kernels/1");
+    j_bool("quick", opt.quick);
+    j_num("min_time_s", opt.min_time);
+    j_int("repeats", opt.repeats);
+    j_int("stream_bytes", (long long)opt.stream_bytes);
+    j_open("peers", '[');
+    for (int p = 0; p < P_COUNT; p++)
+        j_str(NULL, peer_name[p]);
+    j_close(']');
+
+    j_open("machine", '{');
+    j_str("cpu_model", cpu.model);
+    j_int("cpu_family", cpu.family);
+    j_int("cpu_model_number", cpu.model_number);
+    j_int("cpu_stepping", cpu.stepping);
+    j_int("cpus_online", sysconf(_SC_NPROCESSORS_ONLN));
+    j_int("pinned_cpu", opt.cpu);
+    j_bool("avx2", cpu.avx2);
+    j_bool("fma", cpu.fma);
+    j_bool("avx512f", cpu.avx512f);
+    j_close('}');
+
+    j_open("peak", '{');
+    j_str("isa", cpu_has_fma() ? (peak_zmm ? "avx512" : "avx2") : NULL);
+    j_str("method", "register-only loop, 12 independent vfmadd231pd chains; best 1 ms loop");
+    j_num("dp_gflops", peak_dp);
+    j_num("sp_gflops", 2 * peak_dp);
+    // GHz if the core retires 2 FMA per cycle (Zen 2/3, Skylake and later).
+    j_num("ghz_at_2_fma_per_cycle", peak_dp / (2.0 * (peak_zmm ? 8 : 4) * 2));
+    j_close('}');
+
+    j_open("xsmmwrap", '{');
+    j_str("version", wrap.version ? wrap.version() : xsmmwrap_version());
+    j_str("library", wrap.path);
+    j_bool("library_loaded", wrap.handle != NULL);
+    j_str("target", xsmmwrap_target_name(lib_cfg.target));
+    j_str("cpu_target", xsmmwrap_target_name(lib_cfg.cpu_target));
+    j_bool("jit_enabled", lib_cfg.jit != 0);
+    j_int("max_mnk", lib_cfg.max_mnk);
+    j_int("max_kernels", lib_cfg.max_kernels);
+    j_close('}');
+
+    j_open("blas", '{');
+    j_str("requested", opt.blas);
+    j_str("path", blas.handle ? blas.path : NULL);
+    j_str("openblas_corename", blas.corename);
+    j_str("openblas_config", blas.config);
+    j_close('}');
+
+    j_open("libxsmm", '{');
+#if XW_BENCH_LIBXSMM
+    j_bool("present", true);
+    j_str("version", LIBXSMM_CONFIG_VERSION);
+    j_str("target", libxsmm_get_target_arch());
+#else
+    j_bool("present", false);
+#endif
+    j_close('}');
+
+    j_open("load", '{');
+    j_int("library_file_bytes", lib_bytes);
+    j_int("rss_before_kb", rss_before);
+    j_int("rss_after_dlopen_kb", rss_loaded);
+    j_int("dlopen_rss_delta_kb", rss_loaded - rss_before);
+    j_int("first_call_rss_delta_kb", rss_first_call >= 0 ? rss_first_call - rss_loaded : -1);
+    j_close('}');
+
+    emit_dispatch();
+    j_open("dp", '[');
+    for (size_t i = 0; i < N_DP; i++)
+        emit_record(&dp_rec[i]);
+    j_close(']');
+    j_open("variants", '[');
+    for (size_t i = 0; i < N_VAR_SHAPES * N_VARIANTS; i++)
+        emit_record(&var_rec[i]);
+    j_close(']');
+    j_open("sp", '[');
+    for (size_t i = 0; i < N_SP; i++)
+        emit_record(&sp_rec[i]);
+    j_close(']');
+
+    // Whether the kernels of this run were generated: counted over this program's registry.
+    xsmmwrap_stats st_end;
+    xsmmwrap_get_stats(&st_end);
+    j_open("registry", '{');
+    j_int("kernels", (long long)st_end.kernels);
+    j_int("jit_kernels", (long long)st_end.jit_kernels);
+    j_int("jit_failures", (long long)st_end.jit_failures);
+    j_close('}');
+    j_close('}');
+    fflush(stdout);
+    return 0;
+}

@@ -1,0 +1,473 @@
+"""``xsmmwrap bench kernels``: the kernel performance benchmark (issue 3).
+
+Runs the C program ``bench-kernels`` (``examples/bench_kernels.c``) on one pinned core, reads
+the JSON document it prints and shows it as tables: per GEMM shape, our kernel alone, our
+whole interposed ``dgemm_``, the original OpenBLAS ``dgemm_``, LIBXSMM 1.17's kernel and
+``libxsmm_dgemm``, in ns per call, GFLOP/s and percent of the core's measured peak, with
+ratio columns and their geometric means over the shapes. ``docs/BENCHMARKS.md`` explains every
+column.
+
+The program and the ``libxsmmwrap.so`` it loads are found as for the other sample programs
+(:func:`xsmmwrap.samples.find_program`, :func:`xsmmwrap.samples.library_for`): the package's
+``bin`` directory, then ``$XSMMWRAP_BUILD_DIR/examples``. Its environment is
+:func:`xsmmwrap.samples.sample_env`: ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed (the
+benchmark measures OpenBLAS as it tunes itself for this CPU) and libxsmmwrap taken out of
+``LD_PRELOAD`` (the program dlopens it itself); plus ``OPENBLAS_NUM_THREADS=1`` (one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import samples
+
+PROGRAM = "bench-kernels"
+
+PEERS = ("ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm")
+
+#: (column title, our peer, the other peer): peer time / our time, > 1 means ours is faster.
+RATIOS = (
+    ("ours/LIBXSMM kern", "ours_kernel", "libxsmm_kernel"),
+    ("ours/LIBXSMM gemm", "ours_gemm", "libxsmm_gemm"),
+    ("ours/OpenBLAS", "ours_gemm", "blas"),
+)
+
+
+def _titles(prefix: str) -> dict[str, str]:
+    return {
+        "ours_kernel": "ours kernel",
+        "ours_gemm": f"ours {prefix}gemm_",
+        "blas": "OpenBLAS",
+        "libxsmm_kernel": "LIBXSMM kernel",
+        "libxsmm_gemm": f"libxsmm_{prefix}gemm",
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Running the program
+
+
+def default_cpu() -> int:
+    """The CPU to pin to: the highest-numbered one this process may run on."""
+    try:
+        return max(os.sched_getaffinity(0))
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+def run(
+    quick: bool = False,
+    cpu: int | None = None,
+    program: Path | None = None,
+    extra_args: Sequence[str] = (),
+    keep_openblas_env: bool = False,
+) -> dict[str, Any]:
+    """Run the benchmark; return its JSON document with ``"kind": "bench-kernels"`` and
+    ``summary`` (the geometric means) added.
+
+    The program pins itself to ``cpu`` before it measures anything. Its progress lines go to
+    this process's stderr.
+
+    Raises
+    ------
+    xsmmwrap.samples.SampleError
+        When the program or the library is not found, the program fails, or it prints no
+        JSON object.
+    """
+    exe = Path(program) if program is not None else samples.find_program(PROGRAM)
+    cpu = default_cpu() if cpu is None else cpu
+    argv = [str(exe), "--cpu", str(cpu), "--lib", str(samples.library_for(exe)), *extra_args]
+    if quick:
+        argv.append("--quick")
+    env = samples.sample_env(
+        keep_openblas_env=keep_openblas_env, extra={"OPENBLAS_NUM_THREADS": "1"}
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    data = {"kind": "bench-kernels", **samples.run_json(argv, env)}
+    data["command"] = argv
+    data["openblas_env_kept"] = keep_openblas_env
+    data["summary"] = summary(data)
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+
+
+def ns_of(case: dict[str, Any], peer: str, section: str = "cached") -> float | None:
+    """ns per call of one peer in one case, None when the peer is absent."""
+    cell = (case.get(section) or {}).get(peer)
+    if not cell:
+        return None
+    ns = cell.get("ns")
+    return float(ns) if ns is not None else None
+
+
+def ratio(case: dict[str, Any], ours: str, other: str, section: str = "cached") -> float | None:
+    """The other peer's time over ours (> 1: ours is faster), None when either is absent."""
+    a, b = ns_of(case, ours, section), ns_of(case, other, section)
+    if not a or not b:
+        return None
+    return b / a
+
+
+def geomean(values: Iterable[float | None]) -> float | None:
+    """Geometric mean of the positive values, None when there are none."""
+    logs = [math.log(v) for v in values if v is not None and v > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
+def summary(data: dict[str, Any]) -> dict[str, Any]:
+    """Geometric means of the ratio columns over the shapes, per section."""
+    out: dict[str, Any] = {}
+    for key, section in (("dp_cached", "cached"), ("dp_streamed", "streamed")):
+        cases = data.get("dp") or []
+        out[key] = {
+            title: geomean(ratio(c, ours, other, section) for c in cases)
+            for title, ours, other in RATIOS
+        }
+    cases = data.get("sp") or []
+    out["sp_cached"] = {
+        title: geomean(ratio(c, ours, other) for c in cases) for title, ours, other in RATIOS
+    }
+    gen = [c.get("ours_jit") for c in (data.get("dp") or []) + (data.get("sp") or [])]
+    out["ours_kernels"] = "jit" if gen and all(gen) else "portable" if not any(gen) else "mixed"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables
+
+
+def _fmt_ns(ns: float | None) -> str:
+    if ns is None:
+        return "-"
+    return f"{ns:.0f}" if ns >= 1000 else f"{ns:.1f}"
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def _fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    if abs(n) >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MiB"
+    if abs(n) >= 1 << 10:
+        return f"{n / (1 << 10):.1f} KiB"
+    return f"{n:.0f} B"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    return samples.format_table(header, rows, left=left).rstrip("\n").split("\n")
+
+
+def _shape(case: dict[str, Any]) -> str:
+    return f"{case['m']}x{case['n']}x{case['k']}"
+
+
+def _kind(case: dict[str, Any]) -> str:
+    jit = case.get("ours_jit")
+    return "-" if jit is None else "jit" if jit else "portable"
+
+
+def _ns_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> list[str]:
+    titles = _titles(prefix)
+    header = ["MxNxK", "kernel", "route", *[titles[p] for p in PEERS], *[t for t, _, _ in RATIOS]]
+    rows = []
+    for c in cases:
+        rows.append(
+            [
+                _shape(c),
+                _kind(c),
+                c.get("route") or "-",
+                *[_fmt_ns(ns_of(c, p, section)) for p in PEERS],
+                *[_fmt_ratio(ratio(c, o, x, section)) for _, o, x in RATIOS],
+            ]
+        )
+    rows.append(
+        [
+            "geomean",
+            "",
+            "",
+            *["" for _ in PEERS],
+            *[_fmt_ratio(geomean(ratio(c, o, x, section) for c in cases)) for _, o, x in RATIOS],
+        ]
+    )
+    return _table(header, rows, left=3)
+
+
+def _gf_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> list[str]:
+    titles = _titles(prefix)
+    header = ["MxNxK", *[titles[p] for p in PEERS]]
+    rows = []
+    gfs: dict[str, list[float | None]] = {p: [] for p in PEERS}
+    for c in cases:
+        cells = [_shape(c)]
+        for p in PEERS:
+            cell = (c.get(section) or {}).get(p)
+            if not cell:
+                cells.append("-")
+                gfs[p].append(None)
+                continue
+            gfs[p].append(cell.get("gflops"))
+            pct = cell.get("peak_pct")
+            cells.append(
+                f"{cell['gflops']:.2f} ({pct:.0f}%)" if pct is not None else f"{cell['gflops']:.2f}"
+            )
+        rows.append(cells)
+    rows.append(["geomean", *[_fmt_gf(geomean(gfs[p])) for p in PEERS]])
+    return _table(header, rows)
+
+
+def _fmt_gf(g: float | None) -> str:
+    return "-" if g is None else f"{g:.2f}"
+
+
+def _variants_table(cases: Sequence[dict[str, Any]]) -> list[str]:
+    titles = _titles("d")
+    header = ["MxNxK", "variant", "kernel", *[titles[p] for p in PEERS]]
+    nn: dict[str, dict[str, Any]] = {}
+    for c in cases:
+        if c.get("variant") == "NN":
+            nn[_shape(c)] = c
+    rows = []
+    for c in cases:
+        base = nn.get(_shape(c))
+        cells = [_shape(c), str(c.get("variant")), _kind(c)]
+        for p in PEERS:
+            ns = ns_of(c, p)
+            ref = ns_of(base, p) if base else None
+            if ns is None:
+                cells.append("-")
+            elif ref:
+                cells.append(f"{_fmt_ns(ns)} ({ns / ref:.2f}x)")
+            else:
+                cells.append(_fmt_ns(ns))
+        rows.append(cells)
+    return _table(header, rows, left=3)
+
+
+def _dispatch_table(data: dict[str, Any]) -> list[str]:
+    d = data.get("dispatch") or {}
+    ours = d.get("ours") or {}
+    lx = d.get("libxsmm") or {}
+
+    def num(src: dict[str, Any], key: str, fmt: str) -> str:
+        v = src.get(key)
+        return "-" if v is None else format(v, fmt)
+
+    n = d.get("kernels", 1000)
+    rows = [
+        [
+            "find a known kernel, same shape (ns)",
+            num(ours, "find_same_ns", ".1f"),
+            num(lx, "find_same_ns", ".1f"),
+        ],
+        [
+            f"find a known kernel, cycling over {n} shapes (ns)",
+            num(ours, "find_cycle_ns", ".1f"),
+            num(lx, "find_cycle_ns", ".1f"),
+        ],
+        [
+            "create a new kernel, median (us)",
+            num(ours, "create_median_us", ".2f"),
+            num(lx, "create_median_us", ".2f"),
+        ],
+        [
+            "create a new kernel, mean (us)",
+            num(ours, "create_mean_us", ".2f"),
+            num(lx, "create_mean_us", ".2f"),
+        ],
+        [
+            f"memory added by {n} kernels",
+            _fmt_bytes(ours.get("memory_delta_bytes")),
+            _fmt_bytes(lx.get("registry_delta_bytes")),
+        ],
+        ["  of which generated code", _fmt_bytes(ours.get("code_delta_bytes")), "-"],
+        [
+            "memory held in all (registry + code)",
+            _fmt_bytes(ours.get("memory_bytes")),
+            _fmt_bytes(lx.get("registry_nbytes")),
+        ],
+        [
+            f"RSS added by creating {n} kernels",
+            _fmt_bytes(_kib(ours.get("rss_delta_kb"))),
+            _fmt_bytes(_kib(lx.get("rss_delta_kb"))),
+        ],
+    ]
+    return _table(["dispatch", "ours", "LIBXSMM 1.17"], rows)
+
+
+def _kib(kb: float | None) -> float | None:
+    return None if kb is None else kb * 1024.0
+
+
+def format_report(data: dict[str, Any]) -> str:
+    """The readable report of one benchmark document."""
+    m = data.get("machine") or {}
+    pk = data.get("peak") or {}
+    xw = data.get("xsmmwrap") or {}
+    bl = data.get("blas") or {}
+    lx = data.get("libxsmm") or {}
+    ld = data.get("load") or {}
+    reg = data.get("registry") or {}
+    summ = data.get("summary") or summary(data)
+    out: list[str] = []
+    add = out.append
+
+    add(
+        f"CPU: {m.get('cpu_model')} (family {m.get('cpu_family')}, model "
+        f"{m.get('cpu_model_number')}), {m.get('cpus_online')} CPUs online, pinned to CPU "
+        f"{m.get('pinned_cpu')}"
+    )
+    dp_peak = pk.get("dp_gflops")
+    if dp_peak is not None:
+        add(
+            f"Peak of this core ({pk.get('isa')} FMA loop): {dp_peak:.1f} GFLOP/s DP, "
+            f"{pk.get('sp_gflops', 0):.1f} SP (= {pk.get('ghz_at_2_fma_per_cycle', 0):.2f} GHz "
+            "at 2 FMA/cycle)"
+        )
+    kinds = summ.get("ours_kernels")
+    add(
+        f"xsmmwrap {xw.get('version')}: target {xw.get('target')} (CPU offers "
+        f"{xw.get('cpu_target')}), max_mnk {xw.get('max_mnk')}; kernels in this run: {kinds} "
+        f"({reg.get('jit_kernels')} of {reg.get('kernels')} generated, "
+        f"{reg.get('jit_failures')} generation failures)"
+    )
+    add(f"  library {xw.get('library')}")
+    add(
+        f"Original BLAS: {bl.get('path') or 'absent'}; OpenBLAS core "
+        f"{bl.get('openblas_corename') or '-'} ({bl.get('openblas_config') or '-'})"
+    )
+    if lx.get("present"):
+        add(f"LIBXSMM {lx.get('version')}: target {lx.get('target')} (linked statically)")
+    else:
+        add("LIBXSMM: absent (libxsmm-dev not found at build time): its columns are '-'")
+    add(
+        f"Timing: best of {data.get('repeats')} loops of >= {data.get('min_time_s')} s each"
+        + (" (--quick)" if data.get("quick") else "")
+        + f"; streamed batch {_fmt_bytes(data.get('stream_bytes'))}"
+    )
+    if data.get("openblas_env_kept"):
+        add("OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE were kept (--keep-openblas-env)")
+    add("Ratios are the other peer's time over ours: > 1 means ours is faster.")
+    add("")
+
+    dp = data.get("dp") or []
+    add("DP, NN, alpha=1, beta=1, cached operands: ns per call")
+    out.extend(_ns_table(dp, "cached", "d"))
+    add("")
+    add("DP, NN, alpha=1, beta=1, cached operands: GFLOP/s (% of peak)")
+    out.extend(_gf_table(dp, "cached", "d"))
+    add("")
+    add("DP, NN, alpha=1, beta=1, streamed operands (batch >> caches): ns per call")
+    out.extend(_ns_table(dp, "streamed", "d"))
+    add("")
+    add("DP, NN, alpha=1, beta=1, streamed operands: GFLOP/s (% of peak)")
+    out.extend(_gf_table(dp, "streamed", "d"))
+    add("")
+    variants = data.get("variants") or []
+    if variants:
+        add("DP transposes and general scalars, cached: ns per call (x time of NN alpha=1 beta=1)")
+        out.extend(_variants_table(variants))
+        add("")
+    sp = data.get("sp") or []
+    if sp:
+        add("SP, NN, alpha=1, beta=1, cached operands: ns per call")
+        out.extend(_ns_table(sp, "cached", "s"))
+        add("")
+        add("SP, cached: GFLOP/s (% of SP peak)")
+        out.extend(_gf_table(sp, "cached", "s"))
+        add("")
+    out.extend(_dispatch_table(data))
+    add("")
+    add(
+        f"Loading libxsmmwrap.so ({_fmt_bytes(ld.get('library_file_bytes'))} file) into a "
+        f"process: RSS +{_fmt_bytes(_kib(ld.get('dlopen_rss_delta_kb')))} at dlopen, "
+        f"+{_fmt_bytes(_kib(ld.get('first_call_rss_delta_kb')))} more at its first dgemm_ call"
+    )
+    bad = _errors(data)
+    if bad:
+        add("")
+        add("WARNING: results that differ from the portable reference kernel:")
+        out.extend(f"  {b}" for b in bad)
+    return "\n".join(out) + "\n"
+
+
+def _errors(data: dict[str, Any]) -> list[str]:
+    bad = []
+    for section, tol in (("dp", 1e-12), ("variants", 1e-12), ("sp", 1e-5)):
+        for c in data.get(section) or []:
+            for peer, err in (c.get("max_rel_err") or {}).items():
+                if err is not None and err > tol * (c["k"] + 1):
+                    tag = c.get("variant") or "NN"
+                    bad.append(f"{section} {tag} {_shape(c)} {peer}: relative error {err:.3g}")
+    return bad
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(args: argparse.Namespace) -> int:
+    """``xsmmwrap bench kernels``: run, print the tables (or the JSON), save the JSON."""
+    try:
+        data = run(
+            quick=args.quick,
+            cpu=args.cpu,
+            program=args.program,
+            keep_openblas_env=args.keep_openblas_env,
+        )
+    except samples.SampleError as err:
+        print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
+        return 1
+    if args.json == "-":
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_report(data))
+    for path in {p for p in (args.json, args.save) if p and p != "-"}:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        print(f"JSON written to {path}", file=sys.stderr)
+    return 0
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``kernels`` under the ``bench`` subcommand's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "kernels",
+        help="kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape, dispatch, memory",
+        description=(
+            "Run bench-kernels on one pinned core and print ns/call, GFLOP/s, % of peak and "
+            "ratios per GEMM shape, dispatch cost and memory (see docs/BENCHMARKS.md)."
+        ),
+    )
+    p.add_argument("--quick", action="store_true", help="shorter timings (noisier figures)")
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="also write the full results as JSON to FILE; without FILE, print the JSON on "
+        "stdout instead of the tables",
+    )
+    p.add_argument("--save", metavar="FILE", help="the same as --json FILE")
+    p.add_argument("--cpu", type=int, metavar="N", help="CPU to pin to (default: the last one)")
+    p.add_argument(
+        "--program", type=Path, metavar="PATH", help="the bench-kernels executable to run"
+    )
+    samples.add_keep_env_option(p)
+    p.set_defaults(func=main)
+    return p

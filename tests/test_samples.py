@@ -1,0 +1,538 @@
+"""The samples users run first (examples/ and the dgemm-test, bench and plot subcommands), each
+in a short mode: they run, their own checks pass, their tables are complete, their JSON is
+valid and the plots are real image files.
+
+The CLI runs from this checkout (``python/`` on PYTHONPATH) with XSMMWRAP_BUILD_DIR pointing at
+the Meson build of the `cbuild` fixture, where the sample programs are. OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE stay as the environment has them (``--keep-openblas-env``): only benchmarks
+run by hand drop them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, clean_env
+
+EXAMPLES = ROOT / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+KEEP = "--keep-openblas-env"
+
+
+@pytest.fixture(scope="module")
+def env(cbuild: Path) -> dict[str, str]:
+    """The environment of a sample run: this checkout's package, the build's programs."""
+    python_dir = str(ROOT / "python")
+    return clean_env(
+        XSMMWRAP_BUILD_DIR=str(cbuild),
+        XSMMWRAP_LIBRARY=str(cbuild / "libxsmmwrap.so"),
+        PYTHONPATH=os.pathsep.join(filter(None, [python_dir, os.environ.get("PYTHONPATH")])),
+    )
+
+
+@pytest.fixture(scope="module")
+def programs(cbuild: Path) -> Path:
+    """The directory of the sample programs (all of them must have been built)."""
+    bindir = cbuild / "examples"
+    for name in (
+        "dgemm-test-blas",
+        "dgemm-test-wrap",
+        "bench-dispatch",
+        "bench-smm",
+        "nek-axhelm",
+        "cp2k-stack",
+    ):
+        assert (bindir / name).is_file(), f"{name} was not built (is OpenBLAS installed?)"
+    return bindir
+
+
+def cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xsmmwrap", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+
+
+def table_rows(text: str, first: str) -> list[list[str]]:
+    """The rows below the dashed rule of the table whose header starts with `first`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    assert set(lines[start + 1].replace(" ", "")) == {"-"}
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip() or ":" in line.split("  ")[0]:
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+# --- dgemm-test -----------------------------------------------------------------------------
+
+
+def test_dgemm_test_three_variants(env: dict[str, str], programs: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "dgemm.json"
+    r = cli(
+        env,
+        "dgemm-test",
+        "23",
+        "23",
+        "23",
+        "23",
+        "23",
+        "23",
+        "1",
+        "1",
+        "3000",
+        "--save",
+        str(saved),
+        KEEP,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = table_rows(r.stdout, "variant")
+    assert [row[0] for row in rows] == ["blas", "wrap", "preload"]
+    assert all(len(row) == 9 and row[-1] == "ok" for row in rows), r.stdout
+    data = json.loads(saved.read_text())
+    assert data["kind"] == "dgemm-test" and data["ok"] is True
+    assert (data["m"], data["n"], data["k"], data["nrepeat"]) == (23, 23, 23, 3000)
+    by = {v["variant"]: v for v in data["variants"]}
+    assert by["blas"]["kernel_calls"] is None
+    # ld --wrap: from xsmmwrap_get_stats in the program; LD_PRELOAD: from XSMMWRAP_STATS_JSON.
+    assert by["wrap"]["kernel_calls"] == 3000
+    assert by["preload"]["kernel_calls"] == 3000
+    for v in by.values():
+        assert v["max_rel_diff"] == 0.0  # small integer operands: exact
+        assert v["gflops"] > 0 and v["calls_per_s"] > 0 and v["time_s"] > 0
+        assert v["speedup"] > 0
+    assert by["blas"]["checksum"] == by["wrap"]["checksum"] == by["preload"]["checksum"]
+
+
+def test_dgemm_test_general_arguments_json(env: dict[str, str], programs: Path) -> None:
+    """Leading dimensions above the minimum, alpha and beta not 1: equal within rounding."""
+    r = cli(env, "dgemm-test", "7", "9", "5", "8", "6", "10", "0.5", "-1", "500", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert (data["lda"], data["ldb"], data["ldc"]) == (8, 6, 10)
+    assert (data["alpha"], data["beta"]) == (0.5, -1)
+    for v in data["variants"]:
+        assert v["ok"] and v["max_rel_diff"] <= 5e-12
+
+
+def test_dgemm_test_failing_run_is_an_error(env: dict[str, str], programs: Path) -> None:
+    r = cli(env, "dgemm-test", "5", "5", "5", "2", KEEP)  # lda < m: the program refuses
+    assert r.returncode == 1
+    assert "FAILED" in r.stdout and "exited with status 2" in r.stdout
+
+
+def test_dgemm_test_programs_not_found(env: dict[str, str], tmp_path: Path) -> None:
+    r = cli({**env, "XSMMWRAP_BUILD_DIR": str(tmp_path)}, "dgemm-test", "10", KEEP)
+    assert r.returncode == 2
+    assert "-Dexamples=true" in r.stderr
+
+
+def test_dgemm_test_program_output(env: dict[str, str], programs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "c.bin"
+    r = run([str(programs / "dgemm-test-blas"), "--json", "--out", str(out), "100"], env)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["m"], data["n"], data["k"], data["nrepeat"]) == (23, 23, 23, 100)
+    assert data["wrapper"] is None
+    assert out.stat().st_size == 23 * 23 * 8
+    r = run([str(programs / "dgemm-test-blas"), "4", "3", "2", "3"], env)  # lda < m
+    assert r.returncode == 2
+    r = run([str(programs / "dgemm-test-wrap"), "12", "500"], env)  # m n: k, lds follow m
+    assert r.returncode == 0, r.stderr
+    assert "m=12 n=500 k=12 lda=12 ldb=12 ldc=12" in r.stdout
+    assert "100.0% on the kernel path" in r.stdout
+
+
+def test_dgemm_test_shell_script(env: dict[str, str], programs: Path) -> None:
+    r = run(
+        ["sh", str(EXAMPLES / "dgemm-test.sh"), "2000"],
+        {**env, "DGEMM_TEST_KEEP_OPENBLAS_ENV": "1"},
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [line for line in r.stdout.splitlines() if line.startswith("==")] == [
+        "== blas",
+        "== wrap",
+        "== preload",
+    ]
+    assert r.stdout.count("max rel. difference vs plain BLAS 0 ") == 2
+    assert r.stdout.count("100.0% on the kernel path") == 2
+
+
+# --- bench dispatch -------------------------------------------------------------------------
+
+
+def test_bench_dispatch_json(env: dict[str, str], programs: Path) -> None:
+    r = cli(env, "bench", "dispatch", "300", "2", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["kind"] == "bench-dispatch"
+    assert (data["n"], data["threads"], data["seed"]) == (300, 2, 42)
+    assert set(data["ns"]) == {"empty", "blas", "generate", "dispatch_uncached", "dispatch_cached"}
+    assert all(v > 0 for v in data["ns"].values())
+    assert all(data["ns_max"][k] >= data["ns"][k] * 0.999 for k in data["ns"])
+    assert data["kernels"] == 300
+    assert data["kernel_calls"] == data["intercepted"] > 0
+
+
+def test_bench_dispatch_table(env: dict[str, str], programs: Path) -> None:
+    r = cli(env, "bench", "dispatch", "200", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = table_rows(r.stdout, "measurement")
+    assert len(rows) == 5
+    assert rows[0][0] == "empty function call (reference)"
+    assert all(float(row[1]) > 0 for row in rows)
+    assert "kernels: 200" in r.stdout
+
+
+def test_bench_dispatch_distinct_shapes_are_seeded(env: dict[str, str], programs: Path) -> None:
+    """The same seed gives the same shapes, hence as many kernels as shapes every time."""
+    for seed in ("1", "2"):
+        r = run([str(programs / "bench-dispatch"), "--json", "--seed", seed, "500"], env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["kernels"] == 500
+
+
+# --- bench smm ------------------------------------------------------------------------------
+
+
+def test_bench_smm_all_cases(env: dict[str, str], programs: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "smm.json"
+    r = cli(
+        env, "bench", "smm", "all", "8", "--size", "1", "--repeat", "1", "--save", str(saved), KEEP
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = table_rows(r.stdout, "case")
+    assert [row[0] for row in rows] == ["0", "1", "2", "3", "4"]
+    assert all(len(row) == 12 and row[-1] == "ok" for row in rows), r.stdout
+    assert rows[4][5] == rows[4][6] == "-"  # no bandwidth for the cached case
+    data = json.loads(saved.read_text())
+    assert data["kind"] == "bench-smm" and data["ok"] is True
+    assert (data["m"], data["n"], data["k"]) == (8, 8, 8)
+    assert "blas_core" in data  # OpenBLAS's core name (None for another BLAS)
+    assert data["wrapper"]["kernel_calls"] == data["wrapper"]["intercepted"] > 0
+    streamed = [c["streamed"] for c in data["cases"]]
+    assert streamed == ["ABC", "AB", "AC", "BC", ""]
+    for c in data["cases"]:
+        assert c["blas"]["checksum"] == c["xsmmwrap"]["checksum"]
+        for side in ("blas", "xsmmwrap"):
+            assert c[side]["gflops"] > 0 and c[side]["duration_s"] > 0
+            if c["case"] != 4:
+                assert c[side]["bandwidth_gbs"] > 0
+            else:
+                assert c[side]["bandwidth_gbs"] is None
+
+
+def test_bench_smm_one_case_json(env: dict[str, str], programs: Path) -> None:
+    r = cli(env, "bench", "smm", "0", "5", "7", "9", "--size", "1", "--repeat", "1", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert (data["m"], data["n"], data["k"]) == (5, 7, 9)
+    assert [c["case"] for c in data["cases"]] == [0]
+
+
+def test_bench_smm_rejects_bad_arguments(env: dict[str, str]) -> None:
+    assert cli(env, "bench", "smm", "7", KEEP).returncode == 2
+    assert cli(env, "bench", "smm", "0", "1", "2", "3", "4", KEEP).returncode == 2
+
+
+def test_bench_smm_program_report(env: dict[str, str], programs: Path) -> None:
+    r = run([str(programs / "bench-smm"), "--size", "1", "--repeat", "1", "all", "4"], env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("performance:") == 5 and r.stdout.count("duration:") == 5
+    assert r.stdout.count("bandwidth:") == 4  # not for the cached case
+    assert "m=4 n=4 k=4" in r.stdout
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+WORKLOADS = [
+    ("nek-axhelm", ["16", "2"]),
+    ("cp2k-stack", ["2000", "1"]),
+    ("specfem-stiffness", ["40", "2"]),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), WORKLOADS, ids=[w[0] for w in WORKLOADS])
+def test_workload(env: dict[str, str], programs: Path, name: str, args: list[str]) -> None:
+    program = programs / name
+    if name == "specfem-stiffness" and not program.exists():
+        if shutil.which("gfortran") is None:
+            pytest.skip("no Fortran compiler: specfem-stiffness is not built")
+        raise AssertionError("gfortran is installed but specfem-stiffness was not built")
+    plain = run([str(program), *args], env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert re.search(r"^time\s+[\d.]+ ms", plain.stdout, re.M), plain.stdout
+    assert "WRONG" not in plain.stdout and " ok" in plain.stdout
+    assert "wrapper: not loaded" in plain.stdout
+    wrapped = cli(env, "run", "--", str(program), *args)
+    assert wrapped.returncode == 0, wrapped.stdout + wrapped.stderr
+    share = re.search(
+        r"wrapper: (\d+) GEMM calls intercepted, ([\d.]+)% on the kernel path", wrapped.stdout
+    )
+    assert share, wrapped.stdout
+    assert int(share.group(1)) > 0 and float(share.group(2)) == 100.0
+
+
+BROKEN_BLAS = r"""
+#include <stddef.h>
+/* A dgemm_ that adds one ulp-sized error too many: C += A*B computed, then C[0] nudged. */
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b,
+            const int *ldb, const double *beta, double *c, const int *ldc, size_t l1, size_t l2)
+{
+    (void)ta; (void)tb; (void)l1; (void)l2;
+    for (int j = 0; j < *n; j++)
+        for (int i = 0; i < *m; i++) {
+            double s = 0.0;
+            for (int l = 0; l < *k; l++)
+                s += a[i + (size_t)l * *lda] * b[l + (size_t)j * *ldb];  /* 'N','N' only */
+            double *cij = &c[i + (size_t)j * *ldc];
+            *cij = *alpha * s + (*beta == 0.0 ? 0.0 : *beta * *cij);
+        }
+    c[0] += 1e-3;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_blas(tmp_path_factory: Any) -> Path:
+    """A shared library whose dgemm_ is slightly wrong (and ignores transposes)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    d = tmp_path_factory.mktemp("broken")
+    (d / "broken.c").write_text(BROKEN_BLAS)
+    subprocess.run(
+        [cc, "-O1", "-shared", "-fPIC", "-o", str(d / "libbroken.so"), str(d / "broken.c")],
+        check=True,
+    )
+    return d / "libbroken.so"
+
+
+@pytest.mark.parametrize(("name", "args"), WORKLOADS, ids=[w[0] for w in WORKLOADS])
+def test_workload_detects_wrong_answer(
+    env: dict[str, str], programs: Path, broken_blas: Path, name: str, args: list[str]
+) -> None:
+    """Each workload checks its answer: a wrong dgemm_ makes it fail."""
+    program = programs / name
+    if not program.exists():
+        pytest.skip(f"{name} is not built")
+    r = run([str(program), *args], {**env, "LD_PRELOAD": str(broken_blas)})
+    assert r.returncode != 0, r.stdout
+    assert "WRONG" in r.stdout
+
+
+def test_dgemm_test_detects_wrong_result(
+    env: dict[str, str], programs: Path, broken_blas: Path
+) -> None:
+    """The preloaded variant with a wrong dgemm_: the comparison fails, the status is 1."""
+    r = cli({**env, "XSMMWRAP_LIBRARY": str(broken_blas)}, "dgemm-test", "300", KEEP)
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = {row[0]: row for row in table_rows(r.stdout, "variant")}
+    assert rows["blas"][-1] == rows["wrap"][-1] == "ok"
+    assert rows["preload"][-1] == "FAILED"
+    assert "differs from the plain BLAS run" in r.stdout
+
+
+def test_workload_usage_errors(env: dict[str, str], programs: Path) -> None:
+    for name, bad in (
+        ("nek-axhelm", ["x"]),
+        ("cp2k-stack", ["0"]),
+        ("nek-axhelm", ["1", "1", "2"]),
+    ):
+        r = run([str(programs / name), *bad], env)
+        assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_app_py(env: dict[str, str]) -> None:
+    pytest.importorskip("scipy")
+    script = str(EXAMPLES / "app.py")
+    plain = run([sys.executable, script], env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "WRONG" not in plain.stdout and "time" in plain.stdout
+    wrapped = cli(env, "run", "--", sys.executable, script)
+    assert wrapped.returncode == 0, wrapped.stdout + wrapped.stderr
+    assert re.search(r"wrapper: \d+ GEMM calls intercepted", wrapped.stdout), wrapped.stdout
+
+
+# --- plot -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def results(env: dict[str, str], programs: Path, tmp_path_factory: Any) -> dict[str, Path]:
+    """Small result files of each kind."""
+    out = tmp_path_factory.mktemp("results")
+    files = {}
+    for name, args in (
+        ("smm8", ["bench", "smm", "all", "8", "--size", "1", "--repeat", "1"]),
+        ("smm13", ["bench", "smm", "0", "13", "--size", "1", "--repeat", "1"]),
+        ("dgemm", ["dgemm-test", "300"]),
+        ("dispatch", ["bench", "dispatch", "100"]),
+    ):
+        r = cli(env, *args, "--json", KEEP)
+        assert r.returncode == 0, r.stdout + r.stderr
+        files[name] = out / f"{name}.json"
+        files[name].write_text(r.stdout)
+    return files
+
+
+def test_plot_png(env: dict[str, str], results: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "chart.png"
+    r = cli(env, "plot", *(str(p) for p in results.values()), "-o", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = out.read_bytes()
+    assert len(data) > 1000 and data[:8] == PNG_MAGIC
+
+
+def test_plot_list_of_results_pdf(
+    env: dict[str, str], results: dict[str, Path], tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    combined = tmp_path / "all.json"
+    combined.write_text(json.dumps([json.loads(results[k].read_text()) for k in ("smm8", "smm13")]))
+    out = tmp_path / "chart.pdf"
+    r = cli(env, "plot", str(combined), "-o", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert out.stat().st_size > 0 and out.read_bytes()[:5] == b"%PDF-"
+    r = cli(env, "plot", str(results["dgemm"]))  # default output: next to the input
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert results["dgemm"].with_suffix(".png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_rejects_other_json(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"something": 1}')
+    r = cli(env, "plot", str(bad), "-o", str(tmp_path / "x.png"))
+    assert r.returncode == 2 and "not a result" in r.stderr
+    bad.write_text("not json")
+    assert cli(env, "plot", str(bad)).returncode == 2
+
+
+# --- progress and environment ---------------------------------------------------------------
+
+
+def test_progress_only_on_a_terminal(env: dict[str, str], programs: Path) -> None:
+    argv = [
+        str(programs / "dgemm-test-blas"),
+        "23",
+        "23",
+        "23",
+        "23",
+        "23",
+        "23",
+        "1",
+        "1",
+        "300000",
+    ]
+    quick = {**env, "SAMPLE_PROGRESS_DELAY": "0", "SAMPLE_PROGRESS_LABEL": "test"}
+    piped = run(argv, quick)
+    assert piped.returncode == 0 and piped.stderr == ""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            argv, env=quick, stdout=subprocess.PIPE, stderr=follower, timeout=600, check=False
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0
+    assert re.search(rb"test: dgemm-test: +[\d.]+%", shown), shown
+
+
+def _in_checkout(env: dict[str, str], code: str) -> None:
+    """Run `code` in a fresh interpreter that imports this checkout's package."""
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_python_progress_line(env: dict[str, str]) -> None:
+    _in_checkout(
+        env,
+        """
+import io
+from xsmmwrap.samples import Progress
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+term = Terminal()
+p = Progress("bench", stream=term, delay=0.0)
+p.step("variant 1/2")
+p.done()
+assert "bench: variant 1/2" in term.getvalue(), term.getvalue()
+pipe = io.StringIO()
+p = Progress("bench", stream=pipe, delay=0.0)
+p.step("variant 1/2")
+p.done()
+assert pipe.getvalue() == ""
+late = Terminal()
+p = Progress("bench", stream=late)  # the default: nothing in the first 2 s
+p.step("variant 1/2")
+assert late.getvalue() == ""
+""",
+    )
+
+
+def test_benchmark_env_drops_openblas_settings(env: dict[str, str]) -> None:
+    """Only the benchmark's child environment loses them; keep_openblas_env keeps them."""
+    child = {
+        **env,
+        "OPENBLAS_CORETYPE": "Haswell",
+        "OPENBLAS_L2_SIZE": "262144",
+        "LD_PRELOAD": "/x/libxsmmwrap.so:/y/libother.so",
+        "XSMMWRAP_STATS_JSON": "/tmp/stats.json",
+    }
+    _in_checkout(
+        child,
+        """
+import os
+from pathlib import Path
+from xsmmwrap.samples import sample_env
+
+plain = sample_env()
+assert "OPENBLAS_CORETYPE" not in plain and "OPENBLAS_L2_SIZE" not in plain
+assert plain["LD_PRELOAD"] == "/y/libother.so" and "XSMMWRAP_STATS_JSON" not in plain
+assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+kept = sample_env(keep_openblas_env=True, preload=Path("/z/libxsmmwrap.so"), label="x")
+assert kept["OPENBLAS_CORETYPE"] == "Haswell" and kept["OPENBLAS_L2_SIZE"] == "262144"
+assert kept["LD_PRELOAD"] == "/z/libxsmmwrap.so:/y/libother.so", kept["LD_PRELOAD"]
+assert kept["SAMPLE_PROGRESS_LABEL"] == "x"
+""",
+    )
