@@ -142,6 +142,42 @@ int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, int64_t 
                   const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
                   const void *beta, void *c, int64_t ldc);
 
+/** Redirect the GEMM calls of every object already loaded in the process to this library,
+ *  without LD_PRELOAD: each PLT/GOT slot or function pointer in data (R_X86_64_JUMP_SLOT,
+ *  GLOB_DAT, 64) naming one of the exported GEMM names gets this library's entry point; the
+ *  value it held becomes the original that declined calls go to. Objects that define such a
+ *  name (the BLAS libraries) and this library are left alone. Call it again after loading more
+ *  objects: it only looks at objects not seen yet (cheap when nothing was loaded). Slots that
+ *  cannot be redirected are listed by xsmmwrap_skip_get(). Thread-safe; other threads may call
+ *  GEMM meanwhile. Returns XSMMWRAP_EINVAL where unsupported (not x86-64, or not the shared
+ *  libxsmmwrap.so, e.g. libxsmmwrap.a linked into another object), XSMMWRAP_ENOMEM when out
+ *  of memory. */
+int xsmmwrap_enable(void);
+
+/** Undo xsmmwrap_enable(): every redirected slot of an object still loaded that still holds
+ *  this library's address gets its saved value back. Function pointers copied from a slot in
+ *  the meantime keep pointing here (and keep working). Returns XSMMWRAP_EIO when a slot could
+ *  not be written back. */
+int xsmmwrap_disable(void);
+
+/** 1 between xsmmwrap_enable() and xsmmwrap_disable(), else 0. */
+int xsmmwrap_enabled(void);
+
+/** Number of slots redirected now. */
+int xsmmwrap_patch_count(void);
+
+/** Slot i (0 <= i < xsmmwrap_patch_count()): the path of the object it belongs to and the GEMM
+ *  name it was bound to. The strings stay valid for the life of the process. */
+int xsmmwrap_patch_get(int i, const char **object, const char **symbol);
+
+/** Number of slots naming a GEMM entry that xsmmwrap_enable() found but could not redirect,
+ *  since the last xsmmwrap_disable(). */
+int xsmmwrap_skip_count(void);
+
+/** Skipped slot i: the object's path and why (beginning with the symbol name). The strings
+ *  stay valid for the life of the process. */
+int xsmmwrap_skip_get(int i, const char **object, const char **reason);
+
 /* XSMMWRAP_CDEF_END */
 
 #pragma GCC visibility pop

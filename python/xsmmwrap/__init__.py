@@ -44,6 +44,7 @@ __all__ = [
     "get_verbosity",
     "include_path",
     "is_enabled",
+    "is_preloaded",
     "kernels",
     "library_path",
     "reset_stats",
@@ -81,6 +82,14 @@ def static_library_path() -> Path:
         When the static library is not installed.
     """
     return _lib.static_library_path()
+
+
+def is_preloaded() -> bool:
+    """Whether the library was already in the process (``LD_PRELOAD``, ``xsmmwrap run``).
+
+    When it was, statistics and kernels are those of the program's own GEMM calls.
+    """
+    return bool(_lib.binding().preloaded)
 
 
 def include_path() -> Path:

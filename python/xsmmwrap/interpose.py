@@ -128,7 +128,8 @@ def _after_load() -> None:
         lib = _lib.binding().lib
         before = int(lib.xsmmwrap_skip_count())
         rc = int(lib.xsmmwrap_enable())
-        new = skipped()[before:] if rc == 0 else []
+        grew = rc == 0 and int(lib.xsmmwrap_skip_count()) > before
+        new = skipped()[before:] if grew else []
     if rc != 0:
         message = _text(lib.xsmmwrap_strerror(rc))
         warnings.warn(f"xsmmwrap: enable() after an import failed: {message}", stacklevel=3)

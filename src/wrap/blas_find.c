@@ -100,6 +100,15 @@ xw_fn xw_blas_try(xw_sym s)
     return f;
 }
 
+// interpose.c knows the original exactly: the value of the slot it redirects.
+void xw_blas_set(xw_sym s, xw_fn f)
+{
+    pthread_mutex_lock(&find_lock);
+    if (f && !atomic_load_explicit(&found[s], memory_order_relaxed))
+        atomic_store_explicit(&found[s], f, memory_order_release);
+    pthread_mutex_unlock(&find_lock);
+}
+
 xw_fn xw_blas_get(xw_sym s)
 {
     xw_fn f = xw_blas_try(s);

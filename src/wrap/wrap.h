@@ -58,6 +58,7 @@ XW_HIDDEN xsmmwrap_route xw_route_check(const xw_gemm_args *g);  // the decision
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
 XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
+XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
 
 // Functions in stats.c: per-thread counters, summed on read.

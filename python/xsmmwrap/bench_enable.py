@@ -1,0 +1,228 @@
+"""``python -m xsmmwrap.bench_enable``: what in-process interposition gains, next to LD_PRELOAD.
+
+Measures, in ns per matrix, ``np.matmul(a, b, out=c)`` on stacks of ``--stack`` (10000)
+n x n matrices for n = 4, 8, 16, 32, and one ``scipy.linalg.blas.dgemm`` call on 8 x 8
+matrices (Python's call overhead included), three ways in the same run:
+
+plain
+    numpy and scipy as they are (their OpenBLAS);
+enable()
+    the same process after ``xsmmwrap.enable()``;
+LD_PRELOAD
+    a second process with libxsmmwrap preloaded.
+
+Each figure is the best over ``--runs`` processes of each kind (taking turns) and, in each,
+``--rounds`` turns of ``--repeats`` timings, every series after one warm-up call (which also
+generates the kernel); plain and enable() take turns within one process, so that both see the
+same machine load. The measuring processes run with ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` removed from their environment (OpenBLAS as it tunes itself for this
+CPU), pinned to one CPU (``--cpu``, else the last allowed) unless ``--no-pin``. The counts of
+intercepted calls are checked: a run whose calls did not all reach the wrapper, or whose plain
+turns reached it, fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+#: Removed from the environment of the benchmark's own processes (and only from theirs).
+REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+SIZES = (4, 8, 16, 32)
+SCIPY_CASE = "scipy dgemm 8x8"
+
+
+def _case_name(n: int, dtype: str) -> str:
+    return f"matmul {n}x{n} {dtype}"
+
+
+class _Cases:
+    """The arrays of every case, made once; :meth:`time` gives ns per matrix for each."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import numpy as np
+        import scipy.linalg.blas as blas  # type: ignore[import-untyped]
+
+        rng = np.random.default_rng(1)
+        self.args = args
+        self.stacks: list[tuple[str, Any, Any, Any]] = []
+        for n in args.sizes:
+            a = rng.standard_normal((args.stack, n, n)).astype(args.dtype)
+            b = rng.standard_normal((args.stack, n, n)).astype(args.dtype)
+            self.stacks.append((_case_name(n, args.dtype), a, b, np.empty_like(a)))
+        self.x = np.asfortranarray(rng.standard_normal((8, 8)))
+        self.y = np.asfortranarray(rng.standard_normal((8, 8)))
+        self.z = np.zeros((8, 8), order="F")
+        self.calls: int = max(1, int(args.stack) // 2)
+        self.dgemm = blas.dgemm
+        self.matmul = np.matmul
+
+    def _matmul(self, a: Any, b: Any, c: Any) -> float:
+        t0 = time.perf_counter_ns()
+        self.matmul(a, b, out=c)
+        return float(time.perf_counter_ns() - t0)
+
+    def _scipy(self) -> None:
+        dgemm, x, y, z = self.dgemm, self.x, self.y, self.z
+        for _ in range(self.calls):
+            dgemm(1.0, x, y, 0.0, z, overwrite_c=1)
+
+    def matrices(self) -> int:
+        """Matrices (GEMM calls) of one :meth:`time` call per repeat."""
+        return int(self.args.stack) * len(self.stacks) + self.calls
+
+    def time(self) -> dict[str, float]:
+        """Best of ``repeats`` per case, each after one warm-up call."""
+        result: dict[str, float] = {}
+        for name, a, b, c in self.stacks:
+            times = [self._matmul(a, b, c) for _ in range(self.args.repeats + 1)]
+            result[name] = min(times[1:]) / self.args.stack  # the first one warms up
+        times = [_timed(self._scipy) for _ in range(self.args.repeats + 1)]
+        result[SCIPY_CASE] = min(times[1:]) / self.calls
+        return result
+
+
+def _timed(func: Any) -> float:
+    t0 = time.perf_counter_ns()
+    func()
+    return float(time.perf_counter_ns() - t0)
+
+
+def _best(into: dict[str, float], new: dict[str, float]) -> None:
+    for case, value in new.items():
+        into[case] = min(into.get(case, value), value)
+
+
+def _worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Runs in a measuring process: ``inprocess`` (plain and enable() taking turns, so that
+    both see the same machine load) or ``preload``."""
+    if args.pin and hasattr(os, "sched_setaffinity"):
+        cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+    import xsmmwrap
+    from xsmmwrap import _lib
+
+    cases = _Cases(args)
+    out: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    modes = ["LD_PRELOAD"] if args.worker == "preload" else ["plain", "enable()"]
+    if args.worker == "preload" and not _lib.binding().preloaded:
+        raise SystemExit("bench_enable: the library is not preloaded in the LD_PRELOAD run")
+    for _ in range(args.rounds):
+        for mode in modes:
+            if mode == "enable()":
+                out["patched"] = [f"{os.path.basename(p)}:{s}" for p, s in xsmmwrap.enable()]
+            before = xsmmwrap.stats().intercepted
+            _best(out.setdefault(mode, {}), cases.time())
+            counts[mode] = counts.get(mode, 0) + xsmmwrap.stats().intercepted - before
+            if mode == "enable()":
+                xsmmwrap.disable()
+    out["calls"] = counts
+    out["expected calls"] = cases.matrices() * (args.repeats + 1) * args.rounds
+    return out
+
+
+def _run_worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    from . import _lib
+
+    env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV and k != "LD_PRELOAD"}
+    if mode == "preload":
+        env["LD_PRELOAD"] = str(_lib.library_path())
+    command = [sys.executable, "-m", "xsmmwrap.bench_enable", "--worker", mode]
+    command += ["--stack", str(args.stack), "--repeats", str(args.repeats), "--dtype", args.dtype]
+    command += ["--rounds", str(args.rounds)]
+    command += ["--sizes", *(str(n) for n in args.sizes)]
+    if not args.pin:
+        command.append("--no-pin")
+    elif args.cpu is not None:
+        command += ["--cpu", str(args.cpu)]
+    r = subprocess.run(command, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"bench_enable: the {mode} run failed:\n{r.stdout}{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
+    header = ("case", "plain ns", "enable() ns", "LD_PRELOAD ns", "enable() x", "LD_PRELOAD x")
+    rows = [header]
+    for case in cases:
+        plain = results["plain"][case]
+        enabled = results["enable()"][case]
+        preload = results["LD_PRELOAD"][case]
+        rows.append(
+            (
+                case,
+                f"{plain:.1f}",
+                f"{enabled:.1f}",
+                f"{preload:.1f}",
+                f"{plain / enabled:.2f}",
+                f"{plain / preload:.2f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for j, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its table; ``--json`` prints the raw figures too."""
+    p = argparse.ArgumentParser(
+        prog="python -m xsmmwrap.bench_enable",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--stack", type=int, default=10000, help="matrices per stack (10000)")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="n of n x n")
+    p.add_argument("--repeats", type=int, default=7, help="timings per case, best kept (7)")
+    p.add_argument("--rounds", type=int, default=3, help="turns of plain/enable() (3)")
+    p.add_argument("--runs", type=int, default=2, help="processes of each kind, alternating (2)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--cpu", type=int, help="the CPU to pin to (default: the last one allowed)")
+    p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin to one CPU")
+    p.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    p.add_argument("--worker", choices=("inprocess", "preload"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args)))
+        return 0
+
+    results: dict[str, Any] = {"plain": {}, "enable()": {}, "LD_PRELOAD": {}}
+    for _ in range(args.runs):  # alternating, so that a change of machine load hits both
+        for kind in ("inprocess", "preload"):
+            run = _run_worker(args, kind)
+            for mode, count in run["calls"].items():
+                _best(results[mode], run[mode])
+                # Only the enable() and LD_PRELOAD turns may reach the wrapper, all of them.
+                if count != (0 if mode == "plain" else run["expected calls"]):
+                    raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {run}")
+            results["patched"] = run.get("patched", results.get("patched"))
+    cases = [_case_name(n, args.dtype) for n in args.sizes] + [SCIPY_CASE]
+    print(
+        f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
+        f"{args.stack}); x = plain / time"
+    )
+    print(_table(results, cases))
+    by_module: dict[str, list[str]] = {}
+    for entry in results["patched"]:
+        module, symbol = entry.rsplit(":", 1)
+        by_module.setdefault(module.split(".", 1)[0], []).append(symbol)
+    listed = "; ".join(f"{m} ({', '.join(s)})" for m, s in by_module.items())
+    print(f"redirected by enable(): {listed}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
