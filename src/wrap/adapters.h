@@ -8,10 +8,12 @@
 #include "wrap.h"
 
 // The hidden string lengths gfortran passes are accepted and passed on.
-#define XW_DEFINE_F77(EXPORT, name, PREC, T, I, ORIG)                                              \
+// The original's type; declared once per name before XW_DEFINE_F77 uses it.
+#define XW_F77_TYPE(name, PREC, T, I)                                                            \
     typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
                                     const T *, const T *, const I *, const T *, const I *,       \
-                                    const T *, T *, const I *, size_t, size_t);                  \
+                                    const T *, T *, const I *, size_t, size_t);
+#define XW_DEFINE_F77(EXPORT, name, PREC, T, I, ORIG)                                            \
     XW_EXPORT void EXPORT(const char *ta, const char *tb, const I *m, const I *n, const I *k,     \
                           const T *alpha, const T *a, const I *lda, const T *b, const I *ldb,    \
                           const T *beta, T *c, const I *ldc, size_t lta, size_t ltb)             \
@@ -46,9 +48,10 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
                            alpha, a, lda, b, ldb, beta, c, ldc, sym };
 }
 
-#define XW_DEFINE_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                          \
+#define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
     typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
-                                      T *, I);                                                   \
+                                      T *, I);
+#define XW_DEFINE_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                          \
     XW_EXPORT void EXPORT(int order, int ta, int tb, I m, I n, I k, T alpha, const T *a, I lda,  \
                           const T *b, I ldb, T beta, T *c, I ldc)                                \
     {                                                                                            \

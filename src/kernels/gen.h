@@ -1,0 +1,57 @@
+// gen.h: private to the GEMM generator (gen_gemm.c plans, gen_emit.c emits). One generator body
+// serves AVX2 and AVX-512 through gen_isa; the plan holds every shape decision.
+#ifndef XW_GEN_H
+#define XW_GEN_H
+
+#include "jit.h"
+
+// What differs between the ISAs and precisions.
+typedef struct {
+    xw_target target;
+    xw_vl vl;        // register width: broadcasts are done at this length
+    int lanes;       // elements per register
+    int es;          // element bytes
+    int nvregs;      // 16 (VEX) or 32 (EVEX)
+    bool kmask;      // AVX-512: the last M vector is k-masked, mb == 1 uses embedded broadcast
+    xw_insn movu, movs, bcst, fma, fnma, mul, add, sub;
+} gen_isa;
+
+typedef struct {
+    int size, count;  // `count` consecutive blocks of `size` (vectors for M, columns for N)
+} gen_group;
+
+// General-purpose register roles. K loop: PA, PB, KC (also used to pack op(A)). N loop over
+// identical blocks: PBN, PCN, NC (also the column loop of the C = beta*C path).
+enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_ROLES };
+
+#define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
+
+typedef struct {
+    xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
+    gen_isa isa;
+    // M is covered by mv vectors of vw elements. AVX-512 masks the last one to rem rows (k1).
+    // AVX2 has no masks worth using (VMASKMOV stores are slow on AMD): vw is the widest of
+    // ymm, xmm, 8 or 4 bytes that fits in m, and when vw does not divide m the last vector
+    // starts at row m - vw, overlapping its neighbour, which must then share its tile.
+    int vw, mv, rem;
+    bool overlap;
+    xw_vl vl;            // length of the arithmetic on vw elements
+    xw_insn mov;         // loads and stores vw elements: VMOVUP*, VMOVSD (8 bytes), VMOVSS
+    bool memop;          // vw elements make a full memory operand (16 bytes or more)
+    gen_group mg[2], ng[2];
+    int nmg, nng;
+    int kunroll;         // k steps per loop iteration; >= k: K fully unrolled
+    bool nloop;          // loop over identical N blocks
+    bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
+    bool scale_only;     // alpha ZERO or k == 0: C = beta*C
+    int32_t scratch;     // bytes reserved below the pushes
+    xw_gpr g[G_ROLES];
+    xw_gpr pushed[6];
+    int npush;
+} gen_plan;
+
+// gen_emit.c
+XW_HIDDEN int gen_sets(const gen_plan *p, int mb, int nb);
+XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
+
+#endif

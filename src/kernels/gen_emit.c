@@ -1,0 +1,408 @@
+// gen_emit.c: emits a planned GEMM kernel (gen.h) through the x86 encoder. One body for AVX2
+// and AVX-512; gen_isa and the plan's vector width say which instructions.
+//
+// Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (AVX2) or 32 (AVX-512):
+//   v0 .. S*mb*nb-1   accumulators; S sets take turns over k, S > 1 only when mb*nb alone is
+//                     too few independent chains to hide the FMA latency (4 cycles x 2 pipes)
+//   next mb           op(A) column pieces for the current k               ("areg")
+//   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
+//                     with mb == 1 broadcasts from memory inside the FMA instead
+//   epilogue          areg0 holds alpha, then beta; areg1 (or breg0) takes C loaded by
+//                     VMOVSD/VMOVSS when a vector is narrower than a memory operand
+//   k1 (AVX-512)      lanes of the partial last M vector: loads {k1}{z}, C ops and stores {k1}
+// M remainders on AVX2 use no masks: the last vector overlaps its neighbour (gen.h), and a
+// tile computes a whole column of C before storing it, so both write the same values.
+// General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
+// roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
+// ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw)
+// and the same NN body runs from there.
+#include "gen.h"
+
+typedef struct {
+    xw_gpr base;
+    int64_t disp;  // bytes
+} ref;
+
+typedef struct {
+    const gen_plan *p;
+    const gen_isa *I;
+    xw_code *c;
+} G;
+
+typedef struct {
+    int v0, mb, nb, S, nbreg, areg, breg;
+    bool partial, ebcst;
+} tile;
+
+static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
+
+static xw_mem at(G *g, ref r)
+{
+    if (r.disp < INT32_MIN || r.disp > INT32_MAX) {  // the planner's range check prevents this
+        if (!g->c->err) g->c->err = XW_ERR_RANGE;
+        r.disp = 0;
+    }
+    return xw_mem_at(r.base, (int32_t)r.disp);
+}
+
+static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
+{
+    if (imm < INT32_MIN || imm > INT32_MAX) {
+        if (!g->c->err) g->c->err = XW_ERR_RANGE;
+        return;
+    }
+    xw_x86_alu_ri(g->c, op, r, (int32_t)imm);
+}
+
+// Accumulator sets for an mb x nb tile: enough chains to cover latency, within the registers.
+int gen_sets(const gen_plan *p, int mb, int nb)
+{
+    const int room = p->isa.nvregs - mb - 1;
+    int s = 1;
+    while (s < 4 && (uint32_t)s < p->d.k && s * mb * nb < 10 && (s + 1) * mb * nb <= room)
+        s++;
+    return s;
+}
+
+// First row of M vector v; the overlapping last vector ends at row m.
+static int64_t row_of(const gen_plan *p, int v)
+{
+    return p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
+}
+
+static int acc(const tile *t, int s, int v, int j) { return (s * t->mb + v) * t->nb + j; }
+
+// ---- Vector loads and stores of A and C; `partial` is the k1-masked last M vector.
+static void load_vec(G *g, int r, ref m, bool partial)
+{
+    xw_evex e = partial ? (xw_evex){ XW_K1, true, false } : xw_plain;
+    xw_x86_vload(g->c, g->p->mov, g->p->vl, r, at(g, m), e);
+}
+
+static void store_vec(G *g, ref m, int r, bool partial)
+{
+    xw_x86_vstore(g->c, g->p->mov, g->p->vl, at(g, m), r, partial ? XW_K1 : XW_K0);
+}
+
+// dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first.
+static void op_mem(G *g, xw_insn op, int dst, int s1, ref m, bool partial, int tmp)
+{
+    if (!g->p->memop) {
+        load_vec(g, tmp, m, false);
+        xw_x86_vop_rrr(g->c, op, g->p->vl, dst, s1, tmp);
+        return;
+    }
+    xw_evex e = { partial ? XW_K1 : XW_K0, false, false };  // masked: faults suppressed
+    xw_x86_vop_rrm(g->c, op, g->p->vl, dst, s1, at(g, m), e);
+}
+
+static void vzero(G *g, int r) { xw_x86_vop_rrr(g->c, XW_VPXORQ, g->p->vl, r, r, r); }
+
+// Rows of vector v of a tile relative to the tile's first row, in bytes.
+static int64_t tile_row(G *g, const tile *t, int v)
+{
+    return (row_of(g->p, t->v0 + v) - row_of(g->p, t->v0)) * g->I->es;
+}
+
+// ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
+// op(B)(k, j) and mb FMAs into accumulator set s.
+static void kstep(G *g, const tile *t, ref a, ref b, int s)
+{
+    const gen_plan *p = g->p;
+    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * g->I->es;  // bytes between columns of op(B)
+    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? g->I->fnma : g->I->fma;
+    for (int v = 0; v < t->mb; v++)
+        load_vec(g, t->areg + v, off(a, tile_row(g, t, v)), t->partial && v == t->mb - 1);
+    for (int j = 0; j < t->nb; j++) {
+        ref bm = off(b, j * bj);
+        if (t->ebcst) {
+            xw_x86_vop_rrm(g->c, fma, p->vl, acc(t, s, 0, j), t->areg, at(g, bm), (xw_evex){ XW_K0, false, true });
+            continue;
+        }
+        const int br = t->breg + j % t->nbreg;
+        xw_x86_vload(g->c, g->I->bcst, g->I->vl, br, at(g, bm), xw_plain);
+        for (int v = 0; v < t->mb; v++)
+            xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), t->areg + v, br);
+    }
+}
+
+// C tile = alpha*acc + beta*C with the scale classes baked in.
+static void tile_epilogue(G *g, const tile *t, ref cm)
+{
+    const gen_plan *p = g->p;
+    const gen_isa *I = g->I;
+    const xw_vl vl = p->vl;
+    const int64_t cj = (int64_t)p->d.ldc * I->es;
+    for (int s = 1; s < t->S; s++)
+        for (int v = 0; v < t->mb; v++)
+            for (int j = 0; j < t->nb; j++)
+                xw_x86_vop_rrr(g->c, I->add, vl, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
+    const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // both free after the k loop
+    if (p->d.alpha == XW_SCALE_ANY) {
+        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
+        for (int v = 0; v < t->mb; v++)
+            for (int j = 0; j < t->nb; j++)
+                xw_x86_vop_rrr(g->c, I->mul, vl, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
+    }
+    if (p->d.beta == XW_SCALE_ANY)
+        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    for (int j = 0; j < t->nb; j++) {
+        // The column is complete in registers before it is stored: an overlapping vector must
+        // read C before its neighbour's store.
+        for (int v = 0; v < t->mb; v++) {
+            const int a = acc(t, 0, v, j);
+            const bool pv = t->partial && v == t->mb - 1;
+            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            switch (p->d.beta) {
+            case XW_SCALE_ONE: op_mem(g, I->add, a, a, m, pv, tmp); break;
+            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, a, a, m, pv, tmp); break;
+            case XW_SCALE_ANY: op_mem(g, I->fma, a, sreg, m, pv, tmp); break;
+            default: break;  // ZERO: C is never read
+            }
+        }
+        for (int v = 0; v < t->mb; v++)
+            store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+    }
+}
+
+// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
+static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
+{
+    const gen_plan *p = g->p;
+    const gen_isa *I = g->I;
+    tile t = { .v0 = v0, .mb = mb, .nb = nb, .S = gen_sets(p, mb, nb) };
+    t.partial = v0 + mb == p->mv && p->rem < p->vw;
+    t.ebcst = I->kmask && mb == 1;
+    t.areg = t.S * mb * nb;
+    t.breg = t.areg + mb;
+    t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
+    for (int s = 0; s < t.S; s++)
+        for (int v = 0; v < mb; v++)
+            for (int j = 0; j < nb; j++)
+                vzero(g, acc(&t, s, v, j));
+
+    const int k = (int)p->d.k;
+    const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
+    const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
+    const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
+    if (p->kunroll >= k) {
+        for (int kk = 0; kk < k; kk++)
+            kstep(g, &t, off(a, kk * ak), off(b, kk * bk), kk % t.S);
+    } else {
+        const int u = p->kunroll, iters = k / u, tail = k % u;
+        const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
+        xw_x86_lea(g->c, pa, at(g, a));
+        xw_x86_lea(g->c, pb, at(g, b));
+        xw_x86_mov_ri(g->c, kc, iters);
+        const size_t top = xw_x86_here(g->c);
+        for (int i = 0; i < u; i++)
+            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+        alu(g, XW_ADD, pa, u * ak);
+        alu(g, XW_ADD, pb, u * bk);
+        alu(g, XW_SUB, kc, 1);
+        xw_x86_jcc_to(g->c, XW_JNZ, top);
+        for (int i = 0; i < tail; i++)
+            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+    }
+    tile_epilogue(g, &t, cm);
+}
+
+// ---- ta == 1: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
+// (ld = mb*vw). op(A)(i, kk) = A[kk + i*lda]: rows of op(A) are contiguous along k, so square
+// blocks of one ymm are transposed in registers (VEX ymm, also on AVX-512: no AVX512VL);
+// rows and k steps left over are copied one element at a time.
+static void copy_elem(G *g, ref src, ref dst, int *n)
+{
+    const int r = (*n)++ & 7;  // rotating temporaries: the copies do not wait on each other
+    xw_x86_vload(g->c, g->I->movs, XW_XMM, r, at(g, src), xw_plain);
+    xw_x86_vstore(g->c, g->I->movs, XW_XMM, at(g, dst), r, XW_K0);
+}
+
+// One block of bw x bw elements, bw = 4 (f64) or 8 (f32): row i of op(A) at src + i*sa,
+// column kk of the panel at dst + kk*sp.
+static void transpose_block(G *g, ref src, ref dst, int64_t sa, int64_t sp)
+{
+    xw_code *c = g->c;
+    if (g->I->es == 8) {  // s0-3 rows; u = unpack pairs of rows; columns by 128-bit halves
+        for (int i = 0; i < 4; i++)
+            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, 4, 0, 1);  // a0 b0 a2 b2
+        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, 5, 0, 1);  // a1 b1 a3 b3
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, 6, 2, 3);  // c0 d0 c2 d2
+        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, 7, 2, 3);  // c1 d1 c3 d3
+        for (int kk = 0; kk < 4; kk++) {
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 8 + kk, 4 + (kk & 1), 6 + (kk & 1), kk < 2 ? 0x20 : 0x31);
+            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), 8 + kk, XW_K0);
+        }
+        return;
+    }
+    for (int i = 0; i < 8; i++)  // s0-7 in v0-7
+        xw_x86_vload(c, XW_VMOVUPS, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
+    for (int i = 0; i < 8; i += 2) {  // t in v8-15: (si[0] si+1[0] si[1] si+1[1] | same +4)
+        xw_x86_vop_rrr(c, XW_VUNPCKLPS, XW_YMM, 8 + i, i, i + 1);
+        xw_x86_vop_rrr(c, XW_VUNPCKHPS, XW_YMM, 9 + i, i, i + 1);
+    }
+    for (int h = 0; h < 2; h++)  // u in v0-7: rows 4h..4h+3 of k steps q and q+4, q = 0..3
+        for (int q = 0; q < 4; q++)
+            xw_x86_vop_rrri(c, XW_VSHUFPS, XW_YMM, 4 * h + q, 8 + 4 * h + (q >> 1), 10 + 4 * h + (q >> 1),
+                            q & 1 ? 0xEE : 0x44);
+    for (int kk = 0; kk < 8; kk++) {
+        xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 8 + kk, kk & 3, 4 + (kk & 3), kk < 4 ? 0x20 : 0x31);
+        xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, at(g, off(dst, kk * sp)), 8 + kk, XW_K0);
+    }
+}
+
+static void emit_pack(G *g, int v0, int mb)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, lda = p->d.lda;
+    const int r0 = (int)row_of(p, v0), ldp = mb * p->vw, k = (int)p->d.k, bw = (int)(32 / es);
+    const int rows = (int)p->d.m - r0 < ldp ? (int)p->d.m - r0 : ldp;
+    const int rg = rows / bw, kb = k / bw, kr = k % bw;
+    const int64_t sa = lda * es, sp = ldp * es;
+    int n = 0;
+    // One k block of bw steps at src (op(A) row r0, step kk0) and dst (panel column kk0).
+#define PACK_KBLOCK(src, dst)                                                                 \
+    do {                                                                                     \
+        for (int q = 0; q < rg; q++)                                                         \
+            transpose_block(g, off(src, q * bw * sa), off(dst, q * bw * es), sa, sp);        \
+        for (int i = rg * bw; i < rows; i++)                                                 \
+            for (int kk = 0; kk < bw; kk++)                                                  \
+                copy_elem(g, off(src, i * sa + kk * es), off(dst, i * es + kk * sp), &n);    \
+    } while (0)
+    const int body = rg * (es == 8 ? 16 : 40) + (rows - rg * bw) * bw * 2;
+    ref src = { XW_RDI, r0 * sa }, dst = { XW_RSP, 0 };
+    if (kb > 1 && (int64_t)kb * body > 256) {
+        const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
+        xw_x86_lea(g->c, pa, at(g, src));
+        xw_x86_mov_rr(g->c, pb, XW_RSP);
+        xw_x86_mov_ri(g->c, kc, kb);
+        const size_t top = xw_x86_here(g->c);
+        PACK_KBLOCK(((ref){ pa, 0 }), ((ref){ pb, 0 }));
+        alu(g, XW_ADD, pa, bw * es);
+        alu(g, XW_ADD, pb, bw * sp);
+        alu(g, XW_SUB, kc, 1);
+        xw_x86_jcc_to(g->c, XW_JNZ, top);
+        src = (ref){ pa, 0 };
+        dst = (ref){ pb, 0 };
+    } else {
+        for (int b = 0; b < kb; b++)
+            PACK_KBLOCK(off(src, b * bw * es), off(dst, b * bw * sp));
+        src = off(src, kb * bw * es);
+        dst = off(dst, kb * bw * sp);
+    }
+#undef PACK_KBLOCK
+    for (int kk = 0; kk < kr; kk++)
+        for (int i = 0; i < rows; i++)
+            copy_elem(g, off(src, i * sa + kk * es), off(dst, i * es + kk * sp), &n);
+}
+
+static void emit_mblock(G *g, int v0, int mb)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es;
+    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * es, cj = (int64_t)p->d.ldc * es;
+    const int64_t crow = row_of(p, v0) * es;
+    if (p->pack)
+        emit_pack(g, v0, mb);
+    int64_t col = 0;
+    for (int i = 0; i < p->nng; i++) {
+        const int nb = p->ng[i].size, cnt = p->ng[i].count;
+        if (p->nloop && cnt > 1) {
+            const xw_gpr pbn = p->g[G_PBN], pcn = p->g[G_PCN], nc = p->g[G_NC];
+            xw_x86_lea(g->c, pbn, at(g, (ref){ XW_RSI, col * bj }));
+            xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
+            xw_x86_mov_ri(g->c, nc, cnt);
+            const size_t top = xw_x86_here(g->c);
+            emit_tile(g, v0, mb, nb, (ref){ pbn, 0 }, (ref){ pcn, crow });
+            alu(g, XW_ADD, pbn, nb * bj);
+            alu(g, XW_ADD, pcn, nb * cj);
+            alu(g, XW_SUB, nc, 1);
+            xw_x86_jcc_to(g->c, XW_JNZ, top);
+        } else {
+            for (int b = 0; b < cnt; b++)
+                emit_tile(g, v0, mb, nb, (ref){ XW_RSI, (col + (int64_t)b * nb) * bj },
+                          (ref){ XW_RDX, (col + (int64_t)b * nb) * cj + crow });
+        }
+        col += (int64_t)nb * cnt;
+    }
+}
+
+// alpha ZERO or k == 0: C = beta*C without touching A or B.
+static void emit_scale_only(G *g)
+{
+    const gen_plan *p = g->p;
+    const gen_isa *I = g->I;
+    if (p->d.beta == XW_SCALE_ONE)
+        return;
+    const int zero = 0, sreg = 1, tmp = 2;  // results in tmp + (v & 1)
+    vzero(g, zero);
+    if (p->d.beta == XW_SCALE_ANY)
+        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    const int64_t es = I->es, cj = (int64_t)p->d.ldc * es;
+    const bool loop = (int64_t)p->d.n * p->mv > 64;
+    ref col = { XW_RDX, 0 };
+    size_t top = 0;
+    if (loop) {
+        xw_x86_mov_rr(g->c, p->g[G_PCN], XW_RDX);
+        xw_x86_mov_ri(g->c, p->g[G_NC], p->d.n);
+        top = xw_x86_here(g->c);
+        col.base = p->g[G_PCN];
+    }
+    for (int j = 0; j < (loop ? 1 : (int)p->d.n); j++) {
+        for (int v = 0; v < p->mv; v++) {
+            const bool pv = v == p->mv - 1 && p->rem < p->vw;
+            const ref m = off(col, j * cj + row_of(p, v) * es);
+            const int out = tmp + (v & 1);
+            switch (p->d.beta) {
+            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, out, zero, m, pv, out); break;
+            case XW_SCALE_ANY: op_mem(g, I->mul, out, sreg, m, pv, out); break;
+            default: break;  // ZERO
+            }
+            // The overlapping last vector reads C before its neighbour (v == mv-2) is stored.
+            const bool defer = p->overlap && p->d.beta != XW_SCALE_ZERO;
+            if (defer && v == p->mv - 2)
+                continue;
+            if (defer && v == p->mv - 1)
+                store_vec(g, off(col, j * cj + row_of(p, v - 1) * es), tmp + ((v - 1) & 1), false);
+            store_vec(g, m, p->d.beta == XW_SCALE_ZERO ? zero : out, pv);
+        }
+    }
+    if (loop) {
+        alu(g, XW_ADD, p->g[G_PCN], cj);
+        alu(g, XW_SUB, p->g[G_NC], 1);
+        xw_x86_jcc_to(g->c, XW_JNZ, top);
+    }
+}
+
+void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
+{
+    G g = { p, &p->isa, c };
+    *entry = xw_x86_here(c);
+    if (p->d.m == 0 || p->d.n == 0) {
+        xw_x86_ret(c);
+        return;
+    }
+    if (p->rem < p->vw) {  // k1 selects the rows of the last M vector (AVX-512)
+        xw_x86_mov_ri(c, XW_RAX, ((int64_t)1 << p->rem) - 1);
+        xw_x86_kmovw(c, XW_K1, XW_RAX);
+    }
+    for (int i = 0; i < p->npush; i++)
+        xw_x86_push(c, p->pushed[i]);
+    if (p->scratch)
+        alu(&g, XW_SUB, XW_RSP, p->scratch);
+    if (p->scale_only) {
+        emit_scale_only(&g);
+    } else {
+        int v0 = 0;
+        for (int i = 0; i < p->nmg; i++)
+            for (int b = 0; b < p->mg[i].count; b++, v0 += p->mg[i].size)
+                emit_mblock(&g, v0, p->mg[i].size);
+    }
+    if (p->scratch)
+        alu(&g, XW_ADD, XW_RSP, p->scratch);
+    for (int i = p->npush - 1; i >= 0; i--)
+        xw_x86_pop(c, p->pushed[i]);
+    xw_x86_vzeroupper(c);
+    xw_x86_ret(c);
+}

@@ -1,0 +1,271 @@
+// gen_gemm.c: the GEMM generator's entry points. Checks and normalizes the descriptor, picks
+// the ISA configuration, the register blocking (a small cost model) and how far to unroll,
+// assigns general registers, then emits through gen_emit.c, retrying more compactly when the
+// code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): displacements beyond 2 GiB,
+// dimensions above GEN_MAX_DIM, ta == 1 panels above GEN_SCRATCH_MAX, code too large.
+#include <math.h>  // INFINITY only: no libm
+#include <stdio.h>
+
+#include "gen.h"
+
+#define GEN_MAX_DIM 4096       // beyond this the caller's BLAS is the better kernel anyway
+#ifndef GEN_FULL_UNROLL
+#define GEN_FULL_UNROLL 1024   // instructions a fully unrolled kernel may have (uop cache)
+#endif
+#ifndef GEN_LOOP_BODY
+#define GEN_LOOP_BODY 96       // instructions in one K loop iteration
+#endif
+
+#define ISA(tgt, vl, lanes, es, nv, km, P, S)                                                    \
+    { tgt, vl, lanes, es, nv, km, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P,  \
+      XW_VFNMADD231##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P }
+static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD),
+                                     ISA(XW_TARGET_AVX2, XW_YMM, 8, 4, 16, false, PS, SS) };
+static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD),
+                                       ISA(XW_TARGET_AVX512, XW_ZMM, 16, 4, 32, true, PS, SS) };
+
+static const char *scale_word(uint8_t s)
+{
+    return s == XW_SCALE_ONE ? "1" : s == XW_SCALE_MINUS_ONE ? "m1" : s == XW_SCALE_ZERO ? "0" : "any";
+}
+
+void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
+{
+    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s", d->prec == XW_F64 ? 'd' : 's',
+             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "generic", d->ta ? 't' : 'n',
+             d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta));
+}
+
+// Bytes spanned by a column-major rows x cols matrix must stay addressable with disp32.
+static bool span_ok(uint64_t rows, uint64_t cols, uint64_t ld, int es)
+{
+    return rows == 0 || cols == 0 || ((cols - 1) * ld + rows) * (uint64_t)es < ((uint64_t)1 << 31) - 4096;
+}
+
+static int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+// Splits `total` into the fewest blocks of at most `most`, as even as possible (the larger first).
+static int split(int total, int most, gen_group g[2])
+{
+    const int q = cdiv(total, most), base = total / q, r = total % q;
+    int n = 0;
+    if (r) g[n++] = (gen_group){ base + 1, r };
+    g[n++] = (gen_group){ base, q - r };
+    return n;
+}
+
+static int kstep_insns(const gen_plan *p, int mb, int nb)
+{
+    return p->isa.kmask && mb == 1 ? 1 + nb : mb + nb + mb * nb;
+}
+
+static double dmax(double a, double b) { return a > b ? a : b; }
+
+// Cycles of one tile: FMA pipes (2), load ports (2), front end (4), the latency of an
+// accumulator chain (4 cycles per FMA), plus the epilogue.
+static double tile_cycles(const gen_plan *p, int mb, int nb)
+{
+    const int k = (int)p->d.k, S = gen_sets(p, mb, nb);
+    double per = mb * nb / 2.0;
+    per = dmax(per, (mb + nb) / 2.0);
+    per = dmax(per, kstep_insns(p, mb, nb) / 4.0);
+    const double body = dmax(k * per, 4.0 * cdiv(k, S));
+    const double epi = mb * nb * (p->d.beta == XW_SCALE_ZERO ? 0.5 : 1.0) + (S - 1) * mb * nb * 0.5 + 4;
+    return body + epi;
+}
+
+static void choose_blocking(gen_plan *p)
+{
+    const int R = p->isa.nvregs, n = (int)p->d.n;
+    // An overlapping last vector must share a tile with its neighbour when C is read.
+    const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
+    const int mbmost = p->mv < 8 ? p->mv : 8;
+    double best = INFINITY;
+    for (int mbmax = 1; mbmax <= mbmost; mbmax++) {
+        gen_group mg[2] = { { 0, 0 }, { 0, 0 } }, ng[2] = { { 0, 0 }, { 0, 0 } };
+        const int nmg = split(p->mv, mbmax, mg), mb = mg[0].size;
+        if (pair && mg[nmg - 1].size == 1) {  // the smaller blocks go first then
+            if (nmg == 1)
+                continue;
+            const gen_group t = mg[0];
+            mg[0] = mg[1];
+            mg[1] = t;
+        }
+        if (p->pack && (int64_t)mb * p->vw * p->d.k * p->isa.es > GEN_SCRATCH_MAX)
+            break;
+        int nbcap = (R - mb - 1) / mb;
+        nbcap = nbcap > 24 ? 24 : nbcap > n ? n : nbcap;
+        for (int nbmax = 1; nbmax <= nbcap; nbmax++) {
+            const int nng = split(n, nbmax, ng);
+            double cost = 0;
+            for (int i = 0; i < nmg; i++)
+                for (int j = 0; j < nng; j++)
+                    cost += mg[i].count * ng[j].count * (tile_cycles(p, mg[i].size, ng[j].size) + 1.0);
+            if (cost < best) {
+                best = cost;
+                p->nmg = nmg;
+                p->nng = nng;
+                for (int i = 0; i < 2; i++) {
+                    p->mg[i] = mg[i];
+                    p->ng[i] = ng[i];
+                }
+            }
+        }
+    }
+}
+
+// Instructions the plan emits at its current unrolling (an estimate for choosing the level).
+static int64_t estimate_insns(const gen_plan *p)
+{
+    int64_t total = 16;
+    const int k = (int)p->d.k;
+    for (int i = 0; i < p->nmg; i++) {
+        int64_t per_mblock = p->pack ? 2 * (int64_t)p->mg[i].size * p->vw * (k < 128 ? k : 128) : 0;
+        for (int j = 0; j < p->nng; j++) {
+            const int mb = p->mg[i].size, nb = p->ng[j].size;
+            const int64_t steps = p->kunroll >= k ? k : p->kunroll + k % p->kunroll;
+            const int64_t tile = steps * kstep_insns(p, mb, nb) + 3 * (int64_t)mb * nb + 12;
+            per_mblock += tile * (p->nloop && p->ng[j].count > 1 ? 1 : p->ng[j].count);
+        }
+        total += per_mblock * p->mg[i].count;
+    }
+    return total;
+}
+
+// Unrolling levels, most unrolled first: 0 all unrolled, 1 loop over N blocks, 2 K loop of
+// about GEN_LOOP_BODY instructions, 3 K loop of one step.
+static void set_level(gen_plan *p, int level)
+{
+    p->nloop = level >= 1;
+    p->kunroll = (int)p->d.k;
+    if (level >= 2) {
+        int most = 1;
+        for (int i = 0; i < p->nmg; i++)
+            for (int j = 0; j < p->nng; j++) {
+                const int s = kstep_insns(p, p->mg[i].size, p->ng[j].size);
+                most = s > most ? s : most;
+            }
+        const int u = level == 2 ? GEN_LOOP_BODY / most : 1;
+        p->kunroll = u < 1 ? 1 : u;
+    }
+}
+
+// Gives each needed loop role a register: free caller-saved ones first, then pushed ones.
+static void assign_gprs(gen_plan *p)
+{
+    xw_gpr pool[12];
+    int n = 0;
+    pool[n++] = XW_RAX;
+    pool[n++] = XW_R9;
+    pool[n++] = XW_R10;
+    pool[n++] = XW_R11;
+    if (p->scale_only || p->d.alpha != XW_SCALE_ANY) pool[n++] = XW_RCX;
+    if (p->d.beta != XW_SCALE_ANY) pool[n++] = XW_R8;
+    const int caller_saved = n;
+    const xw_gpr callee[] = { XW_RBX, XW_RBP, XW_R12, XW_R13, XW_R14, XW_R15 };
+    for (int i = 0; i < 6; i++)
+        pool[n++] = callee[i];
+
+    bool need_k, need_n = false;
+    if (p->scale_only) {
+        need_k = false;
+        need_n = (int64_t)p->d.n * p->mv > 64;
+    } else {
+        need_k = p->kunroll < (int)p->d.k || p->pack;
+        for (int j = 0; j < p->nng; j++)
+            need_n |= p->nloop && p->ng[j].count > 1;
+    }
+    int used = 0;
+    for (int r = 0; r < G_ROLES; r++) {
+        const bool need = r < G_PBN ? need_k : need_n;
+        p->g[r] = need ? pool[used++] : XW_NOREG;
+    }
+    p->npush = used > caller_saved ? used - caller_saved : 0;
+    for (int i = 0; i < p->npush; i++)
+        p->pushed[i] = pool[caller_saved + i];
+    p->scratch = 0;
+    if (p->pack) {
+        const int most = p->mg[0].size > p->mg[1].size ? p->mg[0].size : p->mg[1].size;
+        int64_t bytes = (int64_t)most * p->vw * p->d.k * p->isa.es;
+        bytes = (bytes + 15) / 16 * 16;
+        // rsp is 16-aligned again after the return address, the pushes and the scratch.
+        p->scratch = (int32_t)bytes + ((1 + p->npush) % 2 ? 8 : 0);
+    }
+}
+
+xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
+{
+    if (c->err)
+        return c->err;
+    if ((t != XW_TARGET_AVX2 && t != XW_TARGET_AVX512) || d->prec > XW_F32 || d->ta > 1 || d->tb > 1
+        || d->alpha > XW_SCALE_ANY || d->beta > XW_SCALE_ANY)
+        return XW_ERR_UNSUPPORTED;
+    if (d->m > GEN_MAX_DIM || d->n > GEN_MAX_DIM || d->k > GEN_MAX_DIM || !d->lda || !d->ldb || !d->ldc)
+        return XW_ERR_UNSUPPORTED;
+
+    gen_plan p = { .d = *d };
+    if (p.d.ta && p.d.m == 1) {  // a 1 x k op(A) is contiguous either way
+        p.d.ta = 0;
+        p.d.lda = 1;
+    }
+    p.isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
+    // AVX-512 with a power-of-two M of at most one ymm: the VEX body does the same work
+    // unmasked, at the lower clock penalty and without needing AVX512VL.
+    if (t == XW_TARGET_AVX512 && d->m * (uint32_t)p.isa.es <= 32 && !(d->m & (d->m - 1))) {
+        p.isa = isa_avx2[d->prec];
+        p.isa.target = XW_TARGET_AVX512;
+    }
+    const int es = p.isa.es;
+    p.scale_only = d->k == 0 || d->alpha == XW_SCALE_ZERO;
+    p.pack = p.d.ta && !p.scale_only;
+    if (!span_ok(d->m, d->n, d->ldc, es))
+        return XW_ERR_UNSUPPORTED;
+    if (!p.scale_only && (!span_ok(p.d.ta ? d->k : d->m, p.d.ta ? d->m : d->k, p.d.lda, es)
+                          || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es)))
+        return XW_ERR_UNSUPPORTED;
+    p.vw = p.isa.lanes;
+    p.vl = p.isa.vl;
+    p.mov = p.isa.movu;
+    if (!p.isa.kmask) {  // the widest of ymm, xmm, 8 and 4 bytes within m
+        while (p.vw > 1 && (uint32_t)p.vw > d->m)
+            p.vw /= 2;
+        p.vl = p.vw * es == 32 ? XW_YMM : XW_XMM;
+        p.mov = p.vw * es >= 16 ? p.isa.movu : p.vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
+    }
+    p.memop = p.vw * es >= 16;
+    p.mv = cdiv((int)d->m, p.vw);
+    p.rem = p.vw;
+    if (d->m % p.vw) {
+        if (p.isa.kmask)
+            p.rem = (int)d->m - (p.mv - 1) * p.vw;
+        else
+            p.overlap = true;
+    }
+
+    int first = 3;
+    if (!p.scale_only && d->m && d->n) {
+        choose_blocking(&p);
+        if (!p.nmg)
+            return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
+        for (first = 0; first < 3; first++) {
+            set_level(&p, first);
+            if (estimate_insns(&p) <= (first < 2 ? GEN_FULL_UNROLL : (int64_t)(c->cap - c->len) / 12))
+                break;
+        }
+    }
+    set_level(&p, 3);
+    if (c->len > c->cap || estimate_insns(&p) * 4 > (int64_t)(c->cap - c->len))
+        return XW_ERR_UNSUPPORTED;  // cannot fit even as loops (4 bytes per instruction at least)
+    const size_t start = c->len;
+    for (int level = first; level <= 3; level++) {
+        set_level(&p, level);
+        assign_gprs(&p);
+        c->len = start;
+        gen_emit(&p, c, entry);
+        if (c->err != XW_ERR_NOMEM)
+            return c->err;
+        c->err = XW_OK;
+    }
+    c->len = start;
+    return XW_ERR_UNSUPPORTED;
+}

@@ -1,0 +1,469 @@
+"""Differential driver for one exported GEMM name of libxsmmwrap.so (run by test_entry_points.py).
+
+The library is loaded with ctypes (not preloaded) and its entry point is called directly; the
+original BLAS behind declined calls is whatever XSMMWRAP_BLAS (set by the test) provides. Every
+result is compared with numpy, the ld padding of C and the inputs A and B must be untouched.
+
+    python _entry_driver.py LIB SYMBOL --out summary.json [--random N] [--seed S]
+                            [--no-invalid] [--kernel-only] [--big-ld] [--sabotage WHAT]
+    python _entry_driver.py LIB SYMBOL --abort large|invalid
+
+The summary lists the calls made and the route each one should have taken, for the test to
+compare with the library's XSMMWRAP_STATS_JSON. Exit status 1 when a result was wrong.
+With --abort the driver makes one call that needs the original BLAS and prints "NOT ABORTED"
+if it returns (the test runs it where no original exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes as ct
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# name -> (interface, element type, integer type)
+SYMBOLS: dict[str, tuple[str, Any, Any]] = {}
+for _prefix in ("", "scipy_"):
+    for _p, _dt in (("d", np.float64), ("s", np.float32)):
+        SYMBOLS[f"{_prefix}{_p}gemm_"] = ("f77", _dt, ct.c_int32)
+        SYMBOLS[f"{_prefix}{_p}gemm_64_"] = ("f77", _dt, ct.c_int64)
+        SYMBOLS[f"{_prefix}cblas_{_p}gemm"] = ("cblas", _dt, ct.c_int32)
+        SYMBOLS[f"{_prefix}cblas_{_p}gemm64_"] = ("cblas", _dt, ct.c_int64)
+
+ROW_MAJOR, COL_MAJOR = 101, 102
+NO_TRANS, TRANS, CONJ_TRANS = 111, 112, 113
+SCALARS = [0.0, 1.0, -1.0, 0.37]
+C_PAD = 1234.5  # exact in f32; the ld padding of C must keep it
+DEFAULT_MAX_MNK = 64 * 64 * 64
+
+
+class Config(ct.Structure):
+    _fields_ = [
+        ("max_mnk", ct.c_int64), ("max_kernels", ct.c_int64), ("disabled", ct.c_int),
+        ("jit", ct.c_int), ("target", ct.c_int), ("cpu_target", ct.c_int),
+        ("trylock", ct.c_int), ("verbosity", ct.c_int),
+    ]
+
+
+@dataclass
+class Case:
+    """One call. For Fortran names ta/tb are characters, for CBLAS the enum values."""
+
+    ta: Any
+    tb: Any
+    m: int
+    n: int
+    k: int
+    alpha: float
+    beta: float
+    order: int = COL_MAJOR     # CBLAS only; Fortran is always column-major
+    pad: tuple[int, int, int] = (0, 0, 0)  # ld minus the least valid ld, for A, B, C
+    ld: tuple[int, int, int] | None = None  # explicit leading dimensions (invalid cases)
+    expect: str = "kernel"     # kernel, too_large, unsupported, invalid
+    note: str = ""
+
+
+def is_trans(t: Any) -> bool:
+    return t in ("T", "t", "C", "c", TRANS, CONJ_TRANS)
+
+
+def stored_shapes(c: Case) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """(rows, cols) of A, B and C as they sit in memory (before any ld)."""
+    sa = (c.k, c.m) if is_trans(c.ta) else (c.m, c.k)
+    sb = (c.n, c.k) if is_trans(c.tb) else (c.k, c.n)
+    return sa, sb, (c.m, c.n)
+
+
+def min_ld(shape: tuple[int, int], row_major: bool) -> int:
+    return max(1, shape[1] if row_major else shape[0])
+
+
+def leading_dims(c: Case) -> tuple[int, int, int]:
+    if c.ld is not None:
+        return c.ld
+    rm = c.order == ROW_MAJOR
+    sa, sb, sc = stored_shapes(c)
+    return (min_ld(sa, rm) + c.pad[0], min_ld(sb, rm) + c.pad[1], min_ld(sc, rm) + c.pad[2])
+
+
+def blas_valid(c: Case) -> bool:
+    """The reference BLAS argument checks (xerbla's), in the caller's layout."""
+    spellings = {"N", "T", "C", "n", "t", "c", NO_TRANS, TRANS, CONJ_TRANS}
+    if c.order not in (ROW_MAJOR, COL_MAJOR) or c.ta not in spellings or c.tb not in spellings:
+        return False
+    if min(c.m, c.n, c.k) < 0:
+        return False
+    rm = c.order == ROW_MAJOR
+    need = [min_ld(s, rm) for s in stored_shapes(c)]
+    return all(ld >= x for ld, x in zip(leading_dims(c), need))
+
+
+def buffer_len(shape: tuple[int, int], ld: int, row_major: bool) -> int:
+    """The least a BLAS may be handed (ld*(outer-1)+inner), plus a tail of 3 padding elements."""
+    outer, inner = (shape[0], shape[1]) if row_major else (shape[1], shape[0])
+    return (ld * (outer - 1) + inner if outer and inner else 0) + 3
+
+
+def block_index(shape: tuple[int, int], ld: int, row_major: bool) -> np.ndarray:
+    """Flat buffer index of each element (i, j) of a stored matrix, as a rows x cols array."""
+    r, c = shape
+    i = np.arange(r)[:, None]
+    j = np.arange(c)[None, :]
+    return (i * ld + j) if row_major else (j * ld + i)
+
+
+def pack(x: np.ndarray, ld: int, row_major: bool, fill: float, dtype: Any) -> np.ndarray:
+    buf = np.full(buffer_len(x.shape, ld, row_major), fill, dtype=dtype)
+    if x.size:
+        buf[block_index(x.shape, ld, row_major)] = x
+    return buf
+
+
+class Driver:
+    def __init__(self, lib_path: str, symbol: str, seed: int) -> None:
+        self.lib = ct.CDLL(lib_path)
+        self.symbol = symbol
+        self.iface, self.dtype, self.itype = SYMBOLS[symbol]
+        self.fn = getattr(self.lib, symbol)
+        self.fn.restype = None
+        self.scalar = ct.c_double if self.dtype == np.float64 else ct.c_float
+        self.tol = 1e-12 if self.dtype == np.float64 else 1e-5
+        self.rng = np.random.default_rng(seed)
+        self.pyrng = random.Random(seed)
+        self.failures: list[str] = []
+        self.sabotage = ""
+        self.calls = 0
+        self.expect = {"kernel": 0, "too_large": 0, "unsupported": 0, "invalid": 0}
+        self.kernels: dict[str, int] = {}  # descriptor (JSON text) -> calls
+        cfg = Config()
+        self.lib.xsmmwrap_get_config.argtypes = [ct.POINTER(Config)]
+        if self.lib.xsmmwrap_get_config(ct.byref(cfg)) != 0:
+            raise RuntimeError("xsmmwrap_get_config failed")
+        self.config = {name: getattr(cfg, name) for name, _ in Config._fields_}
+        env = os.environ.get("XSMMWRAP_MAX_MNK")
+        self.max_mnk = int(env, 0) if env else DEFAULT_MAX_MNK
+
+    # -- the call -------------------------------------------------------------------------
+    def call(self, c: Case, a: np.ndarray, b: np.ndarray, cc: np.ndarray) -> None:
+        lda, ldb, ldc = leading_dims(c)
+        ptr = [x.ctypes.data_as(ct.c_void_p) for x in (a, b, cc)]
+        it = self.itype
+        self.calls += 1
+        if self.iface == "f77":
+            ta = c.ta.encode() if isinstance(c.ta, str) else c.ta
+            tb = c.tb.encode() if isinstance(c.tb, str) else c.tb
+            self.fn(ct.c_char_p(ta), ct.c_char_p(tb), ct.byref(it(c.m)), ct.byref(it(c.n)),
+                    ct.byref(it(c.k)), ct.byref(self.scalar(c.alpha)), ptr[0],
+                    ct.byref(it(lda)), ptr[1], ct.byref(it(ldb)), ct.byref(self.scalar(c.beta)),
+                    ptr[2], ct.byref(it(ldc)), ct.c_size_t(1), ct.c_size_t(1))
+        else:
+            self.fn(ct.c_int(c.order), ct.c_int(c.ta), ct.c_int(c.tb), it(c.m), it(c.n), it(c.k),
+                    self.scalar(c.alpha), ptr[0], it(lda), ptr[1], it(ldb), self.scalar(c.beta),
+                    ptr[2], it(ldc))
+
+    def fail(self, c: Case, what: str) -> None:
+        lds = leading_dims(c)
+        self.failures.append(
+            f"{self.symbol}: {what} [ta={c.ta!r} tb={c.tb!r} order={c.order} m={c.m} n={c.n} "
+            f"k={c.k} ld={lds} alpha={c.alpha} beta={c.beta} expect={c.expect} {c.note}]")
+
+    # -- one valid call, checked ------------------------------------------------------------
+    def run_valid(self, c: Case) -> None:
+        rm = c.order == ROW_MAJOR
+        sa, sb, sc = stored_shapes(c)
+        lda, ldb, ldc = leading_dims(c)
+        dt = self.dtype
+        opa = self.rng.uniform(-1.0, 1.0, (c.m, c.k)).astype(dt)
+        opb = self.rng.uniform(-1.0, 1.0, (c.k, c.n)).astype(dt)
+        c0 = self.rng.uniform(-1.0, 1.0, (c.m, c.n)).astype(dt)
+        if c.alpha == 0.0:  # BLAS does not read A or B: planted NaN must not leak
+            for x in (opa, opb):
+                if x.size:
+                    x[self.rng.random(x.shape) < 0.3] = np.nan
+                    x.flat[0] = np.nan
+        if c.beta == 0.0:  # BLAS does not read C: planted NaN must not appear
+            if c0.size:
+                c0[self.rng.random(c0.shape) < 0.3] = np.nan
+                c0.flat[-1] = np.nan
+        a = pack(opa.T if is_trans(c.ta) else opa, lda, rm, np.nan, dt)
+        b = pack(opb.T if is_trans(c.tb) else opb, ldb, rm, np.nan, dt)
+        cbuf = pack(c0, ldc, rm, C_PAD, dt)
+        a0, b0, cbuf0 = a.copy(), b.copy(), cbuf.copy()
+
+        self.call(c, a, b, cbuf)
+        self.damage(c, a, cbuf, block_index(sc, ldc, rm))
+
+        if a.tobytes() != a0.tobytes() or b.tobytes() != b0.tobytes():
+            self.fail(c, "A or B was modified")
+        idx = block_index(sc, ldc, rm)
+        outside = np.ones(cbuf.shape, dtype=bool)
+        outside[idx.ravel()] = False
+        if cbuf[outside].tobytes() != cbuf0[outside].tobytes():
+            self.fail(c, "C changed outside the m x n block (ld padding or tail)")
+        got = cbuf[idx].astype(np.float64)
+
+        ref = np.zeros((c.m, c.n))
+        bound = np.zeros((c.m, c.n))
+        if c.alpha != 0.0 and c.k:
+            a64, b64 = opa.astype(np.float64), opb.astype(np.float64)
+            ref += c.alpha * (a64 @ b64)
+            bound += abs(c.alpha) * (np.abs(a64) @ np.abs(b64))
+        if c.beta != 0.0:
+            ref += c.beta * c0.astype(np.float64)
+            bound += abs(c.beta) * np.abs(c0.astype(np.float64))
+        if got.size and not np.isfinite(got).all():
+            self.fail(c, f"{np.count_nonzero(~np.isfinite(got))} non-finite elements in C "
+                         "(a planted NaN leaked or the result is wrong)")
+            return
+        err = np.abs(got - ref)
+        lim = self.tol * bound + 1e-30
+        if got.size and not (err <= lim).all():
+            worst = np.unravel_index(np.argmax(err - lim), err.shape)
+            self.fail(c, f"wrong result: |C-ref|={err[worst]:.3g} > {lim[worst]:.3g} at {worst}")
+
+    def damage(self, c: Case, a: np.ndarray, cbuf: np.ndarray, idx: np.ndarray) -> None:
+        """--sabotage: spoil what the call left, to show that the checks see it."""
+        if not self.sabotage or not (c.m and c.n and c.k):
+            return
+        first = idx.flat[0]
+        if self.sabotage == "result":
+            cbuf[first] += 1e-9 * max(1.0, abs(float(cbuf[first])))
+        elif self.sabotage == "nan":
+            cbuf[first] = np.nan
+        elif self.sabotage == "padding":
+            cbuf[-1] = 0.0
+        elif self.sabotage == "input":
+            a[-1] = 0.0
+
+    # -- one invalid call: C must be untouched, the original BLAS reports it ---------------
+    def run_invalid(self, c: Case) -> None:
+        dt = self.dtype
+        size = (max(abs(c.m), abs(c.n), abs(c.k)) + 2) ** 2 + 16
+        a = self.rng.uniform(-1, 1, size).astype(dt)
+        b = self.rng.uniform(-1, 1, size).astype(dt)
+        cbuf = self.rng.uniform(-1, 1, size).astype(dt)
+        c0 = cbuf.copy()
+        self.call(c, a, b, cbuf)
+        if cbuf.tobytes() != c0.tobytes():
+            self.fail(c, "an invalid call modified C")
+
+    def run(self, c: Case) -> None:
+        if blas_valid(c) == (c.expect == "invalid"):
+            raise AssertionError(f"test case mislabelled: {c}")
+        self.expect[c.expect] += 1
+        if c.expect == "kernel" and c.m and c.n and c.k:
+            key = json.dumps(self.descriptor(c))
+            self.kernels[key] = self.kernels.get(key, 0) + 1
+        if c.expect == "invalid":
+            self.run_invalid(c)
+        else:
+            self.run_valid(c)
+
+    def descriptor(self, c: Case) -> dict[str, Any]:
+        """The kernel a served call needs, as the stats JSON lists it (column-major view: a
+        row-major call swaps A with B and M with N)."""
+        lda, ldb, ldc = leading_dims(c)
+        ta, tb, m, n = c.ta, c.tb, c.m, c.n
+        if c.order == ROW_MAJOR:
+            ta, tb, m, n, lda, ldb = tb, ta, n, m, ldb, lda
+
+        def cls(v: float) -> str:
+            return {1.0: "1", -1.0: "-1", 0.0: "0"}.get(v, "any")
+
+        return {"precision": "f64" if self.dtype == np.float64 else "f32",
+                "trans_a": "T" if is_trans(ta) else "N", "trans_b": "T" if is_trans(tb) else "N",
+                "m": m, "n": n, "k": c.k, "lda": lda, "ldb": ldb, "ldc": ldc,
+                "alpha": cls(c.alpha), "beta": cls(c.beta)}
+
+    # -- the cases ---------------------------------------------------------------------------
+    def route_of(self, m: int, n: int, k: int) -> str:
+        lim = self.max_mnk
+        if m > lim or n > lim or k > lim or (m and n and k and m * n * k > lim):
+            return "too_large"
+        return "kernel"
+
+    def trans_values(self) -> tuple[list[Any], list[Any]]:
+        """(the four-transposes basis, every accepted spelling)."""
+        if self.iface == "f77":
+            return ["N", "T"], ["N", "T", "C", "n", "t", "c"]
+        return [NO_TRANS, TRANS], [NO_TRANS, TRANS, CONJ_TRANS]
+
+    def orders(self) -> list[int]:
+        return [COL_MAJOR] if self.iface == "f77" else [COL_MAJOR, ROW_MAJOR]
+
+    def dim(self, hi: int = 80) -> int:
+        return 0 if self.pyrng.random() < 0.08 else self.pyrng.randint(1, hi)
+
+    def pads(self) -> tuple[int, int, int]:
+        return tuple(self.pyrng.choice([0, 0, 1, 3, 7]) for _ in range(3))  # type: ignore
+
+    def make(self, ta: Any, tb: Any, m: int, n: int, k: int, alpha: float, beta: float,
+             order: int, note: str = "") -> Case:
+        return Case(ta, tb, m, n, k, alpha, beta, order, self.pads(),
+                    expect=self.route_of(m, n, k), note=note)
+
+    def valid_cases(self, n_random: int, kernel_only: bool) -> list[Case]:
+        basis, spellings = self.trans_values()
+        cases: list[Case] = []
+        pick = self.pyrng.choice
+
+        def shape() -> tuple[int, int, int]:
+            while True:
+                m, n, k = self.dim(), self.dim(), self.dim()
+                if not kernel_only or self.route_of(m, n, k) == "kernel":
+                    return m, n, k
+
+        # The four transposes x every alpha/beta, per layout.
+        for order in self.orders():
+            for ta in basis:
+                for tb in basis:
+                    for alpha in SCALARS:
+                        for beta in SCALARS:
+                            cases.append(self.make(ta, tb, *shape(), alpha, beta, order, "grid"))
+        # Every spelling of the transposes (lowercase, 'C', CblasConjTrans).
+        for order in self.orders():
+            for ta in spellings:
+                for tb in spellings:
+                    cases.append(self.make(ta, tb, *shape(), pick(SCALARS), pick(SCALARS), order,
+                                           "spelling"))
+        # Random shapes, scalars and paddings.
+        for _ in range(n_random):
+            cases.append(self.make(pick(spellings), pick(spellings), *shape(), pick(SCALARS),
+                                   pick(SCALARS), pick(self.orders()), "random"))
+        # Zero sizes with every scalar: C scaled by beta (or untouched) only.
+        for m, n, k in [(0, 5, 3), (4, 0, 3), (4, 5, 0), (0, 0, 0), (1, 1, 0)]:
+            for alpha in SCALARS:
+                for beta in SCALARS:
+                    cases.append(self.make(pick(spellings), pick(spellings), m, n, k, alpha, beta,
+                                           pick(self.orders()), "zero"))
+        # The threshold's edge: M*N*K == limit is served, one more is not.
+        lim = self.max_mnk
+        edge = [(1, 1, lim)] if lim <= 1 << 20 else []
+        cube = round(lim ** (1 / 3))
+        if cube ** 3 == lim:
+            edge.append((cube, cube, cube))
+        if not kernel_only:
+            if lim < 1 << 20:
+                edge.append((1, 1, lim + 1))
+                edge.append((1, 2, lim // 2 + 1))
+            if cube ** 3 == lim:
+                edge.append((cube, cube, cube + 1))
+            # Above the default threshold whatever the setting (original BLAS when lowered).
+            edge += [(65, 65, 65), (3, 300, 400), (100, 90, 80)]
+        for m, n, k in edge:
+            for order in self.orders():
+                cases.append(self.make(pick(basis), pick(basis), m, n, k, pick(SCALARS),
+                                       pick(SCALARS), order, "edge"))
+        return cases
+
+    def invalid_cases(self) -> list[Case]:
+        """One argument wrong at a time; sizes small so that a BLAS that computed anyway would
+        stay inside the buffers."""
+        f77 = self.iface == "f77"
+        n_, t_ = ("N", "T") if f77 else (NO_TRANS, TRANS)
+        bad_t = "X" if f77 else 110
+        cases = []
+        for order in self.orders():
+            def inv(ta: Any, tb: Any, m: int, n: int, k: int, ld: tuple[int, int, int],
+                    note: str, order: int = order) -> Case:
+                return Case(ta, tb, m, n, k, 1.0, 0.0, order, ld=ld, expect="invalid",
+                            note=note)
+
+            rm = order == ROW_MAJOR
+            # (m, n, k) = (4, 5, 6): least lds for N,N col-major are (4, 6, 4); row-major (6, 5, 5).
+            ok = (6, 5, 5) if rm else (4, 6, 4)
+            cases += [
+                inv(bad_t, n_, 4, 5, 6, ok, "bad transa"),
+                inv(n_, bad_t, 4, 5, 6, ok, "bad transb"),
+                inv(n_, n_, -1, 5, 6, ok, "m < 0"),
+                inv(n_, n_, 4, -1, 6, ok, "n < 0"),
+                inv(n_, n_, 4, 5, -1, ok, "k < 0"),
+                inv(n_, n_, 4, 5, 6, (ok[0] - 1, ok[1], ok[2]), "lda too small"),
+                inv(n_, n_, 4, 5, 6, (ok[0], ok[1] - 1, ok[2]), "ldb too small"),
+                inv(n_, n_, 4, 5, 6, (ok[0], ok[1], ok[2] - 1), "ldc too small"),
+                # with transposes the least lda/ldb change: T,T col-major needs lda >= k, ldb >= n
+                # T,T: the least lda/ldb change (col-major: lda >= k; row-major: ldb >= k)
+                inv(t_, t_, 4, 5, 6, (5, 5, 5) if rm else (4, 6, 4), "ld too small for T,T"),
+                # an empty matrix still needs ld >= 1
+                inv(n_, n_, 4, 0, 6, (6, 0, 1), "ldb 0 with n 0") if rm
+                else inv(n_, n_, 0, 5, 6, (0, 6, 1), "lda 0 with m 0"),
+            ]
+        if not f77:
+            cases.append(Case(n_, n_, 4, 5, 6, 1.0, 0.0, 100, ld=(4, 6, 4), expect="invalid",
+                              note="bad order"))
+        return cases
+
+    def big_ld_cases(self) -> list[Case]:
+        """Leading dimensions beyond 32 bits (ILP64 only): valid, but not a kernel's: the
+        original BLAS gets them (route unsupported). Only one column (row) is ever touched."""
+        big = (1 << 32) + 3
+        out = []
+        for order in self.orders():
+            if order == COL_MAJOR:  # A is m x 1: one column, lda unused beyond it
+                out.append(Case(self.trans_values()[0][0], self.trans_values()[0][0], 4, 3, 1,
+                                0.37, 1.0, order, ld=(big, 1, 4), expect="unsupported",
+                                note="lda > 2^32"))
+            else:                   # A is 1 x k row-major: one row
+                out.append(Case(self.trans_values()[0][0], self.trans_values()[0][0], 1, 3, 4,
+                                0.37, 1.0, order, ld=(big, 3, 3), expect="unsupported",
+                                note="lda > 2^32"))
+        return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("lib")
+    ap.add_argument("symbol", choices=sorted(SYMBOLS))
+    ap.add_argument("--out")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--random", type=int, default=200)
+    ap.add_argument("--no-invalid", action="store_true")
+    ap.add_argument("--kernel-only", action="store_true")
+    ap.add_argument("--big-ld", action="store_true")
+    ap.add_argument("--abort", choices=["large", "invalid"])
+    ap.add_argument("--sabotage", choices=["result", "nan", "padding", "input"], default="")
+    args = ap.parse_args()
+
+    d = Driver(args.lib, args.symbol, args.seed)
+    d.sabotage = args.sabotage
+    if args.abort:
+        basis = d.trans_values()[0]
+        if args.abort == "large":
+            m = n = k = int(round(d.max_mnk ** (1 / 3))) + 2
+            case = Case(basis[0], basis[1], m, n, k, 1.0, 0.0, expect="too_large")
+            d.run(case)
+        else:
+            d.run(d.invalid_cases()[2])
+        print("NOT ABORTED", flush=True)
+        return 0
+
+    cases = d.valid_cases(args.random, args.kernel_only)
+    if not args.no_invalid and not args.kernel_only:
+        cases += d.invalid_cases()
+    if args.big_ld:
+        cases += d.big_ld_cases()
+    d.pyrng.shuffle(cases)
+    for c in cases:
+        d.run(c)
+        if len(d.failures) >= 30:
+            break
+    sys.stdout.flush()
+    summary = {"symbol": d.symbol, "calls": d.calls, "expect": d.expect, "config": d.config,
+               "kernels": [dict(json.loads(key), calls=n) for key, n in d.kernels.items()],
+               "failures": d.failures}
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(summary, f, indent=1)
+    for msg in d.failures:
+        print(msg, file=sys.stderr)
+    return 1 if d.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

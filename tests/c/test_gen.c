@@ -1,0 +1,604 @@
+// test_gen.c: checks the GEMM code generators. For each descriptor of a list (all M,N,K in
+// 1..12, random shapes up to 32, larger ones up to 64, every transpose, alpha/beta class,
+// padded leading dimensions, f64 and f32) it generates a kernel, disassembles it with objdump
+// (no "(bad)", kernel starts on instruction boundaries, no EVEX in AVX2 code, no EVEX xmm/ymm
+// in AVX-512 code), and, when the CPU has the ISA, runs it on random data against a long
+// double triple loop. Operands end right before a PROT_NONE page, so reading past them faults;
+// NaN sits in C when beta is 0 and in A and B when alpha is 0; C's padding rows must survive.
+//
+//   test_gen [avx2|avx512] [quick]   correctness (default: both targets); exit 1 on failure
+//   test_gen bench [avx512] [f32] [nn|nt|tn|tt]   ns/call and GFLOP/s of a few square kernels,
+//                                    alpha = beta = 1, cached operands, vs a naive C loop (DP NN)
+//   test_gen emit avx2|avx512 DIR    writes a corpus of kernels for tests/test_jit.py's emulator
+#define _GNU_SOURCE
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jit.h"
+
+#define CODE_CAP ((size_t)256 * 1024)  // the registry's generation buffer
+#define OPERAND_BYTES ((size_t)1 << 20)
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)  // splitmix64
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint64_t)(hi - lo + 1)); }
+static double rnd_val(void) { return (double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0; }
+
+// ---- Operand memory: each matrix ends right before an inaccessible page.
+typedef struct {
+    uint8_t *base;  // OPERAND_BYTES readable, then a PROT_NONE page
+} guarded;
+
+static guarded guarded_new(void)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *p = mmap(NULL, OPERAND_BYTES + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p + OPERAND_BYTES, page, PROT_NONE) != 0) {
+        perror("mmap");
+        exit(2);
+    }
+    return (guarded){ p };
+}
+static void *guarded_place(guarded g, size_t bytes) { return g.base + OPERAND_BYTES - bytes; }
+
+// ---- Executable copy of a kernel (own mapping, so each case can be unmapped).
+typedef struct {
+    void *mem;
+    size_t size;
+    xw_kernel_fn fn;
+} exec_code;
+
+static bool exec_install(exec_code *x, const uint8_t *code, size_t n, size_t entry)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    x->size = (n + page - 1) / page * page;
+    x->mem = mmap(NULL, x->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (x->mem == MAP_FAILED) return false;
+    memcpy(x->mem, code, n);
+    if (mprotect(x->mem, x->size, PROT_READ | PROT_EXEC) != 0) return false;
+    void *ep = (uint8_t *)x->mem + entry;
+    memcpy(&x->fn, &ep, sizeof x->fn);
+    return true;
+}
+static void exec_free(exec_code *x) { munmap(x->mem, x->size); }
+
+// ---- Disassembly in batches: kernels (from their entry) are concatenated into one file.
+typedef struct {
+    uint8_t *bytes;
+    size_t len, cap;
+    size_t starts[4096];
+    char names[4096][128];
+    int n;
+    xw_target t;
+} dis_batch;
+
+static bool have_objdump;
+static long dis_checked, dis_failed;
+
+static void dis_flush(dis_batch *b)
+{
+    if (!b->n) return;
+    char path[] = "/tmp/test_gen_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, b->bytes, b->len) != (ssize_t)b->len) {
+        perror("tmp");
+        exit(2);
+    }
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "objdump -D -b binary -m i386:x86-64 -M intel --insn-width=16 %s", path);
+    FILE *f = popen(cmd, "r");
+    if (!f) { perror("popen"); exit(2); }
+    uint8_t *is_start = calloc(b->len + 1, 1);
+    char line[512];
+    long bad = 0;
+    size_t cur = 0;
+    int cur_k = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long addr;
+        char *t1 = strchr(line, '\t');
+        if (!t1 || sscanf(line, " %lx:", &addr) != 1 || addr >= b->len) continue;
+        char *t2 = strchr(t1 + 1, '\t');
+        is_start[addr] = 1;
+        cur = addr;
+        while (cur_k + 1 < b->n && b->starts[cur_k + 1] <= cur) cur_k++;
+        const bool evex = strncmp(t1 + 1, "62 ", 3) == 0;
+        const char *why = NULL;
+        if (strstr(line, "(bad)") || !t2) why = "undecodable";
+        else if (evex && b->t == XW_TARGET_AVX2) why = "EVEX in AVX2 code";
+        else if (evex && (strstr(t2, "xmm") || strstr(t2, "ymm"))) why = "EVEX xmm/ymm needs AVX512VL";
+        if (why) {
+            if (bad++ < 5) printf("DISASM %s: %s at +%lx: %s", b->names[cur_k], why, addr - b->starts[cur_k], line);
+            dis_failed++;
+        }
+    }
+    pclose(f);
+    remove(path);
+    for (int i = 0; i < b->n; i++) {
+        if (!is_start[b->starts[i]]) {
+            printf("DISASM %s: kernel start is not an instruction boundary\n", b->names[i]);
+            dis_failed++;
+        }
+    }
+    dis_checked += b->n;
+    free(is_start);
+    b->n = 0;
+    b->len = 0;
+}
+
+static void dis_add(dis_batch *b, const uint8_t *code, size_t n, const char *name)
+{
+    if (!have_objdump) return;
+    if (b->n == 4096 || b->len + n > b->cap) dis_flush(b);
+    if (b->len + n > b->cap) {
+        b->cap = b->len + n + ((size_t)4 << 20);
+        b->bytes = realloc(b->bytes, b->cap);
+        if (!b->bytes) exit(2);
+    }
+    memcpy(b->bytes + b->len, code, n);
+    b->starts[b->n] = b->len;
+    snprintf(b->names[b->n], sizeof b->names[b->n], "%s", name);
+    b->n++;
+    b->len += n;
+}
+
+// A kernel that faults (reads past an operand, bad code) is reported and the run goes on.
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_sig;
+static void on_fault(int sig)
+{
+    fault_sig = sig;
+    siglongjmp(fault_jmp, 1);
+}
+
+// ---- One case.
+typedef struct {
+    guarded ga, gb, gc;
+    uint8_t *code;
+    dis_batch dis;
+    bool run;    // the CPU has the ISA
+    size_t cap;  // code buffer size for this case (0: CODE_CAP)
+    long passed, failed, declined, skipped;
+    double worst;  // largest error / tolerance seen
+} ctx;
+
+static double scale_value(uint8_t s)
+{
+    switch (s) {
+    case XW_SCALE_ONE: return 1.0;
+    case XW_SCALE_MINUS_ONE: return -1.0;
+    case XW_SCALE_ZERO: return 0.0;
+    default: {
+        double v = 0.25 + rnd_val() * rnd_val() * 2;  // away from 0, 1 and -1
+        return rnd() & 1 ? v : -v - 0.5;
+    }
+    }
+}
+
+static size_t span(size_t rows, size_t cols, size_t ld) { return rows && cols ? (cols - 1) * ld + rows : 0; }
+
+#define GET(p, i, f64) ((f64) ? (long double)((const double *)(p))[i] : (long double)((const float *)(p))[i])
+static void put(void *p, size_t i, double v, bool f64)
+{
+    if (f64) ((double *)p)[i] = v;
+    else ((float *)p)[i] = (float)v;
+}
+
+static void run_case(ctx *x, xw_target t, xw_desc d)
+{
+    char name[128];
+    xw_gen_name(&d, t, name, sizeof name);
+    xw_code c = { .buf = x->code, .cap = x->cap ? x->cap : CODE_CAP, .len = 0, .err = XW_OK };
+    size_t entry = 0;
+    xw_status st = xw_gen_gemm(&d, t, &c, &entry);
+    if (st == XW_ERR_UNSUPPORTED && x->cap) {  // a small buffer may decline, cleanly
+        if (c.err != XW_OK || c.len != 0) {
+            printf("FAIL %s: declined with code status %d and %zu bytes left\n", name, (int)c.err, c.len);
+            x->failed++;
+        }
+        return;
+    }
+    if (st == XW_ERR_UNSUPPORTED) {
+        printf("DECLINED %s\n", name);
+        x->declined++;
+        return;
+    }
+    if (st != XW_OK || c.err != XW_OK || entry >= c.len) {
+        printf("FAIL %s: generator status %d, code status %d\n", name, (int)st, (int)c.err);
+        x->failed++;
+        return;
+    }
+    const long dis_failed_before = dis_failed;
+    dis_add(&x->dis, c.buf + entry, c.len - entry, name);
+    if (!x->run) {
+        x->skipped++;
+        x->passed++;
+        return;
+    }
+    (void)dis_failed_before;
+
+    const bool f64 = d.prec == XW_F64;
+    const size_t es = f64 ? 8 : 4;
+    const size_t sa = d.ta ? span(d.k, d.m, d.lda) : span(d.m, d.k, d.lda);
+    const size_t sb = d.tb ? span(d.n, d.k, d.ldb) : span(d.k, d.n, d.ldb);
+    const size_t sc = span(d.m, d.n, d.ldc);
+    if ((sa + 1) * es > OPERAND_BYTES || (sb + 1) * es > OPERAND_BYTES || (sc + 1) * es > OPERAND_BYTES) {
+        printf("SKIP %s: operands too large for the test\n", name);
+        return;
+    }
+    void *a = guarded_place(x->ga, sa * es), *b = guarded_place(x->gb, sb * es), *cm = guarded_place(x->gc, sc * es);
+    const bool alpha0 = d.alpha == XW_SCALE_ZERO, beta0 = d.beta == XW_SCALE_ZERO;
+    for (size_t i = 0; i < sa; i++) put(a, i, alpha0 ? NAN : rnd_val(), f64);
+    for (size_t i = 0; i < sb; i++) put(b, i, alpha0 ? NAN : rnd_val(), f64);
+    const double pad = 12345.0;  // rows m..ldc-1 of C must stay as they are
+    for (size_t j = 0; j < d.n; j++)
+        for (size_t i = 0; i < d.ldc && j * d.ldc + i < sc; i++)
+            put(cm, j * d.ldc + i, i >= d.m ? pad : beta0 ? NAN : rnd_val(), f64);
+    long double *c0 = malloc((sc + 1) * sizeof *c0);
+    for (size_t i = 0; i < sc; i++) c0[i] = GET(cm, i, f64);
+    const double alpha = scale_value(d.alpha), beta = scale_value(d.beta);
+    const double alpha_d = alpha, beta_d = beta;
+    const float alpha_f = (float)alpha, beta_f = (float)beta;
+
+    exec_code ex;
+    if (!exec_install(&ex, c.buf, c.len, entry)) {
+        perror("install");
+        exit(2);
+    }
+    if (sigsetjmp(fault_jmp, 1)) {
+        printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
+        exec_free(&ex);
+        free(c0);
+        x->failed++;
+        return;
+    }
+    ex.fn(a, b, cm, f64 ? (const void *)&alpha_d : (const void *)&alpha_f,
+          f64 ? (const void *)&beta_d : (const void *)&beta_f, &d);
+    exec_free(&ex);
+
+    const long double al = f64 ? (long double)alpha_d : (long double)alpha_f;
+    const long double be = f64 ? (long double)beta_d : (long double)beta_f;
+    const double tol = (f64 ? 1e-15 : 1e-6) * (d.k + 2);
+    int bad = 0;
+    for (size_t j = 0; j < d.n; j++) {
+        for (size_t i = 0; i < d.ldc && j * d.ldc + i < sc; i++) {
+            const size_t ci = j * d.ldc + i;
+            const long double got = GET(cm, ci, f64);
+            long double want, mag;
+            if (i >= d.m) {
+                want = pad;
+                mag = 0;
+            } else {
+                long double s = 0, sabs = 0;
+                if (!alpha0)
+                    for (size_t p = 0; p < d.k; p++) {
+                        const long double av = GET(a, d.ta ? p + i * d.lda : i + p * d.lda, f64);
+                        const long double bv = GET(b, d.tb ? j + p * d.ldb : p + j * d.ldb, f64);
+                        s += av * bv;
+                        sabs += fabsl(av * bv);
+                    }
+                want = (alpha0 ? 0 : al * s) + (beta0 ? 0 : be * c0[ci]);
+                mag = fabsl(al) * sabs + (beta0 ? 0 : fabsl(be * c0[ci]));
+            }
+            const long double err = fabsl(got - want);
+            const double ratio = mag > 0 ? (double)(err / (mag * tol)) : (err == 0 ? 0 : INFINITY);
+            if (!(ratio <= 1.0)) {  // also catches NaN
+                if (bad++ < 3)
+                    printf("FAIL %s: C(%zu,%zu) = %.17Lg, want %.17Lg (alpha %g beta %g)\n", name, i, j, got,
+                           want, alpha, beta);
+            } else if (ratio > x->worst) {
+                x->worst = ratio;
+            }
+        }
+    }
+    free(c0);
+    if (bad) x->failed++;
+    else x->passed++;
+}
+
+// ---- The case list.
+static xw_desc mk(xw_prec prec, int ta, int tb, int m, int n, int k, int pa, int pb, int pc, int al, int be)
+{
+    xw_desc d;
+    memset(&d, 0, sizeof d);
+    d.m = (uint32_t)m;
+    d.n = (uint32_t)n;
+    d.k = (uint32_t)k;
+    const int ra = ta ? k : m, rb = tb ? n : k;
+    d.lda = (uint32_t)((ra > 0 ? ra : 1) + pa);
+    d.ldb = (uint32_t)((rb > 0 ? rb : 1) + pb);
+    d.ldc = (uint32_t)((m > 0 ? m : 1) + pc);
+    d.prec = (uint8_t)prec;
+    d.ta = (uint8_t)ta;
+    d.tb = (uint8_t)tb;
+    d.alpha = (uint8_t)al;
+    d.beta = (uint8_t)be;
+    return d;
+}
+
+static void run_target(ctx *x, xw_target t, bool quick)
+{
+    x->dis.t = t;
+    // All of 1..12 cubed, transposes rotating, both precisions; one case plain, one random.
+    for (int m = 1; m <= 12; m++)
+        for (int n = 1; n <= 12; n++)
+            for (int k = 1; k <= 12; k++) {
+                if (quick && (m + n + k) % 5) continue;
+                for (int prec = 0; prec < 2; prec++) {
+                    const int tr = (m + 2 * n + 3 * k + prec) % 4;
+                    run_case(x, t, mk(prec, tr & 1, tr >> 1, m, n, k, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ONE));
+                    run_case(x, t, mk(prec, (int)(rnd() & 1), (int)(rnd() & 1), m, n, k, rnd_in(0, 3),
+                                      rnd_in(0, 3), rnd_in(0, 3), rnd_in(0, 3), rnd_in(0, 3)));
+                }
+            }
+    // Every transpose and alpha/beta class on a few shapes.
+    static const int shapes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 4, 4, 4 }, { 8, 8, 8 }, { 13, 7, 5 },
+                                     { 17, 9, 33 }, { 5, 31, 2 }, { 32, 32, 32 }, { 9, 1, 20 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int prec = 0; prec < 2; prec++)
+            for (int tr = 0; tr < 4; tr++)
+                for (int al = 0; al < 4; al++)
+                    for (int be = 0; be < 4; be++)
+                        run_case(x, t, mk(prec, tr & 1, tr >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                          (int)(rnd() % 3), (int)(rnd() % 3), (int)(rnd() % 3), al, be));
+    // Random shapes up to 32, everything random.
+    for (int i = 0; i < (quick ? 300 : 3000); i++)
+        run_case(x, t, mk(rnd() & 1, (int)(rnd() & 1), (int)(rnd() & 1), rnd_in(1, 32), rnd_in(1, 32),
+                          rnd_in(1, 32), rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9),
+                          rnd() % 4 ? 0 : rnd_in(1, 9), rnd_in(0, 3), rnd_in(0, 3)));
+    // k == 0 (C = beta*C) and empty shapes.
+    for (int be = 0; be < 4; be++)
+        for (int prec = 0; prec < 2; prec++) {
+            run_case(x, t, mk(prec, 0, 0, 7, 5, 0, 2, 0, 3, XW_SCALE_ANY, be));
+            run_case(x, t, mk(prec, 1, 1, 40, 30, 0, 0, 0, 1, XW_SCALE_ONE, be));
+        }
+    run_case(x, t, mk(XW_F64, 0, 0, 0, 5, 3, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ONE));
+    run_case(x, t, mk(XW_F32, 0, 0, 5, 0, 3, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ONE));
+    // Larger shapes up to 64.
+    static const int big[][3] = { { 64, 64, 64 }, { 48, 50, 64 }, { 33, 64, 17 }, { 64, 1, 64 }, { 1, 64, 64 },
+                                  { 63, 63, 63 }, { 57, 41, 64 }, { 64, 64, 1 }, { 40, 64, 3 } };
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int prec = 0; prec < 2; prec++)
+            for (int tr = 0; tr < 4; tr++) {
+                if (quick && tr % 3) continue;
+                run_case(x, t, mk(prec, tr & 1, tr >> 1, big[s][0], big[s][1], big[s][2], 0, 0, 0, XW_SCALE_ONE,
+                                  XW_SCALE_ONE));
+                run_case(x, t, mk(prec, tr & 1, tr >> 1, big[s][0], big[s][1], big[s][2], rnd_in(0, 5),
+                                  rnd_in(0, 5), rnd_in(0, 5), rnd_in(0, 3), rnd_in(0, 3)));
+            }
+    // Small code buffers: the generator falls back to loops, or declines leaving c clean.
+    static const size_t caps[] = { 64, 512, 2048, 6000, 20000 };
+    for (size_t s = 0; s < sizeof caps / sizeof caps[0]; s++) {
+        x->cap = caps[s];
+        for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+            run_case(x, t, mk((int)(b & 1), (int)(s & 1), (int)(b & 1), big[b][0], big[b][1], big[b][2], 1, 0, 2,
+                              rnd_in(0, 3), rnd_in(0, 3)));
+        run_case(x, t, mk(XW_F64, 0, 0, 64, 64, 0, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ANY));
+    }
+    x->cap = 0;
+    // Descriptors the generator must decline or handle without misbehaving (generation only).
+    for (int i = 0; i < (quick ? 200 : 2000); i++) {
+        xw_desc d = mk(rnd() & 1, (int)(rnd() & 1), (int)(rnd() & 1), rnd_in(0, 6000), rnd_in(0, 6000),
+                       rnd_in(0, 6000), 0, 0, 0, rnd_in(0, 3), rnd_in(0, 3));
+        if (rnd() & 1) d.lda = (uint32_t)rnd();
+        if (rnd() & 1) d.ldb = (uint32_t)rnd();
+        if (rnd() & 1) d.ldc = (uint32_t)rnd();
+        if (!(rnd() % 8)) d.prec = (uint8_t)rnd();
+        xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+        size_t entry = 0;
+        const xw_status st = xw_gen_gemm(&d, t, &c, &entry);
+        if (!(st == XW_ERR_UNSUPPORTED && c.err == XW_OK && c.len == 0) && !(st == XW_OK && c.err == XW_OK)) {
+            printf("FAIL fuzz %u x %u x %u ld %u %u %u prec %u: status %d code %d\n", d.m, d.n, d.k, d.lda, d.ldb,
+                   d.ldc, d.prec, (int)st, (int)c.err);
+            x->failed++;
+        }
+    }
+    dis_flush(&x->dis);
+}
+
+// ---- Corpus for tests/test_jit.py, which runs AVX-512 kernels in an instruction emulator on
+// CPUs without AVX-512: DIR/manifest.txt lists "file entry prec ta tb m n k lda ldb ldc alpha
+// beta", DIR/<i>.bin holds each whole code buffer (constant data first).
+static int emit_corpus(xw_target t, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.txt", dir);
+    FILE *man = fopen(path, "w");
+    if (!man) { perror(path); return 2; }
+    uint8_t *code = malloc(CODE_CAP);
+    xw_desc list[1200];
+    int n = 0;
+    static const int shapes[][4] = { { 8, 4, 5, 0 }, { 19, 3, 7, 0 }, { 4, 5, 6, 0 }, { 8, 3, 2, 1 }, { 1, 7, 9, 1 },
+                                     { 21, 2, 3, 1 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tr = 0; tr < 4; tr++)
+            for (int al = 0; al < 4; al++)
+                for (int be = 0; be < 4; be++)
+                    list[n++] = mk(shapes[s][3], tr & 1, tr >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                   (int)(rnd() % 3), (int)(rnd() % 3), (int)(rnd() % 3), al, be);
+    for (int i = 0; i < 300; i++)
+        list[n++] = mk(rnd() & 1, (int)(rnd() & 1), (int)(rnd() & 1), rnd_in(1, 40), rnd_in(1, 40), rnd_in(1, 40),
+                       rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9),
+                       rnd_in(0, 3), rnd_in(0, 3));
+    static const int big[][6] = { { 64, 64, 64, 0, 0, 0 }, { 64, 64, 64, 1, 1, 0 }, { 48, 50, 64, 0, 0, 1 },
+                                  { 33, 64, 17, 1, 1, 1 }, { 64, 9, 64, 1, 0, 0 }, { 40, 30, 0, 0, 0, 0 } };
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        list[n++] = mk(big[s][3], big[s][4], big[s][5], big[s][0], big[s][1], big[s][2], 1, 2, 3, XW_SCALE_ANY,
+                       XW_SCALE_ANY);
+    int written = 0;
+    for (int i = 0; i < n; i++) {
+        xw_code c = { .buf = code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+        size_t entry = 0;
+        if (xw_gen_gemm(&list[i], t, &c, &entry) != XW_OK) continue;
+        snprintf(path, sizeof path, "%s/%d.bin", dir, i);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(code, 1, c.len, f) != c.len) { perror(path); return 2; }
+        fclose(f);
+        const xw_desc *d = &list[i];
+        fprintf(man, "%d.bin %zu %u %u %u %u %u %u %u %u %u %u %u\n", i, entry, d->prec, d->ta, d->tb, d->m, d->n,
+                d->k, d->lda, d->ldb, d->ldc, d->alpha, d->beta);
+        written++;
+    }
+    fclose(man);
+    free(code);
+    printf("%d kernels written to %s\n", written, dir);
+    return written == n ? 0 : 1;
+}
+
+// ---- Benchmark: DP NN alpha=1 beta=1, cached operands.
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+__attribute__((noinline)) static void naive_dgemm(int m, int n, int k, const double *a, int lda, const double *b,
+                                                  int ldb, double *c, int ldc)
+{
+    for (int j = 0; j < n; j++)
+        for (int p = 0; p < k; p++) {
+            const double bv = b[p + j * ldb];
+            for (int i = 0; i < m; i++)
+                c[i + j * ldc] += a[i + p * lda] * bv;
+        }
+}
+
+static int bench(xw_target t, xw_prec prec, int ta, int tb)
+{
+    static const int all_sizes[] = { 4, 8, 16, 23, 32, 64 };
+    const int *sizes = all_sizes;
+    int nsizes = 6;
+    const char *env = getenv("TEST_GEN_BENCH_SIZES");  // e.g. "5,7,9"
+    int custom[16];
+    if (env) {
+        nsizes = 0;
+        for (const char *q = env; *q && nsizes < 16; q = *q ? q + 1 : q) {
+            custom[nsizes++] = (int)strtol(q, (char **)&q, 10);
+        }
+        sizes = custom;
+    }
+    uint8_t *code = malloc(CODE_CAP);
+    printf("%-8s %10s %10s %10s %10s %8s\n", "shape", "jit ns", "jit GF/s", "C ns", "C GF/s", "bytes");
+    for (int s = 0; s < nsizes; s++) {
+        const int z = sizes[s];
+        if (z < 1 || z > 64) continue;
+        xw_desc d = mk(prec, ta, tb, z, z, z, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ONE);
+        xw_code c = { .buf = code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+        size_t entry;
+        if (xw_gen_gemm(&d, t, &c, &entry) != XW_OK) { printf("%d: generation failed\n", z); return 1; }
+        exec_code ex;
+        if (!exec_install(&ex, c.buf, c.len, entry)) return 1;
+        double *a = aligned_alloc(64, 64 * 64 * 8), *b = aligned_alloc(64, 64 * 64 * 8), *cm = aligned_alloc(64, 64 * 64 * 8);
+        for (int i = 0; i < 64 * 64; i++) {
+            a[i] = rnd_val();
+            b[i] = rnd_val();
+            cm[i] = 0;
+        }
+        const double one = 1.0, flops = 2.0 * z * z * z;
+        const float onef = 1.0f;
+        const void *al = prec == XW_F64 ? (const void *)&one : (const void *)&onef;
+        const long reps = (long)(2e7 / flops) + 10;
+        double best_jit = INFINITY, best_c = INFINITY;  // best of many short runs: other load only slows
+        for (int trial = 0; trial < 40; trial++) {
+            double t0 = now_ns();
+            for (long r = 0; r < reps; r++) ex.fn(a, b, cm, al, al, &d);
+            double t1 = now_ns();
+            for (long r = 0; r < reps; r++) naive_dgemm(z, z, z, a, z, b, z, cm, z);
+            double t2 = now_ns();
+            best_jit = fmin(best_jit, (t1 - t0) / reps);
+            best_c = fmin(best_c, (t2 - t1) / reps);
+        }
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", z, z, z);
+        printf("%-8s %10.1f %10.2f %10.1f %10.2f %8zu\n", shape, best_jit, flops / best_jit, best_c, flops / best_c,
+               c.len - entry);
+        exec_free(&ex);
+        free(a);
+        free(b);
+        free(cm);
+    }
+    free(code);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bool want[3] = { false, true, true }, quick = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "avx2")) { want[XW_TARGET_AVX512] = false; }
+        else if (!strcmp(argv[i], "avx512")) { want[XW_TARGET_AVX2] = false; }
+        else if (!strcmp(argv[i], "quick")) quick = true;
+        else if (!strcmp(argv[i], "emit") && i + 2 < argc)
+            return emit_corpus(!strcmp(argv[i + 1], "avx512") ? XW_TARGET_AVX512 : XW_TARGET_AVX2, argv[i + 2]);
+        else if (!strcmp(argv[i], "bench")) {
+            xw_target t = XW_TARGET_AVX2;
+            xw_prec prec = XW_F64;
+            int ta = 0, tb = 0;
+            for (int j = i + 1; j < argc; j++) {
+                if (!strcmp(argv[j], "avx512")) t = XW_TARGET_AVX512;
+                if (!strcmp(argv[j], "f32")) prec = XW_F32;
+                if (strlen(argv[j]) == 2 && strchr("nt", argv[j][0]) && strchr("nt", argv[j][1])) {
+                    ta = argv[j][0] == 't';
+                    tb = argv[j][1] == 't';
+                }
+            }
+            return bench(t, prec, ta, tb);
+        }
+        else { fprintf(stderr, "usage: %s [avx2|avx512] [quick] | bench [avx512] | emit avx2|avx512 DIR\n", argv[0]); return 2; }
+    }
+    have_objdump = system("objdump --version >/dev/null 2>&1") == 0;
+    if (!have_objdump) printf("objdump not found: disassembly checks skipped\n");
+    __builtin_cpu_init();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+    long passed = 0, failed = 0;
+    for (int t = XW_TARGET_AVX2; t <= XW_TARGET_AVX512; t++) {
+        if (!want[t]) continue;
+        ctx x;
+        memset(&x, 0, sizeof x);
+        x.ga = guarded_new();
+        x.gb = guarded_new();
+        x.gc = guarded_new();
+        x.code = malloc(CODE_CAP);
+        x.run = t == XW_TARGET_AVX2 ? __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                                    : __builtin_cpu_supports("avx512f");
+        const long dis_failed0 = dis_failed, dis_checked0 = dis_checked;
+        run_target(&x, (xw_target)t, quick);
+        const char *tn = t == XW_TARGET_AVX2 ? "avx2" : "avx512";
+        x.failed += dis_failed - dis_failed0;  // counted per bad instruction or kernel start
+        printf("%s: %ld generated, %ld disassembled (%ld disassembly problems), %ld executed, worst error %.3f of "
+               "tolerance, %ld declined\n",
+               tn, x.passed + x.failed - (dis_failed - dis_failed0), dis_checked - dis_checked0, dis_failed - dis_failed0,
+               x.passed + x.failed - x.skipped - (dis_failed - dis_failed0), x.worst, x.declined);
+        if (x.skipped)
+            printf("%s: %ld executions SKIPPED: this CPU lacks %s (generated and disassembled only)\n", tn, x.skipped,
+                   tn);
+        passed += x.passed;
+        failed += x.failed + x.declined;
+        free(x.code);
+        free(x.dis.bytes);
+    }
+    printf("%ld passed, %ld failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,399 @@
+// test_threads.c: many threads calling dgemm_/sgemm_ at once on a shared pool of descriptors.
+// Built twice (tests/c/meson.build): test_threads_preload, linked with the system BLAS only
+// and run under LD_PRELOAD=libxsmmwrap.so, and test_threads, linked with libxsmmwrap.so itself
+// (in-process, for the sanitizer build). Either way the wrapper's API is found with dlsym.
+//
+// Phase 1: after a barrier every thread calls the descriptors in the same order, so that each
+// kernel is wanted by all threads at the same moment. Phase 2: random descriptors. Every result
+// is checked against a naive loop (NaN planted in A and B when alpha is 0, in C when beta is 0;
+// the ld padding of C must survive). A monitor thread reads the statistics meanwhile. At the
+// end: intercepted == calls made, one kernel per distinct descriptor used and no descriptor
+// twice, each kernel's call count equal to the calls made with its descriptor; with
+// LIBXSMM_TRYLOCK=1 some calls may have gone to the original BLAS (route lock_busy) instead.
+//
+//   test_threads [THREADS [CALLS_PER_THREAD]]     defaults 8 and 1500
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xsmmwrap.h"
+
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b,
+            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
+            size_t ltb);
+void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
+            const float *beta, float *c, const int *ldc, size_t lta, size_t ltb);
+
+// The wrapper's API, looked up at run time: the preloaded build is not linked with it.
+static int (*p_get_config)(xsmmwrap_config *);
+static int (*p_get_stats)(xsmmwrap_stats *);
+static int (*p_symbol_count)(void);
+static int (*p_symbol_get)(int, const char **, uint64_t *);
+static int (*p_kernel_count)(void);
+static int (*p_kernel_get)(int, xsmmwrap_kernel_info *);
+
+static void *need(const char *name)
+{
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (!p) {
+        printf("%s not found: run under LD_PRELOAD=libxsmmwrap.so\n", name);
+        exit(2);
+    }
+    return p;
+}
+
+static void load_api(void)
+{
+    *(void **)&p_get_config = need("xsmmwrap_get_config");
+    *(void **)&p_get_stats = need("xsmmwrap_get_stats");
+    *(void **)&p_symbol_count = need("xsmmwrap_symbol_count");
+    *(void **)&p_symbol_get = need("xsmmwrap_symbol_get");
+    *(void **)&p_kernel_count = need("xsmmwrap_kernel_count");
+    *(void **)&p_kernel_get = need("xsmmwrap_kernel_get");
+}
+
+#define POOL 200
+#define MAXD 40   // largest M, N, K
+#define MAXLD (MAXD + 3)
+#define PAD_VALUE 777.25
+
+typedef struct {
+    int prec;               // 64 or 32
+    int ta, tb;             // 0 'N', 1 'T'
+    int m, n, k, lda, ldb, ldc;
+    int alpha_class, beta_class;  // 1, -1, 0, 2 (any other value) as in xsmmwrap_kernel_info
+} desc;
+
+static desc pool[POOL];
+static _Atomic uint64_t desc_calls[POOL];
+static _Atomic uint64_t calls_d, calls_s;
+static atomic_int failures;
+static atomic_bool workers_done;
+static pthread_barrier_t start;
+static int calls_per_thread = 1500;
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static int rnd_in(uint64_t *s, int lo, int hi) { return lo + (int)(splitmix(s) % (uint64_t)(hi - lo + 1)); }
+static double rnd_val(uint64_t *s) { return (double)(splitmix(s) >> 11) / 4503599627370496.0 - 1.0; }
+
+static int same_desc(const desc *a, const desc *b)
+{
+    return a->prec == b->prec && a->ta == b->ta && a->tb == b->tb && a->m == b->m &&
+           a->n == b->n && a->k == b->k && a->lda == b->lda && a->ldb == b->ldb &&
+           a->ldc == b->ldc && a->alpha_class == b->alpha_class && a->beta_class == b->beta_class;
+}
+
+static void make_pool(void)
+{
+    uint64_t s = 12345;
+    static const int classes[] = { 1, -1, 0, 2 };
+    for (int i = 0; i < POOL;) {
+        desc d;
+        d.prec = rnd_in(&s, 0, 4) ? 64 : 32;
+        d.ta = rnd_in(&s, 0, 1);
+        d.tb = rnd_in(&s, 0, 1);
+        d.m = rnd_in(&s, 1, MAXD);
+        d.n = rnd_in(&s, 1, MAXD);
+        d.k = rnd_in(&s, 1, MAXD);
+        d.lda = (d.ta ? d.k : d.m) + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
+        d.ldb = (d.tb ? d.n : d.k) + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
+        d.ldc = d.m + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
+        d.alpha_class = classes[rnd_in(&s, 0, 3)];
+        d.beta_class = classes[rnd_in(&s, 0, 3)];
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            dup = same_desc(&pool[j], &d);
+        if (!dup)
+            pool[i++] = d;
+    }
+}
+
+static double scalar_of(int cls, uint64_t *s)
+{
+    static const double any[] = { 0.37, 2.5, -0.5, 1.25 };
+    return cls == 2 ? any[rnd_in(s, 0, 3)] : (double)cls;
+}
+
+typedef struct {
+    int id;
+    uint64_t seed;
+    double a[MAXLD * MAXLD], b[MAXLD * MAXLD], c[MAXLD * MAXLD], ref[MAXLD * MAXLD];
+    double bnd[MAXLD * MAXLD];
+    float af[MAXLD * MAXLD], bf[MAXLD * MAXLD], cf[MAXLD * MAXLD];
+} worker;
+
+static void one_call(worker *w, int di)
+{
+    const desc *d = &pool[di];
+    uint64_t *s = &w->seed;
+    const double alpha = scalar_of(d->alpha_class, s), beta = scalar_of(d->beta_class, s);
+    const int na = d->lda * (d->ta ? d->m : d->k), nb = d->ldb * (d->tb ? d->k : d->n);
+    const int nc = d->ldc * d->n;
+    for (int i = 0; i < na; i++)
+        w->a[i] = alpha == 0.0 && i % 4 == 1 ? NAN : rnd_val(s);
+    for (int i = 0; i < nb; i++)
+        w->b[i] = alpha == 0.0 && i % 4 == 2 ? NAN : rnd_val(s);
+    for (int j = 0; j < d->n; j++)
+        for (int i = 0; i < d->ldc; i++)
+            w->c[j * d->ldc + i] = i >= d->m ? PAD_VALUE : beta == 0.0 && (i + j) % 3 == 0 ? NAN : rnd_val(s);
+    if (d->prec == 32) {
+        for (int i = 0; i < na; i++)
+            w->a[i] = w->af[i] = (float)w->a[i];
+        for (int i = 0; i < nb; i++)
+            w->b[i] = w->bf[i] = (float)w->b[i];
+        for (int i = 0; i < nc; i++)
+            w->c[i] = w->cf[i] = (float)w->c[i];
+    }
+    for (int j = 0; j < d->n; j++)
+        for (int i = 0; i < d->m; i++) {
+            double sum = 0.0, mag = 0.0;
+            for (int p = 0; p < d->k && alpha != 0.0; p++) {
+                const double x = d->ta ? w->a[i * d->lda + p] : w->a[p * d->lda + i];
+                const double y = d->tb ? w->b[p * d->ldb + j] : w->b[j * d->ldb + p];
+                sum += x * y;
+                mag += fabs(x * y);
+            }
+            const double c0 = w->c[j * d->ldc + i];
+            w->ref[j * d->ldc + i] = alpha * sum + (beta == 0.0 ? 0.0 : beta * c0);
+            w->bnd[j * d->ldc + i] = fabs(alpha) * mag + (beta == 0.0 ? 0.0 : fabs(beta * c0));
+        }
+    // Either spelling of each transpose: 'n' and 'N' must share a kernel.
+    const char ta = d->ta ? "Tt"[splitmix(s) & 1] : "Nn"[splitmix(s) & 1];
+    const char tb = d->tb ? "Tt"[splitmix(s) & 1] : "Nn"[splitmix(s) & 1];
+    if (d->prec == 64) {
+        dgemm_(&ta, &tb, &d->m, &d->n, &d->k, &alpha, w->a, &d->lda, w->b, &d->ldb, &beta, w->c,
+               &d->ldc, 1, 1);
+        atomic_fetch_add(&calls_d, 1);
+    } else {
+        const float al = (float)alpha, be = (float)beta;
+        sgemm_(&ta, &tb, &d->m, &d->n, &d->k, &al, w->af, &d->lda, w->bf, &d->ldb, &be, w->cf,
+               &d->ldc, 1, 1);
+        for (int i = 0; i < nc; i++)
+            w->c[i] = w->cf[i];
+        atomic_fetch_add(&calls_s, 1);
+    }
+    atomic_fetch_add(&desc_calls[di], 1);
+    const double tol = d->prec == 64 ? 1e-12 : 1e-5;
+    int bad = 0;
+    for (int j = 0; j < d->n; j++)
+        for (int i = 0; i < d->ldc; i++) {
+            const int x = j * d->ldc + i;
+            if (i >= d->m)
+                bad += w->c[x] != PAD_VALUE;
+            else
+                bad += !isfinite(w->c[x]) || !(fabs(w->c[x] - w->ref[x]) <= tol * w->bnd[x] + 1e-300);
+        }
+    if (bad && atomic_fetch_add(&failures, 1) < 20)
+        printf("FAIL thread %d: %cgemm_ %c%c %dx%dx%d ld %d %d %d alpha %g beta %g: %d wrong\n",
+               w->id, d->prec == 64 ? 'd' : 's', ta, tb, d->m, d->n, d->k, d->lda, d->ldb,
+               d->ldc, alpha, beta, bad);
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < POOL; i++)
+        one_call(w, i);
+    for (int i = 0; i < calls_per_thread; i++)
+        one_call(w, rnd_in(&w->seed, 0, POOL - 1));
+    return NULL;
+}
+
+// Reads the statistics while the workers run: the counts never go down.
+static void *monitor(void *arg)
+{
+    long *reads = arg;
+    uint64_t last = 0;
+    int last_kernels = 0;
+    while (!atomic_load(&workers_done)) {
+        xsmmwrap_stats st;
+        p_get_stats(&st);
+        const int kc = p_kernel_count();
+        if (st.intercepted < last || kc < last_kernels) {
+            atomic_fetch_add(&failures, 1);
+            printf("FAIL monitor: intercepted %llu after %llu, kernels %d after %d\n",
+                   (unsigned long long)st.intercepted, (unsigned long long)last, kc, last_kernels);
+        }
+        last = st.intercepted;
+        last_kernels = kc;
+        if (kc > 0) {
+            xsmmwrap_kernel_info ki;
+            if (p_kernel_get(kc - 1, &ki) != XSMMWRAP_OK || ki.m < 1) {
+                atomic_fetch_add(&failures, 1);
+                printf("FAIL monitor: kernel %d unreadable\n", kc - 1);
+            }
+        }
+        (*reads)++;
+    }
+    return NULL;
+}
+
+static uint64_t sym_calls(const char *want)
+{
+    for (int i = 0; i < p_symbol_count(); i++) {
+        const char *name;
+        uint64_t calls;
+        if (p_symbol_get(i, &name, &calls) == XSMMWRAP_OK && strcmp(name, want) == 0)
+            return calls;
+    }
+    return UINT64_MAX;
+}
+
+int main(int argc, char **argv)
+{
+    int n_threads = argc > 1 ? atoi(argv[1]) : 8;
+    if (argc > 2)
+        calls_per_thread = atoi(argv[2]);
+    if (n_threads < 1 || n_threads > 256 || calls_per_thread < 0) {
+        fprintf(stderr, "usage: %s [THREADS [CALLS_PER_THREAD]]\n", argv[0]);
+        return 2;
+    }
+    load_api();
+    make_pool();
+    int passed = 0, failed = 0;
+#define CHECK(cond, ...)                          \
+    do {                                          \
+        if (cond) {                               \
+            passed++;                             \
+        } else {                                  \
+            failed++;                             \
+            printf("FAIL line %d: ", __LINE__);   \
+            printf(__VA_ARGS__);                  \
+            printf("\n");                         \
+        }                                         \
+    } while (0)
+
+    xsmmwrap_config cfg;
+    CHECK(p_get_config(&cfg) == XSMMWRAP_OK, "xsmmwrap_get_config");
+    const char *tl = getenv("LIBXSMM_TRYLOCK");
+    const int trylock = tl && atoi(tl) == 1;
+    CHECK(cfg.trylock == trylock, "config trylock %d, LIBXSMM_TRYLOCK %s", cfg.trylock,
+          tl ? tl : "unset");
+    CHECK(cfg.max_mnk >= (int64_t)MAXD * MAXD * MAXD, "max_mnk %lld too low for this test",
+          (long long)cfg.max_mnk);
+    xsmmwrap_stats before;
+    p_get_stats(&before);
+    const int kernels_before = p_kernel_count();
+    CHECK(before.intercepted == 0 && kernels_before == 0, "calls before the test: %llu, kernels %d",
+          (unsigned long long)before.intercepted, kernels_before);
+
+    worker *w = calloc((size_t)n_threads, sizeof *w);
+    pthread_t *tid = calloc((size_t)n_threads, sizeof *tid);
+    if (!w || !tid) {
+        printf("out of memory\n");
+        return 2;
+    }
+    pthread_barrier_init(&start, NULL, (unsigned)n_threads);
+    long reads = 0;
+    pthread_t mon;
+    pthread_create(&mon, NULL, monitor, &reads);
+    for (int t = 0; t < n_threads; t++) {
+        w[t].id = t;
+        w[t].seed = 1000u + (uint64_t)t;
+        if (pthread_create(&tid[t], NULL, work, &w[t]) != 0) {
+            printf("pthread_create failed\n");
+            return 2;
+        }
+    }
+    for (int t = 0; t < n_threads; t++)
+        pthread_join(tid[t], NULL);
+    atomic_store(&workers_done, true);
+    pthread_join(mon, NULL);
+    pthread_barrier_destroy(&start);
+
+    const uint64_t total = (uint64_t)n_threads * (POOL + (uint64_t)calls_per_thread);
+    CHECK(atomic_load(&calls_d) + atomic_load(&calls_s) == total, "calls made");
+    CHECK(atomic_load(&failures) == 0, "%d wrong results or monitor failures", atomic_load(&failures));
+
+    xsmmwrap_stats st;
+    CHECK(p_get_stats(&st) == XSMMWRAP_OK, "xsmmwrap_get_stats");
+    const uint64_t kernel_path = st.by_route[XSMMWRAP_ROUTE_JIT] + st.by_route[XSMMWRAP_ROUTE_PORTABLE];
+    const uint64_t busy = st.by_route[XSMMWRAP_ROUTE_LOCK_BUSY];
+    CHECK(st.intercepted == total, "intercepted %llu, calls %llu", (unsigned long long)st.intercepted,
+          (unsigned long long)total);
+    CHECK(sym_calls("dgemm_") == atomic_load(&calls_d), "dgemm_ counted %llu, made %llu",
+          (unsigned long long)sym_calls("dgemm_"), (unsigned long long)atomic_load(&calls_d));
+    CHECK(sym_calls("sgemm_") == atomic_load(&calls_s), "sgemm_ counted %llu, made %llu",
+          (unsigned long long)sym_calls("sgemm_"), (unsigned long long)atomic_load(&calls_s));
+    CHECK(kernel_path + busy == total, "kernel path %llu + lock_busy %llu != %llu",
+          (unsigned long long)kernel_path, (unsigned long long)busy, (unsigned long long)total);
+    if (!trylock)
+        CHECK(busy == 0, "lock_busy %llu without LIBXSMM_TRYLOCK", (unsigned long long)busy);
+    for (int r = XSMMWRAP_ROUTE_TOO_LARGE; r < XSMMWRAP_ROUTE_COUNT; r++)
+        if (r != XSMMWRAP_ROUTE_LOCK_BUSY)
+            CHECK(st.by_route[r] == 0, "route %d: %llu calls", r, (unsigned long long)st.by_route[r]);
+
+    // One kernel per distinct descriptor used, none twice, calls as made.
+    int used = 0;
+    for (int i = 0; i < POOL; i++)
+        used += atomic_load(&desc_calls[i]) > 0;
+    const int kc = p_kernel_count();
+    if (trylock)
+        CHECK(kc <= used && kc > 0, "%d kernels for %d descriptors", kc, used);
+    else
+        CHECK(kc == used, "%d kernels for %d descriptors", kc, used);
+    CHECK((uint64_t)kc == st.kernels, "kernel_count %d, stats.kernels %llu", kc,
+          (unsigned long long)st.kernels);
+    static int seen[POOL];
+    uint64_t kernel_calls = 0;
+    int matched = 0;
+    for (int i = 0; i < kc; i++) {
+        xsmmwrap_kernel_info ki;
+        if (p_kernel_get(i, &ki) != XSMMWRAP_OK) {
+            CHECK(0, "xsmmwrap_kernel_get(%d)", i);
+            continue;
+        }
+        const desc want = { ki.precision, ki.trans_a == 'T', ki.trans_b == 'T', (int)ki.m,
+                            (int)ki.n, (int)ki.k, (int)ki.lda, (int)ki.ldb, (int)ki.ldc,
+                            ki.alpha_class, ki.beta_class };
+        int found = -1;
+        for (int j = 0; j < POOL && found < 0; j++)
+            if (same_desc(&pool[j], &want))
+                found = j;
+        if (found < 0) {
+            CHECK(0, "kernel %d (%dx%dx%d) matches no descriptor", i, want.m, want.n, want.k);
+            continue;
+        }
+        if (seen[found]++) {
+            CHECK(0, "descriptor %d has a second kernel (%d)", found, i);
+            continue;
+        }
+        matched++;
+        kernel_calls += ki.calls;
+        const uint64_t made = atomic_load(&desc_calls[found]);
+        if (trylock)
+            CHECK(ki.calls <= made, "kernel %d: %llu calls of %llu", i,
+                  (unsigned long long)ki.calls, (unsigned long long)made);
+        else
+            CHECK(ki.calls == made, "kernel %d: %llu calls, %llu made", i,
+                  (unsigned long long)ki.calls, (unsigned long long)made);
+    }
+    CHECK(matched == kc, "%d of %d kernels matched", matched, kc);
+    CHECK(kernel_calls == kernel_path, "kernel calls %llu, kernel path %llu",
+          (unsigned long long)kernel_calls, (unsigned long long)kernel_path);
+    CHECK(reads > 0, "the monitor never read the statistics");
+
+    printf("threads %d calls %llu descriptors %d kernels %d jit %llu lock_busy %llu monitor_reads %ld\n",
+           n_threads, (unsigned long long)total, used, kc, (unsigned long long)st.jit_kernels,
+           (unsigned long long)busy, reads);
+    printf("%d passed, %d failed\n", passed, failed);
+    free(w);
+    free(tid);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,227 @@
+"""Every exported GEMM name of libxsmmwrap.so against numpy, one process per name and provider.
+
+tests/_entry_driver.py loads the library with ctypes and calls the name directly; the original
+BLAS behind declined calls is chosen with XSMMWRAP_BLAS. Providers on this machine:
+
+  dgemm_ sgemm_ cblas_dgemm cblas_sgemm          system OpenBLAS (LP64) and reference BLAS
+  scipy_dgemm_ scipy_sgemm_ scipy_cblas_*gemm    scipy.libs/libscipy_openblas-*.so
+  scipy_*gemm_64_ scipy_cblas_*gemm64_           numpy.libs/libscipy_openblas64_-*.so
+  dgemm_64_ sgemm_64_ cblas_*gemm64_             none: nothing here exports these names
+
+The last four are run on kernel-path shapes only, and a call they would have to forward must
+abort with the one-line message. Reference BLAS ends the process on an invalid call (xerbla
+STOPs), so invalid calls are made with the OpenBLAS providers only (test_bad_args.py covers
+reference BLAS). After each run the XSMMWRAP_STATS_JSON file must count every call under the
+right name and route, and list exactly the kernels the calls needed.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import clean_env
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "_entry_driver.py"
+LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
+OPENBLAS = LIBDIR / "libopenblas.so.0"
+OPENBLAS64 = LIBDIR / "libopenblas64.so.0"
+REFBLAS = LIBDIR / "blas" / "libblas.so.3"
+
+
+def _wheel_lib(package: str, pattern: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin, f"{package} is not installed"
+    libs = sorted(glob.glob(str(Path(spec.origin).parent.parent / f"{package}.libs" / pattern)))
+    assert libs, f"no {pattern} in {package}.libs"
+    return Path(libs[0])
+
+
+NUMPY_OPENBLAS64 = _wheel_lib("numpy", "libscipy_openblas64_*.so")
+SCIPY_OPENBLAS = _wheel_lib("scipy", "libscipy_openblas-*.so")
+
+LP64 = ["dgemm_", "sgemm_", "cblas_dgemm", "cblas_sgemm"]
+SCIPY = ["scipy_dgemm_", "scipy_sgemm_", "scipy_cblas_dgemm", "scipy_cblas_sgemm"]
+SCIPY64 = ["scipy_dgemm_64_", "scipy_sgemm_64_", "scipy_cblas_dgemm64_", "scipy_cblas_sgemm64_"]
+ILP64 = ["dgemm_64_", "sgemm_64_", "cblas_dgemm64_", "cblas_sgemm64_"]
+ALL = LP64 + ILP64 + SCIPY + SCIPY64
+
+# (symbol, provider name, provider path, invalid calls allowed)
+PROVIDED = (
+    [(s, "openblas", OPENBLAS, True) for s in LP64]
+    + [(s, "refblas", REFBLAS, False) for s in LP64]
+    + [(s, "scipy_openblas", SCIPY_OPENBLAS, True) for s in SCIPY]
+    + [(s, "numpy_openblas64", NUMPY_OPENBLAS64, True) for s in SCIPY64]
+)
+PROVIDER_OF = {s: p for s, _, p, inv in PROVIDED if inv}
+ROUTES = ["jit", "portable", "too_large", "unsupported", "invalid", "disabled",
+          "registry_full", "lock_busy"]
+
+
+def _exported(lib: Path) -> set[str]:
+    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], check=True,
+                         capture_output=True, text=True).stdout
+    return {line.split()[-1] for line in out.splitlines() if line.strip()}
+
+
+def _run_driver(libpath: Path, tmp_path: Path, symbol: str, *args: str,
+                **env: str) -> tuple[dict[str, Any], dict[str, Any], subprocess.CompletedProcess]:
+    summary, stats = tmp_path / "summary.json", tmp_path / "stats.json"
+    r = subprocess.run(
+        [sys.executable, str(DRIVER), str(libpath), symbol, "--out", str(summary), *args],
+        env=clean_env(XSMMWRAP_STATS_JSON=str(stats), OPENBLAS_NUM_THREADS="1", **env),
+        capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"driver failed ({r.returncode}):\n{r.stderr[-6000:]}"
+    assert stats.exists(), "XSMMWRAP_STATS_JSON was not written at exit"
+    return json.loads(summary.read_text()), json.loads(stats.read_text()), r
+
+
+def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
+    """The JSON statistics agree with what the driver did, call for call."""
+    symbol, calls, expect = summary["symbol"], summary["calls"], summary["expect"]
+    assert calls > 0
+    assert stats["intercepted"] == calls
+    assert stats["symbols"] == {symbol: calls}
+    routes = stats["routes"]
+    assert set(routes) == set(ROUTES)
+    assert routes["jit"] + routes["portable"] == expect["kernel"], routes
+    for r in ("too_large", "unsupported", "invalid"):
+        assert routes[r] == expect[r], (r, routes, expect)
+    for r in ("disabled", "registry_full", "lock_busy"):
+        assert routes[r] == 0, routes
+    # Exactly the kernels the served calls needed, each once, with its calls.
+    strip = ("jit", "target", "code_bytes", "gflop")
+    got = sorted(json.dumps({k: v for k, v in kn.items() if k not in strip}, sort_keys=True)
+                 for kn in stats["kernels"])
+    want = sorted(json.dumps(kn, sort_keys=True) for kn in summary["kernels"])
+    assert got == want
+    for kn in stats["kernels"]:
+        if kn["jit"]:
+            assert kn["target"] in ("avx2", "avx512") and kn["code_bytes"] > 0, kn
+        else:
+            assert kn["target"] == "portable" and kn["code_bytes"] == 0, kn
+
+
+def test_providers_export_their_names() -> None:
+    """The premise of the provider table above, checked on this machine."""
+    for lib, names in [(OPENBLAS, LP64), (REFBLAS, LP64), (SCIPY_OPENBLAS, SCIPY),
+                       (NUMPY_OPENBLAS64, SCIPY64)]:
+        missing = set(names) - _exported(lib)
+        assert not missing, f"{lib} lacks {missing}"
+    # ILP64 OpenBLAS has the LP64 names (with 64-bit integers), not the _64_ ones.
+    assert set(ILP64).isdisjoint(_exported(OPENBLAS64))
+    assert "dgemm_" in _exported(OPENBLAS64)
+
+
+@pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
+@pytest.mark.parametrize("symbol,provider,path,invalid", PROVIDED,
+                         ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED])
+def test_with_provider(libpath: Path, tmp_path: Path, symbol: str, provider: str, path: Path,
+                       invalid: bool, max_mnk: str | None) -> None:
+    args = [] if invalid else ["--no-invalid"]
+    if symbol.endswith("64_"):
+        args.append("--big-ld")
+    env = {"XSMMWRAP_BLAS": str(path)}
+    if max_mnk:
+        env["XSMMWRAP_MAX_MNK"] = max_mnk
+    summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
+    assert summary["config"]["max_mnk"] == int(max_mnk or 64 ** 3)
+    e = summary["expect"]
+    assert e["kernel"] > 100 and e["too_large"] > 0, e
+    if invalid:
+        assert e["invalid"] >= 10, e
+    if symbol.endswith("64_"):
+        assert e["unsupported"] > 0, e
+    _check_stats(summary, stats)
+
+
+@pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
+@pytest.mark.parametrize("symbol", ILP64)
+def test_ilp64_kernel_path_without_provider(libpath: Path, tmp_path: Path, symbol: str,
+                                            max_mnk: str | None) -> None:
+    """dgemm_64_ and friends have no original here: every call is one the kernel path serves,
+    so none may need the original (that would abort)."""
+    env = {"XSMMWRAP_MAX_MNK": max_mnk} if max_mnk else {}
+    summary, stats, _ = _run_driver(libpath, tmp_path, symbol, "--kernel-only", **env)
+    e = summary["expect"]
+    assert e["kernel"] == summary["calls"] > 100, e
+    _check_stats(summary, stats)
+
+
+@pytest.mark.parametrize("blas", [None, OPENBLAS64], ids=["no_blas", "blas_openblas64"])
+@pytest.mark.parametrize("kind", ["large", "invalid"])
+@pytest.mark.parametrize("symbol", ILP64)
+def test_ilp64_declined_without_provider_aborts(libpath: Path, symbol: str, kind: str,
+                                                blas: Path | None) -> None:
+    """A call the kernel path declines (too large, or invalid: the original must report it)
+    with no original anywhere: one line on stderr naming the symbol and XSMMWRAP_BLAS, then
+    SIGABRT. libopenblas64.so.0 as XSMMWRAP_BLAS does not help: it exports other names."""
+    env = clean_env(XSMMWRAP_MAX_MNK="1000", OPENBLAS_NUM_THREADS="1")
+    if blas:
+        env["XSMMWRAP_BLAS"] = str(blas)
+    r = subprocess.run([sys.executable, str(DRIVER), str(libpath), symbol, "--abort", kind],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -6, (r.returncode, r.stdout, r.stderr)
+    assert "NOT ABORTED" not in r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f" {symbol} " in lines[0]
+    assert "XSMMWRAP_BLAS" in lines[0]
+    assert lines[0].startswith("xsmmwrap:")
+
+
+def _target_name(t: int) -> str:
+    return ["generic", "avx2", "avx512"][t]
+
+
+@pytest.mark.parametrize("mode", ["jit0", "avx2"])
+@pytest.mark.parametrize("symbol", ALL)
+def test_modes(libpath: Path, tmp_path: Path, symbol: str, mode: str) -> None:
+    """The same differential run with XSMMWRAP_JIT=0 (portable kernel only) and with
+    XSMMWRAP_TARGET=avx2 (generated AVX2 code where the CPU has it)."""
+    env = {"XSMMWRAP_JIT": "0"} if mode == "jit0" else {"XSMMWRAP_TARGET": "avx2"}
+    if symbol in PROVIDER_OF:
+        env["XSMMWRAP_BLAS"] = str(PROVIDER_OF[symbol])
+        args = ["--big-ld"] if symbol.endswith("64_") else []
+    else:
+        args = ["--kernel-only"]
+    summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
+    _check_stats(summary, stats)
+    cfg = summary["config"]
+    if mode == "jit0":
+        assert cfg["jit"] == 0 and cfg["target"] == 0
+        assert stats["target"] == "generic"
+        assert stats["routes"]["jit"] == 0
+        assert not any(k["jit"] for k in stats["kernels"])
+    else:
+        want = min(1, cfg["cpu_target"])
+        assert cfg["target"] == want
+        assert stats["target"] == _target_name(want)
+        assert stats["cpu_target"] == _target_name(cfg["cpu_target"])
+        for k in stats["kernels"]:
+            if k["jit"]:
+                assert k["target"] == "avx2", k
+
+
+@pytest.mark.parametrize("sabotage,message", [
+    ("result", "wrong result"), ("nan", "non-finite"), ("padding", "outside the m x n block"),
+    ("input", "A or B was modified")])
+def test_driver_detects_damage(libpath: Path, tmp_path: Path, sabotage: str, message: str) -> None:
+    """The driver is not blind: damage done to the buffers after a call (one element of C off
+    by a relative 1e-9, a NaN, a write into the ld padding, a write into A) must be reported."""
+    summary = tmp_path / "summary.json"
+    r = subprocess.run(
+        [sys.executable, str(DRIVER), str(libpath), "dgemm_", "--out", str(summary),
+         "--random", "20", "--sabotage", sabotage],
+        env=clean_env(XSMMWRAP_BLAS=str(OPENBLAS), OPENBLAS_NUM_THREADS="1"),
+        capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stderr[-3000:]
+    failures = json.loads(summary.read_text())["failures"]
+    assert failures and all(message in f for f in failures), failures[:3]

@@ -1,0 +1,496 @@
+"""GEMM code generators: runs tests/c/test_gen.c for each target, and runs generated kernels in
+a small instruction emulator so that AVX-512 code is checked for results, not only decoding,
+on CPUs without AVX-512.
+
+The emulator reads objdump's Intel-syntax disassembly (a decoder independent of ours) and
+implements the few instructions the generators emit. Operands sit in memory regions of their
+exact size, so any access beyond a matrix, past alpha/beta or outside the stack faults; it
+also checks the ABI (rsp and callee-saved registers restored)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
+
+
+def _test_gen(cbuild: Path) -> Path:
+    exe = cbuild / "tests" / "c" / "test_gen"
+    assert exe.exists(), f"not built: {exe}"
+    return exe
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_generated_kernels(cbuild, target):
+    proc = subprocess.run([str(_test_gen(cbuild)), target], capture_output=True, text=True,
+                          timeout=1800)
+    out = proc.stdout + proc.stderr
+    summary = SUMMARY.findall(proc.stdout)
+    assert summary, f"no summary line:\n{out[-4000:]}"
+    passed, failed = map(int, summary[-1])
+    assert proc.returncode == 0, out[-4000:]
+    assert failed == 0, out[-4000:]
+    assert passed >= 10000, out[-4000:]
+    assert f"{target}: " in proc.stdout and " 0 declined" in proc.stdout, out[-4000:]
+
+
+# ---- The emulator.
+
+class Fault(Exception):
+    pass
+
+
+GPR64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + [f"r{i}" for i in range(8, 16)]
+GPR32 = {r.replace("r", "e", 1): r for r in GPR64[:8]} | {f"r{i}d": f"r{i}" for i in range(8, 16)}
+CALLEE_SAVED = ["rbx", "rbp", "r12", "r13", "r14", "r15"]
+M64 = (1 << 64) - 1
+WIDTH = {"xmm": 16, "ymm": 32, "zmm": 64}
+SIZE = {"DWORD": 4, "QWORD": 8, "XMMWORD": 16, "YMMWORD": 32, "ZMMWORD": 64}
+
+
+class Memory:
+    def __init__(self):
+        self.regions: list[tuple[int, bytearray]] = []
+
+    def add(self, base: int, data: bytearray):
+        self.regions.append((base, data))
+
+    def _find(self, addr: int, n: int):
+        for base, buf in self.regions:
+            if base <= addr and addr + n <= base + len(buf):
+                return buf, addr - base
+        raise Fault(f"access of {n} bytes at {addr:#x} outside every operand")
+
+    def read(self, addr: int, n: int) -> bytes:
+        buf, o = self._find(addr, n)
+        return bytes(buf[o:o + n])
+
+    def write(self, addr: int, data: bytes):
+        buf, o = self._find(addr, len(data))
+        buf[o:o + len(data)] = data
+
+
+class Machine:
+    def __init__(self, mem: Memory, code: bytes, entry: int):
+        self.mem = mem
+        self.g = dict.fromkeys(GPR64, 0)
+        self.v = np.zeros((32, 64), np.uint8)
+        self.k = [0] * 8
+        self.zf = False
+        self.prog = self._decode(code, entry)
+        self.entry = entry
+
+    # -- decoding objdump's text into closures
+    def _decode(self, code: bytes, entry: int):
+        with _tmpfile(code) as path:
+            text = subprocess.run(
+                ["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel",
+                 "--insn-width=16", f"--start-address={entry}", str(path)],
+                capture_output=True, text=True, check=True).stdout
+        prog = {}
+        lines = []
+        for line in text.splitlines():
+            m = re.match(r"\s*([0-9a-f]+):\t([0-9a-f ]+)\t(.*)$", line)
+            if m:
+                lines.append((int(m.group(1), 16), m.group(3)))
+        for i, (addr, asm) in enumerate(lines):
+            nxt = lines[i + 1][0] if i + 1 < len(lines) else None
+            prog[addr] = (self._compile(asm), nxt, asm)
+        return prog
+
+    def _operand(self, s: str, rip_target: int | None):
+        s = s.strip()
+        m = re.fullmatch(r"([xyz]mm)(\d+)((?:\{k\d\})?)((?:\{z\})?)", s)
+        if m:
+            kk = int(m.group(3)[2]) if m.group(3) else 0
+            return ("v", int(m.group(2)), WIDTH[m.group(1)], kk, bool(m.group(4)))
+        if re.fullmatch(r"k\d", s):
+            return ("k", int(s[1]))
+        if s in GPR64:
+            return ("g", s, 8)
+        if s in GPR32:
+            return ("g", GPR32[s], 4)
+        m = re.fullmatch(r"(?:(\w+) (PTR|BCST) )?\[([^\]]*)\]((?:\{k\d\})?)", s)
+        if m:
+            size = SIZE.get(m.group(1), 8) if m.group(1) else 8
+            bcst = m.group(2) == "BCST"
+            kk = int(m.group(4)[2]) if m.group(4) else 0
+            terms = []
+            for sign, term in re.findall(r"([+-]?)([^+-]+)", m.group(3)):
+                neg = sign == "-"
+                if term == "rip":
+                    terms.append(("abs", rip_target))
+                elif "*" in term:
+                    r, sc = term.split("*")
+                    terms.append(("idx", r, int(sc)))
+                elif term in GPR64:
+                    terms.append(("reg", term))
+                else:
+                    terms.append(("disp", -int(term, 16) if neg else int(term, 16)))
+            if any(t[0] == "abs" for t in terms):
+                terms = [("abs", rip_target)]
+
+            def addr(terms=terms):
+                a = 0
+                for t in terms:
+                    if t[0] == "reg":
+                        a += self.g[t[1]]
+                    elif t[0] == "idx":
+                        a += self.g[t[1]] * t[2]
+                    else:
+                        a += t[1]
+                return a & M64
+            return ("m", addr, size, bcst, kk)
+        return ("i", int(s, 16) & M64 if s.startswith("0x") else int(s) & M64)
+
+    def _compile(self, asm: str):
+        rip_target = None
+        if "#" in asm:
+            asm, comment = asm.split("#", 1)
+            rip_target = int(comment.split()[0], 16)
+        parts = asm.split(None, 1)
+        mn = parts[0]
+        ops = [self._operand(o, rip_target) for o in parts[1].split(",")] if len(parts) > 1 else []
+        handler = getattr(self, "op_" + mn, None)
+        if handler is None:
+            raise AssertionError(f"emulator does not know: {asm}")
+        return lambda: handler(*ops)
+
+    # -- vector helpers
+    @staticmethod
+    def _dt(mn: str):
+        return np.float64 if mn.endswith("d") or mn.endswith("q") else np.float32
+
+    def _lanes(self, width: int, dt) -> int:
+        return width // np.dtype(dt).itemsize
+
+    def _sel(self, kk: int, lanes: int):
+        if not kk:
+            return np.ones(lanes, bool)
+        return np.array([(self.k[kk] >> i) & 1 for i in range(lanes)], bool)
+
+    def _read_vec(self, op, dt, lanes: int, sel):
+        if op[0] == "v":
+            return self.v[op[1]].view(dt)[:lanes].copy()
+        _, addr, size, bcst, _ = op
+        es = np.dtype(dt).itemsize
+        a = addr()
+        if bcst:
+            return np.full(lanes, np.frombuffer(self.mem.read(a, es), dt)[0], dt)
+        out = np.zeros(lanes, dt)
+        for i in range(lanes):  # masked-off lanes are not accessed (fault suppression)
+            if sel[i]:
+                out[i] = np.frombuffer(self.mem.read(a + i * es, es), dt)[0]
+        return out
+
+    def _write_vec(self, dst, dt, values):
+        _, idx, width, kk, z = dst
+        lanes = self._lanes(width, dt)
+        cur = self.v[idx].view(dt)
+        sel = self._sel(kk, lanes)
+        merged = np.where(sel, values.astype(dt), np.zeros(lanes, dt) if z else cur[:lanes])
+        cur[:lanes] = merged
+        self.v[idx][width:] = 0  # VEX and EVEX writes clear the bits above the vector length
+
+    def _arith(self, mn, dst, s1, s2, f):
+        dt = self._dt(mn)
+        lanes = self._lanes(dst[2], dt)
+        sel = self._sel(dst[3], lanes)
+        a = self.v[s1[1]].view(dt)[:lanes].astype(np.float64)
+        b = self._read_vec(s2, dt, lanes, sel).astype(np.float64)
+        d = self.v[dst[1]].view(dt)[:lanes].astype(np.float64)
+        with np.errstate(all="ignore"):
+            self._write_vec(dst, dt, f(d, a, b))
+
+    # -- instructions
+    def op_vfmadd231pd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a * b + d)
+    def op_vfmadd231ps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a * b + d)
+    def op_vfnmadd231pd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: d - a * b)
+    def op_vfnmadd231ps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: d - a * b)
+    def op_vmulpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a * b)
+    def op_vmulps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a * b)
+    def op_vaddpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a + b)
+    def op_vaddps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a + b)
+    def op_vsubpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a - b)
+    def op_vsubps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a - b)
+
+    def op_vpxorq(self, d, a, b):
+        assert b[0] == "v" and not d[3], "vpxor from memory or masked"
+        w = d[2]
+        res = self.v[a[1]][:w] ^ self.v[b[1]][:w]
+        self.v[d[1]][:w] = res
+        self.v[d[1]][w:] = 0
+    op_vpxor = op_vpxorq
+
+    # Shuffles (ymm, register operands; per 128-bit lane as in the SDM).
+    def _shuffle(self, d, a, b, dt, pick):
+        x, y = self.v[a[1]].view(dt), self.v[b[1]].view(dt)
+        lanes = self._lanes(d[2], dt)
+        per = 16 // np.dtype(dt).itemsize
+        out = np.zeros(lanes, dt)
+        for base in range(0, lanes, per):
+            out[base:base + per] = pick(x[base:base + per], y[base:base + per])
+        self._write_vec(d, dt, out)
+
+    def op_vunpcklpd(self, d, a, b):
+        self._shuffle(d, a, b, np.float64, lambda x, y: [x[0], y[0]])
+
+    def op_vunpckhpd(self, d, a, b):
+        self._shuffle(d, a, b, np.float64, lambda x, y: [x[1], y[1]])
+
+    def op_vunpcklps(self, d, a, b):
+        self._shuffle(d, a, b, np.float32, lambda x, y: [x[0], y[0], x[1], y[1]])
+
+    def op_vunpckhps(self, d, a, b):
+        self._shuffle(d, a, b, np.float32, lambda x, y: [x[2], y[2], x[3], y[3]])
+
+    def op_vshufps(self, d, a, b, imm):
+        i = imm[1]
+        self._shuffle(d, a, b, np.float32,
+                      lambda x, y: [x[i & 3], x[i >> 2 & 3], y[i >> 4 & 3], y[i >> 6 & 3]])
+
+    def op_vperm2f128(self, d, a, b, imm):
+        halves = [self.v[a[1]][:16], self.v[a[1]][16:32], self.v[b[1]][:16], self.v[b[1]][16:32]]
+        lo, hi = halves[imm[1] & 3].copy(), halves[imm[1] >> 4 & 3].copy()
+        self.v[d[1]][:16] = 0 if imm[1] & 8 else lo
+        self.v[d[1]][16:32] = 0 if imm[1] & 0x80 else hi
+        self.v[d[1]][32:] = 0
+
+    def _mov(self, dt, a, b):
+        if a[0] == "m":  # store: only the selected lanes are written
+            lanes = self._lanes(b[2], dt)
+            sel = self._sel(a[4], lanes)
+            vals = self.v[b[1]].view(dt)[:lanes]
+            es = np.dtype(dt).itemsize
+            for i in range(lanes):
+                if sel[i]:
+                    self.mem.write(a[1]() + i * es, vals[i].tobytes())
+        else:
+            lanes = self._lanes(a[2], dt)
+            self._write_vec(a, dt, self._read_vec(b, dt, lanes, self._sel(a[3], lanes)))
+
+    def op_vmovupd(self, a, b): self._mov(np.float64, a, b)
+    def op_vmovups(self, a, b): self._mov(np.float32, a, b)
+
+    def _movs(self, dt, a, b):
+        es = np.dtype(dt).itemsize
+        if a[0] == "m":
+            self.mem.write(a[1](), self.v[b[1]][:es].tobytes())
+        else:
+            self.v[a[1]][:] = 0
+            self.v[a[1]][:es] = np.frombuffer(self.mem.read(b[1](), es), np.uint8)
+
+    def op_vmovsd(self, a, b): self._movs(np.float64, a, b)
+    def op_vmovss(self, a, b): self._movs(np.float32, a, b)
+
+    def _bcst(self, dt, d, m):
+        es = np.dtype(dt).itemsize
+        x = np.frombuffer(self.mem.read(m[1](), es), dt)[0]
+        self._write_vec(d, dt, np.full(self._lanes(d[2], dt), x, dt))
+
+    def op_vbroadcastsd(self, d, m): self._bcst(np.float64, d, m)
+    def op_vbroadcastss(self, d, m): self._bcst(np.float32, d, m)
+
+    def _maskmov(self, dt, a, b, c):
+        if a[0] == "m":  # store [m], mask, src
+            lanes = self._lanes(c[2], dt)
+            sel = self.v[b[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes] < 0
+            vals = self.v[c[1]].view(dt)[:lanes]
+            es = np.dtype(dt).itemsize
+            for i in range(lanes):
+                if sel[i]:
+                    self.mem.write(a[1]() + i * es, vals[i].tobytes())
+        else:  # load dst, mask, [m]: masked-off lanes are zero and not accessed
+            lanes = self._lanes(a[2], dt)
+            sel = self.v[b[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes] < 0
+            self._write_vec(a, dt, self._read_vec(c, dt, lanes, sel))
+
+    def op_vmaskmovpd(self, a, b, c): self._maskmov(np.float64, a, b, c)
+    def op_vmaskmovps(self, a, b, c): self._maskmov(np.float32, a, b, c)
+
+    def op_vzeroupper(self):
+        self.v[:16, 16:] = 0
+
+    def op_kmovw(self, k, r):
+        self.k[k[1]] = self.g[r[1]] & 0xFFFF
+
+    def _set(self, r, value):
+        self.g[r[1]] = value & (M64 if r[2] == 8 else 0xFFFFFFFF)
+
+    def op_mov(self, a, b):
+        if a[0] == "m":
+            self.mem.write(a[1](), self.g[b[1]].to_bytes(8, "little"))
+        elif b[0] == "m":
+            self._set(a, int.from_bytes(self.mem.read(b[1](), 8), "little"))
+        else:
+            self._set(a, b[1] if b[0] == "i" else self.g[b[1]])
+
+    def op_lea(self, a, b): self._set(a, b[1]())
+
+    def op_add(self, a, b):
+        self._set(a, self.g[a[1]] + (b[1] if b[0] == "i" else self.g[b[1]]))
+        self.zf = self.g[a[1]] == 0
+
+    def op_sub(self, a, b):
+        self._set(a, self.g[a[1]] - (b[1] if b[0] == "i" else self.g[b[1]]))
+        self.zf = self.g[a[1]] == 0
+
+    def op_push(self, r):
+        self.g["rsp"] -= 8
+        self.mem.write(self.g["rsp"], self.g[r[1]].to_bytes(8, "little"))
+
+    def op_pop(self, r):
+        self.g[r[1]] = int.from_bytes(self.mem.read(self.g["rsp"], 8), "little")
+        self.g["rsp"] += 8
+
+    def op_jne(self, t):
+        return None if self.zf else t[1]
+
+    def op_ret(self):
+        return "ret"
+
+    def run(self, limit: int = 5_000_000) -> int:
+        pc, n = self.entry, 0
+        while True:
+            fn, nxt, asm = self.prog[pc]
+            r = fn()
+            n += 1
+            if r == "ret":
+                return n
+            pc = r if r is not None else nxt
+            if n > limit:
+                raise AssertionError("runaway kernel")
+
+
+class _tmpfile:
+    def __init__(self, data: bytes):
+        import tempfile
+        self.f = tempfile.NamedTemporaryFile(suffix=".bin", delete=False)
+        self.f.write(data)
+        self.f.close()
+
+    def __enter__(self):
+        return Path(self.f.name)
+
+    def __exit__(self, *exc):
+        Path(self.f.name).unlink()
+
+
+# ---- Running one kernel of the corpus.
+A_AT, B_AT, C_AT, AL_AT, BE_AT = 0x10000000, 0x20000000, 0x30000000, 0x40000000, 0x50000000
+STACK_TOP, STACK_BYTES = 0x7FF00000, 64 * 1024
+
+
+def _span(rows, cols, ld):
+    return (cols - 1) * ld + rows if rows and cols else 0
+
+
+def check_kernel(code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls,
+                 rng) -> str | None:
+    """Runs one kernel on random data; returns None when it is right, else what went wrong."""
+    dt = np.float64 if prec == 0 else np.float32
+    sa = _span(k, m, lda) if ta else _span(m, k, lda)
+    sb = _span(n, k, ldb) if tb else _span(k, n, ldb)
+    sc = _span(m, n, ldc)
+    a = rng.uniform(-1, 1, sa).astype(dt)
+    b = rng.uniform(-1, 1, sb).astype(dt)
+    c = rng.uniform(-1, 1, sc).astype(dt)
+    rows = np.arange(sc) % ldc if sc else np.arange(0)
+    c[rows >= m] = 12345.0
+    if alpha_cls == 2:
+        a[:] = np.nan
+        b[:] = np.nan
+    if beta_cls == 2:
+        c[rows < m] = np.nan
+
+    def scale(cls):
+        return {0: 1.0, 1: -1.0, 2: 0.0}.get(cls, float(rng.choice([0.75, -1.5, 2.25])))
+    alpha, beta = dt(scale(alpha_cls)), dt(scale(beta_cls))
+    mem = Memory()
+    mem.add(A_AT, bytearray(a.tobytes()))
+    mem.add(B_AT, bytearray(b.tobytes()))
+    cbuf = bytearray(c.tobytes())
+    mem.add(C_AT, cbuf)
+    mem.add(AL_AT, bytearray(np.array([alpha], dt).tobytes()))
+    mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
+    mem.add(0, bytearray(code))  # code addresses are buffer offsets, as objdump prints them
+    mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
+    mach = Machine(mem, code, entry)
+    g = mach.g
+    for i, r in enumerate(GPR64):
+        g[r] = 0x1111111111111111 * (i + 1) & M64
+    g.update(rdi=A_AT, rsi=B_AT, rdx=C_AT, rcx=AL_AT, r8=BE_AT, r9=0xDEAD, rsp=STACK_TOP - 8)
+    saved = {r: g[r] for r in CALLEE_SAVED}
+    try:
+        mach.run()
+    except Fault as e:
+        return str(e)
+    if g["rsp"] != STACK_TOP - 8:
+        return "rsp not restored"
+    if any(g[r] != saved[r] for r in CALLEE_SAVED):
+        return "callee-saved register changed"
+    got = np.frombuffer(bytes(cbuf), dt).astype(np.float64)
+
+    # Reference in float64 from the stored matrices.
+    A = np.zeros((m, k))
+    B = np.zeros((k, n))
+    for i in range(m):
+        for p in range(k):
+            A[i, p] = a[p + i * lda] if ta else a[i + p * lda]
+    for p in range(k):
+        for j in range(n):
+            B[p, j] = b[j + p * ldb] if tb else b[p + j * ldb]
+    C0 = np.array([[c[i + j * ldc] for j in range(n)] for i in range(m)], np.float64).reshape(m, n)
+    prod = A @ B if alpha_cls != 2 else np.zeros((m, n))
+    mag = abs(float(alpha)) * (np.abs(A) @ np.abs(B)) if alpha_cls != 2 else np.zeros((m, n))
+    want = float(alpha) * prod
+    if beta_cls != 2:
+        want = want + float(beta) * C0
+        mag = mag + np.abs(float(beta) * C0)
+    tol = (1e-14 if prec == 0 else 1e-6) * (k + 2)
+    for j in range(n):
+        for i in range(ldc):
+            idx = i + j * ldc
+            if idx >= sc:
+                continue
+            if i >= m:
+                if got[idx] != 12345.0:
+                    return f"padding C({i},{j}) overwritten"
+                continue
+            err = abs(got[idx] - want[i, j])
+            if not err <= tol * max(mag[i, j], 1e-300):
+                return f"C({i},{j}) = {got[idx]!r}, want {want[i, j]!r}"
+    return None
+
+
+def _corpus(cbuild: Path, target: str, tmp: Path):
+    proc = subprocess.run([str(_test_gen(cbuild)), "emit", target, str(tmp)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for line in (tmp / "manifest.txt").read_text().splitlines():
+        f, entry, *fields = line.split()
+        yield f, (tmp / f).read_bytes(), int(entry), [int(x) for x in fields]
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
+@pytest.mark.parametrize("target", ["avx512", "avx2"])
+def test_emulated_kernels(cbuild, tmp_path, target):
+    """Every corpus kernel computes the right C in the emulator (AVX2 as well: its kernels also
+    run natively in test_gen, which cross-checks the emulator)."""
+    rng = np.random.default_rng(7)
+    failures, count = [], 0
+    for name, code, entry, fields in _corpus(cbuild, target, tmp_path):
+        if target == "avx2" and count >= 150:
+            break
+        count += 1
+        why = check_kernel(code, entry, *fields, rng)
+        if why:
+            failures.append(f"{name} {fields}: {why}")
+    assert count >= 100
+    assert not failures, "\n".join(failures[:20]) + f"\n{len(failures)} of {count} failed"

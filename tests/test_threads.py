@@ -1,0 +1,73 @@
+"""Eight threads calling dgemm_/sgemm_ under LD_PRELOAD on a shared pool of 200 descriptors
+(tests/c/test_threads.c): every result right, one kernel per distinct descriptor, every call
+counted. With LIBXSMM_TRYLOCK=1 a thread that finds the generation lock taken hands its call
+to the original BLAS (route lock_busy) instead of waiting: results stay right, no descriptor
+gets two kernels.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import clean_env
+
+
+def _run(exe: Path, *args: str, **env: str) -> tuple[dict[str, int], subprocess.CompletedProcess]:
+    assert exe.exists(), f"not built: {exe}"
+    r = subprocess.run([str(exe), *args], env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    summary = re.findall(r"^(\d+) passed, (\d+) failed$", r.stdout, re.M)
+    assert summary, f"no summary line (exit {r.returncode}):\n{out[-4000:]}"
+    passed, failed = map(int, summary[-1])
+    assert r.returncode == 0 and failed == 0, out[-4000:]
+    assert passed >= 20, out
+    info = re.search(r"^threads (\d+) calls (\d+) descriptors (\d+) kernels (\d+) jit (\d+) "
+                     r"lock_busy (\d+) monitor_reads (\d+)$", r.stdout, re.M)
+    assert info, r.stdout
+    keys = ["threads", "calls", "descriptors", "kernels", "jit", "lock_busy", "monitor_reads"]
+    return dict(zip(keys, map(int, info.groups()))), r
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_threads_preloaded(cbuild: Path, libpath: Path, run: int) -> None:
+    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", LD_PRELOAD=str(libpath))
+    assert got["threads"] == 8 and got["calls"] == 8 * (200 + 1500)
+    assert got["descriptors"] == 200 and got["kernels"] == 200
+    assert got["lock_busy"] == 0
+
+
+def test_threads_preloaded_trylock(cbuild: Path, libpath: Path) -> None:
+    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", LD_PRELOAD=str(libpath),
+                  LIBXSMM_TRYLOCK="1")
+    assert got["calls"] == 8 * (200 + 1500)
+    assert 0 < got["kernels"] <= got["descriptors"] == 200
+
+
+def test_threads_portable_only(cbuild: Path, libpath: Path) -> None:
+    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", "8", "800",
+                  LD_PRELOAD=str(libpath), XSMMWRAP_JIT="0")
+    assert got["kernels"] == 200 and got["jit"] == 0
+
+
+def test_threads_many(cbuild: Path, libpath: Path) -> None:
+    """More threads than the machine has cores, fewer calls each."""
+    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", "32", "300",
+                  LD_PRELOAD=str(libpath))
+    assert got["threads"] == 32 and got["kernels"] == 200
+
+
+def test_threads_linked(cbuild: Path) -> None:
+    """The in-process build (linked with libxsmmwrap.so; the sanitizer build runs it too)."""
+    got, _ = _run(cbuild / "tests" / "c" / "test_threads")
+    assert got["kernels"] == 200
+
+
+def test_threads_needs_the_wrapper(cbuild: Path) -> None:
+    """Without the preload the program refuses to run, rather than pass vacuously."""
+    exe = cbuild / "tests" / "c" / "test_threads_preload"
+    r = subprocess.run([str(exe)], env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "LD_PRELOAD" in r.stdout
