@@ -45,9 +45,14 @@ DEFAULT_MAX_MNK = 64 * 64 * 64
 
 class Config(ct.Structure):
     _fields_ = [
-        ("max_mnk", ct.c_int64), ("max_kernels", ct.c_int64), ("disabled", ct.c_int),
-        ("jit", ct.c_int), ("target", ct.c_int), ("cpu_target", ct.c_int),
-        ("trylock", ct.c_int), ("verbosity", ct.c_int),
+        ("max_mnk", ct.c_int64),
+        ("max_kernels", ct.c_int64),
+        ("disabled", ct.c_int),
+        ("jit", ct.c_int),
+        ("target", ct.c_int),
+        ("cpu_target", ct.c_int),
+        ("trylock", ct.c_int),
+        ("verbosity", ct.c_int),
     ]
 
 
@@ -62,10 +67,10 @@ class Case:
     k: int
     alpha: float
     beta: float
-    order: int = COL_MAJOR     # CBLAS only; Fortran is always column-major
+    order: int = COL_MAJOR  # CBLAS only; Fortran is always column-major
     pad: tuple[int, int, int] = (0, 0, 0)  # ld minus the least valid ld, for A, B, C
     ld: tuple[int, int, int] | None = None  # explicit leading dimensions (invalid cases)
-    expect: str = "kernel"     # kernel, too_large, unsupported, invalid
+    expect: str = "kernel"  # kernel, too_large, unsupported, invalid
     note: str = ""
 
 
@@ -158,20 +163,47 @@ class Driver:
         if self.iface == "f77":
             ta = c.ta.encode() if isinstance(c.ta, str) else c.ta
             tb = c.tb.encode() if isinstance(c.tb, str) else c.tb
-            self.fn(ct.c_char_p(ta), ct.c_char_p(tb), ct.byref(it(c.m)), ct.byref(it(c.n)),
-                    ct.byref(it(c.k)), ct.byref(self.scalar(c.alpha)), ptr[0],
-                    ct.byref(it(lda)), ptr[1], ct.byref(it(ldb)), ct.byref(self.scalar(c.beta)),
-                    ptr[2], ct.byref(it(ldc)), ct.c_size_t(1), ct.c_size_t(1))
+            self.fn(
+                ct.c_char_p(ta),
+                ct.c_char_p(tb),
+                ct.byref(it(c.m)),
+                ct.byref(it(c.n)),
+                ct.byref(it(c.k)),
+                ct.byref(self.scalar(c.alpha)),
+                ptr[0],
+                ct.byref(it(lda)),
+                ptr[1],
+                ct.byref(it(ldb)),
+                ct.byref(self.scalar(c.beta)),
+                ptr[2],
+                ct.byref(it(ldc)),
+                ct.c_size_t(1),
+                ct.c_size_t(1),
+            )
         else:
-            self.fn(ct.c_int(c.order), ct.c_int(c.ta), ct.c_int(c.tb), it(c.m), it(c.n), it(c.k),
-                    self.scalar(c.alpha), ptr[0], it(lda), ptr[1], it(ldb), self.scalar(c.beta),
-                    ptr[2], it(ldc))
+            self.fn(
+                ct.c_int(c.order),
+                ct.c_int(c.ta),
+                ct.c_int(c.tb),
+                it(c.m),
+                it(c.n),
+                it(c.k),
+                self.scalar(c.alpha),
+                ptr[0],
+                it(lda),
+                ptr[1],
+                it(ldb),
+                self.scalar(c.beta),
+                ptr[2],
+                it(ldc),
+            )
 
     def fail(self, c: Case, what: str) -> None:
         lds = leading_dims(c)
         self.failures.append(
             f"{self.symbol}: {what} [ta={c.ta!r} tb={c.tb!r} order={c.order} m={c.m} n={c.n} "
-            f"k={c.k} ld={lds} alpha={c.alpha} beta={c.beta} expect={c.expect} {c.note}]")
+            f"k={c.k} ld={lds} alpha={c.alpha} beta={c.beta} expect={c.expect} {c.note}]"
+        )
 
     # -- one valid call, checked ------------------------------------------------------------
     def run_valid(self, c: Case) -> None:
@@ -218,8 +250,11 @@ class Driver:
             ref += c.beta * c0.astype(np.float64)
             bound += abs(c.beta) * np.abs(c0.astype(np.float64))
         if got.size and not np.isfinite(got).all():
-            self.fail(c, f"{np.count_nonzero(~np.isfinite(got))} non-finite elements in C "
-                         "(a planted NaN leaked or the result is wrong)")
+            self.fail(
+                c,
+                f"{np.count_nonzero(~np.isfinite(got))} non-finite elements in C "
+                "(a planted NaN leaked or the result is wrong)",
+            )
             return
         err = np.abs(got - ref)
         lim = self.tol * bound + 1e-30
@@ -276,10 +311,19 @@ class Driver:
         def cls(v: float) -> str:
             return {1.0: "1", -1.0: "-1", 0.0: "0"}.get(v, "any")
 
-        return {"precision": "f64" if self.dtype == np.float64 else "f32",
-                "trans_a": "T" if is_trans(ta) else "N", "trans_b": "T" if is_trans(tb) else "N",
-                "m": m, "n": n, "k": c.k, "lda": lda, "ldb": ldb, "ldc": ldc,
-                "alpha": cls(c.alpha), "beta": cls(c.beta)}
+        return {
+            "precision": "f64" if self.dtype == np.float64 else "f32",
+            "trans_a": "T" if is_trans(ta) else "N",
+            "trans_b": "T" if is_trans(tb) else "N",
+            "m": m,
+            "n": n,
+            "k": c.k,
+            "lda": lda,
+            "ldb": ldb,
+            "ldc": ldc,
+            "alpha": cls(c.alpha),
+            "beta": cls(c.beta),
+        }
 
     # -- the cases ---------------------------------------------------------------------------
     def route_of(self, m: int, n: int, k: int) -> str:
@@ -303,10 +347,31 @@ class Driver:
     def pads(self) -> tuple[int, int, int]:
         return tuple(self.pyrng.choice([0, 0, 1, 3, 7]) for _ in range(3))  # type: ignore
 
-    def make(self, ta: Any, tb: Any, m: int, n: int, k: int, alpha: float, beta: float,
-             order: int, note: str = "") -> Case:
-        return Case(ta, tb, m, n, k, alpha, beta, order, self.pads(),
-                    expect=self.route_of(m, n, k), note=note)
+    def make(
+        self,
+        ta: Any,
+        tb: Any,
+        m: int,
+        n: int,
+        k: int,
+        alpha: float,
+        beta: float,
+        order: int,
+        note: str = "",
+    ) -> Case:
+        return Case(
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            alpha,
+            beta,
+            order,
+            self.pads(),
+            expect=self.route_of(m, n, k),
+            note=note,
+        )
 
     def valid_cases(self, n_random: int, kernel_only: bool) -> list[Case]:
         basis, spellings = self.trans_values()
@@ -330,36 +395,68 @@ class Driver:
         for order in self.orders():
             for ta in spellings:
                 for tb in spellings:
-                    cases.append(self.make(ta, tb, *shape(), pick(SCALARS), pick(SCALARS), order,
-                                           "spelling"))
+                    cases.append(
+                        self.make(ta, tb, *shape(), pick(SCALARS), pick(SCALARS), order, "spelling")
+                    )
         # Random shapes, scalars and paddings.
         for _ in range(n_random):
-            cases.append(self.make(pick(spellings), pick(spellings), *shape(), pick(SCALARS),
-                                   pick(SCALARS), pick(self.orders()), "random"))
+            cases.append(
+                self.make(
+                    pick(spellings),
+                    pick(spellings),
+                    *shape(),
+                    pick(SCALARS),
+                    pick(SCALARS),
+                    pick(self.orders()),
+                    "random",
+                )
+            )
         # Zero sizes with every scalar: C scaled by beta (or untouched) only.
         for m, n, k in [(0, 5, 3), (4, 0, 3), (4, 5, 0), (0, 0, 0), (1, 1, 0)]:
             for alpha in SCALARS:
                 for beta in SCALARS:
-                    cases.append(self.make(pick(spellings), pick(spellings), m, n, k, alpha, beta,
-                                           pick(self.orders()), "zero"))
+                    cases.append(
+                        self.make(
+                            pick(spellings),
+                            pick(spellings),
+                            m,
+                            n,
+                            k,
+                            alpha,
+                            beta,
+                            pick(self.orders()),
+                            "zero",
+                        )
+                    )
         # The threshold's edge: M*N*K == limit is served, one more is not.
         lim = self.max_mnk
         edge = [(1, 1, lim)] if lim <= 1 << 20 else []
         cube = round(lim ** (1 / 3))
-        if cube ** 3 == lim:
+        if cube**3 == lim:
             edge.append((cube, cube, cube))
         if not kernel_only:
             if lim < 1 << 20:
                 edge.append((1, 1, lim + 1))
                 edge.append((1, 2, lim // 2 + 1))
-            if cube ** 3 == lim:
+            if cube**3 == lim:
                 edge.append((cube, cube, cube + 1))
             # Above the default threshold whatever the setting (original BLAS when lowered).
             edge += [(65, 65, 65), (3, 300, 400), (100, 90, 80)]
         for m, n, k in edge:
             for order in self.orders():
-                cases.append(self.make(pick(basis), pick(basis), m, n, k, pick(SCALARS),
-                                       pick(SCALARS), order, "edge"))
+                cases.append(
+                    self.make(
+                        pick(basis),
+                        pick(basis),
+                        m,
+                        n,
+                        k,
+                        pick(SCALARS),
+                        pick(SCALARS),
+                        order,
+                        "edge",
+                    )
+                )
         return cases
 
     def invalid_cases(self) -> list[Case]:
@@ -370,10 +467,18 @@ class Driver:
         bad_t = "X" if f77 else 110
         cases = []
         for order in self.orders():
-            def inv(ta: Any, tb: Any, m: int, n: int, k: int, ld: tuple[int, int, int],
-                    note: str, order: int = order) -> Case:
-                return Case(ta, tb, m, n, k, 1.0, 0.0, order, ld=ld, expect="invalid",
-                            note=note)
+
+            def inv(
+                ta: Any,
+                tb: Any,
+                m: int,
+                n: int,
+                k: int,
+                ld: tuple[int, int, int],
+                note: str,
+                order: int = order,
+            ) -> Case:
+                return Case(ta, tb, m, n, k, 1.0, 0.0, order, ld=ld, expect="invalid", note=note)
 
             rm = order == ROW_MAJOR
             # (m, n, k) = (4, 5, 6): least lds for N,N col-major are (4, 6, 4); row-major (6, 5, 5).
@@ -391,12 +496,16 @@ class Driver:
                 # T,T: the least lda/ldb change (col-major: lda >= k; row-major: ldb >= k)
                 inv(t_, t_, 4, 5, 6, (5, 5, 5) if rm else (4, 6, 4), "ld too small for T,T"),
                 # an empty matrix still needs ld >= 1
-                inv(n_, n_, 4, 0, 6, (6, 0, 1), "ldb 0 with n 0") if rm
+                inv(n_, n_, 4, 0, 6, (6, 0, 1), "ldb 0 with n 0")
+                if rm
                 else inv(n_, n_, 0, 5, 6, (0, 6, 1), "lda 0 with m 0"),
             ]
         if not f77:
-            cases.append(Case(n_, n_, 4, 5, 6, 1.0, 0.0, 100, ld=(4, 6, 4), expect="invalid",
-                              note="bad order"))
+            cases.append(
+                Case(
+                    n_, n_, 4, 5, 6, 1.0, 0.0, 100, ld=(4, 6, 4), expect="invalid", note="bad order"
+                )
+            )
         return cases
 
     def big_ld_cases(self) -> list[Case]:
@@ -406,13 +515,37 @@ class Driver:
         out = []
         for order in self.orders():
             if order == COL_MAJOR:  # A is m x 1: one column, lda unused beyond it
-                out.append(Case(self.trans_values()[0][0], self.trans_values()[0][0], 4, 3, 1,
-                                0.37, 1.0, order, ld=(big, 1, 4), expect="unsupported",
-                                note="lda > 2^32"))
-            else:                   # A is 1 x k row-major: one row
-                out.append(Case(self.trans_values()[0][0], self.trans_values()[0][0], 1, 3, 4,
-                                0.37, 1.0, order, ld=(big, 3, 3), expect="unsupported",
-                                note="lda > 2^32"))
+                out.append(
+                    Case(
+                        self.trans_values()[0][0],
+                        self.trans_values()[0][0],
+                        4,
+                        3,
+                        1,
+                        0.37,
+                        1.0,
+                        order,
+                        ld=(big, 1, 4),
+                        expect="unsupported",
+                        note="lda > 2^32",
+                    )
+                )
+            else:  # A is 1 x k row-major: one row
+                out.append(
+                    Case(
+                        self.trans_values()[0][0],
+                        self.trans_values()[0][0],
+                        1,
+                        3,
+                        4,
+                        0.37,
+                        1.0,
+                        order,
+                        ld=(big, 3, 3),
+                        expect="unsupported",
+                        note="lda > 2^32",
+                    )
+                )
         return out
 
 
@@ -454,9 +587,14 @@ def main() -> int:
         if len(d.failures) >= 30:
             break
     sys.stdout.flush()
-    summary = {"symbol": d.symbol, "calls": d.calls, "expect": d.expect, "config": d.config,
-               "kernels": [dict(json.loads(key), calls=n) for key, n in d.kernels.items()],
-               "failures": d.failures}
+    summary = {
+        "symbol": d.symbol,
+        "calls": d.calls,
+        "expect": d.expect,
+        "config": d.config,
+        "kernels": [dict(json.loads(key), calls=n) for key, n in d.kernels.items()],
+        "failures": d.failures,
+    }
     if args.out:
         with open(args.out, "w") as f:
             json.dump(summary, f, indent=1)

@@ -16,13 +16,25 @@ def _meson_build(builddir: Path, *options: str) -> Path:
     """Configure (once) and compile a Meson build of this checkout with the C tests enabled."""
     if not (builddir / "build.ninja").exists():
         subprocess.run(
-            [sys.executable, "-m", "mesonbuild.mesonmain", "setup", str(builddir), str(ROOT),
-             "-Dtests=true", "-Dexamples=true", *options],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "mesonbuild.mesonmain",
+                "setup",
+                str(builddir),
+                str(ROOT),
+                "-Dtests=true",
+                "-Dexamples=true",
+                *options,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     r = subprocess.run(
         [sys.executable, "-m", "mesonbuild.mesonmain", "compile", "-C", str(builddir)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if r.returncode != 0:
         raise RuntimeError(f"meson compile failed:\n{r.stdout}\n{r.stderr}")
@@ -32,7 +44,7 @@ def _meson_build(builddir: Path, *options: str) -> Path:
 @pytest.fixture(scope="session")
 def cbuild() -> Path:
     """The build directory of the C library, test programs and examples (release build)."""
-    return _meson_build(ROOT / "build" / "tests")
+    return _meson_build(ROOT / "build" / "tests", "-Dwerror=true")
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +55,10 @@ def libpath(cbuild: Path) -> Path:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any xsmmwrap or LIBXSMM setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XSMMWRAP_", "LIBXSMM_")) and k != "LD_PRELOAD"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("XSMMWRAP_", "LIBXSMM_")) and k != "LD_PRELOAD"
+    }
     env.update(extra)
     return env

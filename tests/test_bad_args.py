@@ -49,8 +49,13 @@ CASES = _cases()
 
 
 def _run(exe: Path, case: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(exe), case], env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(exe), case],
+        env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
@@ -60,15 +65,17 @@ def test_provider_is_the_intended_one(cbuild: Path, provider: str) -> None:
     libs = [line.split("=>")[1].split("(")[0].strip() for line in out.splitlines() if "=>" in line]
     blas = [Path(p).resolve() for p in libs if "blas" in p]
     assert blas == [Path(PROVIDERS[provider]).resolve()], out
-    listed = subprocess.run([str(exe), "--list"], check=True, capture_output=True,
-                            text=True).stdout.split()
+    listed = subprocess.run(
+        [str(exe), "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
     assert listed == CASES
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
-def test_invalid_call_same_as_plain(cbuild: Path, libpath: Path, tmp_path: Path, provider: str,
-                                    case: str) -> None:
+def test_invalid_call_same_as_plain(
+    cbuild: Path, libpath: Path, tmp_path: Path, provider: str, case: str
+) -> None:
     exe = _exe(cbuild, provider)
     plain = _run(exe, case)
     stats = tmp_path / "stats.json"
@@ -78,7 +85,10 @@ def test_invalid_call_same_as_plain(cbuild: Path, libpath: Path, tmp_path: Path,
     if not (provider == "openblas" and case in OPENBLAS_ACCEPTS):
         assert plain.stderr or "illegal value" in plain.stdout, plain
     assert (wrapped.returncode, wrapped.stdout, wrapped.stderr) == (
-        plain.returncode, plain.stdout, plain.stderr)
+        plain.returncode,
+        plain.stdout,
+        plain.stderr,
+    )
     # Without the preload nothing was counted anywhere; with it, every call as invalid.
     assert stats.exists(), "no statistics written at exit"
     st = json.loads(stats.read_text())
@@ -99,7 +109,11 @@ def test_no_gemm_call_no_statistics(cbuild: Path, libpath: Path, tmp_path: Path)
     (so the counts above come from the invalid calls alone)."""
     exe = _exe(cbuild, "openblas")
     stats = tmp_path / "stats.json"
-    r = subprocess.run([str(exe), "no_such_case"], env=clean_env(
-        LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats)), capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "no_such_case"],
+        env=clean_env(LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats)),
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unknown case" in r.stderr
     assert not stats.exists()

@@ -1,4 +1,5 @@
-"""Runs the x86-64 encoder test (tests/c/test_x86_enc.c), which checks every case against objdump."""
+"""Runs the x86-64 encoder test (tests/c/test_x86_enc.c): every case checked against objdump."""
+
 import re
 import subprocess
 

@@ -61,23 +61,36 @@ PROVIDED = (
     + [(s, "numpy_openblas64", NUMPY_OPENBLAS64, True) for s in SCIPY64]
 )
 PROVIDER_OF = {s: p for s, _, p, inv in PROVIDED if inv}
-ROUTES = ["jit", "portable", "too_large", "unsupported", "invalid", "disabled",
-          "registry_full", "lock_busy"]
+ROUTES = [
+    "jit",
+    "portable",
+    "too_large",
+    "unsupported",
+    "invalid",
+    "disabled",
+    "registry_full",
+    "lock_busy",
+]
 
 
 def _exported(lib: Path) -> set[str]:
-    out = subprocess.run(["nm", "-D", "--defined-only", str(lib)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", str(lib)], check=True, capture_output=True, text=True
+    ).stdout
     return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 
-def _run_driver(libpath: Path, tmp_path: Path, symbol: str, *args: str,
-                **env: str) -> tuple[dict[str, Any], dict[str, Any], subprocess.CompletedProcess]:
+def _run_driver(
+    libpath: Path, tmp_path: Path, symbol: str, *args: str, **env: str
+) -> tuple[dict[str, Any], dict[str, Any], subprocess.CompletedProcess]:
     summary, stats = tmp_path / "summary.json", tmp_path / "stats.json"
     r = subprocess.run(
         [sys.executable, str(DRIVER), str(libpath), symbol, "--out", str(summary), *args],
         env=clean_env(XSMMWRAP_STATS_JSON=str(stats), OPENBLAS_NUM_THREADS="1", **env),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, f"driver failed ({r.returncode}):\n{r.stderr[-6000:]}"
     assert stats.exists(), "XSMMWRAP_STATS_JSON was not written at exit"
     return json.loads(summary.read_text()), json.loads(stats.read_text()), r
@@ -98,8 +111,10 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
         assert routes[r] == 0, routes
     # Exactly the kernels the served calls needed, each once, with its calls.
     strip = ("jit", "target", "code_bytes", "gflop")
-    got = sorted(json.dumps({k: v for k, v in kn.items() if k not in strip}, sort_keys=True)
-                 for kn in stats["kernels"])
+    got = sorted(
+        json.dumps({k: v for k, v in kn.items() if k not in strip}, sort_keys=True)
+        for kn in stats["kernels"]
+    )
     want = sorted(json.dumps(kn, sort_keys=True) for kn in summary["kernels"])
     assert got == want
     for kn in stats["kernels"]:
@@ -111,8 +126,12 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
 
 def test_providers_export_their_names() -> None:
     """The premise of the provider table above, checked on this machine."""
-    for lib, names in [(OPENBLAS, LP64), (REFBLAS, LP64), (SCIPY_OPENBLAS, SCIPY),
-                       (NUMPY_OPENBLAS64, SCIPY64)]:
+    for lib, names in [
+        (OPENBLAS, LP64),
+        (REFBLAS, LP64),
+        (SCIPY_OPENBLAS, SCIPY),
+        (NUMPY_OPENBLAS64, SCIPY64),
+    ]:
         missing = set(names) - _exported(lib)
         assert not missing, f"{lib} lacks {missing}"
     # ILP64 OpenBLAS has the LP64 names (with 64-bit integers), not the _64_ ones.
@@ -121,10 +140,18 @@ def test_providers_export_their_names() -> None:
 
 
 @pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
-@pytest.mark.parametrize("symbol,provider,path,invalid", PROVIDED,
-                         ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED])
-def test_with_provider(libpath: Path, tmp_path: Path, symbol: str, provider: str, path: Path,
-                       invalid: bool, max_mnk: str | None) -> None:
+@pytest.mark.parametrize(
+    "symbol,provider,path,invalid", PROVIDED, ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED]
+)
+def test_with_provider(
+    libpath: Path,
+    tmp_path: Path,
+    symbol: str,
+    provider: str,
+    path: Path,
+    invalid: bool,
+    max_mnk: str | None,
+) -> None:
     args = [] if invalid else ["--no-invalid"]
     if symbol.endswith("64_"):
         args.append("--big-ld")
@@ -132,7 +159,7 @@ def test_with_provider(libpath: Path, tmp_path: Path, symbol: str, provider: str
     if max_mnk:
         env["XSMMWRAP_MAX_MNK"] = max_mnk
     summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
-    assert summary["config"]["max_mnk"] == int(max_mnk or 64 ** 3)
+    assert summary["config"]["max_mnk"] == int(max_mnk or 64**3)
     e = summary["expect"]
     assert e["kernel"] > 100 and e["too_large"] > 0, e
     if invalid:
@@ -144,8 +171,9 @@ def test_with_provider(libpath: Path, tmp_path: Path, symbol: str, provider: str
 
 @pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
 @pytest.mark.parametrize("symbol", ILP64)
-def test_ilp64_kernel_path_without_provider(libpath: Path, tmp_path: Path, symbol: str,
-                                            max_mnk: str | None) -> None:
+def test_ilp64_kernel_path_without_provider(
+    libpath: Path, tmp_path: Path, symbol: str, max_mnk: str | None
+) -> None:
     """dgemm_64_ and friends have no original here: every call is one the kernel path serves,
     so none may need the original (that would abort)."""
     env = {"XSMMWRAP_MAX_MNK": max_mnk} if max_mnk else {}
@@ -158,16 +186,22 @@ def test_ilp64_kernel_path_without_provider(libpath: Path, tmp_path: Path, symbo
 @pytest.mark.parametrize("blas", [None, OPENBLAS64], ids=["no_blas", "blas_openblas64"])
 @pytest.mark.parametrize("kind", ["large", "invalid"])
 @pytest.mark.parametrize("symbol", ILP64)
-def test_ilp64_declined_without_provider_aborts(libpath: Path, symbol: str, kind: str,
-                                                blas: Path | None) -> None:
+def test_ilp64_declined_without_provider_aborts(
+    libpath: Path, symbol: str, kind: str, blas: Path | None
+) -> None:
     """A call the kernel path declines (too large, or invalid: the original must report it)
     with no original anywhere: one line on stderr naming the symbol and XSMMWRAP_BLAS, then
     SIGABRT. libopenblas64.so.0 as XSMMWRAP_BLAS does not help: it exports other names."""
     env = clean_env(XSMMWRAP_MAX_MNK="1000", OPENBLAS_NUM_THREADS="1")
     if blas:
         env["XSMMWRAP_BLAS"] = str(blas)
-    r = subprocess.run([sys.executable, str(DRIVER), str(libpath), symbol, "--abort", kind],
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(DRIVER), str(libpath), symbol, "--abort", kind],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == -6, (r.returncode, r.stdout, r.stderr)
     assert "NOT ABORTED" not in r.stdout
     lines = r.stderr.strip().splitlines()
@@ -210,18 +244,37 @@ def test_modes(libpath: Path, tmp_path: Path, symbol: str, mode: str) -> None:
                 assert k["target"] == "avx2", k
 
 
-@pytest.mark.parametrize("sabotage,message", [
-    ("result", "wrong result"), ("nan", "non-finite"), ("padding", "outside the m x n block"),
-    ("input", "A or B was modified")])
+@pytest.mark.parametrize(
+    "sabotage,message",
+    [
+        ("result", "wrong result"),
+        ("nan", "non-finite"),
+        ("padding", "outside the m x n block"),
+        ("input", "A or B was modified"),
+    ],
+)
 def test_driver_detects_damage(libpath: Path, tmp_path: Path, sabotage: str, message: str) -> None:
     """The driver is not blind: damage done to the buffers after a call (one element of C off
     by a relative 1e-9, a NaN, a write into the ld padding, a write into A) must be reported."""
     summary = tmp_path / "summary.json"
     r = subprocess.run(
-        [sys.executable, str(DRIVER), str(libpath), "dgemm_", "--out", str(summary),
-         "--random", "20", "--sabotage", sabotage],
+        [
+            sys.executable,
+            str(DRIVER),
+            str(libpath),
+            "dgemm_",
+            "--out",
+            str(summary),
+            "--random",
+            "20",
+            "--sabotage",
+            sabotage,
+        ],
         env=clean_env(XSMMWRAP_BLAS=str(OPENBLAS), OPENBLAS_NUM_THREADS="1"),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 1, r.stderr[-3000:]
     failures = json.loads(summary.read_text())["failures"]
     assert failures and all(message in f for f in failures), failures[:3]

@@ -28,8 +28,9 @@ def _test_gen(cbuild: Path) -> Path:
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 def test_generated_kernels(cbuild, target):
-    proc = subprocess.run([str(_test_gen(cbuild)), target], capture_output=True, text=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        [str(_test_gen(cbuild)), target], capture_output=True, text=True, timeout=1800
+    )
     out = proc.stdout + proc.stderr
     summary = SUMMARY.findall(proc.stdout)
     assert summary, f"no summary line:\n{out[-4000:]}"
@@ -41,6 +42,7 @@ def test_generated_kernels(cbuild, target):
 
 
 # ---- The emulator.
+
 
 class Fault(Exception):
     pass
@@ -69,11 +71,11 @@ class Memory:
 
     def read(self, addr: int, n: int) -> bytes:
         buf, o = self._find(addr, n)
-        return bytes(buf[o:o + n])
+        return bytes(buf[o : o + n])
 
     def write(self, addr: int, data: bytes):
         buf, o = self._find(addr, len(data))
-        buf[o:o + len(data)] = data
+        buf[o : o + len(data)] = data
 
 
 class Machine:
@@ -90,9 +92,23 @@ class Machine:
     def _decode(self, code: bytes, entry: int):
         with _tmpfile(code) as path:
             text = subprocess.run(
-                ["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel",
-                 "--insn-width=16", f"--start-address={entry}", str(path)],
-                capture_output=True, text=True, check=True).stdout
+                [
+                    "objdump",
+                    "-D",
+                    "-b",
+                    "binary",
+                    "-m",
+                    "i386:x86-64",
+                    "-M",
+                    "intel",
+                    "--insn-width=16",
+                    f"--start-address={entry}",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
         prog = {}
         lines = []
         for line in text.splitlines():
@@ -146,6 +162,7 @@ class Machine:
                     else:
                         a += t[1]
                 return a & M64
+
             return ("m", addr, size, bcst, kk)
         return ("i", int(s, 16) & M64 if s.startswith("0x") else int(s) & M64)
 
@@ -209,16 +226,35 @@ class Machine:
             self._write_vec(dst, dt, f(d, a, b))
 
     # -- instructions
-    def op_vfmadd231pd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a * b + d)
-    def op_vfmadd231ps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a * b + d)
-    def op_vfnmadd231pd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: d - a * b)
-    def op_vfnmadd231ps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: d - a * b)
-    def op_vmulpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a * b)
-    def op_vmulps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a * b)
-    def op_vaddpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a + b)
-    def op_vaddps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a + b)
-    def op_vsubpd(self, d, a, b): self._arith("pd", d, a, b, lambda d, a, b: a - b)
-    def op_vsubps(self, d, a, b): self._arith("ps", d, a, b, lambda d, a, b: a - b)
+    def op_vfmadd231pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: a * b + d)
+
+    def op_vfmadd231ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: a * b + d)
+
+    def op_vfnmadd231pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: d - a * b)
+
+    def op_vfnmadd231ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: d - a * b)
+
+    def op_vmulpd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: a * b)
+
+    def op_vmulps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: a * b)
+
+    def op_vaddpd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: a + b)
+
+    def op_vaddps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: a + b)
+
+    def op_vsubpd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: a - b)
+
+    def op_vsubps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: a - b)
 
     def op_vpxorq(self, d, a, b):
         assert b[0] == "v" and not d[3], "vpxor from memory or masked"
@@ -226,6 +262,7 @@ class Machine:
         res = self.v[a[1]][:w] ^ self.v[b[1]][:w]
         self.v[d[1]][:w] = res
         self.v[d[1]][w:] = 0
+
     op_vpxor = op_vpxorq
 
     # Shuffles (ymm, register operands; per 128-bit lane as in the SDM).
@@ -235,7 +272,7 @@ class Machine:
         per = 16 // np.dtype(dt).itemsize
         out = np.zeros(lanes, dt)
         for base in range(0, lanes, per):
-            out[base:base + per] = pick(x[base:base + per], y[base:base + per])
+            out[base : base + per] = pick(x[base : base + per], y[base : base + per])
         self._write_vec(d, dt, out)
 
     def op_vunpcklpd(self, d, a, b):
@@ -252,8 +289,13 @@ class Machine:
 
     def op_vshufps(self, d, a, b, imm):
         i = imm[1]
-        self._shuffle(d, a, b, np.float32,
-                      lambda x, y: [x[i & 3], x[i >> 2 & 3], y[i >> 4 & 3], y[i >> 6 & 3]])
+        self._shuffle(
+            d,
+            a,
+            b,
+            np.float32,
+            lambda x, y: [x[i & 3], x[i >> 2 & 3], y[i >> 4 & 3], y[i >> 6 & 3]],
+        )
 
     def op_vperm2f128(self, d, a, b, imm):
         halves = [self.v[a[1]][:16], self.v[a[1]][16:32], self.v[b[1]][:16], self.v[b[1]][16:32]]
@@ -275,8 +317,11 @@ class Machine:
             lanes = self._lanes(a[2], dt)
             self._write_vec(a, dt, self._read_vec(b, dt, lanes, self._sel(a[3], lanes)))
 
-    def op_vmovupd(self, a, b): self._mov(np.float64, a, b)
-    def op_vmovups(self, a, b): self._mov(np.float32, a, b)
+    def op_vmovupd(self, a, b):
+        self._mov(np.float64, a, b)
+
+    def op_vmovups(self, a, b):
+        self._mov(np.float32, a, b)
 
     def _movs(self, dt, a, b):
         es = np.dtype(dt).itemsize
@@ -286,16 +331,22 @@ class Machine:
             self.v[a[1]][:] = 0
             self.v[a[1]][:es] = np.frombuffer(self.mem.read(b[1](), es), np.uint8)
 
-    def op_vmovsd(self, a, b): self._movs(np.float64, a, b)
-    def op_vmovss(self, a, b): self._movs(np.float32, a, b)
+    def op_vmovsd(self, a, b):
+        self._movs(np.float64, a, b)
+
+    def op_vmovss(self, a, b):
+        self._movs(np.float32, a, b)
 
     def _bcst(self, dt, d, m):
         es = np.dtype(dt).itemsize
         x = np.frombuffer(self.mem.read(m[1](), es), dt)[0]
         self._write_vec(d, dt, np.full(self._lanes(d[2], dt), x, dt))
 
-    def op_vbroadcastsd(self, d, m): self._bcst(np.float64, d, m)
-    def op_vbroadcastss(self, d, m): self._bcst(np.float32, d, m)
+    def op_vbroadcastsd(self, d, m):
+        self._bcst(np.float64, d, m)
+
+    def op_vbroadcastss(self, d, m):
+        self._bcst(np.float32, d, m)
 
     def _maskmov(self, dt, a, b, c):
         if a[0] == "m":  # store [m], mask, src
@@ -311,8 +362,11 @@ class Machine:
             sel = self.v[b[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes] < 0
             self._write_vec(a, dt, self._read_vec(c, dt, lanes, sel))
 
-    def op_vmaskmovpd(self, a, b, c): self._maskmov(np.float64, a, b, c)
-    def op_vmaskmovps(self, a, b, c): self._maskmov(np.float32, a, b, c)
+    def op_vmaskmovpd(self, a, b, c):
+        self._maskmov(np.float64, a, b, c)
+
+    def op_vmaskmovps(self, a, b, c):
+        self._maskmov(np.float32, a, b, c)
 
     def op_vzeroupper(self):
         self.v[:16, 16:] = 0
@@ -331,7 +385,8 @@ class Machine:
         else:
             self._set(a, b[1] if b[0] == "i" else self.g[b[1]])
 
-    def op_lea(self, a, b): self._set(a, b[1]())
+    def op_lea(self, a, b):
+        self._set(a, b[1]())
 
     def op_add(self, a, b):
         self._set(a, self.g[a[1]] + (b[1] if b[0] == "i" else self.g[b[1]]))
@@ -371,6 +426,7 @@ class Machine:
 class _tmpfile:
     def __init__(self, data: bytes):
         import tempfile
+
         self.f = tempfile.NamedTemporaryFile(suffix=".bin", delete=False)
         self.f.write(data)
         self.f.close()
@@ -391,8 +447,9 @@ def _span(rows, cols, ld):
     return (cols - 1) * ld + rows if rows and cols else 0
 
 
-def check_kernel(code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls,
-                 rng) -> str | None:
+def check_kernel(
+    code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls, rng
+) -> str | None:
     """Runs one kernel on random data; returns None when it is right, else what went wrong."""
     dt = np.float64 if prec == 0 else np.float32
     sa = _span(k, m, lda) if ta else _span(m, k, lda)
@@ -411,6 +468,7 @@ def check_kernel(code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, 
 
     def scale(cls):
         return {0: 1.0, 1: -1.0, 2: 0.0}.get(cls, float(rng.choice([0.75, -1.5, 2.25])))
+
     alpha, beta = dt(scale(alpha_cls)), dt(scale(beta_cls))
     mem = Memory()
     mem.add(A_AT, bytearray(a.tobytes()))
@@ -470,8 +528,12 @@ def check_kernel(code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, 
 
 
 def _corpus(cbuild: Path, target: str, tmp: Path):
-    proc = subprocess.run([str(_test_gen(cbuild)), "emit", target, str(tmp)], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(_test_gen(cbuild)), "emit", target, str(tmp)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in (tmp / "manifest.txt").read_text().splitlines():
         f, entry, *fields = line.split()

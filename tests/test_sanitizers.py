@@ -32,21 +32,33 @@ SAN_ENV = {
 
 @pytest.fixture(scope="module")
 def asan_build() -> Path:
-    return _meson_build(ASAN_DIR, "-Db_sanitize=address,undefined", "-Db_lundef=false",
-                        "-Dbuildtype=debug")
+    return _meson_build(
+        ASAN_DIR, "-Db_sanitize=address,undefined", "-Db_lundef=false", "-Dbuildtype=debug"
+    )
 
 
 def _others(build: Path) -> list[str]:
     d = build / "tests" / "c"
-    return sorted(p.name for p in d.iterdir()
-                  if p.is_file() and os.access(p, os.X_OK) and p.name.startswith("test_")
-                  and p.name not in MINE and not any(x in p.name for x in NOT_IN_PROCESS))
+    return sorted(
+        p.name
+        for p in d.iterdir()
+        if p.is_file()
+        and os.access(p, os.X_OK)
+        and p.name.startswith("test_")
+        and p.name not in MINE
+        and not any(x in p.name for x in NOT_IN_PROCESS)
+    )
 
 
 def _run_sanitized(exe: Path) -> None:
     assert exe.exists(), f"not built: {exe}"
-    r = subprocess.run([str(exe), *ARGS.get(exe.name, [])], env=clean_env(**SAN_ENV),
-                       capture_output=True, text=True, timeout=1800)
+    r = subprocess.run(
+        [str(exe), *ARGS.get(exe.name, [])],
+        env=clean_env(**SAN_ENV),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     out = r.stdout + r.stderr
     assert "runtime error" not in out, out[-6000:]
     assert "AddressSanitizer" not in out and "LeakSanitizer" not in out, out[-6000:]
@@ -56,11 +68,16 @@ def _run_sanitized(exe: Path) -> None:
 def test_build_is_sanitized(asan_build: Path) -> None:
     """The programs really carry the sanitizers (a plain build would pass vacuously)."""
     for name in MINE:
-        out = subprocess.run(["nm", str(asan_build / "tests" / "c" / name)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["nm", str(asan_build / "tests" / "c" / name)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         assert "__asan_init" in out and "__ubsan_handle" in out, name
-    lib = subprocess.run(["nm", "-D", str(asan_build / "libxsmmwrap.so")], check=True,
-                         capture_output=True, text=True).stdout
+    lib = subprocess.run(
+        ["nm", "-D", str(asan_build / "libxsmmwrap.so")], check=True, capture_output=True, text=True
+    ).stdout
     assert "__asan_report" in lib
 
 

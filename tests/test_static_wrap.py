@@ -14,15 +14,27 @@ from pathlib import Path
 from conftest import clean_env
 
 # Every exported GEMM name (src/wrap/entry_list.h).
-NAMES = [f"{p}{x}" for p in ("", "scipy_") for x in (
-    "dgemm_", "sgemm_", "dgemm_64_", "sgemm_64_",
-    "cblas_dgemm", "cblas_sgemm", "cblas_dgemm64_", "cblas_sgemm64_")]
+NAMES = [
+    f"{p}{x}"
+    for p in ("", "scipy_")
+    for x in (
+        "dgemm_",
+        "sgemm_",
+        "dgemm_64_",
+        "sgemm_64_",
+        "cblas_dgemm",
+        "cblas_sgemm",
+        "cblas_dgemm64_",
+        "cblas_sgemm64_",
+    )
+]
 
 
 def _nm(path: Path, *args: str) -> list[tuple[str, str]]:
     """(type, name) of every symbol nm lists."""
-    out = subprocess.run(["nm", *args, str(path)], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["nm", *args, str(path)], check=True, capture_output=True, text=True
+    ).stdout
     rows = []
     for line in out.splitlines():
         parts = line.split()
@@ -38,8 +50,13 @@ def _exe(cbuild: Path) -> Path:
 
 
 def test_static_wrap_program(cbuild: Path) -> None:
-    r = subprocess.run([str(_exe(cbuild))], env=clean_env(OPENBLAS_NUM_THREADS="1"),
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(_exe(cbuild))],
+        env=clean_env(OPENBLAS_NUM_THREADS="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = r.stdout + r.stderr
     summary = re.findall(r"^(\d+) passed, (\d+) failed$", r.stdout, re.M)
     assert summary, f"no summary line (exit {r.returncode}):\n{out[-4000:]}"
@@ -55,7 +72,7 @@ def test_program_calls_through_wrap(cbuild: Path) -> None:
     assert "__wrap_dgemm_" in defined and "__wrap_sgemm_" in defined
     # The program's own dgemm_/sgemm_ stay the system BLAS's (undefined here, not ours).
     for name in ("dgemm_", "sgemm_"):
-        assert (("U", name) in syms or ("w", name) in syms), [s for s in syms if s[1] == name]
+        assert ("U", name) in syms or ("w", name) in syms, [s for s in syms if s[1] == name]
         assert not any(n == name and t in "TtDdBb" for t, n in syms)
 
 
@@ -63,8 +80,9 @@ def test_program_needs_the_system_blas(cbuild: Path) -> None:
     """The declined calls go to __real_dgemm_ = the system dgemm_: the program must load the
     BLAS it was linked with. (With the archive's weak __real_ references and --as-needed the
     linker drops it, and the first large call aborts: "no original BLAS provides dgemm_".)"""
-    out = subprocess.run(["readelf", "-d", str(_exe(cbuild))], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["readelf", "-d", str(_exe(cbuild))], check=True, capture_output=True, text=True
+    ).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+)\]", out)
     assert any("blas" in n for n in needed), needed
 

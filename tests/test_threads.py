@@ -17,16 +17,25 @@ from conftest import clean_env
 
 def _run(exe: Path, *args: str, **env: str) -> tuple[dict[str, int], subprocess.CompletedProcess]:
     assert exe.exists(), f"not built: {exe}"
-    r = subprocess.run([str(exe), *args], env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [str(exe), *args],
+        env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = r.stdout + r.stderr
     summary = re.findall(r"^(\d+) passed, (\d+) failed$", r.stdout, re.M)
     assert summary, f"no summary line (exit {r.returncode}):\n{out[-4000:]}"
     passed, failed = map(int, summary[-1])
     assert r.returncode == 0 and failed == 0, out[-4000:]
     assert passed >= 20, out
-    info = re.search(r"^threads (\d+) calls (\d+) descriptors (\d+) kernels (\d+) jit (\d+) "
-                     r"lock_busy (\d+) monitor_reads (\d+)$", r.stdout, re.M)
+    info = re.search(
+        r"^threads (\d+) calls (\d+) descriptors (\d+) kernels (\d+) jit (\d+) "
+        r"lock_busy (\d+) monitor_reads (\d+)$",
+        r.stdout,
+        re.M,
+    )
     assert info, r.stdout
     keys = ["threads", "calls", "descriptors", "kernels", "jit", "lock_busy", "monitor_reads"]
     return dict(zip(keys, map(int, info.groups()))), r
@@ -41,22 +50,31 @@ def test_threads_preloaded(cbuild: Path, libpath: Path, run: int) -> None:
 
 
 def test_threads_preloaded_trylock(cbuild: Path, libpath: Path) -> None:
-    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", LD_PRELOAD=str(libpath),
-                  LIBXSMM_TRYLOCK="1")
+    got, _ = _run(
+        cbuild / "tests" / "c" / "test_threads_preload",
+        LD_PRELOAD=str(libpath),
+        LIBXSMM_TRYLOCK="1",
+    )
     assert got["calls"] == 8 * (200 + 1500)
     assert 0 < got["kernels"] <= got["descriptors"] == 200
 
 
 def test_threads_portable_only(cbuild: Path, libpath: Path) -> None:
-    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", "8", "800",
-                  LD_PRELOAD=str(libpath), XSMMWRAP_JIT="0")
+    got, _ = _run(
+        cbuild / "tests" / "c" / "test_threads_preload",
+        "8",
+        "800",
+        LD_PRELOAD=str(libpath),
+        XSMMWRAP_JIT="0",
+    )
     assert got["kernels"] == 200 and got["jit"] == 0
 
 
 def test_threads_many(cbuild: Path, libpath: Path) -> None:
     """More threads than the machine has cores, fewer calls each."""
-    got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", "32", "300",
-                  LD_PRELOAD=str(libpath))
+    got, _ = _run(
+        cbuild / "tests" / "c" / "test_threads_preload", "32", "300", LD_PRELOAD=str(libpath)
+    )
     assert got["threads"] == 32 and got["kernels"] == 200
 
 

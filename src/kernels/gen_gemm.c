@@ -32,7 +32,7 @@ static const char *scale_word(uint8_t s)
 void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
 {
     snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s", d->prec == XW_F64 ? 'd' : 's',
-             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "generic", d->ta ? 't' : 'n',
+             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", d->ta ? 't' : 'n',
              d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta));
 }
 

@@ -10,7 +10,8 @@
 // data may come first, *entry receives the offset of the first instruction. Returns
 // XW_ERR_UNSUPPORTED for a descriptor it does not generate, or the encoder's first error.
 XW_HIDDEN xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry);
-// Kernel name as in dumps, e.g. "dgemm_avx512_nt_8x8x8_lda8_ldb8_ldc8_a1_b0".
+// Kernel name as in reports and dumps, e.g. "dgemm_avx512_nt_8x8x8_lda8_ldb8_ldc8_a1_b0";
+// the target is "portable" for XW_TARGET_GENERIC.
 XW_HIDDEN void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n);
 
 // Functions in code_mem.c

@@ -20,7 +20,7 @@ static _Atomic uint32_t count;
 static uint64_t jit_failures;
 static size_t entry_bytes;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Thread_local const xw_kernel *last_hit __attribute__((tls_model("initial-exec")));
+_Thread_local const xw_kernel *xw_reg_last_hit __attribute__((tls_model("initial-exec")));
 
 static inline bool same(const xw_desc *a, const xw_desc *b) { return memcmp(a, b, sizeof *a) == 0; }
 
@@ -65,35 +65,17 @@ static const xw_kernel *probe(const xw_desc *d)
     }
 }
 
-const xw_kernel *xw_reg_lookup(const xw_desc *d)
+const xw_kernel *xw_reg_probe(const xw_desc *d)
 {
-    const xw_kernel *k = last_hit;
-    if (__builtin_expect(k && same(&k->desc, d), 1))
-        return k;
-    k = probe(d);
+    const xw_kernel *k = probe(d);
     if (k)
-        last_hit = k;
+        xw_reg_last_hit = k;
     return k;
-}
-
-static const char *target_word(const xw_kernel *k)
-{
-    if (!k->jit)
-        return "portable";
-    return k->target == XW_TARGET_AVX512 ? "avx512" : "avx2";
-}
-
-static const char *scale_word(uint8_t s)
-{
-    return s == XW_SCALE_ONE ? "1" : s == XW_SCALE_MINUS_ONE ? "m1" : s == XW_SCALE_ZERO ? "0" : "any";
 }
 
 void xw_kernel_name(const xw_kernel *k, char *out, size_t n)
 {
-    const xw_desc *d = &k->desc;
-    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s",
-             d->prec == XW_F64 ? 'd' : 's', target_word(k), d->ta ? 't' : 'n', d->tb ? 't' : 'n',
-             d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta));
+    xw_gen_name(&k->desc, k->jit ? (xw_target)k->target : XW_TARGET_GENERIC, out, n);
 }
 
 static void dump(const xw_kernel *k, const void *code, size_t n)
@@ -168,7 +150,7 @@ xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out)
     }
     pthread_mutex_unlock(&reg_lock);
     if (found)
-        last_hit = found;
+        xw_reg_last_hit = found;
     *out = found;
     return r;
 }

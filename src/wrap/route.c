@@ -30,53 +30,69 @@ void xw_init(void)
         pthread_once(&init_once, init_impl);
 }
 
-static inline bool trans_of(char t, uint8_t *tr)
+// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
+static const uint8_t trans_code[256] = {
+    ['N'] = 1, ['n'] = 1, ['T'] = 2, ['t'] = 2, ['C'] = 2, ['c'] = 2,
+};
+
+// Scale class from the bit pattern: exact, cheaper than floating-point compares, and -0.0 is 0.
+static inline uint8_t scale_of(xw_prec p, const void *v)
 {
-    switch (t) {
-    case 'N': case 'n': *tr = 0; return true;
-    case 'T': case 't': case 'C': case 'c': *tr = 1; return true;  // 'C' is 'T' for real types
-    default: return false;
+    if (p == XW_F64) {
+        uint64_t b;
+        memcpy(&b, v, sizeof b);
+        return b == 0x3FF0000000000000u ? XW_SCALE_ONE : b == 0xBFF0000000000000u ? XW_SCALE_MINUS_ONE
+             : (b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
     }
+    uint32_t b;
+    memcpy(&b, v, sizeof b);
+    return b == 0x3F800000u ? XW_SCALE_ONE : b == 0xBF800000u ? XW_SCALE_MINUS_ONE
+         : (uint32_t)(b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
+}
+
+// The descriptor of a call, before any validation; false when a transpose character is unknown
+// or a size does not fit its field (negative or 2^32 and above).
+static inline bool describe(const xw_gemm_args *g, xw_desc *d)
+{
+    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
+    const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
+    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
+        return false;
+    *d = (xw_desc){
+        .m = (uint32_t)g->m, .n = (uint32_t)g->n, .k = (uint32_t)g->k,
+        .lda = (uint32_t)g->lda, .ldb = (uint32_t)g->ldb, .ldc = (uint32_t)g->ldc,
+        .prec = (uint8_t)g->prec, .ta = (uint8_t)(ta - 1), .tb = (uint8_t)(tb - 1),
+        .alpha = scale_of(g->prec, g->alpha), .beta = scale_of(g->prec, g->beta),
+    };
+    return true;
 }
 
 static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 
 // The reference BLAS argument checks (xerbla positions 1-13), without reporting: an invalid call
 // goes to the original BLAS untouched so that its own handler reports it.
-static inline bool valid(const xw_gemm_args *g, uint8_t *ta, uint8_t *tb)
+static bool valid(const xw_gemm_args *g)
 {
-    return trans_of(g->ta, ta) && trans_of(g->tb, tb) && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
-           g->lda >= max1(*ta ? g->k : g->m) && g->ldb >= max1(*tb ? g->n : g->k) &&
+    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
+    return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
+           g->lda >= max1(ta == 2 ? g->k : g->m) && g->ldb >= max1(tb == 2 ? g->n : g->k) &&
            g->ldc >= max1(g->m);
 }
 
-static inline xw_scale scale_of(xw_prec p, const void *v)
+// The full decision; on XSMMWRAP_ROUTE_JIT the call belongs on the kernel path with key *d.
+static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
 {
-    return xw_scale_of_f64(p == XW_F64 ? *(const double *)v : (double)*(const float *)v);
-}
-
-// Decides without calling; on XSMMWRAP_ROUTE_JIT it fills *d (the kernel path's key).
-static inline xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
-{
-    uint8_t ta, tb;
     if (XW_UNLIKELY(xw_cfg.disabled))
         return XSMMWRAP_ROUTE_DISABLED;
-    if (XW_UNLIKELY(!valid(g, &ta, &tb)))
+    if (!valid(g))
         return XSMMWRAP_ROUTE_INVALID;
     // Sizes are checked one by one first so that the product cannot overflow.
     const int64_t lim = xw_cfg.max_mnk;
     if (g->m > lim || g->n > lim || g->k > lim ||
         (g->m && g->n && g->k && (double)g->m * (double)g->n * (double)g->k > (double)lim))
         return XSMMWRAP_ROUTE_TOO_LARGE;
-    if (XW_UNLIKELY((g->lda | g->ldb | g->ldc) > (int64_t)UINT32_MAX))
-        return XSMMWRAP_ROUTE_UNSUPPORTED;
-    *d = (xw_desc){
-        .m = (uint32_t)g->m, .n = (uint32_t)g->n, .k = (uint32_t)g->k,
-        .lda = (uint32_t)g->lda, .ldb = (uint32_t)g->ldb, .ldc = (uint32_t)g->ldc,
-        .prec = (uint8_t)g->prec, .ta = ta, .tb = tb,
-        .alpha = (uint8_t)scale_of(g->prec, g->alpha),
-        .beta = (uint8_t)scale_of(g->prec, g->beta),
-    };
+    if (!describe(g, d))
+        return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
     return XSMMWRAP_ROUTE_JIT;
 }
 
@@ -87,35 +103,48 @@ xsmmwrap_route xw_route_check(const xw_gemm_args *g)
     return decide(g, &d);
 }
 
-bool xw_route_call(const xw_gemm_args *g)
+static inline void run(const xw_gemm_args *g, const xw_kernel *kn)
 {
-    xw_init();
+    kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
+    xw_stats_count(g->sym, kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE, kn->id);
+}
+
+static bool route_slow(const xw_gemm_args *g)
+{
     xw_desc d;
     xsmmwrap_route r = decide(g, &d);
-    if (XW_LIKELY(r == XSMMWRAP_ROUTE_JIT)) {
-        if (XW_UNLIKELY(d.m == 0 || d.n == 0 || d.k == 0)) {
+    if (r == XSMMWRAP_ROUTE_JIT) {
+        if (d.m == 0 || d.n == 0 || d.k == 0) {
             // Nothing to multiply: BLAS scales C by beta (or returns); no kernel is kept for it.
             xw_ref_gemm((xw_prec)d.prec, d.ta, d.tb, d.m, d.n, d.k, g->alpha, g->a, d.lda, g->b,
                         d.ldb, g->beta, g->c, d.ldc);
-            xw_stats_count(g->sym, XSMMWRAP_ROUTE_PORTABLE);
+            xw_stats_count(g->sym, XSMMWRAP_ROUTE_PORTABLE, XW_NO_KERNEL);
             return true;
         }
-        const xw_kernel *kn = xw_reg_lookup(&d);
-        if (XW_UNLIKELY(!kn)) {
-            switch (xw_reg_get(&d, &kn)) {
-            case XW_REG_FOUND: break;
-            case XW_REG_CREATED: xw_report_kernel_created(kn); break;
-            case XW_REG_FULL: r = XSMMWRAP_ROUTE_FULL; break;
-            case XW_REG_BUSY: r = XSMMWRAP_ROUTE_LOCK_BUSY; break;
-            }
+        const xw_kernel *kn;
+        switch (xw_reg_get(&d, &kn)) {
+        case XW_REG_FOUND: run(g, kn); return true;
+        case XW_REG_CREATED: xw_report_kernel_created(kn); run(g, kn); return true;
+        case XW_REG_FULL: r = XSMMWRAP_ROUTE_FULL; break;
+        case XW_REG_BUSY: r = XSMMWRAP_ROUTE_LOCK_BUSY; break;
         }
-        if (XW_LIKELY(r == XSMMWRAP_ROUTE_JIT)) {
-            kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
-            xw_stats_count(g->sym, kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE);
-            xw_stats_kernel(kn->id);
+    }
+    xw_stats_count(g->sym, r, XW_NO_KERNEL);
+    return false;
+}
+
+bool xw_route_call(const xw_gemm_args *g)
+{
+    xw_init();
+    // Fast path: a descriptor this thread ran last was valid and small when its kernel was made,
+    // and the configuration does not change, so the same descriptor needs no further checks.
+    xw_desc d;
+    if (XW_LIKELY(!xw_cfg.disabled && describe(g, &d))) {
+        const xw_kernel *kn = xw_reg_lookup(&d);
+        if (XW_LIKELY(kn != NULL)) {
+            run(g, kn);
             return true;
         }
     }
-    xw_stats_count(g->sym, r);
-    return false;
+    return route_slow(g);
 }

@@ -119,30 +119,31 @@ static block *adopt_block(void)
     return b;
 }
 
-void xw_stats_count(xw_sym s, xsmmwrap_route r)
+static _Atomic uint64_t *new_chunk(block *b, uint32_t c)
+{
+    _Atomic uint64_t *ch = calloc(CHUNK, sizeof *ch);
+    if (!ch)
+        return NULL;
+    pthread_mutex_lock(&stats_lock);
+    stats_bytes += CHUNK * sizeof *ch;
+    pthread_mutex_unlock(&stats_lock);
+    atomic_store_explicit(&b->chunks[c], ch, memory_order_release);
+    return ch;
+}
+
+void xw_stats_count(xw_sym s, xsmmwrap_route r, uint32_t id)
 {
     block *b = mine;
     if (XW_UNLIKELY(!b) && !(b = adopt_block()))
         return;  // out of memory: the call still runs, uncounted
     bump(&b->sym[s]);
     bump(&b->route[r]);
-}
-
-void xw_stats_kernel(uint32_t id)
-{
-    block *b = mine;  // xw_stats_count ran first on this thread
-    if (XW_UNLIKELY(!b) || id / CHUNK >= nchunks)
+    const uint32_t c = id / CHUNK;
+    if (id == XW_NO_KERNEL || XW_UNLIKELY(c >= nchunks))
         return;
-    _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[id / CHUNK], memory_order_relaxed);
-    if (XW_UNLIKELY(!ch)) {
-        ch = calloc(CHUNK, sizeof *ch);
-        if (!ch)
-            return;
-        pthread_mutex_lock(&stats_lock);
-        stats_bytes += CHUNK * sizeof *ch;
-        pthread_mutex_unlock(&stats_lock);
-        atomic_store_explicit(&b->chunks[id / CHUNK], ch, memory_order_release);
-    }
+    _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_relaxed);
+    if (XW_UNLIKELY(!ch) && !(ch = new_chunk(b, c)))
+        return;
     bump(&ch[id % CHUNK]);
 }
 

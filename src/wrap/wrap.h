@@ -62,8 +62,9 @@ XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unles
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
 
 // Functions in stats.c: per-thread counters, summed on read.
-XW_HIDDEN void xw_stats_count(xw_sym s, xsmmwrap_route r);
-XW_HIDDEN void xw_stats_kernel(uint32_t kernel_id);
+#define XW_NO_KERNEL UINT32_MAX
+// One call of symbol s went route r (through kernel kernel_id, or XW_NO_KERNEL).
+XW_HIDDEN void xw_stats_count(xw_sym s, xsmmwrap_route r, uint32_t kernel_id);
 typedef struct {
     uint64_t sym[XW_SYM_COUNT];
     uint64_t route[XSMMWRAP_ROUTE_COUNT];

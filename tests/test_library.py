@@ -1,0 +1,229 @@
+"""The library's own behaviour seen from outside: what it exports, its memory protections, the
+report at each verbosity, the kernel dump, and the settings that change routing.
+
+Each case runs a small Python program in a subprocess that loads libxsmmwrap.so with ctypes
+and calls its dgemm_ directly on shapes the kernel path serves (no original BLAS needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import clean_env
+
+ENTRY_POINTS = {
+    "dgemm_",
+    "sgemm_",
+    "dgemm_64_",
+    "sgemm_64_",
+    "scipy_dgemm_",
+    "scipy_sgemm_",
+    "scipy_dgemm_64_",
+    "scipy_sgemm_64_",
+    "cblas_dgemm",
+    "cblas_sgemm",
+    "cblas_dgemm64_",
+    "cblas_sgemm64_",
+    "scipy_cblas_dgemm",
+    "scipy_cblas_sgemm",
+    "scipy_cblas_dgemm64_",
+    "scipy_cblas_sgemm64_",
+}
+
+# Calls dgemm_ on the shapes given as argv[2:] ("MxNxK", alpha 1, beta 0 or "b1" for beta 1),
+# checks each result against numpy, then prints the process's writable+executable mappings.
+PROGRAM = r"""
+import ctypes as ct, sys
+import numpy as np
+lib = ct.CDLL(sys.argv[1])
+I, D = ct.c_int32, ct.c_double
+rng = np.random.default_rng(1)
+for spec in sys.argv[2:]:
+    shape, _, beta = spec.partition(":")
+    m, n, k = (int(x) for x in shape.split("x"))
+    a = np.asfortranarray(rng.standard_normal((m, k)))
+    b = np.asfortranarray(rng.standard_normal((k, n)))
+    c = np.asfortranarray(rng.standard_normal((m, n)))
+    bv = float(beta or 0.0)
+    want = a @ b + bv * c
+    lib.dgemm_(b"N", b"N", ct.byref(I(m)), ct.byref(I(n)), ct.byref(I(k)), ct.byref(D(1.0)),
+               a.ctypes.data_as(ct.c_void_p), ct.byref(I(m)), b.ctypes.data_as(ct.c_void_p),
+               ct.byref(I(k)), ct.byref(D(bv)), c.ctypes.data_as(ct.c_void_p), ct.byref(I(m)),
+               ct.c_size_t(1), ct.c_size_t(1))
+    assert np.allclose(c, want, rtol=1e-12, atol=1e-12), spec
+with open("/proc/self/maps") as f:
+    wx = [line for line in f if line.split()[1].startswith("rw") and line.split()[1][2] == "x"]
+print("WX", len(wx))
+for line in wx:
+    print(line, end="")
+"""
+
+
+def run(libpath: Path, shapes: list[str], tmp_path: Path, **env: str) -> tuple[str, str, dict]:
+    stats = tmp_path / "stats.json"
+    r = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(libpath), *shapes],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(XSMMWRAP_STATS_JSON=str(stats), **env),
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout, r.stderr, json.loads(stats.read_text())
+
+
+def test_exports_only_entry_points_and_api(libpath: Path) -> None:
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", str(libpath)], capture_output=True, text=True, check=True
+    ).stdout
+    names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    assert ENTRY_POINTS <= names
+    others = {n for n in names - ENTRY_POINTS if not n.startswith("xsmmwrap_")}
+    assert others == set(), f"unexpected exports: {sorted(others)}"
+
+
+def test_no_mapping_writable_and_executable(libpath: Path, tmp_path: Path) -> None:
+    # Enough distinct shapes to fill more than one page of code.
+    shapes = [f"{m}x{n}x{k}" for m in (3, 8, 13) for n in (4, 9, 23) for k in (5, 16, 40)]
+    out, _, stats = run(libpath, shapes, tmp_path)
+    assert stats["routes"]["jit"] + stats["routes"]["portable"] == len(shapes)
+    assert out.startswith("WX 0"), out
+    if stats["target"] != "generic":
+        assert stats["memory"]["code_bytes"] > 4096
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_verbosity_levels(libpath: Path, tmp_path: Path, level: int) -> None:
+    shapes = ["8x8x8", "8x8x8", "5x5x5:1"]
+    _, err, _ = run(libpath, shapes, tmp_path, LIBXSMM_VERBOSE=str(level))
+    summary = re.search(r"calls intercepted: (\d+)", err)
+    table = re.findall(r"^\s+(dgemm_\w+)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)$", err, re.M)
+    created = re.findall(r"^xsmmwrap: kernel (\d+) (dgemm_\w+) \((\d+) bytes\)$", err, re.M)
+    if level == 0:
+        assert err == ""
+        return
+    assert summary and int(summary.group(1)) == 3
+    assert re.search(r"kernel path:\s+3 \(100\.0%\)", err)
+    if level >= 2:
+        calls = {name: int(c) for name, c, _, _ in table}
+        assert len(calls) == 2 and sorted(calls.values()) == [1, 2]
+        assert any("_8x8x8_" in name and "_b0" in name for name in calls)
+        assert any("_5x5x5_" in name and "_b1" in name for name in calls)
+    else:
+        assert table == []
+    assert len(created) == (2 if level >= 3 else 0)
+
+
+def test_verbosity_settable_at_run_time(libpath: Path, tmp_path: Path) -> None:
+    program = PROGRAM.replace(
+        "lib = ct.CDLL(sys.argv[1])", "lib = ct.CDLL(sys.argv[1]); lib.xsmmwrap_set_verbosity(1)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", program, str(libpath), "4x4x4"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "calls intercepted: 1" in r.stderr
+
+
+def test_dump_writes_disassemblable_kernels(libpath: Path, tmp_path: Path) -> None:
+    assert shutil.which("objdump"), "binutils (objdump) is needed: tools/setup.sh installs it"
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    _, _, stats = run(libpath, ["8x8x8", "7x3x5:1"], tmp_path, XSMMWRAP_DUMP=str(dump))
+    files = sorted(p.name for p in dump.iterdir())
+    if stats["target"] == "generic":
+        assert files == []
+        return
+    assert len(files) == 2 and all(f.startswith("dgemm_") and f.endswith(".bin") for f in files)
+    for f in files:
+        text = subprocess.run(
+            ["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", str(dump / f)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "(bad)" not in text
+        assert re.search(r"\bret\b", text) and re.search(r"vfmadd231p[ds]", text)
+    sizes = {k["code_bytes"] for k in stats["kernels"]}
+    assert sizes == {(dump / f).stat().st_size for f in files}
+
+
+def test_negative_verbosity_dumps_to_current_directory(libpath: Path, tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(libpath), "6x6x6"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env(LIBXSMM_VERBOSE="-1"),
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "calls intercepted: 1" in r.stderr
+    bins = list(tmp_path.glob("dgemm_*_6x6x6_*.bin"))
+    jit = "jit 1" in r.stderr
+    assert len(bins) == (1 if jit else 0)
+
+
+def test_disable_sends_everything_to_the_original(libpath: Path, tmp_path: Path) -> None:
+    # With the wrapper disabled dgemm_ needs an original: OpenBLAS, named explicitly.
+    blas = "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
+    if not os.path.exists(blas):
+        pytest.fail("system OpenBLAS missing: tools/setup.sh installs libopenblas-dev")
+    _, _, stats = run(
+        libpath, ["8x8x8", "4x4x4"], tmp_path, XSMMWRAP_DISABLE="1", XSMMWRAP_BLAS=blas
+    )
+    assert stats["routes"]["disabled"] == 2 and stats["kernels"] == []
+
+
+def test_registry_full_goes_to_the_original(libpath: Path, tmp_path: Path) -> None:
+    blas = "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
+    _, _, stats = run(
+        libpath,
+        ["8x8x8", "4x4x4", "8x8x8", "5x5x5"],
+        tmp_path,
+        XSMMWRAP_MAX_KERNELS="1",
+        XSMMWRAP_BLAS=blas,
+    )
+    assert stats["routes"]["registry_full"] == 2
+    assert stats["routes"]["jit"] + stats["routes"]["portable"] == 2
+    assert len(stats["kernels"]) == 1
+
+
+def test_threshold_is_configurable(libpath: Path, tmp_path: Path) -> None:
+    blas = "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
+    _, _, stats = run(
+        libpath, ["8x8x8", "4x4x4"], tmp_path, XSMMWRAP_MAX_MNK="100", XSMMWRAP_BLAS=blas
+    )
+    assert stats["routes"]["too_large"] == 1
+    assert [k["m"] for k in stats["kernels"]] == [4]
+
+
+@pytest.mark.parametrize("target", ["generic", "avx2", "avx512"])
+def test_forced_target(libpath: Path, tmp_path: Path, target: str) -> None:
+    shapes = ["8x8x8", "13x5x7:1", "3x3x3"]
+    _, _, stats = run(libpath, shapes, tmp_path, XSMMWRAP_TARGET=target)
+    cpu = stats["cpu_target"]
+    order = ["generic", "avx2", "avx512"]
+    expect = order[min(order.index(target), order.index(cpu))]
+    assert stats["target"] == expect
+    kinds = {k["target"] for k in stats["kernels"]}
+    assert kinds == ({"portable"} if expect == "generic" else {expect})
+    route = "portable" if expect == "generic" else "jit"
+    assert stats["routes"][route] == len(shapes)
+
+
+def test_jit_off_uses_the_portable_kernel(libpath: Path, tmp_path: Path) -> None:
+    _, _, stats = run(libpath, ["8x8x8", "9x2x4:1"], tmp_path, XSMMWRAP_JIT="0")
+    assert stats["target"] == "generic"
+    assert stats["routes"]["portable"] == 2 and stats["jit_failures"] == 0
