@@ -19,13 +19,17 @@ typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_S
 // Same numbering as xsmmwrap_target in include/xsmmwrap.h.
 typedef enum { XW_TARGET_GENERIC = 0, XW_TARGET_AVX2 = 1, XW_TARGET_AVX512 = 2 } xw_target;
 
-// The registry key: every field the generated code depends on. 32 bytes, no padding holes,
-// compared with memcmp. Column-major view; ta/tb are 0 for 'N', 1 for 'T'.
-typedef struct {
-    uint32_t m, n, k;
-    uint32_t lda, ldb, ldc;
-    uint8_t prec, ta, tb, alpha, beta;
-    uint8_t pad[3];
+// The registry key: every field the generated code depends on. 32 bytes, no padding holes.
+// Column-major view; ta/tb are 0 for 'N', 1 for 'T'. The hot path builds and compares it as
+// four 64-bit words (w): narrow stores followed by a wide load would stall store forwarding.
+typedef union {
+    struct {
+        uint32_t m, n, k;
+        uint32_t lda, ldb, ldc;
+        uint8_t prec, ta, tb, alpha, beta;
+        uint8_t pad[3];
+    };
+    uint64_t w[4];
 } xw_desc;
 _Static_assert(sizeof(xw_desc) == 32, "xw_desc is a packed 32-byte key");
 
@@ -42,6 +46,24 @@ typedef struct {
     uint8_t target;      // xw_target of the code
     uint32_t code_bytes; // size of the generated code, 0 for the portable kernel
 } xw_kernel;
+
+static inline bool xw_desc_equal(const xw_desc *a, const xw_desc *b)
+{
+    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) | (a->w[3] ^ b->w[3])) == 0;
+}
+
+// The descriptor's words from its fields (little-endian layout of the struct above).
+static inline xw_desc xw_desc_make(uint32_t m, uint32_t n, uint32_t k, uint32_t lda, uint32_t ldb,
+                                   uint32_t ldc, unsigned prec, unsigned ta, unsigned tb,
+                                   unsigned alpha, unsigned beta)
+{
+    xw_desc d;
+    d.w[0] = m | (uint64_t)n << 32;
+    d.w[1] = k | (uint64_t)lda << 32;
+    d.w[2] = ldb | (uint64_t)ldc << 32;
+    d.w[3] = prec | ta << 8 | tb << 16 | alpha << 24 | (uint64_t)beta << 32;
+    return d;
+}
 
 static inline xw_scale xw_scale_of_f64(double v)
 {
@@ -83,7 +105,7 @@ XW_HIDDEN extern _Thread_local const xw_kernel *xw_reg_last_hit __attribute__((t
 static inline const xw_kernel *xw_reg_lookup(const xw_desc *d)
 {
     const xw_kernel *k = xw_reg_last_hit;
-    if (__builtin_expect(k && !__builtin_memcmp(&k->desc, d, sizeof *d), 1))
+    if (__builtin_expect(k && xw_desc_equal(&k->desc, d), 1))
         return k;
     return xw_reg_probe(d);
 }

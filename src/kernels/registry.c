@@ -22,16 +22,13 @@ static size_t entry_bytes;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 _Thread_local const xw_kernel *xw_reg_last_hit __attribute__((tls_model("initial-exec")));
 
-static inline bool same(const xw_desc *a, const xw_desc *b) { return memcmp(a, b, sizeof *a) == 0; }
 
 static inline uint32_t hash(const xw_desc *d)
 {
-    uint64_t w[4];
-    memcpy(w, d, sizeof w);
-    uint64_t h = w[0] * 0x9E3779B97F4A7C15ull;
-    h = (h ^ (h >> 29) ^ w[1]) * 0xBF58476D1CE4E5B9ull;
-    h = (h ^ (h >> 31) ^ w[2]) * 0x94D049BB133111EBull;
-    h = (h ^ (h >> 30) ^ w[3]) * 0x9E3779B97F4A7C15ull;
+    uint64_t h = d->w[0] * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 29) ^ d->w[1]) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 31) ^ d->w[2]) * 0x94D049BB133111EBull;
+    h = (h ^ (h >> 30) ^ d->w[3]) * 0x9E3779B97F4A7C15ull;
     return (uint32_t)(h >> 32);
 }
 
@@ -60,7 +57,7 @@ static const xw_kernel *probe(const xw_desc *d)
         return NULL;
     for (uint32_t i = hash(d) & table_mask;; i = (i + 1) & table_mask) {
         const xw_kernel *k = atomic_load_explicit(&table[i], memory_order_acquire);
-        if (!k || same(&k->desc, d))
+        if (!k || xw_desc_equal(&k->desc, d))
             return k;
     }
 }

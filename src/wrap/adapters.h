@@ -5,7 +5,7 @@
 #ifndef XW_ADAPTERS_H
 #define XW_ADAPTERS_H
 
-#include "wrap.h"
+#include "route_fast.h"
 
 // The hidden string lengths gfortran passes are accepted and passed on.
 // The original's type; declared once per name before XW_DEFINE_F77 uses it.
@@ -20,7 +20,7 @@
     {                                                                                            \
         const xw_gemm_args g = { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb,            \
                                  beta, c, *ldc, XW_SYM_##name };                                 \
-        if (!xw_route_call(&g))                                                                  \
+        if (!xw_route(&g))                                                                  \
             ((xw_f77_##name##_fn *)ORIG(name))(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
                                                ldc, lta, ltb);                                   \
     }
@@ -57,7 +57,7 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
     {                                                                                            \
         const xw_gemm_args g = xw_cblas_args(PREC, XW_SYM_##name, order, ta, tb, m, n, k,        \
                                              &alpha, a, lda, b, ldb, &beta, c, ldc);             \
-        if (!xw_route_call(&g))                                                                  \
+        if (!xw_route(&g))                                                                  \
             ((xw_cblas_##name##_fn *)ORIG(name))(order, ta, tb, m, n, k, alpha, a, lda, b, ldb,  \
                                                  beta, c, ldc);                                  \
     }

@@ -1,7 +1,7 @@
 // api.c: the public C API of include/xsmmwrap.h over route, stats, registry and report.
 #include <string.h>
 
-#include "wrap.h"
+#include "route_fast.h"
 
 #define XW_API __attribute__((visibility("default")))
 
@@ -177,7 +177,7 @@ XW_API int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, i
         return XSMMWRAP_EINVAL;
     const xw_gemm_args g = { precision == 64 ? XW_F64 : XW_F32, trans_a, trans_b, m, n, k,
                              alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API };
-    if (xw_route_call(&g))
+    if (xw_route(&g))
         return XSMMWRAP_OK;
     if (xw_route_check(&g) == XSMMWRAP_ROUTE_INVALID)
         return XSMMWRAP_EINVAL;

@@ -4,10 +4,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "wrap.h"
+#include "route_fast.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool initialized;
+_Atomic bool xw_fast_ok;
 
 static void init_impl(void)
 {
@@ -19,6 +20,7 @@ static void init_impl(void)
         .dump_dir = xw_cfg.dump_dir,
     };
     xw_reg_init(&p);
+    atomic_store(&xw_fast_ok, !xw_cfg.disabled);
     atomic_store(&initialized, true);
 }
 
@@ -30,42 +32,9 @@ void xw_init(void)
         pthread_once(&init_once, init_impl);
 }
 
-// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
-static const uint8_t trans_code[256] = {
+const uint8_t xw_trans_code[256] = {
     ['N'] = 1, ['n'] = 1, ['T'] = 2, ['t'] = 2, ['C'] = 2, ['c'] = 2,
 };
-
-// Scale class from the bit pattern: exact, cheaper than floating-point compares, and -0.0 is 0.
-static inline uint8_t scale_of(xw_prec p, const void *v)
-{
-    if (p == XW_F64) {
-        uint64_t b;
-        memcpy(&b, v, sizeof b);
-        return b == 0x3FF0000000000000u ? XW_SCALE_ONE : b == 0xBFF0000000000000u ? XW_SCALE_MINUS_ONE
-             : (b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
-    }
-    uint32_t b;
-    memcpy(&b, v, sizeof b);
-    return b == 0x3F800000u ? XW_SCALE_ONE : b == 0xBF800000u ? XW_SCALE_MINUS_ONE
-         : (uint32_t)(b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
-}
-
-// The descriptor of a call, before any validation; false when a transpose character is unknown
-// or a size does not fit its field (negative or 2^32 and above).
-static inline bool describe(const xw_gemm_args *g, xw_desc *d)
-{
-    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
-    const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
-    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
-        return false;
-    *d = (xw_desc){
-        .m = (uint32_t)g->m, .n = (uint32_t)g->n, .k = (uint32_t)g->k,
-        .lda = (uint32_t)g->lda, .ldb = (uint32_t)g->ldb, .ldc = (uint32_t)g->ldc,
-        .prec = (uint8_t)g->prec, .ta = (uint8_t)(ta - 1), .tb = (uint8_t)(tb - 1),
-        .alpha = scale_of(g->prec, g->alpha), .beta = scale_of(g->prec, g->beta),
-    };
-    return true;
-}
 
 static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 
@@ -73,7 +42,7 @@ static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 // goes to the original BLAS untouched so that its own handler reports it.
 static bool valid(const xw_gemm_args *g)
 {
-    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
+    const unsigned ta = xw_trans_code[(unsigned char)g->ta], tb = xw_trans_code[(unsigned char)g->tb];
     return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
            g->lda >= max1(ta == 2 ? g->k : g->m) && g->ldb >= max1(tb == 2 ? g->n : g->k) &&
            g->ldc >= max1(g->m);
@@ -91,7 +60,7 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     if (g->m > lim || g->n > lim || g->k > lim ||
         (g->m && g->n && g->k && (double)g->m * (double)g->n * (double)g->k > (double)lim))
         return XSMMWRAP_ROUTE_TOO_LARGE;
-    if (!describe(g, d))
+    if (!xw_describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
     return XSMMWRAP_ROUTE_JIT;
 }
@@ -109,8 +78,9 @@ static inline void run(const xw_gemm_args *g, const xw_kernel *kn)
     xw_stats_count(g->sym, kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE, kn->id);
 }
 
-static bool route_slow(const xw_gemm_args *g)
+bool xw_route_slow(const xw_gemm_args *g)
 {
+    xw_init();
     xw_desc d;
     xsmmwrap_route r = decide(g, &d);
     if (r == XSMMWRAP_ROUTE_JIT) {
@@ -133,18 +103,10 @@ static bool route_slow(const xw_gemm_args *g)
     return false;
 }
 
-bool xw_route_call(const xw_gemm_args *g)
+bool xw_route_slow_unpacked(xw_prec prec, char ta, char tb, int64_t m, int64_t n, int64_t k,
+                            const void *alpha, const void *a, int64_t lda, const void *b,
+                            int64_t ldb, const void *beta, void *c, int64_t ldc, xw_sym sym)
 {
-    xw_init();
-    // Fast path: a descriptor this thread ran last was valid and small when its kernel was made,
-    // and the configuration does not change, so the same descriptor needs no further checks.
-    xw_desc d;
-    if (XW_LIKELY(!xw_cfg.disabled && describe(g, &d))) {
-        const xw_kernel *kn = xw_reg_lookup(&d);
-        if (XW_LIKELY(kn != NULL)) {
-            run(g, kn);
-            return true;
-        }
-    }
-    return route_slow(g);
+    const xw_gemm_args g = { prec, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sym };
+    return xw_route_slow(&g);
 }
