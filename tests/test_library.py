@@ -209,10 +209,20 @@ def test_threshold_is_configurable(libpath: Path, tmp_path: Path) -> None:
     assert [k["m"] for k in stats["kernels"]] == [4]
 
 
-@pytest.mark.parametrize("target", ["generic", "avx2", "avx512"])
-def test_forced_target(libpath: Path, tmp_path: Path, target: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "target"),
+    [
+        ("generic", "generic"),
+        ("avx2", "avx2"),
+        ("avx512", "avx512"),
+        ("hsw", "avx2"),
+        ("skx", "avx512"),
+        ("snb", "generic"),
+    ],
+)
+def test_forced_target(libpath: Path, tmp_path: Path, value: str, target: str) -> None:
     shapes = ["8x8x8", "13x5x7:1", "3x3x3"]
-    _, _, stats = run(libpath, shapes, tmp_path, XSMMWRAP_TARGET=target)
+    _, _, stats = run(libpath, shapes, tmp_path, LIBXSMM_TARGET=value)
     cpu = stats["cpu_target"]
     order = ["generic", "avx2", "avx512"]
     expect = order[min(order.index(target), order.index(cpu))]

@@ -37,13 +37,19 @@ static xw_target env_target(xw_target cpu)
     const char *v = env_first("XSMMWRAP_TARGET", "LIBXSMM_TARGET");
     if (!v)
         return cpu;
+    // LIBXSMM's names too: older ISAs than AVX2 have no generator, so they mean the portable kernel.
+    static const struct { const char *name; xw_target target; } names[] = {
+        { "generic", XW_TARGET_GENERIC }, { "none", XW_TARGET_GENERIC }, { "0", XW_TARGET_GENERIC },
+        { "sse", XW_TARGET_GENERIC }, { "sse3", XW_TARGET_GENERIC }, { "sse4", XW_TARGET_GENERIC },
+        { "wsm", XW_TARGET_GENERIC }, { "avx", XW_TARGET_GENERIC }, { "snb", XW_TARGET_GENERIC },
+        { "avx2", XW_TARGET_AVX2 }, { "hsw", XW_TARGET_AVX2 },
+        { "avx512", XW_TARGET_AVX512 }, { "skx", XW_TARGET_AVX512 }, { "clx", XW_TARGET_AVX512 },
+        { "cpx", XW_TARGET_AVX512 }, { "spr", XW_TARGET_AVX512 }, { "knl", XW_TARGET_AVX512 },
+    };
     xw_target want = cpu;
-    if (!strcasecmp(v, "generic") || !strcasecmp(v, "none") || !strcmp(v, "0"))
-        want = XW_TARGET_GENERIC;
-    else if (!strcasecmp(v, "avx2") || !strcasecmp(v, "hsw"))
-        want = XW_TARGET_AVX2;
-    else if (!strcasecmp(v, "avx512") || !strcasecmp(v, "skx") || !strcasecmp(v, "spr"))
-        want = XW_TARGET_AVX512;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcasecmp(v, names[i].name))
+            want = names[i].target;
     return want < cpu ? want : cpu;
 }
 
