@@ -368,6 +368,9 @@ class Machine:
     def op_vmaskmovps(self, a, b, c):
         self._maskmov(np.float32, a, b, c)
 
+    def op_prefetcht0(self, m):  # a hint: it never faults and changes no state
+        pass
+
     def op_vzeroupper(self):
         self.v[:16, 16:] = 0
 

@@ -44,6 +44,7 @@ typedef struct {
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
     bool scale_only;     // alpha ZERO or k == 0: C = beta*C
+    bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     int32_t scratch;     // bytes reserved below the pushes
     xw_gpr g[G_ROLES];
     xw_gpr pushed[6];
@@ -51,6 +52,8 @@ typedef struct {
 } gen_plan;
 
 // gen_emit.c
+XW_HIDDEN int gen_prefetch_lines(const gen_plan *p);
+XW_HIDDEN int gen_opregs(const gen_plan *p, int mb, int nb);
 XW_HIDDEN int gen_sets(const gen_plan *p, int mb, int nb);
 XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
 

@@ -7,6 +7,7 @@
 //   next mb           op(A) column pieces for the current k               ("areg")
 //   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
 //                     with mb == 1 broadcasts from memory inside the FMA instead
+//   (nb < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nb breg held for the step)
 //   epilogue          areg0 holds alpha, then beta; areg1 (or breg0) takes C loaded by
 //                     VMOVSD/VMOVSS when a vector is narrower than a memory operand
 //   k1 (AVX-512)      lanes of the partial last M vector: loads {k1}{z}, C ops and stores {k1}
@@ -27,11 +28,14 @@ typedef struct {
     const gen_plan *p;
     const gen_isa *I;
     xw_code *c;
+    int nb;  // emit_ncols: columns of the current block
 } G;
 
 typedef struct {
-    int v0, mb, nb, S, nbreg, areg, breg;
+    int v0, mb, nb, S, nbreg, nareg, areg, breg;
     bool partial, ebcst;
+    bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
+    bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
 } tile;
 
 static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
@@ -54,10 +58,18 @@ static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
     xw_x86_alu_ri(g->c, op, r, (int32_t)imm);
 }
 
+// Fewest registers the k step's operands need: op(A) pieces and one broadcast, or (nb < mb)
+// the broadcasts and one op(A) piece.
+int gen_opregs(const gen_plan *p, int mb, int nb)
+{
+    (void)p;
+    return (mb < nb ? mb : nb) + 1;
+}
+
 // Accumulator sets for an mb x nb tile: enough chains to cover latency, within the registers.
 int gen_sets(const gen_plan *p, int mb, int nb)
 {
-    const int room = p->isa.nvregs - mb - 1;
+    const int room = p->isa.nvregs - gen_opregs(p, mb, nb);
     int s = 1;
     while (s < 4 && (uint32_t)s < p->d.k && s * mb * nb < 10 && (s + 1) * mb * nb <= room)
         s++;
@@ -111,6 +123,17 @@ static void kstep(G *g, const tile *t, ref a, ref b, int s)
     const gen_plan *p = g->p;
     const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * g->I->es;  // bytes between columns of op(B)
     const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? g->I->fnma : g->I->fma;
+    if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
+        for (int j = 0; j < t->nb; j++)
+            xw_x86_vload(g->c, g->I->bcst, g->I->vl, t->breg + j, at(g, off(b, j * bj)), xw_plain);
+        for (int v = 0; v < t->mb; v++) {
+            const int ar = t->areg + v % t->nareg;
+            load_vec(g, ar, off(a, tile_row(g, t, v)), t->partial && v == t->mb - 1);
+            for (int j = 0; j < t->nb; j++)
+                xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), ar, t->breg + j);
+        }
+        return;
+    }
     for (int v = 0; v < t->mb; v++)
         load_vec(g, t->areg + v, off(a, tile_row(g, t, v)), t->partial && v == t->mb - 1);
     for (int j = 0; j < t->nb; j++) {
@@ -138,6 +161,12 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             for (int j = 0; j < t->nb; j++)
                 xw_x86_vop_rrr(g->c, I->add, vl, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
     const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // both free after the k loop
+    if (t->cfirst) {  // C was read into the accumulators before the k loop
+        for (int j = 0; j < t->nb; j++)
+            for (int v = 0; v < t->mb; v++)
+                store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+        return;
+    }
     if (p->d.alpha == XW_SCALE_ANY) {
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
         for (int v = 0; v < t->mb; v++)
@@ -165,6 +194,37 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     }
 }
 
+// Accumulators start at zero, or set 0 at beta*C (alpha +-1): C's loads come first, so its
+// misses overlap the k loop's instead of following them.
+static void tile_prologue(G *g, const tile *t, ref cm)
+{
+    const gen_plan *p = g->p;
+    const gen_isa *I = g->I;
+    const int64_t cj = (int64_t)p->d.ldc * I->es;
+    const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // free before the k loop
+    if (t->cfirst && p->d.beta == XW_SCALE_ANY)
+        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    for (int j = 0; j < t->nb; j++)
+        for (int v = 0; v < t->mb; v++) {
+            const int a = acc(t, 0, v, j);
+            const bool pv = t->partial && v == t->mb - 1;
+            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            if (!t->cfirst)
+                vzero(g, a);
+            else if (p->d.beta == XW_SCALE_ONE)
+                load_vec(g, a, m, pv);  // {k1}{z} when partial
+            else {
+                if (p->d.beta == XW_SCALE_MINUS_ONE || pv)
+                    vzero(g, a);  // masked-off lanes of a partial vector stay zero
+                op_mem(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
+            }
+        }
+    for (int s = 1; s < t->S; s++)
+        for (int v = 0; v < t->mb; v++)
+            for (int j = 0; j < t->nb; j++)
+                vzero(g, acc(t, s, v, j));
+}
+
 // One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
 static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
 {
@@ -173,13 +233,19 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     tile t = { .v0 = v0, .mb = mb, .nb = nb, .S = gen_sets(p, mb, nb) };
     t.partial = v0 + mb == p->mv && p->rem < p->vw;
     t.ebcst = I->kmask && mb == 1;
+    t.bfirst = !t.ebcst && nb < mb;
     t.areg = t.S * mb * nb;
-    t.breg = t.areg + mb;
-    t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
-    for (int s = 0; s < t.S; s++)
-        for (int v = 0; v < mb; v++)
-            for (int j = 0; j < nb; j++)
-                vzero(g, acc(&t, s, v, j));
+    if (t.bfirst) {
+        t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
+        t.breg = t.areg + t.nareg;
+        t.nbreg = nb;
+    } else {
+        t.nareg = mb;
+        t.breg = t.areg + mb;
+        t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
+    }
+    t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY;
+    tile_prologue(g, &t, cm);
 
     const int k = (int)p->d.k;
     const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
@@ -328,6 +394,90 @@ static void emit_mblock(G *g, int v0, int mb)
     }
 }
 
+// All M blocks of one column block: tiles b and cm address its first column.
+static void emit_mblocks(G *g, ref b, ref cm)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es;
+    int v0 = 0;
+    for (int i = 0; i < p->nmg; i++)
+        for (int q = 0; q < p->mg[i].count; q++, v0 += p->mg[i].size)
+            emit_tile(g, v0, p->mg[i].size, g->nb, b, off(cm, row_of(p, v0) * es));
+}
+
+// N outer, M inner (no packing): B and C are walked once, column block by column block, and
+// op(A) is reread from the cache for each block.
+static void emit_ncols(G *g)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es;
+    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * es, cj = (int64_t)p->d.ldc * es;
+    int64_t col = 0;
+    for (int i = 0; i < p->nng; i++) {
+        const int nb = p->ng[i].size, cnt = p->ng[i].count;
+        g->nb = nb;
+        if (p->nloop && cnt > 1) {
+            const xw_gpr pbn = p->g[G_PBN], pcn = p->g[G_PCN], nc = p->g[G_NC];
+            xw_x86_lea(g->c, pbn, at(g, (ref){ XW_RSI, col * bj }));
+            xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
+            xw_x86_mov_ri(g->c, nc, cnt);
+            const size_t top = xw_x86_here(g->c);
+            emit_mblocks(g, (ref){ pbn, 0 }, (ref){ pcn, 0 });
+            alu(g, XW_ADD, pbn, nb * bj);
+            alu(g, XW_ADD, pcn, nb * cj);
+            alu(g, XW_SUB, nc, 1);
+            xw_x86_jcc_to(g->c, XW_JNZ, top);
+        } else {
+            for (int b = 0; b < cnt; b++)
+                emit_mblocks(g, (ref){ XW_RSI, (col + (int64_t)b * nb) * bj },
+                             (ref){ XW_RDX, (col + (int64_t)b * nb) * cj });
+        }
+        col += (int64_t)nb * cnt;
+    }
+}
+
+// ---- Small kernels whose operands come from memory wait on a few dozen misses: all lines
+// of A, B and C are requested at entry, in that order, so that the misses overlap.
+// Prefetches every line of a column-major rows x cols matrix at base (bytes: es each).
+static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_t ld, bool emit)
+{
+    const int64_t es = g->I->es;
+    int n = 0;
+    if (ld == rows) {
+        rows *= cols;
+        cols = 1;
+    }
+    for (int64_t j = 0; j < cols; j++) {
+        const int64_t s = j * ld * es, e = (j * ld + rows) * es;
+        int64_t a = s;
+        for (; a < e; a += 64, n++)
+            if (emit) xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, (ref){ base, a }));
+        if (e - 1 > a - 64) {  // the line of the last byte (the base need not be aligned)
+            n++;
+            if (emit) xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, (ref){ base, e - 1 }));
+        }
+    }
+    return n;
+}
+
+static int prefetch_all(G *g, bool emit)
+{
+    const gen_plan *p = g->p;
+    const xw_desc *d = &p->d;
+    int n = 0;
+    n += prefetch_matrix(g, XW_RDI, d->ta ? d->k : d->m, d->ta ? d->m : d->k, d->lda, emit);
+    n += prefetch_matrix(g, XW_RSI, d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, emit);
+    if (d->beta != XW_SCALE_ZERO)
+        n += prefetch_matrix(g, XW_RDX, d->m, d->n, d->ldc, emit);
+    return n;
+}
+
+int gen_prefetch_lines(const gen_plan *p)
+{
+    G g = { p, &p->isa, NULL, 0 };
+    return prefetch_all(&g, false);
+}
+
 // alpha ZERO or k == 0: C = beta*C without touching A or B.
 static void emit_scale_only(G *g)
 {
@@ -377,7 +527,7 @@ static void emit_scale_only(G *g)
 
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
-    G g = { p, &p->isa, c };
+    G g = { p, &p->isa, c, 0 };
     *entry = xw_x86_here(c);
     if (p->d.m == 0 || p->d.n == 0) {
         xw_x86_ret(c);
@@ -393,6 +543,10 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         alu(&g, XW_SUB, XW_RSP, p->scratch);
     if (p->scale_only) {
         emit_scale_only(&g);
+    } else if (!p->pack) {
+        if (p->prefetch)
+            prefetch_all(&g, true);
+        emit_ncols(&g);
     } else {
         int v0 = 0;
         for (int i = 0; i < p->nmg; i++)

@@ -12,6 +12,9 @@
 #ifndef GEN_FULL_UNROLL
 #define GEN_FULL_UNROLL 1024   // instructions a fully unrolled kernel may have (uop cache)
 #endif
+#ifndef GEN_PREFETCH_LINES
+#define GEN_PREFETCH_LINES 64  // operands of at most this many cache lines are prefetched at entry
+#endif
 #ifndef GEN_LOOP_BODY
 #define GEN_LOOP_BODY 96       // instructions in one K loop iteration
 #endif
@@ -93,11 +96,14 @@ static void choose_blocking(gen_plan *p)
         }
         if (p->pack && (int64_t)mb * p->vw * p->d.k * p->isa.es > GEN_SCRATCH_MAX)
             break;
-        int nbcap = (R - mb - 1) / mb;
-        nbcap = nbcap > 24 ? 24 : nbcap > n ? n : nbcap;
+        const int nbcap = n < 24 ? n : 24;
         for (int nbmax = 1; nbmax <= nbcap; nbmax++) {
+            if (mb * nbmax + gen_opregs(p, mb, nbmax) > R)
+                break;
             const int nng = split(n, nbmax, ng);
-            double cost = 0;
+            // Each M block walks op(B) again, and narrow blocks cut op(A)'s columns into pieces:
+            // operands coming from memory are read fastest in few, long runs.
+            double cost = 0.125 * (mg[0].count + (nmg > 1 ? mg[1].count : 0)) * n * (double)p->d.k;
             for (int i = 0; i < nmg; i++)
                 for (int j = 0; j < nng; j++)
                     cost += mg[i].count * ng[j].count * (tile_cycles(p, mg[i].size, ng[j].size) + 1.0);
@@ -247,6 +253,7 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         choose_blocking(&p);
         if (!p.nmg)
             return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
+        p.prefetch = !p.pack && gen_prefetch_lines(&p) <= GEN_PREFETCH_LINES;
         for (first = 0; first < 3; first++) {
             set_level(&p, first);
             if (estimate_insns(&p) <= (first < 2 ? GEN_FULL_UNROLL : (int64_t)(c->cap - c->len) / 12))
