@@ -1,6 +1,7 @@
-// x86_enc.c: the x86-64 encoder. Each emitter assembles one instruction into a small local
-// buffer (prefix bits, opcode, ModRM, SIB, disp, imm), then checks room and copies it into the
-// code buffer; nothing is written on error and the first error sticks. References are to the
+// x86_enc.c: the x86-64 encoder. Each emitter validates its operands, then assembles one
+// instruction (prefix bits, opcode, ModRM, SIB, disp, imm) straight at the end of the code buffer
+// when there is room for any instruction, else in a small local buffer that is copied after an
+// exact room check; nothing is written on error and the first error sticks. References are to the
 // Intel SDM Vol. 2 (chapter 2: instruction format, VEX, EVEX).
 #include "x86_enc.h"
 
@@ -41,16 +42,28 @@ static const struct {
     [XW_VINSERTF64X4] = { F_RVMI, XW_ZMM },
 };
 
-// ---- One instruction being assembled. rip >= 0 marks a RIP disp32 to resolve at emission.
+// ---- One instruction being assembled, at start (the code buffer's end, or a local staging
+// buffer of IB_MAX bytes); p is the next byte. rip, when set, is a RIP disp32 field to resolve
+// at emission. Generation emits tens of thousands of instructions per second, so the common
+// case writes each byte once, in place, with one room check (ib_begin) and no copy.
+enum { IB_MAX = 16 };  // room for the longest instruction (x86 caps them at 15 bytes)
 typedef struct {
-    uint8_t b[16];
-    unsigned n;
-    int rip;
+    uint8_t *start, *p, *rip;
     int32_t target;
 } ibuf;
 
-static void put8(ibuf *ib, unsigned v) { ib->b[ib->n++] = (uint8_t)v; }
-static void put32(ibuf *ib, uint32_t v)
+// In place when the buffer has room for any instruction. Staged when it may not (emit then
+// checks the exact length, so an instruction that just fits is still emitted) and for RIP
+// operands, whose disp32 may turn out not to fit: the buffer must stay untouched on error.
+static inline void ib_begin(const xw_code *c, ibuf *ib, uint8_t stage[IB_MAX], bool rip)
+{
+    bool room = c->len <= c->cap && c->cap - c->len >= IB_MAX;
+    ib->start = ib->p = room && !rip ? c->buf + c->len : stage;
+    ib->rip = NULL;
+}
+
+static inline void put8(ibuf *ib, unsigned v) { *ib->p++ = (uint8_t)v; }
+static inline void put32(ibuf *ib, uint32_t v)
 {
     for (int i = 0; i < 4; i++) put8(ib, (v >> (8 * i)) & 0xFF);
 }
@@ -66,26 +79,30 @@ static void fail(xw_code *c, xw_status s)
     if (!c->err) c->err = s;
 }
 
-// Room check, then RIP resolution (disp32 = target - end of this instruction), then copy.
-static void emit(xw_code *c, ibuf *ib)
+// Commits the instruction. Staged ones get the exact room check, RIP resolution (disp32 =
+// target - end of this instruction) and a copy; in-place ones are already where they belong.
+static inline void emit(xw_code *c, ibuf *ib, const uint8_t stage[IB_MAX])
 {
-    if (c->err) return;
-    if (c->len > c->cap || ib->n > c->cap - c->len) { fail(c, XW_ERR_NOMEM); return; }
-    if (ib->rip >= 0) {
-        int64_t rel = (int64_t)ib->target - (int64_t)(c->len + ib->n);
-        if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
-        wr32(ib->b + ib->rip, (uint32_t)rel);
+    size_t n = (size_t)(ib->p - ib->start);
+    if (ib->start == stage) {
+        if (c->len > c->cap || n > c->cap - c->len) { fail(c, XW_ERR_NOMEM); return; }
+        if (ib->rip) {
+            int64_t rel = (int64_t)ib->target - (int64_t)(c->len + n);
+            if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
+            wr32(ib->rip, (uint32_t)rel);
+        }
+        memcpy(c->buf + c->len, stage, n);
     }
-    memcpy(c->buf + c->len, ib->b, ib->n);
-    c->len += ib->n;
+    c->len += n;
 }
 
 // ---- Memory operands.
 static bool gpr_ok(xw_gpr r) { return (unsigned)r < 16; }
 
 // Base: a GPR, RIP (alone), or none; index: a GPR but not rsp (SIB index 100b means "none").
-static bool mem_ok(const xw_mem *m)
+static inline bool mem_ok(const xw_mem *m)
 {
+    if ((unsigned)m->base < 16 && m->index == XW_NOREG) return true;  // [base + disp]: most of them
     bool base_ok = gpr_ok(m->base) || m->base == XW_RIP || m->base == XW_NOREG;
     bool idx_ok = m->index == XW_NOREG || (gpr_ok(m->index) && m->index != XW_RSP);
     bool scale_ok = m->index == XW_NOREG || m->scale == 1 || m->scale == 2 || m->scale == 4 || m->scale == 8;
@@ -94,16 +111,31 @@ static bool mem_ok(const xw_mem *m)
 static unsigned mem_x(const xw_mem *m) { return gpr_ok(m->index) ? (m->index >> 3) & 1 : 0; }
 static unsigned mem_b(const xw_mem *m) { return gpr_ok(m->base) ? (m->base >> 3) & 1 : 0; }
 
-// ModRM, SIB and displacement for memory (SDM 2.1.5, Tables 2-2 and 2-3). n is the EVEX disp8
-// scale (2.7.5), 1 for legacy and VEX.
-static void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, int32_t n)
+// ModRM, SIB and displacement for memory (SDM 2.1.5, Tables 2-2 and 2-3). The EVEX disp8 scale
+// (2.7.5) is N = 1 << sh, a power of two, so disp8*N needs a mask and a shift, not a division;
+// sh is 0 for legacy and VEX.
+static inline void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, unsigned sh)
 {
     reg &= 7;
     if (m->base == XW_RIP) {  // mod 00, rm 101: [rip + disp32] in 64-bit mode (2.2.1.6)
         put8(ib, reg << 3 | 5);
-        ib->rip = (int)ib->n;
+        ib->rip = ib->p;
         ib->target = m->disp;
         put32(ib, 0);
+        return;
+    }
+    unsigned b3 = m->base & 7u;
+    if ((unsigned)m->base < 16 && m->index == XW_NOREG && b3 != 4) {  // [base + disp], no SIB
+        bool d8 = (m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh));
+        if (m->disp == 0 && b3 != 5) {  // rbp/r13 with mod 00 mean disp32
+            put8(ib, reg << 3 | b3);
+        } else if (d8) {
+            put8(ib, 0x40 | reg << 3 | b3);
+            put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
+        } else {
+            put8(ib, 0x80 | reg << 3 | b3);
+            put32(ib, (uint32_t)m->disp);
+        }
         return;
     }
     bool no_base = m->base == XW_NOREG;
@@ -113,7 +145,7 @@ static void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, int32_t n)
     unsigned mod;
     if (no_base || (m->disp == 0 && (m->base & 7) != 5))  // rbp/r13 with mod 00 mean disp32
         mod = 0;
-    else if (m->disp % n == 0 && fits8(m->disp / n))
+    else if ((m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh)))
         mod = 1;
     else
         mod = 2;
@@ -124,7 +156,7 @@ static void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, int32_t n)
         put8(ib, ss << 6 | idx << 3 | (no_base ? 5u : (m->base & 7u)));
     }
     if (mod == 1)
-        put8(ib, (uint8_t)(int8_t)(m->disp / n));
+        put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
     else if (mod == 2 || no_base)
         put32(ib, (uint32_t)m->disp);
 }
@@ -132,7 +164,7 @@ static void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, int32_t n)
 // ---- Vector instructions.
 // VEX (SDM 2.3.5): the 2-byte form C5 [R vvvv L pp] when X, B and W are 0 and the map is 0F;
 // else C4 [R X B m-mmmm] [W vvvv L pp]. R, X, B and vvvv are stored inverted.
-static void put_vex(ibuf *ib, unsigned r, unsigned x, unsigned b, unsigned map, unsigned w,
+static inline void put_vex(ibuf *ib, unsigned r, unsigned x, unsigned b, unsigned map, unsigned w,
                     unsigned vvvv, unsigned l, unsigned pp)
 {
     unsigned tail = (~vvvv & 15) << 3 | l << 2 | pp;
@@ -146,25 +178,49 @@ static void put_vex(ibuf *ib, unsigned r, unsigned x, unsigned b, unsigned map, 
     }
 }
 
-// EVEX disp8*N (SDM 2.7.5, Tables 2-34/2-35): the element size follows EVEX.W.
-static int32_t disp_scale(const insn_info *ii, xw_vl vl, bool bcst)
+// EVEX disp8*N (SDM 2.7.5, Tables 2-34/2-35) as log2 N: the element size follows EVEX.W.
+static unsigned disp_shift(const insn_info *ii, xw_vl vl, bool bcst)
 {
-    int32_t elem = ii->wevex == W_W1 ? 8 : 4;
+    unsigned elem = ii->wevex == W_W1 ? 3 : 2;  // 8 or 4 bytes
     switch (ii->tuple) {
-    case TT_FV: return bcst ? elem : 16 << vl;
-    case TT_FVM: return 16 << vl;
+    case TT_FV: return bcst ? elem : 4 + (unsigned)vl;
+    case TT_FVM: return 4 + (unsigned)vl;
     case TT_T1S: return elem;
-    case TT_T4: return 4 * elem;
-    default: return 1;
+    case TT_T4: return 2 + elem;
+    default: return 0;
     }
 }
 
-// One vector instruction: reg is ModRM.reg, vvvv the extra source (0 when unused, which encodes
-// as 1111b), and the r/m operand is register rm when m is NULL, else memory. imm < 0: none.
-static void vec(xw_code *c, xw_insn op, int opcode, xw_vl vl, unsigned reg, unsigned vvvv,
-                unsigned rm, const xw_mem *m, xw_evex e, int imm)
+// Helpers on the per-instruction path are forced inline: each public emitter then gets its own
+// copy specialized on constant operands (register or memory form, no imm), with no call.
+#define HOT static inline __attribute__((always_inline))
+
+// The plain VEX case, which is all of AVX2 code and much of AVX-512: registers below 16, xmm or
+// ymm, no decoration, a row with a VEX form. vec checked everything but the memory operand.
+HOT void vec_vex(xw_code *c, const insn_info *ii, unsigned opcode, xw_vl vl, unsigned reg,
+                           unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
 {
-    if (c->err) return;
+    if (m && !mem_ok(m)) { fail(c, XW_ERR_ENCODE); return; }
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, m && m->base == XW_RIP);
+    unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
+    put_vex(&ib, (reg >> 3) & 1, m ? mem_x(m) : 0, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
+    put8(&ib, opcode);
+    if (m)
+        put_mem(&ib, reg, m, 0);
+    else
+        put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
+    if (imm >= 0) put8(&ib, (unsigned)imm);
+    emit(c, &ib, stage);
+}
+
+// Everything vec did not send to vec_vex: EVEX, or invalid operands. The checks are the full
+// rules; vec's fast-path test is exactly "not EVEX and not bad but for the memory operand", so
+// whatever passes them here needs EVEX.
+HOT void vec_any(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg, unsigned vvvv,
+                    unsigned rm, const xw_mem *m, xw_evex e, int imm)
+{
     const insn_info *ii = &insn_table[op];
     bool hi = reg > 15 || vvvv > 15 || (!m && rm > 15);
     bool evex = vl == XW_ZMM || hi || e.mask != XW_K0 || e.zeroing || e.bcst || ii->wvex == W_NO;
@@ -172,28 +228,42 @@ static void vec(xw_code *c, xw_insn op, int opcode, xw_vl vl, unsigned reg, unsi
                || (unsigned)e.mask > 7 || (e.zeroing && e.mask == XW_K0)  // {z} needs a mask
                || (e.bcst && (!m || ii->tuple != TT_FV))                   // {1toN}: FV rows only
                || (m && !mem_ok(m)) || (evex && ii->wevex == W_NO);
-    if (bad) { fail(c, XW_ERR_ENCODE); return; }
+    if (bad || !evex) { fail(c, XW_ERR_ENCODE); return; }  // !evex: unreachable, see above
 
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, m && m->base == XW_RIP);
     unsigned r = (reg >> 3) & 1;
     unsigned x = m ? mem_x(m) : (rm >> 4) & 1;  // EVEX: X extends a register rm to 5 bits
     unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
-    if (evex) {  // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] (SDM 2.7.1)
-        put8(&ib, 0x62);
-        put8(&ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | (((reg >> 4) & 1) ^ 1) << 4 | ii->map);
-        put8(&ib, (unsigned)ii->wevex << 7 | (~vvvv & 15) << 3 | 4 | ii->pp);
-        put8(&ib, (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4
-                      | (((vvvv >> 4) & 1) ^ 1) << 3 | (unsigned)e.mask);
-    } else {
-        put_vex(&ib, r, x, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
-    }
-    put8(&ib, (unsigned)opcode);
+    // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] (SDM 2.7.1)
+    put8(&ib, 0x62);
+    put8(&ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | (((reg >> 4) & 1) ^ 1) << 4 | ii->map);
+    put8(&ib, (unsigned)ii->wevex << 7 | (~vvvv & 15) << 3 | 4 | ii->pp);
+    put8(&ib, (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4
+                  | (((vvvv >> 4) & 1) ^ 1) << 3 | (unsigned)e.mask);
+    put8(&ib, opcode);
     if (m)
-        put_mem(&ib, reg, m, evex ? disp_scale(ii, vl, e.bcst) : 1);
+        put_mem(&ib, reg, m, disp_shift(ii, vl, e.bcst));
     else
         put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
     if (imm >= 0) put8(&ib, (unsigned)imm);
-    emit(c, &ib);
+    emit(c, &ib, stage);
+}
+
+// One vector instruction: reg is ModRM.reg, vvvv the extra source (0 when unused, which encodes
+// as 1111b), and the r/m operand is register rm when m is NULL, else memory. imm < 0: none.
+// The plain VEX case goes straight to vec_vex after a handful of tests.
+HOT void vec(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg, unsigned vvvv,
+                       unsigned rm, const xw_mem *m, xw_evex e, int imm)
+{
+    if (c->err) return;
+    const insn_info *ii = &insn_table[op];
+    bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
+    if (plain && (unsigned)vl <= XW_YMM && (reg | vvvv | (m ? 0 : rm)) < 16 && ii->wvex != W_NO && vl >= insn_form[op].min_vl)
+        vec_vex(c, ii, opcode, vl, reg, vvvv, rm, m, imm);
+    else
+        vec_any(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
 }
 
 // The operand form op must have for an emitter (anything else is an encoding error).
@@ -260,19 +330,21 @@ void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src)
 {
     if (c->err) return;
     if ((unsigned)dst > 7 || !gpr_ok(src)) { fail(c, XW_ERR_ENCODE); return; }
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
     put_vex(&ib, 0, 0, (src >> 3) & 1, MAP_0F, 0, 0, 0, PP_NP);
     put8(&ib, 0x92);
     put8(&ib, 0xC0 | (unsigned)dst << 3 | (src & 7));
-    emit(c, &ib);
+    emit(c, &ib, stage);
 }
 
 // ---- General-purpose instructions: [REX] opcode ModRM ... (SDM 2.2.1). REX = 0100WRXB.
-static void put_rex(ibuf *ib, unsigned w, unsigned r, unsigned x, unsigned b)
+static inline void put_rex(ibuf *ib, unsigned w, unsigned r, unsigned x, unsigned b)
 {
     if (w | r | x | b) put8(ib, 0x40 | w << 3 | r << 2 | x << 1 | b);
 }
-static void put_op(ibuf *ib, unsigned op)  // one or two opcode bytes (0x0F18)
+static inline void put_op(ibuf *ib, unsigned op)  // one or two opcode bytes (0x0F18)
 {
     if (op > 0xFF) put8(ib, op >> 8);
     put8(ib, op & 0xFF);
@@ -283,24 +355,28 @@ static void gpr_rr(xw_code *c, unsigned w, unsigned op, unsigned reg, xw_gpr rm,
 {
     if (c->err) return;
     if (reg > 15 || !gpr_ok(rm)) { fail(c, XW_ERR_ENCODE); return; }
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
     put_rex(&ib, w, (reg >> 3) & 1, 0, (rm >> 3) & 1);
     put_op(&ib, op);
     put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
     if (imm_bytes == 1) put8(&ib, (uint8_t)(int8_t)imm);
     if (imm_bytes == 4) put32(&ib, (uint32_t)imm);
-    emit(c, &ib);
+    emit(c, &ib, stage);
 }
 
 static void gpr_mem(xw_code *c, unsigned w, unsigned op, unsigned reg, const xw_mem *m)
 {
     if (c->err) return;
     if (reg > 15 || !mem_ok(m)) { fail(c, XW_ERR_ENCODE); return; }
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, m->base == XW_RIP);
     put_rex(&ib, w, (reg >> 3) & 1, mem_x(m), mem_b(m));
     put_op(&ib, op);
-    put_mem(&ib, reg, m, 1);
-    emit(c, &ib);
+    put_mem(&ib, reg, m, 0);
+    emit(c, &ib, stage);
 }
 
 // Register in the opcode's low 3 bits (B8+r, 50+r, 58+r), REX.B for r8-r15.
@@ -308,11 +384,13 @@ static void gpr_oreg(xw_code *c, unsigned w, unsigned op, xw_gpr r, int imm_byte
 {
     if (c->err) return;
     if (!gpr_ok(r)) { fail(c, XW_ERR_ENCODE); return; }
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
     put_rex(&ib, w, 0, 0, (r >> 3) & 1);
     put8(&ib, op + (r & 7));
     for (int i = 0; i < imm_bytes; i++) put8(&ib, (imm >> (8 * i)) & 0xFF);
-    emit(c, &ib);
+    emit(c, &ib, stage);
 }
 
 // Shortest form: MOV r32, imm32 zero-extends to 64 bits (SDM Vol. 1 3.4.1.1); REX.W C7 /0
@@ -363,9 +441,12 @@ void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
 
 static void raw(xw_code *c, const uint8_t *bytes, unsigned n)
 {
-    ibuf ib = { .n = 0, .rip = -1 };
-    while (ib.n < n) put8(&ib, bytes[ib.n]);
-    emit(c, &ib);
+    if (c->err) return;
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
+    for (unsigned i = 0; i < n; i++) put8(&ib, bytes[i]);
+    emit(c, &ib, stage);
 }
 
 void xw_x86_vzeroupper(xw_code *c) { raw(c, (const uint8_t[]){ 0xC5, 0xF8, 0x77 }, 3); }
@@ -379,7 +460,9 @@ size_t xw_x86_here(const xw_code *c) { return c->len; }
 // rel32 jump with displacement rel (relative to the end of the instruction).
 static void jcc32(xw_code *c, xw_cond cc, int32_t rel)
 {
-    ibuf ib = { .n = 0, .rip = -1 };
+    uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
     if (cc == XW_JMP) {
         put8(&ib, 0xE9);
     } else {
@@ -387,7 +470,7 @@ static void jcc32(xw_code *c, xw_cond cc, int32_t rel)
         put8(&ib, 0x80 | jcc_code[cc]);
     }
     put32(&ib, (uint32_t)rel);
-    emit(c, &ib);
+    emit(c, &ib, stage);
 }
 
 void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target)
@@ -396,10 +479,12 @@ void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target)
     if ((unsigned)cc > XW_JMP || target > c->cap) { fail(c, XW_ERR_ENCODE); return; }
     int64_t rel8 = (int64_t)target - (int64_t)(c->len + 2);
     if (fits8(rel8)) {
-        ibuf ib = { .n = 0, .rip = -1 };
+        uint8_t stage[IB_MAX];
+    ibuf ib;
+    ib_begin(c, &ib, stage, false);
         put8(&ib, cc == XW_JMP ? 0xEB : 0x70 | jcc_code[cc]);
         put8(&ib, (uint8_t)(int8_t)rel8);
-        emit(c, &ib);
+        emit(c, &ib, stage);
         return;
     }
     int64_t rel32 = (int64_t)target - (int64_t)(c->len + (cc == XW_JMP ? 5 : 6));
