@@ -6,6 +6,10 @@
 #include "jit.h"
 
 // What differs between the ISAs and precisions.
+#ifndef GEN_CFIRST_K
+#define GEN_CFIRST_K 16  // k from which tiles load C before their k loop (gen_emit.c)
+#endif
+
 typedef struct {
     xw_target target;
     xw_vl vl;        // register width: broadcasts are done at this length

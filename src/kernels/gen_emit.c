@@ -244,7 +244,9 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         t.breg = t.areg + mb;
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
-    t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY;
+    // Reading C first lets its misses overlap a long k loop; in a short kernel the out-of-order
+    // window already covers C's loads, and starting the FMA chain on them only adds latency.
+    t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY && p->d.k >= GEN_CFIRST_K;
     tile_prologue(g, &t, cm);
 
     const int k = (int)p->d.k;

@@ -15,6 +15,9 @@
 #ifndef GEN_PREFETCH_LINES
 #define GEN_PREFETCH_LINES 64  // operands of at most this many cache lines are prefetched at entry
 #endif
+#ifndef GEN_PREFETCH_WORK
+#define GEN_PREFETCH_WORK 4    // ... when the kernel has this many FMAs per line to hide them behind
+#endif
 #ifndef GEN_LOOP_BODY
 #define GEN_LOOP_BODY 96       // instructions in one K loop iteration
 #endif
@@ -253,7 +256,11 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         choose_blocking(&p);
         if (!p.nmg)
             return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
-        p.prefetch = !p.pack && gen_prefetch_lines(&p) <= GEN_PREFETCH_LINES;
+        // Entry prefetch helps streamed operands but costs the tiniest cached kernels (4^3, 5^3)
+        // more than it hides: only where there is enough arithmetic behind it.
+        const int64_t lines = gen_prefetch_lines(&p);
+        const int64_t fmas = (int64_t)p.mv * d->n * d->k;
+        p.prefetch = !p.pack && lines <= GEN_PREFETCH_LINES && fmas >= GEN_PREFETCH_WORK * lines;
         for (first = 0; first < 3; first++) {
             set_level(&p, first);
             if (estimate_insns(&p) <= (first < 2 ? GEN_FULL_UNROLL : (int64_t)(c->cap - c->len) / 12))
