@@ -68,6 +68,7 @@ def main() -> int:
         "matmul f64 (2000, 16, 16)": stacked_matmul(rng, 16, 2000, np.float64),
         "matmul f32 (4000, 5, 5)": stacked_matmul(rng, 5, 4000, np.float32),
         "scipy dgemm 8x8 and expm 6x6": small_scipy(rng, 500),
+        "matmul f64 (200, 200) (large)": stacked_matmul(rng, 200, 1, np.float64),
     }
     elapsed = time.perf_counter() - t0
     ok = True
