@@ -335,7 +335,7 @@ static xw_desc desc_of(const bench_case *b)
         .lda = (uint32_t)b->lda, .ldb = (uint32_t)b->ldb, .ldc = (uint32_t)b->ldc,
         .prec = (uint8_t)(b->prec == 64 ? XW_F64 : XW_F32),
         .ta = b->ta != 'N', .tb = b->tb != 'N',
-        .alpha = (uint8_t)xw_scale_of_f64(b->alpha), .beta = (uint8_t)xw_scale_of_f64(b->beta),
+        .alpha = (uint8_t)xw_scale_class(XW_F64, &b->alpha), .beta = (uint8_t)xw_scale_class(XW_F64, &b->beta),
     };
 }
 
@@ -1018,12 +1018,9 @@ static double median(double *v, int n)
 static inline const xw_kernel *ours_find(int m, int n, int k, const int *lda, const int *ldb,
                                          const int *ldc, const double *alpha, const double *beta)
 {
-    const xw_desc d = {
-        .m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,
-        .lda = (uint32_t)*lda, .ldb = (uint32_t)*ldb, .ldc = (uint32_t)*ldc,
-        .prec = XW_F64, .ta = 0, .tb = 0,
-        .alpha = (uint8_t)xw_scale_of_f64(*alpha), .beta = (uint8_t)xw_scale_of_f64(*beta),
-    };
+    const xw_desc d = xw_desc_make((uint32_t)m, (uint32_t)n, (uint32_t)k, (uint32_t)*lda,
+                                   (uint32_t)*ldb, (uint32_t)*ldc, XW_F64, 0, 0,
+                                   xw_scale_class(XW_F64, alpha), xw_scale_class(XW_F64, beta));
     return xw_reg_lookup(&d);
 }
 

@@ -47,7 +47,9 @@ def test_c_builds_without_warnings(cbuild: Path) -> None:
     # The test build is configured with -Dwerror=true (conftest.py): it compiled, so no warning.
     opts = subprocess.run(
         [sys.executable, "-m", "mesonbuild.mesonmain", "introspect", "--buildoptions", str(cbuild)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert re.search(r'"name": "werror", "value": true', opts)
     assert re.search(r'"name": "warning_level", "value": "2"', opts)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define XW_HIDDEN __attribute__((visibility("hidden")))
 
@@ -65,10 +66,21 @@ static inline xw_desc xw_desc_make(uint32_t m, uint32_t n, uint32_t k, uint32_t 
     return d;
 }
 
-static inline xw_scale xw_scale_of_f64(double v)
+// Scale class from the bit pattern: exact, cheaper than floating-point compares, and -0.0 is 0.
+static inline unsigned xw_scale_class(xw_prec p, const void *v)
 {
-    return v == 1.0 ? XW_SCALE_ONE : v == -1.0 ? XW_SCALE_MINUS_ONE : v == 0.0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
+    if (p == XW_F64) {
+        uint64_t b;
+        memcpy(&b, v, sizeof b);
+        return b == 0x3FF0000000000000u ? XW_SCALE_ONE : b == 0xBFF0000000000000u ? XW_SCALE_MINUS_ONE
+             : (b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
+    }
+    uint32_t b;
+    memcpy(&b, v, sizeof b);
+    return b == 0x3F800000u ? XW_SCALE_ONE : b == 0xBF800000u ? XW_SCALE_MINUS_ONE
+         : (uint32_t)(b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
 }
+
 
 // Functions in cpu.c
 XW_HIDDEN xw_target xw_cpu_detect(void);  // best target the CPU and the OS support

@@ -12,21 +12,6 @@
 // Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
 XW_HIDDEN extern const uint8_t xw_trans_code[256];
 
-// Scale class from the bit pattern: exact, cheaper than floating-point compares, and -0.0 is 0.
-static inline unsigned xw_scale_class(xw_prec p, const void *v)
-{
-    if (p == XW_F64) {
-        uint64_t b;
-        memcpy(&b, v, sizeof b);
-        return b == 0x3FF0000000000000u ? XW_SCALE_ONE : b == 0xBFF0000000000000u ? XW_SCALE_MINUS_ONE
-             : (b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
-    }
-    uint32_t b;
-    memcpy(&b, v, sizeof b);
-    return b == 0x3F800000u ? XW_SCALE_ONE : b == 0xBF800000u ? XW_SCALE_MINUS_ONE
-         : (uint32_t)(b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
-}
-
 // The descriptor of a call, before any validation; false when a transpose character is unknown
 // or a size does not fit its field (negative, or 2^32 and above).
 static inline bool xw_describe(const xw_gemm_args *g, xw_desc *d)
