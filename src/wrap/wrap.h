@@ -39,7 +39,7 @@ typedef struct {
     bool trylock;
     xw_target cpu_target;
     xw_target target;
-    int verbosity;
+    _Atomic int verbosity;  // also set at run time (xsmmwrap_set_verbosity)
     const char *stats_json;  // XSMMWRAP_STATS_JSON
     const char *dump_dir;    // XSMMWRAP_DUMP, or "." with a negative verbosity
     const char *blas_path;   // XSMMWRAP_BLAS
