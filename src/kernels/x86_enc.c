@@ -28,18 +28,28 @@ static const insn_info insn_table[XW_INSN_COUNT] = {
 // MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
 // three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8.
 enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI };
+#define IS2(i, a, b) ((i) == XW_##a || (i) == XW_##b)
+#define FORM_OF(i)                                                                           \
+    (IS2(i, VMOVUPD, VMOVUPS) || IS2(i, VMOVAPD, VMOVAPS) ? F_MOVE                          \
+     : IS2(i, VMOVSD, VMOVSS)                             ? F_MOVS                          \
+     : IS2(i, VBROADCASTSD, VBROADCASTSS)                 ? F_BCST                          \
+     : IS2(i, VMASKMOVPD, VMASKMOVPS)                     ? F_MASKMOV                       \
+     : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
+             || (i) == XW_VINSERTF64X4                                                       \
+         ? F_RVMI                                                                            \
+         : F_RVM)
+// The shortest vector length of the row (ymm: the 256-bit-only rows and VBROADCASTSD).
+#define MINVL_OF(i)                                                                          \
+    (IS2(i, VBROADCASTSD, VPERM2F128) || IS2(i, VINSERTF128, VSHUFF64X2) || (i) == XW_VSHUFF32X4 \
+         ? XW_YMM                                                                            \
+     : (i) == XW_VINSERTF64X4 ? XW_ZMM                                                       \
+                              : XW_XMM)
 static const struct {
     uint8_t form, min_vl;
 } insn_form[XW_INSN_COUNT] = {
-    [XW_VMOVUPD] = { F_MOVE, XW_XMM },     [XW_VMOVUPS] = { F_MOVE, XW_XMM },
-    [XW_VMOVAPD] = { F_MOVE, XW_XMM },     [XW_VMOVAPS] = { F_MOVE, XW_XMM },
-    [XW_VMOVSD] = { F_MOVS, XW_XMM },      [XW_VMOVSS] = { F_MOVS, XW_XMM },
-    [XW_VBROADCASTSD] = { F_BCST, XW_YMM }, [XW_VBROADCASTSS] = { F_BCST, XW_XMM },
-    [XW_VMASKMOVPD] = { F_MASKMOV, XW_XMM }, [XW_VMASKMOVPS] = { F_MASKMOV, XW_XMM },
-    [XW_VSHUFPD] = { F_RVMI, XW_XMM },     [XW_VSHUFPS] = { F_RVMI, XW_XMM },
-    [XW_VPERM2F128] = { F_RVMI, XW_YMM },  [XW_VINSERTF128] = { F_RVMI, XW_YMM },
-    [XW_VSHUFF64X2] = { F_RVMI, XW_YMM },  [XW_VSHUFF32X4] = { F_RVMI, XW_YMM },
-    [XW_VINSERTF64X4] = { F_RVMI, XW_ZMM },
+#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) [XW_##name] = { FORM_OF(XW_##name), MINVL_OF(XW_##name) },
+#include "x86_insn.def"
+#undef XW_INSN
 };
 
 // ---- One instruction being assembled, at start (the code buffer's end, or a local staging
@@ -266,6 +276,130 @@ HOT void vec(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg, un
         vec_any(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
 }
 
+// ---- The fast path. Per row, everything the common forms need that depends on the row alone:
+// the prefix and opcode bytes as little-endian words with every register field zero (those
+// fields are stored inverted, so they start as ones and the registers are XORed in), and
+// validity as bit sets.
+typedef struct {
+    uint32_t vex2;    // C5 [R vvvv L pp] opcode C0 (the 2-byte form: map 0F, W0)
+    uint32_t vex3;    // C4 [R X B m-mmmm] [W vvvv L pp] opcode
+    uint64_t evex;    // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] opcode
+    uint8_t forms;    // 1 << the row's operand form
+    uint8_t vex_vl;   // bit vl: VEX can encode the row at vl (a VEX form, min_vl <= vl <= ymm)
+    uint8_t evex_vl;  // bit vl: EVEX can (an EVEX form, min_vl <= vl <= zmm)
+    uint8_t c5;       // VEX may take the 2-byte form when B and X are 0
+    uint8_t sh, sh_vl;  // EVEX disp8*N without {1toN}: log2 N = sh + (sh_vl ? vl : 0)
+    uint8_t sh_bcst;    // with {1toN} (element size); 0xFF: the row takes no {1toN}
+} __attribute__((aligned(32))) fast_info;  // 32 bytes: indexed with a shift
+
+#define ELEM_SH(wevex) (W_##wevex == W_W1 ? 3 : 2)
+static const fast_info fast_table[XW_INSN_COUNT] = {
+#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple)                                          \
+    [XW_##name] = {                                                                               \
+        .vex2 = 0xC5u | (0xF8u | PP_##pp) << 8 | (uint32_t)(opcode) << 16 | 0xC0u << 24,          \
+        .vex3 = 0xC4u | (0xE0u | MAP_##map) << 8 | ((W_##wvex & 1u) << 7 | 0x78u | PP_##pp) << 16 \
+                | (uint32_t)(opcode) << 24,                                                       \
+        .evex = 0x62u | (0xF0u | MAP_##map) << 8 | ((W_##wevex & 1u) << 7 | 0x7Cu | PP_##pp) << 16 \
+                | 0x08u << 24 | (uint64_t)(opcode) << 32,                                         \
+        .forms = 1u << FORM_OF(XW_##name),                                                        \
+        .vex_vl = W_##wvex == W_NO ? 0 : (3u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),      \
+        .evex_vl = W_##wevex == W_NO ? 0 : (7u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),    \
+        .c5 = MAP_##map == MAP_0F && W_##wvex == 0,                                               \
+        .sh = TT_##tuple == TT_FV || TT_##tuple == TT_FVM ? 4                                     \
+              : TT_##tuple == TT_T1S                      ? ELEM_SH(wevex)                        \
+              : TT_##tuple == TT_T4                       ? 2 + ELEM_SH(wevex)                    \
+                                                          : 0,                                    \
+        .sh_vl = TT_##tuple == TT_FV || TT_##tuple == TT_FVM,                                     \
+        .sh_bcst = TT_##tuple == TT_FV ? ELEM_SH(wevex) : 0xFF,                                   \
+    },
+#include "x86_insn.def"
+#undef XW_INSN
+};
+#undef ELEM_SH
+
+static inline void wr32n(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }  // little-endian host
+
+// vfast's end: the r/m operand (register, or [base + disp] with EVEX disp8*N scale 1 << sh;
+// SDM 2.1.5 and 2.7.5), the imm8 (imm >= 0), and the new length.
+HOT void fast_rm(xw_code *c, uint8_t *p, unsigned modrm, const xw_mem *m, unsigned sh, int imm)
+{
+    if (!m) {
+        *p++ = (uint8_t)(0xC0 | modrm);
+    } else {
+        unsigned b3 = (unsigned)m->base & 7;
+        int32_t d = m->disp;
+        // rbp/r13 have no mod 00 form (it means disp32); disp8 holds disp / N when N divides it.
+        bool d8 = (d & ((1 << sh) - 1)) == 0 && fits8(d >> sh);
+        unsigned mod = d == 0 && b3 != 5 ? 0x00 : d8 ? 0x40 : 0x80;
+        *p++ = (uint8_t)(mod | (modrm & 0x38) | b3);
+        if (b3 == 4) *p++ = 0x24;  // rsp/r12 base: SIB with no index
+        if (mod == 0x40) {
+            *p++ = (uint8_t)(int8_t)(d >> sh);
+        } else if (mod == 0x80) {
+            wr32(p, (uint32_t)d);
+            p += 4;
+        }
+    }
+    if (imm >= 0) *p++ = (uint8_t)imm;
+    c->len = (size_t)(p - c->buf);
+}
+
+// The straight-line path for the bulk of generated code: the register-register and
+// [base + disp] forms, VEX or EVEX, with room for any instruction. It takes the same decisions
+// and writes the same bytes as vec (through the table above), in place; anything it does not
+// cover (another memory form, an invalid operand, an error, little room) returns false having
+// touched nothing, and then goes the general way (vslow). opcode_add: 0 the row's opcode, 1 the
+// MR form of the moves (opcode | 1), 2 VMASKMOV stores (opcode + 2).
+HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_vl vl, unsigned reg,
+               unsigned vvvv, unsigned rm, const xw_mem *m, xw_evex e, int imm)
+{
+    unsigned regs = reg | vvvv | rm;
+    if ((unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM || regs > 31 || c->err) return false;
+    const fast_info *f = &fast_table[op];
+    if (!(f->forms & forms) || c->len > c->cap || c->cap - c->len < IB_MAX) return false;
+    unsigned bx;  // the r/m operand's register bits 3 (B) and 4 (X, EVEX registers only)
+    if (m) {
+        if (m->index != XW_NOREG || (unsigned)m->base > 15) return false;
+        bx = (unsigned)m->base & 8;
+    } else {
+        bx = rm & 24;
+    }
+    bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
+    bool vex = plain && regs < 16 && (f->vex_vl >> vl & 1);
+    if (!vex && (!(f->evex_vl >> vl & 1) || (unsigned)e.mask > 7 || (e.zeroing && e.mask == XW_K0)
+                 || (e.bcst && (!m || f->sh_bcst == 0xFF))))
+        return false;
+    uint8_t *p = c->buf + c->len;
+    unsigned modrm = (reg & 7) << 3 | (rm & 7);
+    if (vex) {
+        if (f->c5 && !bx) {  // C5, then opcode at byte 2
+            uint32_t w = opcode_add == 1 ? f->vex2 | 1u << 16 : f->vex2 + (opcode_add << 16);
+            w ^= (reg & 8) << 12 ^ vvvv << 11 ^ (unsigned)vl << 10;
+            if (!m && imm < 0) {  // the whole instruction is this word
+                wr32n(p, w ^ modrm << 24);
+                c->len += 4;
+                return true;
+            }
+            wr32n(p, w);  // its C0 byte is replaced below
+            p += 3;
+        } else {  // C4, then opcode at byte 3
+            uint32_t w = opcode_add == 1 ? f->vex3 | 1u << 24 : f->vex3 + (opcode_add << 24);
+            wr32n(p, w ^ (reg & 8) << 12 ^ bx << 10 ^ vvvv << 19 ^ (unsigned)vl << 18);
+            p += 4;
+        }
+        fast_rm(c, p, modrm, m, 0, imm);  // a copy with sh 0: VEX has no disp8*N
+        return true;
+    }
+    uint64_t w = opcode_add == 1 ? f->evex | 1ull << 32 : f->evex + ((uint64_t)opcode_add << 32);
+    unsigned p2 = (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4 | (vvvv & 16) >> 1
+                  | (unsigned)e.mask;
+    wr32n(p, (uint32_t)w ^ (reg & 8) << 12 ^ bx << 10 ^ (reg & 16) << 8 ^ (vvvv & 15) << 19 ^ p2 << 24);
+    p[4] = (uint8_t)(w >> 32);
+    unsigned sh = e.bcst ? f->sh_bcst : f->sh + (f->sh_vl ? (unsigned)vl : 0);  // log2 N
+    fast_rm(c, p + 5, modrm, m, sh, imm);
+    return true;
+}
+
 // The operand form op must have for an emitter (anything else is an encoding error).
 static bool form_is(xw_code *c, xw_insn op, unsigned mask)
 {
@@ -276,53 +410,108 @@ static bool form_is(xw_code *c, xw_insn op, unsigned mask)
 }
 #define FORMS(a, b) (1u << (a) | 1u << (b))
 
+// The general way for what vfast declined, kept out of line so that the emitters' fast paths
+// stay leaf code with few live registers. store as for vfast.
+static __attribute__((noinline)) void vslow(xw_code *c, xw_insn op, unsigned forms, unsigned store,
+                                            xw_vl vl, unsigned reg, unsigned vvvv, unsigned rm,
+                                            const xw_mem *m, xw_evex e, int imm)
+{
+    if (!form_is(c, op, forms)) return;
+    unsigned opcode = insn_table[op].opcode;
+    opcode = store == 0 ? opcode : store == 1 ? opcode | 1u : opcode + 2u;
+    vec(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
+}
+
+static __attribute__((noipa)) void vop_rrr_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
+{
+    vslow(c, op, 1u << F_RVM, 0, vl, dst, s1, s2, NULL, xw_plain, -1);
+}
+
 void xw_x86_vop_rrr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
 {
-    if (form_is(c, op, 1u << F_RVM))
-        vec(c, op, insn_table[op].opcode, vl, dst, s1, s2, NULL, xw_plain, -1);
+    if (vfast(c, op, 1u << F_RVM, 0, vl, dst, s1, s2, NULL, xw_plain, -1)) return;
+    vop_rrr_slow(c, op, vl, dst, s1, s2);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vop_rrm_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
+{
+    vslow(c, op, 1u << F_RVM, 0, vl, dst, s1, 0, &m, e, -1);
 }
 
 void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
 {
-    if (form_is(c, op, 1u << F_RVM)) vec(c, op, insn_table[op].opcode, vl, dst, s1, 0, &m, e, -1);
+    if (vfast(c, op, 1u << F_RVM, 0, vl, dst, s1, 0, &m, e, -1)) return;
+    vop_rrm_slow(c, op, vl, dst, s1, m, e);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vop_rrri_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
+{
+    vslow(c, op, 1u << F_RVMI, 0, vl, dst, s1, s2, NULL, xw_plain, imm);
 }
 
 void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
 {
-    if (form_is(c, op, 1u << F_RVMI))
-        vec(c, op, insn_table[op].opcode, vl, dst, s1, s2, NULL, xw_plain, imm);
+    if (vfast(c, op, 1u << F_RVMI, 0, vl, dst, s1, s2, NULL, xw_plain, imm)) return;
+    vop_rrri_slow(c, op, vl, dst, s1, s2, imm);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vop_rr_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
+{
+    vslow(c, op, FORMS(F_MOVE, F_BCST), 0, vl, dst, 0, src, NULL, xw_plain, -1);
 }
 
 void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
 {
-    if (form_is(c, op, FORMS(F_MOVE, F_BCST)))
-        vec(c, op, insn_table[op].opcode, vl, dst, 0, src, NULL, xw_plain, -1);
+    if (vfast(c, op, FORMS(F_MOVE, F_BCST), 0, vl, dst, 0, src, NULL, xw_plain, -1)) return;
+    vop_rr_slow(c, op, vl, dst, src);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vload_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
+{
+    vslow(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST, 0, vl, dst, 0, 0, &m, e, -1);
 }
 
 void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
 {
-    if (form_is(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST))
-        vec(c, op, insn_table[op].opcode, vl, dst, 0, 0, &m, e, -1);
+    if (vfast(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST, 0, vl, dst, 0, 0, &m, e, -1)) return;
+    vload_slow(c, op, vl, dst, m, e);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vstore_slow(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
+{
+    xw_evex e = { mask, false, false };
+    vslow(c, op, FORMS(F_MOVE, F_MOVS), 1, vl, src, 0, 0, &m, e, -1);
 }
 
 // Stores use the MR opcode (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r); merge-masking only.
 void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
 {
     xw_evex e = { mask, false, false };
-    if (form_is(c, op, FORMS(F_MOVE, F_MOVS)))
-        vec(c, op, insn_table[op].opcode | 1, vl, src, 0, 0, &m, e, -1);
+    if (vfast(c, op, FORMS(F_MOVE, F_MOVS), 1, vl, src, 0, 0, &m, e, -1)) return;
+    vstore_slow(c, op, vl, m, src, mask);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vmaskload_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
+{
+    vslow(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1);
 }
 
 // VMASKMOVPD/PS (SDM: load 66 0F38 2D/2C, store 2F/2E): the mask register sits in VEX.vvvv.
 void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
 {
-    if (form_is(c, op, 1u << F_MASKMOV)) vec(c, op, insn_table[op].opcode, vl, dst, mask, 0, &m, xw_plain, -1);
+    if (vfast(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1)) return;
+    vmaskload_slow(c, op, vl, dst, mask, m);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vmaskstore_slow(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
+{
+    vslow(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1);
 }
 
 void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
 {
-    if (form_is(c, op, 1u << F_MASKMOV))
-        vec(c, op, insn_table[op].opcode + 2, vl, src, mask, 0, &m, xw_plain, -1);
+    if (vfast(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1)) return;
+    vmaskstore_slow(c, op, vl, m, mask, src);  // same arguments: a tail jump
 }
 
 // KMOVW k1, r32: VEX.L0.0F.W0 92 /r (needs only AVX512F).
