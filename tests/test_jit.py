@@ -399,6 +399,10 @@ class Machine:
         self._set(a, self.g[a[1]] - (b[1] if b[0] == "i" else self.g[b[1]]))
         self.zf = self.g[a[1]] == 0
 
+    def op_and(self, a, b):
+        self._set(a, self.g[a[1]] & ((b[1] & M64) if b[0] == "i" else self.g[b[1]]))
+        self.zf = self.g[a[1]] == 0
+
     def op_push(self, r):
         self.g["rsp"] -= 8
         self.mem.write(self.g["rsp"], self.g[r[1]].to_bytes(8, "little"))

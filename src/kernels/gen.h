@@ -25,8 +25,9 @@ typedef struct {
 } gen_group;
 
 // General-purpose register roles. K loop: PA, PB, KC (also used to pack op(A)). N loop over
-// identical blocks: PBN, PCN, NC (also the column loop of the C = beta*C path).
-enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_ROLES };
+// identical blocks: PBN, PCN, NC (also the column loop of the C = beta*C path). FRAME (ta == 1)
+// keeps the entry rsp while rsp is aligned down (32 or 64 bytes) for the packed panel.
+enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
 
@@ -49,7 +50,7 @@ typedef struct {
     bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
     bool scale_only;     // alpha ZERO or k == 0: C = beta*C
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
-    int32_t scratch;     // bytes reserved below the pushes
+    int32_t scratch;     // bytes of panel below the pushes, rsp aligned first
     xw_gpr g[G_ROLES];
     xw_gpr pushed[6];
     int npush;

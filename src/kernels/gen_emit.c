@@ -15,8 +15,9 @@
 // tile computes a whole column of C before storing it, so both write the same values.
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
 // roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
-// ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw)
-// and the same NN body runs from there.
+// ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
+// vector v of the block at rows v*vw; rsp first aligned down to 32 or 64 bytes, the entry rsp
+// kept in G_FRAME) and the same NN body runs from there.
 #include "gen.h"
 
 typedef struct {
@@ -28,7 +29,8 @@ typedef struct {
     const gen_plan *p;
     const gen_isa *I;
     xw_code *c;
-    int nb;  // emit_ncols: columns of the current block
+    int nb;      // emit_ncols: columns of the current block
+    int64_t sp;  // emit_pack: bytes between columns of the panel
 } G;
 
 typedef struct {
@@ -37,6 +39,8 @@ typedef struct {
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
     bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
 } tile;
+
+static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
 
 static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
 
@@ -116,6 +120,12 @@ static int64_t tile_row(G *g, const tile *t, int v)
     return (row_of(g->p, t->v0 + v) - row_of(g->p, t->v0)) * g->I->es;
 }
 
+// Bytes from the tile's op(A) base to vector v: a packed panel holds each vector at vw rows.
+static int64_t a_row(G *g, const tile *t, int v)
+{
+    return g->p->pack ? (int64_t)v * g->p->vw * g->I->es : tile_row(g, t, v);
+}
+
 // ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
 // op(B)(k, j) and mb FMAs into accumulator set s.
 static void kstep(G *g, const tile *t, ref a, ref b, int s)
@@ -128,14 +138,14 @@ static void kstep(G *g, const tile *t, ref a, ref b, int s)
             xw_x86_vload(g->c, g->I->bcst, g->I->vl, t->breg + j, at(g, off(b, j * bj)), xw_plain);
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + v % t->nareg;
-            load_vec(g, ar, off(a, tile_row(g, t, v)), t->partial && v == t->mb - 1);
+            load_vec(g, ar, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
             for (int j = 0; j < t->nb; j++)
                 xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
-        load_vec(g, t->areg + v, off(a, tile_row(g, t, v)), t->partial && v == t->mb - 1);
+        load_vec(g, t->areg + v, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
     for (int j = 0; j < t->nb; j++) {
         ref bm = off(b, j * bj);
         if (t->ebcst) {
@@ -165,6 +175,35 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         for (int j = 0; j < t->nb; j++)
             for (int v = 0; v < t->mb; v++)
                 store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+        return;
+    }
+    // alpha ANY with C read: tmp = beta*C (or C), independent of the k loop, then one FMA
+    // tmp += alpha*acc ends each chain instead of a multiply and an FMA. Registers above the
+    // accumulator set 0 are free; an overlapping pair (the tile's last two vectors) must be
+    // read before either is stored: chunks of T vectors are taken from the end.
+    const int fa = t->mb * t->nb, fb = fa + (p->d.beta == XW_SCALE_ANY), ft = fb + 1;
+    const int T = I->nvregs - ft;
+    if (p->d.alpha == XW_SCALE_ANY && (p->d.beta == XW_SCALE_ONE || p->d.beta == XW_SCALE_ANY)
+        && (T >= 2 || (T >= 1 && !(p->overlap && t->v0 + t->mb == p->mv)))) {
+        xw_x86_vload(g->c, I->bcst, I->vl, fa, xw_mem_at(XW_RCX, 0), xw_plain);
+        if (p->d.beta == XW_SCALE_ANY)
+            xw_x86_vload(g->c, I->bcst, I->vl, fb, xw_mem_at(XW_R8, 0), xw_plain);
+        for (int j = 0; j < t->nb; j++)
+            for (int v1 = t->mb; v1 > 0; v1 -= T) {  // the last chunk holds the last two vectors
+                const int v0 = v1 - T > 0 ? v1 - T : 0;
+                for (int v = v0; v < v1; v++) {
+                    const int r = ft + v - v0;
+                    const bool pv = t->partial && v == t->mb - 1;
+                    const ref m = off(cm, j * cj + tile_row(g, t, v));
+                    if (p->d.beta == XW_SCALE_ONE)
+                        load_vec(g, r, m, pv);
+                    else
+                        op_mem(g, I->mul, r, fb, m, pv, r);
+                    xw_x86_vop_rrr(g->c, I->fma, vl, r, acc(t, 0, v, j), fa);
+                }
+                for (int v = v0; v < v1; v++)
+                    store_vec(g, off(cm, j * cj + tile_row(g, t, v)), ft + v - v0, t->partial && v == t->mb - 1);
+            }
         return;
     }
     if (p->d.alpha == XW_SCALE_ANY) {
@@ -320,33 +359,63 @@ static void transpose_block(G *g, ref src, ref dst, int64_t sa, int64_t sp)
     }
 }
 
+// Vector v of the M block (vr-th in it) gets panel rows [vr*vw, vr*vw + vw): every op(A) load
+// of the k loop then matches one store of the pack (store forwarding), including the
+// overlapping last vector of AVX2, whose rows are simply packed twice. src: A at op(A) row 0,
+// step kk0; dst: panel column kk0. kw steps, of which the first k0 are skipped when copying
+// elements (an overlapping k block); rows and steps left over are covered by blocks that
+// overlap their neighbour, which write the same values.
+static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int *n)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, sa = (int64_t)p->d.lda * es, ldp = g->sp;
+    const int bw = (int)(32 / es);
+    const int nr = v == p->mv - 1 && p->rem < p->vw ? p->rem : p->vw;
+    const ref s = off(src, row_of(p, v) * sa), d = off(dst, (int64_t)vr * p->vw * es);
+    if (kw == bw && nr >= bw) {
+        for (int i = 0; i < nr; i += bw) {
+            const int i0 = i + bw > nr ? nr - bw : i;
+            transpose_block(g, off(s, i0 * sa), off(d, i0 * es), sa, ldp);
+        }
+        return;
+    }
+    for (int kk = k0; kk < kw; kk++)
+        for (int i = 0; i < nr; i++)
+            copy_elem(g, off(s, i * sa + kk * es), off(d, i * es + kk * ldp), n);
+}
+
 static void emit_pack(G *g, int v0, int mb)
 {
     const gen_plan *p = g->p;
-    const int64_t es = g->I->es, lda = p->d.lda;
-    const int r0 = (int)row_of(p, v0), ldp = mb * p->vw, k = (int)p->d.k, bw = (int)(32 / es);
-    const int rows = (int)p->d.m - r0 < ldp ? (int)p->d.m - r0 : ldp;
-    const int rg = rows / bw, kb = k / bw, kr = k % bw;
-    const int64_t sa = lda * es, sp = ldp * es;
+    const int64_t es = g->I->es;
+    const int k = (int)p->d.k, bw = (int)(32 / es);
+    const int64_t sp = (int64_t)mb * p->vw * es;
+    g->sp = sp;
     int n = 0;
-    // One k block of bw steps at src (op(A) row r0, step kk0) and dst (panel column kk0).
-#define PACK_KBLOCK(src, dst)                                                                 \
+    ref src = { XW_RDI, 0 }, dst = { XW_RSP, 0 };
+    if (k < bw) {
+        for (int v = 0; v < mb; v++)
+            pack_vec(g, src, dst, v0 + v, v, k, 0, &n);
+        return;
+    }
+    const int kb = k / bw, kr = k % bw;
+    int body = 0;
+    for (int v = 0; v < mb; v++) {
+        const int nr = v0 + v == p->mv - 1 && p->rem < p->vw ? p->rem : p->vw;
+        body += nr >= bw ? cdiv_i(nr, bw) * (es == 8 ? 16 : 40) : nr * bw * 2;
+    }
+#define PACK_KBLOCK(s_, d_, k0_)                                                              \
     do {                                                                                     \
-        for (int q = 0; q < rg; q++)                                                         \
-            transpose_block(g, off(src, q * bw * sa), off(dst, q * bw * es), sa, sp);        \
-        for (int i = rg * bw; i < rows; i++)                                                 \
-            for (int kk = 0; kk < bw; kk++)                                                  \
-                copy_elem(g, off(src, i * sa + kk * es), off(dst, i * es + kk * sp), &n);    \
+        for (int v = 0; v < mb; v++)                                                         \
+            pack_vec(g, s_, d_, v0 + v, v, bw, k0_, &n);                                     \
     } while (0)
-    const int body = rg * (es == 8 ? 16 : 40) + (rows - rg * bw) * bw * 2;
-    ref src = { XW_RDI, r0 * sa }, dst = { XW_RSP, 0 };
     if (kb > 1 && (int64_t)kb * body > 256) {
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
-        xw_x86_lea(g->c, pa, at(g, src));
+        xw_x86_mov_rr(g->c, pa, XW_RDI);
         xw_x86_mov_rr(g->c, pb, XW_RSP);
         xw_x86_mov_ri(g->c, kc, kb);
         const size_t top = xw_x86_here(g->c);
-        PACK_KBLOCK(((ref){ pa, 0 }), ((ref){ pb, 0 }));
+        PACK_KBLOCK(((ref){ pa, 0 }), ((ref){ pb, 0 }), 0);
         alu(g, XW_ADD, pa, bw * es);
         alu(g, XW_ADD, pb, bw * sp);
         alu(g, XW_SUB, kc, 1);
@@ -355,14 +424,13 @@ static void emit_pack(G *g, int v0, int mb)
         dst = (ref){ pb, 0 };
     } else {
         for (int b = 0; b < kb; b++)
-            PACK_KBLOCK(off(src, b * bw * es), off(dst, b * bw * sp));
+            PACK_KBLOCK(off(src, b * bw * es), off(dst, b * bw * sp), 0);
         src = off(src, kb * bw * es);
         dst = off(dst, kb * bw * sp);
     }
+    if (kr)  // the last bw steps, overlapping the previous block
+        PACK_KBLOCK(off(src, (kr - bw) * es), off(dst, (kr - bw) * sp), bw - kr);
 #undef PACK_KBLOCK
-    for (int kk = 0; kk < kr; kk++)
-        for (int i = 0; i < rows; i++)
-            copy_elem(g, off(src, i * sa + kk * es), off(dst, i * es + kk * sp), &n);
 }
 
 static void emit_mblock(G *g, int v0, int mb)
@@ -476,7 +544,7 @@ static int prefetch_all(G *g, bool emit)
 
 int gen_prefetch_lines(const gen_plan *p)
 {
-    G g = { p, &p->isa, NULL, 0 };
+    G g = { p, &p->isa, NULL, 0, 0 };
     return prefetch_all(&g, false);
 }
 
@@ -529,7 +597,7 @@ static void emit_scale_only(G *g)
 
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
-    G g = { p, &p->isa, c, 0 };
+    G g = { p, &p->isa, c, 0, 0 };
     *entry = xw_x86_here(c);
     if (p->d.m == 0 || p->d.n == 0) {
         xw_x86_ret(c);
@@ -541,8 +609,11 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
     }
     for (int i = 0; i < p->npush; i++)
         xw_x86_push(c, p->pushed[i]);
-    if (p->scratch)
+    if (p->scratch) {  // the panel's ymm loads and stores never split a cache line
+        xw_x86_mov_rr(c, p->g[G_FRAME], XW_RSP);
+        alu(&g, XW_AND, XW_RSP, p->vw * p->isa.es > 32 ? -64 : -32);
         alu(&g, XW_SUB, XW_RSP, p->scratch);
+    }
     if (p->scale_only) {
         emit_scale_only(&g);
     } else if (!p->pack) {
@@ -556,7 +627,7 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
                 emit_mblock(&g, v0, p->mg[i].size);
     }
     if (p->scratch)
-        alu(&g, XW_ADD, XW_RSP, p->scratch);
+        xw_x86_mov_rr(c, XW_RSP, p->g[G_FRAME]);
     for (int i = p->npush - 1; i >= 0; i--)
         xw_x86_pop(c, p->pushed[i]);
     xw_x86_vzeroupper(c);

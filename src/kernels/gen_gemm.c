@@ -186,7 +186,7 @@ static void assign_gprs(gen_plan *p)
     }
     int used = 0;
     for (int r = 0; r < G_ROLES; r++) {
-        const bool need = r < G_PBN ? need_k : need_n;
+        const bool need = r < G_PBN ? need_k : r < G_FRAME ? need_n : p->pack;
         p->g[r] = need ? pool[used++] : XW_NOREG;
     }
     p->npush = used > caller_saved ? used - caller_saved : 0;
@@ -196,9 +196,8 @@ static void assign_gprs(gen_plan *p)
     if (p->pack) {
         const int most = p->mg[0].size > p->mg[1].size ? p->mg[0].size : p->mg[1].size;
         int64_t bytes = (int64_t)most * p->vw * p->d.k * p->isa.es;
-        bytes = (bytes + 15) / 16 * 16;
-        // rsp is 16-aligned again after the return address, the pushes and the scratch.
-        p->scratch = (int32_t)bytes + ((1 + p->npush) % 2 ? 8 : 0);
+        // rsp is aligned down to 32 or 64 first (gen_emit.c): the panel's vectors split no line.
+        p->scratch = (int32_t)((bytes + 31) / 32 * 32);
     }
 }
 
