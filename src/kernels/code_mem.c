@@ -4,6 +4,7 @@
 // written, then mprotect'ed to read+execute. Calls only the OS.
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,7 +17,8 @@
 static pthread_mutex_t code_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *arena_rw, *arena_rx;
 static size_t arena_size, arena_used;
-static size_t mapped_total, used_total;
+// Written under code_lock, read by the statistics without it.
+static _Atomic size_t mapped_total, used_total;
 static bool memfd_broken;
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
@@ -84,18 +86,6 @@ void *xw_code_install(const void *bytes, size_t n)
     return x;
 }
 
-size_t xw_code_mapped_bytes(void)
-{
-    pthread_mutex_lock(&code_lock);
-    size_t n = mapped_total;
-    pthread_mutex_unlock(&code_lock);
-    return n;
-}
+size_t xw_code_mapped_bytes(void) { return atomic_load_explicit(&mapped_total, memory_order_relaxed); }
 
-size_t xw_code_used_bytes(void)
-{
-    pthread_mutex_lock(&code_lock);
-    size_t n = used_total;
-    pthread_mutex_unlock(&code_lock);
-    return n;
-}
+size_t xw_code_used_bytes(void) { return atomic_load_explicit(&used_total, memory_order_relaxed); }

@@ -6,6 +6,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,9 @@ static const char *const sym_names[XW_SYM_COUNT] = {
 #undef XW_SYM_NAME
 
 static _Atomic(xw_fn) found[XW_SYM_COUNT];
+// dl_iterate_phdr's count of objects ever loaded when a search for the symbol found nothing:
+// the search is repeated only after the process has loaded something new.
+static unsigned long long missed_at[XW_SYM_COUNT];
 static pthread_mutex_t find_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *xw_sym_name(xw_sym s) { return (unsigned)s < XW_SYM_COUNT ? sym_names[s] : "?"; }
@@ -84,6 +88,20 @@ static xw_fn resolve(const char *name)
     return f ? f : search_loaded(name);
 }
 
+static int read_adds(struct dl_phdr_info *info, size_t size, void *data)
+{
+    if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof info->dlpi_adds)
+        *(unsigned long long *)data = info->dlpi_adds;
+    return 1;  // the counter is the same in every entry: the first is enough
+}
+
+static unsigned long long objects_loaded(void)
+{
+    unsigned long long adds = 0;
+    dl_iterate_phdr(read_adds, &adds);
+    return adds;
+}
+
 xw_fn xw_blas_try(xw_sym s)
 {
     xw_fn f = atomic_load_explicit(&found[s], memory_order_acquire);
@@ -92,9 +110,11 @@ xw_fn xw_blas_try(xw_sym s)
     xw_init();
     pthread_mutex_lock(&find_lock);
     f = atomic_load_explicit(&found[s], memory_order_relaxed);
-    if (!f) {
+    const unsigned long long adds = f ? 0 : objects_loaded();
+    if (!f && (adds == 0 || adds != missed_at[s])) {
         f = resolve(sym_names[s]);
         atomic_store_explicit(&found[s], f, memory_order_release);
+        missed_at[s] = f ? 0 : adds;
     }
     pthread_mutex_unlock(&find_lock);
     return f;
