@@ -22,7 +22,7 @@ import json
 import os
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -508,6 +508,55 @@ class Driver:
             )
         return cases
 
+    def neighbour_cases(self, with_invalid: bool) -> list[Case]:
+        """Calls in a fixed order, each differing from the one before in one argument only:
+        every variant comes after two calls of a base case (the second is served from the
+        thread's memory of its last call) and before the base again, so the library must tell
+        every argument apart from that memory."""
+        basis, spellings = self.trans_values()
+        out: list[Case] = []
+        for order in self.orders():
+            base = Case(basis[0], basis[0], 8, 7, 6, 1.0, 1.0, order, note="neighbour base")
+            lda, ldb, ldc = leading_dims(base)
+            variants: list[tuple[str, Case]] = [
+                ("transa", replace(base, ta=basis[1])),
+                ("transb", replace(base, tb=basis[1])),
+                ("transa spelling", replace(base, ta=spellings[-1])),
+                ("m", replace(base, m=9)),
+                ("n", replace(base, n=8)),
+                ("k", replace(base, k=5)),
+                ("lda", replace(base, pad=(1, 0, 0))),
+                ("ldb", replace(base, pad=(0, 1, 0))),
+                ("ldc", replace(base, pad=(0, 0, 1))),
+                ("alpha 0.37", replace(base, alpha=0.37)),
+                ("alpha -1", replace(base, alpha=-1.0)),
+                ("alpha 0", replace(base, alpha=0.0)),
+                ("beta 0", replace(base, beta=0.0)),
+                ("beta 0.37", replace(base, beta=0.37)),
+                ("beta -1", replace(base, beta=-1.0)),
+            ]
+            if self.iface == "cblas":
+                other = ROW_MAJOR if order == COL_MAJOR else COL_MAJOR
+                variants.append(("layout", replace(base, order=other)))
+            if with_invalid:
+                bad_t = "X" if self.iface == "f77" else 110
+                variants += [
+                    (v, replace(base, ld=ld, expect="invalid"))
+                    for v, ld in (
+                        ("lda too small", (lda - 1, ldb, ldc)),
+                        ("ldb too small", (lda, ldb - 1, ldc)),
+                        ("ldc too small", (lda, ldb, ldc - 1)),
+                    )
+                ]
+                variants += [
+                    ("bad transa", replace(base, ta=bad_t, expect="invalid")),
+                    ("m < 0", replace(base, m=-8, expect="invalid")),
+                ]
+            for what, v in variants:
+                out += [base, base, replace(v, note=f"neighbour: {what}")]
+            out.append(base)
+        return out
+
     def big_ld_cases(self) -> list[Case]:
         """Leading dimensions beyond 32 bits (ILP64 only): valid, but not a kernel's: the
         original BLAS gets them (route unsupported). Only one column (row) is ever touched."""
@@ -582,6 +631,7 @@ def main() -> int:
     if args.big_ld:
         cases += d.big_ld_cases()
     d.pyrng.shuffle(cases)
+    cases += d.neighbour_cases(with_invalid=not args.no_invalid and not args.kernel_only)
     for c in cases:
         d.run(c)
         if len(d.failures) >= 30:

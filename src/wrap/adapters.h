@@ -1,11 +1,15 @@
-// adapters.h: the two adapter templates behind every exported GEMM name. Each fills one
-// xw_gemm_args and calls the route; when the route declines, the original BLAS gets the
-// caller's own arguments untouched (so its error handler answers invalid ones exactly).
+// adapters.h: the two adapter templates behind every exported GEMM name. Each describes its
+// call for the route; when the route declines, the original BLAS gets the caller's own
+// arguments untouched (so its error handler answers invalid ones exactly).
 // ORIG(name) is an expression giving the original's address as xw_fn.
 #ifndef XW_ADAPTERS_H
 #define XW_ADAPTERS_H
 
 #include "route_fast.h"
+
+// Every adapter is a hit path (this thread's last kernel serves the call: a tail jump into it)
+// and a miss path: a function of the same signature, out of line so that the hit path keeps no
+// frame, which runs the full route and, when it declines, the original.
 
 // The hidden string lengths gfortran passes are accepted and passed on.
 // The original's type; declared once per name before XW_DEFINE_F77 uses it.
@@ -14,18 +18,36 @@
                                     const T *, const T *, const I *, const T *, const I *,       \
                                     const T *, T *, const I *, size_t, size_t);
 #define XW_DEFINE_F77(EXPORT, name, PREC, T, I, ORIG)                                            \
+    __attribute__((noinline)) static void xw_miss_##EXPORT(                                      \
+        const char *ta, const char *tb, const I *m, const I *n, const I *k, const T *alpha,      \
+        const T *a, const I *lda, const T *b, const I *ldb, const T *beta, T *c, const I *ldc,   \
+        size_t lta, size_t ltb)                                                                  \
+    {                                                                                            \
+        xw_call_key key;                                                                         \
+        const bool keyed = xw_key_f77(&key, XW_SYM_##name, sizeof(I), *ta, *tb, *m, *n, *k,      \
+                                      *lda, *ldb, *ldc, XW_BITS(*alpha), XW_BITS(*beta));        \
+        const xw_gemm_args g = { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb,            \
+                                 beta, c, *ldc, XW_SYM_##name };                                 \
+        if (!xw_route_slow(&g, keyed ? &key : NULL))                                             \
+            ((xw_f77_##name##_fn *)ORIG(name))(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
+                                               ldc, lta, ltb);                                   \
+    }                                                                                            \
     XW_EXPORT void EXPORT(const char *ta, const char *tb, const I *m, const I *n, const I *k,     \
                           const T *alpha, const T *a, const I *lda, const T *b, const I *ldb,    \
                           const T *beta, T *c, const I *ldc, size_t lta, size_t ltb)             \
     {                                                                                            \
-        const xw_gemm_args g = { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb,            \
-                                 beta, c, *ldc, XW_SYM_##name };                                 \
-        if (!xw_route(&g))                                                                  \
-            ((xw_f77_##name##_fn *)ORIG(name))(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
-                                               ldc, lta, ltb);                                   \
+        xw_call_key key;                                                                         \
+        if (XW_LIKELY(xw_key_f77(&key, XW_SYM_##name, sizeof(I), *ta, *tb, *m, *n, *k, *lda,     \
+                                 *ldb, *ldc, XW_BITS(*alpha), XW_BITS(*beta)) &&                 \
+                      xw_route_hit(&key))) {                                                     \
+            const xw_kernel *kn = xw_last.kernel;                                                \
+            kn->fn(a, b, c, alpha, beta, &kn->desc);                                             \
+            return;                                                                              \
+        }                                                                                        \
+        xw_miss_##EXPORT(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, lta, ltb);        \
     }
 
-// CBLAS layouts and transposes (cblas.h values).
+// CBLAS layouts (cblas.h values).
 enum { XW_CBLAS_ROW_MAJOR = 101, XW_CBLAS_COL_MAJOR = 102 };
 
 static inline char xw_cblas_trans(int t)
@@ -48,18 +70,47 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
                            alpha, a, lda, b, ldb, beta, c, ldc, sym };
 }
 
+// CBLAS passes alpha and beta by value, and a kernel takes pointers. A kernel whose scale
+// classes are baked in gets pointers to constants of the same value, so no local's address
+// escapes and the jump stays a tail jump; a kernel that reads them at call time is called
+// through xw_run_f64/xw_run_f32.
 #define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
     typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
                                       T *, I);
 #define XW_DEFINE_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                          \
+    __attribute__((noinline)) static void xw_miss_##EXPORT(int order, int ta, int tb, I m, I n,  \
+                                                           I k, T alpha, const T *a, I lda,      \
+                                                           const T *b, I ldb, T beta, T *c,      \
+                                                           I ldc)                                \
+    {                                                                                            \
+        xw_call_key key;                                                                         \
+        const bool keyed = xw_key_cblas(&key, XW_SYM_##name, sizeof(I), order, ta, tb, m, n, k,  \
+                                        lda, ldb, ldc, XW_BITS(alpha), XW_BITS(beta));           \
+        const xw_gemm_args g = xw_cblas_args(PREC, XW_SYM_##name, order, ta, tb, m, n, k,        \
+                                             &alpha, a, lda, b, ldb, &beta, c, ldc);             \
+        if (!xw_route_slow(&g, keyed ? &key : NULL))                                             \
+            ((xw_cblas_##name##_fn *)ORIG(name))(order, ta, tb, m, n, k, alpha, a, lda, b, ldb,  \
+                                                 beta, c, ldc);                                  \
+    }                                                                                            \
     XW_EXPORT void EXPORT(int order, int ta, int tb, I m, I n, I k, T alpha, const T *a, I lda,  \
                           const T *b, I ldb, T beta, T *c, I ldc)                                \
     {                                                                                            \
-        const xw_gemm_args g = xw_cblas_args(PREC, XW_SYM_##name, order, ta, tb, m, n, k,        \
-                                             &alpha, a, lda, b, ldb, &beta, c, ldc);             \
-        if (!xw_route(&g))                                                                  \
-            ((xw_cblas_##name##_fn *)ORIG(name))(order, ta, tb, m, n, k, alpha, a, lda, b, ldb,  \
-                                                 beta, c, ldc);                                  \
+        xw_call_key key;                                                                         \
+        if (XW_LIKELY(xw_key_cblas(&key, XW_SYM_##name, sizeof(I), order, ta, tb, m, n, k, lda,  \
+                                   ldb, ldc, XW_BITS(alpha), XW_BITS(beta)) &&                   \
+                      xw_route_hit(&key))) {                                                     \
+            const xw_kernel *kn = xw_last.kernel;                                                \
+            const bool row = order == XW_CBLAS_ROW_MAJOR;                                        \
+            const T *x = row ? b : a, *y = row ? a : b;                                          \
+            const unsigned ac = kn->desc.alpha, bc = kn->desc.beta;                              \
+            if (XW_LIKELY(ac != XW_SCALE_ANY && bc != XW_SCALE_ANY)) {                           \
+                kn->fn(x, y, c, &XW_SCALE_VALUES(T)[ac], &XW_SCALE_VALUES(T)[bc], &kn->desc);    \
+                return;                                                                          \
+            }                                                                                    \
+            _Generic(alpha, double: xw_run_f64, float: xw_run_f32)(kn, x, y, c, alpha, beta);    \
+            return;                                                                              \
+        }                                                                                        \
+        xw_miss_##EXPORT(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);           \
     }
 
 #endif

@@ -177,7 +177,7 @@ XW_API int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, i
         return XSMMWRAP_EINVAL;
     const xw_gemm_args g = { precision == 64 ? XW_F64 : XW_F32, trans_a, trans_b, m, n, k,
                              alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API };
-    if (xw_route(&g))
+    if (xw_route_slow(&g, NULL))
         return XSMMWRAP_OK;
     if (xw_route_check(&g) == XSMMWRAP_ROUTE_INVALID)
         return XSMMWRAP_EINVAL;

@@ -8,7 +8,6 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool initialized;
-_Atomic bool xw_fast_ok;
 
 static void init_impl(void)
 {
@@ -20,7 +19,6 @@ static void init_impl(void)
         .dump_dir = xw_cfg.dump_dir,
     };
     xw_reg_init(&p);
-    atomic_store(&xw_fast_ok, !xw_cfg.disabled);
     atomic_store(&initialized, true);
 }
 
@@ -72,13 +70,36 @@ xsmmwrap_route xw_route_check(const xw_gemm_args *g)
     return decide(g, &d);
 }
 
-static inline void run(const xw_gemm_args *g, const xw_kernel *kn)
+const double xw_scale_f64[3] = { [XW_SCALE_ONE] = 1.0, [XW_SCALE_MINUS_ONE] = -1.0, [XW_SCALE_ZERO] = 0.0 };
+const float xw_scale_f32[3] = { [XW_SCALE_ONE] = 1.0f, [XW_SCALE_MINUS_ONE] = -1.0f, [XW_SCALE_ZERO] = 0.0f };
+
+void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha, double beta)
 {
-    kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
-    xw_stats_count(g->sym, kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE, kn->id);
+    kn->fn(a, b, c, &alpha, &beta, &kn->desc);
 }
 
-bool xw_route_slow(const xw_gemm_args *g)
+void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, float alpha, float beta)
+{
+    kn->fn(a, b, c, &alpha, &beta, &kn->desc);
+}
+
+_Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+
+// Counts and runs a registry kernel; a keyed call becomes this thread's last call, so that
+// the next equal call takes the hit path of route_fast.h.
+static void run(const xw_gemm_args *g, const xw_kernel *kn, const xw_call_key *key)
+{
+    _Atomic uint64_t *kc = xw_stats_kernel_counter(kn->id), *sc = xw_stats_sym_counter(g->sym);
+    if (XW_LIKELY(kc && sc)) {
+        xw_bump(kc);
+        xw_bump(sc);
+        if (key)
+            xw_last = (xw_last_call){ .key = *key, .kernel = kn, .kernel_calls = kc, .sym_calls = sc };
+    }
+    kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
+}
+
+bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key)
 {
     xw_init();
     xw_desc d;
@@ -88,25 +109,17 @@ bool xw_route_slow(const xw_gemm_args *g)
             // Nothing to multiply: BLAS scales C by beta (or returns); no kernel is kept for it.
             xw_ref_gemm((xw_prec)d.prec, d.ta, d.tb, d.m, d.n, d.k, g->alpha, g->a, d.lda, g->b,
                         d.ldb, g->beta, g->c, d.ldc);
-            xw_stats_count(g->sym, XSMMWRAP_ROUTE_PORTABLE, XW_NO_KERNEL);
+            xw_stats_count(g->sym, XSMMWRAP_ROUTE_PORTABLE);
             return true;
         }
         const xw_kernel *kn;
         switch (xw_reg_get(&d, &kn)) {
-        case XW_REG_FOUND: run(g, kn); return true;
-        case XW_REG_CREATED: xw_report_kernel_created(kn); run(g, kn); return true;
+        case XW_REG_FOUND: run(g, kn, key); return true;
+        case XW_REG_CREATED: xw_report_kernel_created(kn); run(g, kn, key); return true;
         case XW_REG_FULL: r = XSMMWRAP_ROUTE_FULL; break;
         case XW_REG_BUSY: r = XSMMWRAP_ROUTE_LOCK_BUSY; break;
         }
     }
-    xw_stats_count(g->sym, r, XW_NO_KERNEL);
+    xw_stats_count(g->sym, r);
     return false;
-}
-
-bool xw_route_slow_unpacked(xw_prec prec, char ta, char tb, int64_t m, int64_t n, int64_t k,
-                            const void *alpha, const void *a, int64_t lda, const void *b,
-                            int64_t ldb, const void *beta, void *c, int64_t ldc, xw_sym sym)
-{
-    const xw_gemm_args g = { prec, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, sym };
-    return xw_route_slow(&g);
 }

@@ -1,6 +1,7 @@
-// route_fast.h: the hot path of route.c, inline in every entry point so that a call's arguments
-// stay in registers: describe the call, look its kernel up, run it, count it. Anything else
-// (a first call, a miss, a decline) goes to xw_route_slow() in route.c.
+// route_fast.h: the hot path of route.c, inline in every entry point. A call equal to this
+// thread's last call that ran a kernel (same entry point, same argument values) is counted and
+// handed to that kernel by a tail jump, with no validation, description or lookup. Anything
+// else (a first call, another shape, a decline) goes to xw_route_slow() in route.c.
 #ifndef XW_ROUTE_FAST_H
 #define XW_ROUTE_FAST_H
 
@@ -26,44 +27,63 @@ static inline bool xw_describe(const xw_gemm_args *g, xw_desc *d)
     return true;
 }
 
-static inline void xw_bump(_Atomic uint64_t *x)
+#define XW_KEY_MARK (1ull << 63)
+static inline uint64_t xw_pair(uint64_t lo, uint64_t hi) { return (uint32_t)lo | hi << 32; }
+
+// Fortran entry: sizes by reference (32 or 64 bits), transposes as characters. False when a
+// 64-bit size does not fit 32 bits (such calls have no key and always take the slow path).
+static inline bool xw_key_f77(xw_call_key *key, xw_sym s, size_t isize, char ta, char tb,
+                              int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
+                              int64_t ldc, uint64_t alpha, uint64_t beta)
 {
-    // Only the owning thread writes: a load and a store, no locked read-modify-write.
-    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
+    if (isize > 4 && XW_UNLIKELY((uint64_t)(m | n | k | lda | ldb | ldc) >> 32))
+        return false;
+    key->w[0] = xw_pair((uint64_t)m, (uint32_t)n);
+    key->w[1] = xw_pair((uint64_t)k, (uint32_t)lda);
+    key->w[2] = xw_pair((uint64_t)ldb, (uint32_t)ldc);
+    key->w[3] = (unsigned char)ta | (unsigned)(unsigned char)tb << 8 | (uint64_t)s << 16 | XW_KEY_MARK;
+    key->w[4] = alpha;
+    key->w[5] = beta;
+    return true;
 }
 
-static inline void xw_stats_count(xw_sym s, xsmmwrap_route r, uint32_t id)
+// CBLAS entry: layout and transposes as integers (their valid values fit 16 bits), sizes by value.
+static inline bool xw_key_cblas(xw_call_key *key, xw_sym s, size_t isize, int order, int ta,
+                                int tb, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
+                                int64_t ldc, uint64_t alpha, uint64_t beta)
 {
-    xw_stats_block *b = xw_stats_mine;
-    _Atomic uint64_t *chunk;
-    if (XW_UNLIKELY(!b || id == XW_NO_KERNEL || id / XW_STATS_CHUNK >= xw_stats_nchunks) ||
-        XW_UNLIKELY(!(chunk = atomic_load_explicit(&b->chunks[id / XW_STATS_CHUNK],
-                                                   memory_order_relaxed)))) {
-        xw_stats_count_slow(s, r, id);
-        return;
-    }
-    xw_bump(&b->sym[s]);
-    xw_bump(&b->route[r]);
-    xw_bump(&chunk[id % XW_STATS_CHUNK]);
+    if (XW_UNLIKELY(((unsigned)order | (unsigned)ta | (unsigned)tb) >> 16) ||
+        (isize > 4 && XW_UNLIKELY((uint64_t)(m | n | k | lda | ldb | ldc) >> 32)))
+        return false;
+    key->w[0] = xw_pair((uint64_t)m, (uint32_t)n);
+    key->w[1] = xw_pair((uint64_t)k, (uint32_t)lda);
+    key->w[2] = xw_pair((uint64_t)ldb, (uint32_t)ldc);
+    key->w[3] = (unsigned)order | (unsigned)ta << 16 | (uint64_t)(unsigned)tb << 32 |
+                (uint64_t)s << 48 | XW_KEY_MARK;
+    key->w[4] = alpha;
+    key->w[5] = beta;
+    return true;
 }
 
-// Serves the call on the kernel path (true), or returns false after counting why not: the
-// caller then calls the original BLAS with its own, untouched arguments. A descriptor that has
-// a kernel was valid and small when the kernel was made, and the configuration does not
-// change, so a hit needs no further checks.
-static inline bool xw_route(const xw_gemm_args *g)
+static inline uint64_t xw_bits_f64(double x) { uint64_t b; memcpy(&b, &x, sizeof b); return b; }
+static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof b); return b; }
+#define XW_BITS(x) _Generic((x), double: xw_bits_f64, float: xw_bits_f32)(x)
+
+// True when the call equals this thread's last one (whose kernel is xw_last.kernel), the call
+// counted; false otherwise, nothing counted. The slow path records a call only after every
+// check and once its kernel ran, and the configuration does not change, so an equal call needs
+// no checks.
+static inline bool xw_route_hit(const xw_call_key *key)
 {
-    xw_desc d;
-    const xw_kernel *kn;
-    if (XW_LIKELY(atomic_load_explicit(&xw_fast_ok, memory_order_acquire) && xw_describe(g, &d) &&
-                  (kn = xw_reg_lookup(&d)))) {
-        kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
-        xw_stats_count(g->sym, kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE, kn->id);
-        return true;
-    }
-    // Passed by value so that g never escapes here and the compiler keeps it in registers.
-    return xw_route_slow_unpacked(g->prec, g->ta, g->tb, g->m, g->n, g->k, g->alpha, g->a, g->lda,
-                                  g->b, g->ldb, g->beta, g->c, g->ldc, g->sym);
+    xw_last_call *r = &xw_last;
+    const uint64_t diff = (key->w[0] ^ r->key.w[0]) | (key->w[1] ^ r->key.w[1]) |
+                          (key->w[2] ^ r->key.w[2]) | (key->w[3] ^ r->key.w[3]) |
+                          (key->w[4] ^ r->key.w[4]) | (key->w[5] ^ r->key.w[5]);
+    if (XW_UNLIKELY(diff))
+        return false;
+    xw_bump(r->kernel_calls);
+    xw_bump(r->sym_calls);
+    return true;
 }
 
 #endif

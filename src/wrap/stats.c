@@ -8,22 +8,23 @@
 
 #include "wrap.h"
 
-#define CHUNK XW_STATS_CHUNK
+#define CHUNK 256  // kernel counters are allocated per thread in chunks of this many
 
-typedef xw_stats_block block;
+typedef struct block {
+    _Atomic uint64_t sym[XW_SYM_COUNT];
+    _Atomic uint64_t route[XSMMWRAP_ROUTE_COUNT];
+    _Atomic(_Atomic uint64_t *) *chunks;  // nchunks pointers to CHUNK counters
+    struct block *next;
+    bool live;
+} block;
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static block *blocks;        // every block ever made, live or free for reuse
-uint32_t xw_stats_nchunks;   // from the registry capacity, fixed at first use
+static uint32_t nchunks;     // from the registry capacity, fixed at first use
 static size_t stats_bytes;
 static xw_stats_snapshot retired, baseline;  // counts of exited threads; counts at last reset
-_Thread_local block *xw_stats_mine __attribute__((tls_model("initial-exec")));
-
-static inline void bump(_Atomic uint64_t *x)
-{
-    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
-}
+static _Thread_local block *mine_tls __attribute__((tls_model("initial-exec")));
 
 static void ensure_kernels(xw_stats_snapshot *s, uint32_t n)
 {
@@ -44,7 +45,7 @@ static void add_block(xw_stats_snapshot *s, block *b)
         s->sym[i] += atomic_load_explicit(&b->sym[i], memory_order_relaxed);
     for (int i = 0; i < XSMMWRAP_ROUTE_COUNT; i++)
         s->route[i] += atomic_load_explicit(&b->route[i], memory_order_relaxed);
-    for (uint32_t c = 0; c < xw_stats_nchunks; c++) {
+    for (uint32_t c = 0; c < nchunks; c++) {
         _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_acquire);
         if (!ch)
             continue;
@@ -62,7 +63,7 @@ static void clear_block(block *b)
         atomic_store_explicit(&b->sym[i], 0, memory_order_relaxed);
     for (int i = 0; i < XSMMWRAP_ROUTE_COUNT; i++)
         atomic_store_explicit(&b->route[i], 0, memory_order_relaxed);
-    for (uint32_t c = 0; c < xw_stats_nchunks; c++) {
+    for (uint32_t c = 0; c < nchunks; c++) {
         _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_relaxed);
         for (uint32_t i = 0; ch && i < CHUNK; i++)
             atomic_store_explicit(&ch[i], 0, memory_order_relaxed);
@@ -78,7 +79,8 @@ static void thread_exit(void *p)
     clear_block(b);
     b->live = false;
     pthread_mutex_unlock(&stats_lock);
-    xw_stats_mine = NULL;
+    mine_tls = NULL;
+    memset(&xw_last, 0, sizeof xw_last);  // it points into b
 }
 
 static void make_key(void) { pthread_key_create(&exit_key, thread_exit); }
@@ -88,28 +90,28 @@ static block *adopt_block(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, make_key);
     pthread_mutex_lock(&stats_lock);
-    if (!xw_stats_nchunks)
-        xw_stats_nchunks = (uint32_t)((xw_cfg.max_kernels + CHUNK - 1) / CHUNK) + 1;
+    if (!nchunks)
+        nchunks = (uint32_t)((xw_cfg.max_kernels + CHUNK - 1) / CHUNK) + 1;
     block *b = blocks;
     while (b && b->live)
         b = b->next;
     if (!b) {
         b = calloc(1, sizeof *b);
         if (b)
-            b->chunks = calloc(xw_stats_nchunks, sizeof *b->chunks);
+            b->chunks = calloc(nchunks, sizeof *b->chunks);
         if (!b || !b->chunks) {
             free(b);
             pthread_mutex_unlock(&stats_lock);
             return NULL;
         }
-        stats_bytes += sizeof *b + xw_stats_nchunks * sizeof *b->chunks;
+        stats_bytes += sizeof *b + nchunks * sizeof *b->chunks;
         b->next = blocks;
         blocks = b;
     }
     b->live = true;
     pthread_mutex_unlock(&stats_lock);
     pthread_setspecific(exit_key, b);
-    xw_stats_mine = b;
+    mine_tls = b;
     return b;
 }
 
@@ -125,20 +127,37 @@ static _Atomic uint64_t *new_chunk(block *b, uint32_t c)
     return ch;
 }
 
-void xw_stats_count_slow(xw_sym s, xsmmwrap_route r, uint32_t id)
+static inline block *mine(void)
 {
-    block *b = xw_stats_mine;
-    if (XW_UNLIKELY(!b) && !(b = adopt_block()))
-        return;  // out of memory: the call still runs, uncounted
-    bump(&b->sym[s]);
-    bump(&b->route[r]);
+    block *b = mine_tls;
+    return XW_LIKELY(b) ? b : adopt_block();
+}
+
+_Atomic uint64_t *xw_stats_sym_counter(xw_sym s)
+{
+    block *b = mine();
+    return b ? &b->sym[s] : NULL;
+}
+
+_Atomic uint64_t *xw_stats_kernel_counter(uint32_t id)
+{
+    block *b = mine();
     const uint32_t c = id / CHUNK;
-    if (id == XW_NO_KERNEL || XW_UNLIKELY(c >= xw_stats_nchunks))
-        return;
+    if (!b || XW_UNLIKELY(c >= nchunks))
+        return NULL;
     _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_relaxed);
     if (XW_UNLIKELY(!ch) && !(ch = new_chunk(b, c)))
-        return;
-    bump(&ch[id % CHUNK]);
+        return NULL;
+    return &ch[id % CHUNK];
+}
+
+void xw_stats_count(xw_sym s, xsmmwrap_route r)
+{
+    block *b = mine();
+    if (!b)
+        return;  // out of memory: the call still runs, uncounted
+    xw_bump(&b->sym[s]);
+    xw_bump(&b->route[r]);
 }
 
 static void sum_all(xw_stats_snapshot *s)
@@ -165,6 +184,10 @@ int xw_stats_read(xw_stats_snapshot *out)
     for (uint32_t i = 0; i < out->kernel_count && i < baseline.kernel_count; i++)
         out->kernel[i] -= baseline.kernel[i];
     pthread_mutex_unlock(&stats_lock);
+    // Calls that ran a kernel are counted per kernel only; their routes follow from the kernels.
+    const uint32_t nk = xw_reg_count();
+    for (uint32_t i = 0; i < out->kernel_count && i < nk; i++)
+        out->route[xw_reg_at(i)->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE] += out->kernel[i];
     return XSMMWRAP_OK;
 }
 

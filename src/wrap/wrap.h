@@ -3,6 +3,8 @@
 #ifndef XW_WRAP_H
 #define XW_WRAP_H
 
+#include <stdatomic.h>
+
 #include "../../include/xsmmwrap.h"
 #include "../kernels/kernels.h"
 #include "entry_list.h"
@@ -48,17 +50,38 @@ XW_HIDDEN extern xw_env xw_cfg;
 XW_HIDDEN void xw_env_read(xw_env *out);
 
 // Functions in route.c (its hot path is inline in route_fast.h)
+// A call's raw arguments as one entry point received them, packed into words that compare
+// exactly: equal keys mean the same entry point with the same arguments, hence the same route
+// and kernel. Bit 63 of w[3] is set in every key, so the empty record matches nothing.
+typedef struct {
+    uint64_t w[6];
+} xw_call_key;
+
+// This thread's last call that ran a kernel, and the counters that call bumps (route.c sets
+// it, stats.c clears it when the thread's counters are given up).
+typedef struct {
+    xw_call_key key;
+    const xw_kernel *kernel;
+    _Atomic uint64_t *kernel_calls, *sym_calls;
+} xw_last_call;
+XW_HIDDEN extern _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+
 XW_HIDDEN void xw_init(void);  // idempotent, thread-safe; every entry calls it through route
 XW_HIDDEN bool xw_initialized(void);
-XW_HIDDEN extern _Atomic bool xw_fast_ok;  // initialised and not disabled
 // The full decision: serves the call on the kernel path and returns true, or counts why not
 // and returns false: the caller then calls the original BLAS with its untouched arguments.
-XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g);
-XW_HIDDEN bool xw_route_slow_unpacked(xw_prec prec, char ta, char tb, int64_t m, int64_t n,
-                                      int64_t k, const void *alpha, const void *a, int64_t lda,
-                                      const void *b, int64_t ldb, const void *beta, void *c,
-                                      int64_t ldc, xw_sym sym);
+// A call that ran a kernel becomes this thread's last call under key (unless NULL).
+XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key);
 XW_HIDDEN xsmmwrap_route xw_route_check(const xw_gemm_args *g);  // the decision without the call
+// Runs kernel kn with scalars passed by value (CBLAS), nothing counted.
+XW_HIDDEN void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha,
+                          double beta);
+XW_HIDDEN void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, float alpha,
+                          float beta);
+// 1, -1 and 0 indexed by xw_scale: what a kernel with a baked-in scale class may be given.
+XW_HIDDEN extern const double xw_scale_f64[3];
+XW_HIDDEN extern const float xw_scale_f32[3];
+#define XW_SCALE_VALUES(T) _Generic((T)0, double: xw_scale_f64, float: xw_scale_f32)
 
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
@@ -66,22 +89,20 @@ XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
 XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
 
-// Functions in stats.c: per-thread counters, summed on read. Each thread owns a block it alone
-// writes; the counting itself is inline (route_fast.h) and falls back to xw_stats_count_slow
-// for a thread's first call or a kernel id whose chunk it has not counted yet.
+// Functions in stats.c: per-thread counters, summed on read. Each thread owns the counters it
+// alone writes (relaxed load + store, see xw_bump); a call that ran a kernel is counted per
+// kernel only, and its route (jit or portable) derived on reading.
 #define XW_NO_KERNEL UINT32_MAX
-#define XW_STATS_CHUNK 256
-typedef struct xw_stats_block {
-    _Atomic uint64_t sym[XW_SYM_COUNT];
-    _Atomic uint64_t route[XSMMWRAP_ROUTE_COUNT];
-    _Atomic(_Atomic uint64_t *) *chunks;  // xw_stats_nchunks pointers to XW_STATS_CHUNK counters
-    struct xw_stats_block *next;
-    bool live;
-} xw_stats_block;
-XW_HIDDEN extern _Thread_local xw_stats_block *xw_stats_mine __attribute__((tls_model("initial-exec")));
-XW_HIDDEN extern uint32_t xw_stats_nchunks;
-// One call of symbol s went route r (through kernel kernel_id, or XW_NO_KERNEL).
-XW_HIDDEN void xw_stats_count_slow(xw_sym s, xsmmwrap_route r, uint32_t kernel_id);
+static inline void xw_bump(_Atomic uint64_t *x)
+{
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+// This thread's counter of calls of symbol s, and of calls that ran kernel id; NULL when out of
+// memory (the call then runs uncounted).
+XW_HIDDEN _Atomic uint64_t *xw_stats_sym_counter(xw_sym s);
+XW_HIDDEN _Atomic uint64_t *xw_stats_kernel_counter(uint32_t id);
+// One call of symbol s that ran no kernel went route r.
+XW_HIDDEN void xw_stats_count(xw_sym s, xsmmwrap_route r);
 typedef struct {
     uint64_t sym[XW_SYM_COUNT];
     uint64_t route[XSMMWRAP_ROUTE_COUNT];
