@@ -12,36 +12,10 @@
 
 #include "xsmmwrap.h"
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const double *alpha, const double *a, const int *lda, const double *b,
-            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
-            size_t ltb);
-void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
-            const float *beta, float *c, const int *ldc, size_t lta, size_t ltb);
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (cond) {                                                      \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                  \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-    } while (0)
+#include "check.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double rnd(void)  // xorshift64*, uniform in [-1, 1)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (double)((rng * 0x2545F4914F6CDD1Dull) >> 11) / 4503599627370496.0 - 1.0;
-}
+static double rnd(void) { return check_rnd_val(&rng); }
 
 typedef struct {
     char ta, tb;
@@ -143,7 +117,7 @@ static uint64_t sym_calls(const char *want)
             return calls;
     }
     printf("symbol %s not listed\n", want);
-    failed++;
+    check_failed++;
     return UINT64_MAX;
 }
 
@@ -218,6 +192,5 @@ int main(void)
     CHECK(sym_calls("sgemm_") == (uint64_t)n_large, "sgemm_ calls");
     CHECK(xsmmwrap_kernel_count() == kernels, "large calls made kernels");
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

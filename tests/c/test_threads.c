@@ -25,13 +25,7 @@
 
 #include "xsmmwrap.h"
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const double *alpha, const double *a, const int *lda, const double *b,
-            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
-            size_t ltb);
-void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
-            const float *beta, float *c, const int *ldc, size_t lta, size_t ltb);
+#include "check.h"
 
 // The wrapper's API, looked up at run time: the preloaded build is not linked with it.
 static int (*p_get_config)(xsmmwrap_config *);
@@ -81,16 +75,6 @@ static atomic_bool workers_done;
 static pthread_barrier_t start;
 static int calls_per_thread = 1500;
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static int rnd_in(uint64_t *s, int lo, int hi) { return lo + (int)(splitmix(s) % (uint64_t)(hi - lo + 1)); }
-static double rnd_val(uint64_t *s) { return (double)(splitmix(s) >> 11) / 4503599627370496.0 - 1.0; }
-
 static int same_desc(const desc *a, const desc *b)
 {
     return a->prec == b->prec && a->ta == b->ta && a->tb == b->tb && a->m == b->m &&
@@ -104,17 +88,17 @@ static void make_pool(void)
     static const int classes[] = { 1, -1, 0, 2 };
     for (int i = 0; i < POOL;) {
         desc d;
-        d.prec = rnd_in(&s, 0, 4) ? 64 : 32;
-        d.ta = rnd_in(&s, 0, 1);
-        d.tb = rnd_in(&s, 0, 1);
-        d.m = rnd_in(&s, 1, MAXD);
-        d.n = rnd_in(&s, 1, MAXD);
-        d.k = rnd_in(&s, 1, MAXD);
-        d.lda = (d.ta ? d.k : d.m) + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
-        d.ldb = (d.tb ? d.n : d.k) + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
-        d.ldc = d.m + rnd_in(&s, 0, 1) * rnd_in(&s, 1, 3);
-        d.alpha_class = classes[rnd_in(&s, 0, 3)];
-        d.beta_class = classes[rnd_in(&s, 0, 3)];
+        d.prec = check_rnd_in(&s, 0, 4) ? 64 : 32;
+        d.ta = check_rnd_in(&s, 0, 1);
+        d.tb = check_rnd_in(&s, 0, 1);
+        d.m = check_rnd_in(&s, 1, MAXD);
+        d.n = check_rnd_in(&s, 1, MAXD);
+        d.k = check_rnd_in(&s, 1, MAXD);
+        d.lda = (d.ta ? d.k : d.m) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
+        d.ldb = (d.tb ? d.n : d.k) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
+        d.ldc = d.m + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
+        d.alpha_class = classes[check_rnd_in(&s, 0, 3)];
+        d.beta_class = classes[check_rnd_in(&s, 0, 3)];
         int dup = 0;
         for (int j = 0; j < i && !dup; j++)
             dup = same_desc(&pool[j], &d);
@@ -126,7 +110,7 @@ static void make_pool(void)
 static double scalar_of(int cls, uint64_t *s)
 {
     static const double any[] = { 0.37, 2.5, -0.5, 1.25 };
-    return cls == 2 ? any[rnd_in(s, 0, 3)] : (double)cls;
+    return cls == 2 ? any[check_rnd_in(s, 0, 3)] : (double)cls;
 }
 
 typedef struct {
@@ -145,12 +129,12 @@ static void one_call(worker *w, int di)
     const int na = d->lda * (d->ta ? d->m : d->k), nb = d->ldb * (d->tb ? d->k : d->n);
     const int nc = d->ldc * d->n;
     for (int i = 0; i < na; i++)
-        w->a[i] = alpha == 0.0 && i % 4 == 1 ? NAN : rnd_val(s);
+        w->a[i] = alpha == 0.0 && i % 4 == 1 ? NAN : check_rnd_val(s);
     for (int i = 0; i < nb; i++)
-        w->b[i] = alpha == 0.0 && i % 4 == 2 ? NAN : rnd_val(s);
+        w->b[i] = alpha == 0.0 && i % 4 == 2 ? NAN : check_rnd_val(s);
     for (int j = 0; j < d->n; j++)
         for (int i = 0; i < d->ldc; i++)
-            w->c[j * d->ldc + i] = i >= d->m ? PAD_VALUE : beta == 0.0 && (i + j) % 3 == 0 ? NAN : rnd_val(s);
+            w->c[j * d->ldc + i] = i >= d->m ? PAD_VALUE : beta == 0.0 && (i + j) % 3 == 0 ? NAN : check_rnd_val(s);
     if (d->prec == 32) {
         for (int i = 0; i < na; i++)
             w->a[i] = w->af[i] = (float)w->a[i];
@@ -173,8 +157,8 @@ static void one_call(worker *w, int di)
             w->bnd[j * d->ldc + i] = fabs(alpha) * mag + (beta == 0.0 ? 0.0 : fabs(beta * c0));
         }
     // Either spelling of each transpose: 'n' and 'N' must share a kernel.
-    const char ta = d->ta ? "Tt"[splitmix(s) & 1] : "Nn"[splitmix(s) & 1];
-    const char tb = d->tb ? "Tt"[splitmix(s) & 1] : "Nn"[splitmix(s) & 1];
+    const char ta = d->ta ? "Tt"[check_rng(s) & 1] : "Nn"[check_rng(s) & 1];
+    const char tb = d->tb ? "Tt"[check_rng(s) & 1] : "Nn"[check_rng(s) & 1];
     if (d->prec == 64) {
         dgemm_(&ta, &tb, &d->m, &d->n, &d->k, &alpha, w->a, &d->lda, w->b, &d->ldb, &beta, w->c,
                &d->ldc, 1, 1);
@@ -211,7 +195,7 @@ static void *work(void *arg)
     for (int i = 0; i < POOL; i++)
         one_call(w, i);
     for (int i = 0; i < calls_per_thread; i++)
-        one_call(w, rnd_in(&w->seed, 0, POOL - 1));
+        one_call(w, check_rnd_in(&w->seed, 0, POOL - 1));
     return NULL;
 }
 
@@ -266,19 +250,6 @@ int main(int argc, char **argv)
     }
     load_api();
     make_pool();
-    int passed = 0, failed = 0;
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        if (cond) {                               \
-            passed++;                             \
-        } else {                                  \
-            failed++;                             \
-            printf("FAIL line %d: ", __LINE__);   \
-            printf(__VA_ARGS__);                  \
-            printf("\n");                         \
-        }                                         \
-    } while (0)
-
     xsmmwrap_config cfg;
     CHECK(p_get_config(&cfg) == XSMMWRAP_OK, "xsmmwrap_get_config");
     const char *tl = getenv("LIBXSMM_TRYLOCK");
@@ -392,8 +363,8 @@ int main(int argc, char **argv)
     printf("threads %d calls %llu descriptors %d kernels %d jit %llu lock_busy %llu monitor_reads %ld\n",
            n_threads, (unsigned long long)total, used, kc, (unsigned long long)st.jit_kernels,
            (unsigned long long)busy, reads);
-    printf("%d passed, %d failed\n", passed, failed);
+    const int status = check_summary();
     free(w);
     free(tid);
-    return failed ? 1 : 0;
+    return status;
 }
