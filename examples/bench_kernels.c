@@ -354,6 +354,44 @@ static xw_desc desc_of(const bench_case *b)
         bc->pos = pos;                                                                             \
     } while (0)
 
+#if XW_BENCH_LIBXSMM
+#define LIBXSMM_PEERS(T, P, AL, BE)                                                                \
+    case P_LIBXSMM_KERNEL: {                                                                       \
+        const libxsmm_##P##mmfunction f = bc->x##P;                                                \
+        LOOP(T, f(a, b, c));                                                                       \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_LIBXSMM_GEMM:                                                                           \
+        LOOP(T, libxsmm_##P##gemm(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc));     \
+        break;
+#else
+#define LIBXSMM_PEERS(T, P, AL, BE)
+#endif
+
+// The timed loop of each peer for element type T (P: d or s), scalars AL and BE; every loop
+// calls its function directly.
+#define PEERS(T, P, AL, BE)                                                                        \
+    switch (peer) {                                                                                \
+    case P_OURS_KERNEL: {                                                                          \
+        const xw_kernel_fn fn = bc->ours->fn;                                                      \
+        const xw_desc *d = &bc->ours->desc;                                                        \
+        LOOP(T, fn(a, b, c, &AL, &BE, d));                                                         \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_OURS_GEMM: {                                                                            \
+        P##gemm_fn *const f = wrap.P##gemm;                                                        \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_BLAS: {                                                                                 \
+        P##gemm_fn *const f = blas.P##gemm;                                                        \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
+        break;                                                                                     \
+    }                                                                                              \
+        LIBXSMM_PEERS(T, P, AL, BE)                                                                \
+    default: break;                                                                                \
+    }
+
 // Runs `reps` calls of one peer; returns the elapsed seconds.
 static double run_peer(bench_case *bc, int peer, size_t reps)
 {
@@ -362,67 +400,10 @@ static double run_peer(bench_case *bc, int peer, size_t reps)
     const double ad = bc->alpha, bd = bc->beta;
     const float as = bc->alpha_f, bs = bc->beta_f;
     const double t0 = now();
-    if (bc->prec == 64) {
-        switch (peer) {
-        case P_OURS_KERNEL: {
-            const xw_kernel_fn fn = bc->ours->fn;
-            const xw_desc *d = &bc->ours->desc;
-            LOOP(double, fn(a, b, c, &ad, &bd, d));
-            break;
-        }
-        case P_OURS_GEMM: {
-            dgemm_fn *const f = wrap.dgemm;
-            LOOP(double, f(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc, 1, 1));
-            break;
-        }
-        case P_BLAS: {
-            dgemm_fn *const f = blas.dgemm;
-            LOOP(double, f(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc, 1, 1));
-            break;
-        }
-#if XW_BENCH_LIBXSMM
-        case P_LIBXSMM_KERNEL: {
-            const libxsmm_dmmfunction f = bc->xd;
-            LOOP(double, f(a, b, c));
-            break;
-        }
-        case P_LIBXSMM_GEMM:
-            LOOP(double, libxsmm_dgemm(&ta, &tb, &m, &n, &k, &ad, a, &lda, b, &ldb, &bd, c, &ldc));
-            break;
-#endif
-        default: break;
-        }
-    } else {
-        switch (peer) {
-        case P_OURS_KERNEL: {
-            const xw_kernel_fn fn = bc->ours->fn;
-            const xw_desc *d = &bc->ours->desc;
-            LOOP(float, fn(a, b, c, &as, &bs, d));
-            break;
-        }
-        case P_OURS_GEMM: {
-            sgemm_fn *const f = wrap.sgemm;
-            LOOP(float, f(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc, 1, 1));
-            break;
-        }
-        case P_BLAS: {
-            sgemm_fn *const f = blas.sgemm;
-            LOOP(float, f(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc, 1, 1));
-            break;
-        }
-#if XW_BENCH_LIBXSMM
-        case P_LIBXSMM_KERNEL: {
-            const libxsmm_smmfunction f = bc->xs;
-            LOOP(float, f(a, b, c));
-            break;
-        }
-        case P_LIBXSMM_GEMM:
-            LOOP(float, libxsmm_sgemm(&ta, &tb, &m, &n, &k, &as, a, &lda, b, &ldb, &bs, c, &ldc));
-            break;
-#endif
-        default: break;
-        }
-    }
+    if (bc->prec == 64)
+        PEERS(double, d, ad, bd)
+    else
+        PEERS(float, s, as, bs)
     return now() - t0;
 }
 
