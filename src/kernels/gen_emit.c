@@ -31,10 +31,22 @@ typedef struct {
     xw_code *c;
     int nb;      // emit_ncols: columns of the current block
     int64_t sp;  // emit_pack: bytes between columns of the panel
+    // The instructions every tile repeats, prepared once per kernel (gen_emit): vw elements of
+    // A or C loaded and stored plainly and k1-masked ({z} for loads), op(B) broadcasts, the k
+    // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
+    // {1toN}, the zeroing idiom and the sum of accumulator sets.
+    xw_vprep ld[2], st[2], bcst, fma, fma_eb, zero, add;
 } G;
+
+// A vector operation with C from memory (op_mem): the reg-mem form plain and k1-masked, and the
+// reg-reg form for vectors narrower than a memory operand.
+typedef struct {
+    xw_vprep m[2], r;
+} memop;
 
 typedef struct {
     int v0, mb, nb, S, nbreg, nareg, areg, breg;
+    int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     bool partial, ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
     bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
@@ -44,14 +56,16 @@ static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
 
 static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
 
-static xw_mem at(G *g, ref r)
+static int32_t disp32(G *g, int64_t disp)
 {
-    if (r.disp < INT32_MIN || r.disp > INT32_MAX) {  // the planner's range check prevents this
+    if (disp < INT32_MIN || disp > INT32_MAX) {  // the planner's range check prevents this
         if (!g->c->err) g->c->err = XW_ERR_RANGE;
-        r.disp = 0;
+        return 0;
     }
-    return xw_mem_at(r.base, (int32_t)r.disp);
+    return (int32_t)disp;
 }
+
+static xw_mem at(G *g, ref r) { return xw_mem_at(r.base, disp32(g, r.disp)); }
 
 static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
 {
@@ -91,28 +105,35 @@ static int acc(const tile *t, int s, int v, int j) { return (s * t->mb + v) * t-
 // ---- Vector loads and stores of A and C; `partial` is the k1-masked last M vector.
 static void load_vec(G *g, int r, ref m, bool partial)
 {
-    xw_evex e = partial ? (xw_evex){ XW_K1, true, false } : xw_plain;
-    xw_x86_vload(g->c, g->p->mov, g->p->vl, r, at(g, m), e);
+    xw_x86_vp_load(g->c, &g->ld[partial], r, m.base, disp32(g, m.disp));
 }
 
 static void store_vec(G *g, ref m, int r, bool partial)
 {
-    xw_x86_vstore(g->c, g->p->mov, g->p->vl, at(g, m), r, partial ? XW_K1 : XW_K0);
+    xw_x86_vp_store(g->c, &g->st[partial], m.base, disp32(g, m.disp), r);
+}
+
+static memop prep_memop(G *g, xw_insn op)
+{
+    memop o;
+    for (int i = 0; i < 2; i++)  // masked: faults suppressed
+        o.m[i] = xw_x86_vprep(XW_VP_RRM, op, g->p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
+    o.r = xw_x86_vprep(XW_VP_RRR, op, g->p->vl, xw_plain);
+    return o;
 }
 
 // dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first.
-static void op_mem(G *g, xw_insn op, int dst, int s1, ref m, bool partial, int tmp)
+static void op_mem(G *g, const memop *o, int dst, int s1, ref m, bool partial, int tmp)
 {
     if (!g->p->memop) {
         load_vec(g, tmp, m, false);
-        xw_x86_vop_rrr(g->c, op, g->p->vl, dst, s1, tmp);
+        xw_x86_vp_rrr(g->c, &o->r, dst, s1, tmp);
         return;
     }
-    xw_evex e = { partial ? XW_K1 : XW_K0, false, false };  // masked: faults suppressed
-    xw_x86_vop_rrm(g->c, op, g->p->vl, dst, s1, at(g, m), e);
+    xw_x86_vp_rrm(g->c, &o->m[partial], dst, s1, m.base, disp32(g, m.disp));
 }
 
-static void vzero(G *g, int r) { xw_x86_vop_rrr(g->c, XW_VPXORQ, g->p->vl, r, r, r); }
+static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, r, r, r); }
 
 // Rows of vector v of a tile relative to the tile's first row, in bytes.
 static int64_t tile_row(G *g, const tile *t, int v)
@@ -132,30 +153,31 @@ static void kstep(G *g, const tile *t, ref a, ref b, int s)
 {
     const gen_plan *p = g->p;
     const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * g->I->es;  // bytes between columns of op(B)
-    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? g->I->fnma : g->I->fma;
+    xw_code *c = g->c;
+    const int a0 = acc(t, s, 0, 0);  // accumulator (v, j) of set s is a0 + v*nb + j
     if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nb; j++)
-            xw_x86_vload(g->c, g->I->bcst, g->I->vl, t->breg + j, at(g, off(b, j * bj)), xw_plain);
+            xw_x86_vp_load(c, &g->bcst, t->breg + j, b.base, disp32(g, b.disp + j * bj));
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + v % t->nareg;
-            load_vec(g, ar, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
+            load_vec(g, ar, off(a, t->arow[v]), t->partial && v == t->mb - 1);
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), ar, t->breg + j);
+                xw_x86_vp_rrr(c, &g->fma, a0 + v * t->nb + j, ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
-        load_vec(g, t->areg + v, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
+        load_vec(g, t->areg + v, off(a, t->arow[v]), t->partial && v == t->mb - 1);
     for (int j = 0; j < t->nb; j++) {
-        ref bm = off(b, j * bj);
+        const int32_t bd = disp32(g, b.disp + j * bj);
         if (t->ebcst) {
-            xw_x86_vop_rrm(g->c, fma, p->vl, acc(t, s, 0, j), t->areg, at(g, bm), (xw_evex){ XW_K0, false, true });
+            xw_x86_vp_rrm(c, &g->fma_eb, a0 + j, t->areg, b.base, bd);
             continue;
         }
         const int br = t->breg + j % t->nbreg;
-        xw_x86_vload(g->c, g->I->bcst, g->I->vl, br, at(g, bm), xw_plain);
+        xw_x86_vp_load(c, &g->bcst, br, b.base, bd);
         for (int v = 0; v < t->mb; v++)
-            xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), t->areg + v, br);
+            xw_x86_vp_rrr(c, &g->fma, a0 + v * t->nb + j, t->areg + v, br);
     }
 }
 
@@ -169,7 +191,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     for (int s = 1; s < t->S; s++)
         for (int v = 0; v < t->mb; v++)
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, I->add, vl, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
+                xw_x86_vp_rrr(g->c, &g->add, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
     const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // both free after the k loop
     if (t->cfirst) {  // C was read into the accumulators before the k loop
         for (int j = 0; j < t->nb; j++)
@@ -188,6 +210,8 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         xw_x86_vload(g->c, I->bcst, I->vl, fa, xw_mem_at(XW_RCX, 0), xw_plain);
         if (p->d.beta == XW_SCALE_ANY)
             xw_x86_vload(g->c, I->bcst, I->vl, fb, xw_mem_at(XW_R8, 0), xw_plain);
+        const memop mul = prep_memop(g, I->mul);
+        const xw_vprep fma = xw_x86_vprep(XW_VP_RRR, I->fma, vl, xw_plain);
         for (int j = 0; j < t->nb; j++)
             for (int v1 = t->mb; v1 > 0; v1 -= T) {  // the last chunk holds the last two vectors
                 const int v0 = v1 - T > 0 ? v1 - T : 0;
@@ -198,8 +222,8 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                     if (p->d.beta == XW_SCALE_ONE)
                         load_vec(g, r, m, pv);
                     else
-                        op_mem(g, I->mul, r, fb, m, pv, r);
-                    xw_x86_vop_rrr(g->c, I->fma, vl, r, acc(t, 0, v, j), fa);
+                        op_mem(g, &mul, r, fb, m, pv, r);
+                    xw_x86_vp_rrr(g->c, &fma, r, acc(t, 0, v, j), fa);
                 }
                 for (int v = v0; v < v1; v++)
                     store_vec(g, off(cm, j * cj + tile_row(g, t, v)), ft + v - v0, t->partial && v == t->mb - 1);
@@ -208,12 +232,15 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     }
     if (p->d.alpha == XW_SCALE_ANY) {
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
+        const xw_vprep mul = xw_x86_vprep(XW_VP_RRR, I->mul, vl, xw_plain);
         for (int v = 0; v < t->mb; v++)
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, I->mul, vl, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
+                xw_x86_vp_rrr(g->c, &mul, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
     }
     if (p->d.beta == XW_SCALE_ANY)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    const xw_insn cop = p->d.beta == XW_SCALE_ONE ? I->add : p->d.beta == XW_SCALE_MINUS_ONE ? I->sub : I->fma;
+    const memop cm_op = prep_memop(g, cop);  // unused for beta 0
     for (int j = 0; j < t->nb; j++) {
         // The column is complete in registers before it is stored: an overlapping vector must
         // read C before its neighbour's store.
@@ -222,9 +249,9 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             const bool pv = t->partial && v == t->mb - 1;
             const ref m = off(cm, j * cj + tile_row(g, t, v));
             switch (p->d.beta) {
-            case XW_SCALE_ONE: op_mem(g, I->add, a, a, m, pv, tmp); break;
-            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, a, a, m, pv, tmp); break;
-            case XW_SCALE_ANY: op_mem(g, I->fma, a, sreg, m, pv, tmp); break;
+            case XW_SCALE_ONE:
+            case XW_SCALE_MINUS_ONE: op_mem(g, &cm_op, a, a, m, pv, tmp); break;
+            case XW_SCALE_ANY: op_mem(g, &cm_op, a, sreg, m, pv, tmp); break;
             default: break;  // ZERO: C is never read
             }
         }
@@ -243,6 +270,9 @@ static void tile_prologue(G *g, const tile *t, ref cm)
     const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // free before the k loop
     if (t->cfirst && p->d.beta == XW_SCALE_ANY)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    memop cop;
+    if (t->cfirst && p->d.beta != XW_SCALE_ONE)
+        cop = prep_memop(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);
     for (int j = 0; j < t->nb; j++)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
@@ -255,7 +285,7 @@ static void tile_prologue(G *g, const tile *t, ref cm)
             else {
                 if (p->d.beta == XW_SCALE_MINUS_ONE || pv)
                     vzero(g, a);  // masked-off lanes of a partial vector stay zero
-                op_mem(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
+                op_mem(g, &cop, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
             }
         }
     for (int s = 1; s < t->S; s++)
@@ -273,6 +303,8 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     t.partial = v0 + mb == p->mv && p->rem < p->vw;
     t.ebcst = I->kmask && mb == 1;
     t.bfirst = !t.ebcst && nb < mb;
+    for (int v = 0; v < mb; v++)
+        t.arow[v] = a_row(g, &t, v);
     t.areg = t.S * mb * nb;
     if (t.bfirst) {
         t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
@@ -544,7 +576,7 @@ static int prefetch_all(G *g, bool emit)
 
 int gen_prefetch_lines(const gen_plan *p)
 {
-    G g = { p, &p->isa, NULL, 0, 0 };
+    G g = { .p = p, .I = &p->isa };
     return prefetch_all(&g, false);
 }
 
@@ -561,6 +593,7 @@ static void emit_scale_only(G *g)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
     const int64_t es = I->es, cj = (int64_t)p->d.ldc * es;
     const bool loop = (int64_t)p->d.n * p->mv > 64;
+    const memop sop = prep_memop(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);  // unused for beta 0
     ref col = { XW_RDX, 0 };
     size_t top = 0;
     if (loop) {
@@ -575,8 +608,8 @@ static void emit_scale_only(G *g)
             const ref m = off(col, j * cj + row_of(p, v) * es);
             const int out = tmp + (v & 1);
             switch (p->d.beta) {
-            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, out, zero, m, pv, out); break;
-            case XW_SCALE_ANY: op_mem(g, I->mul, out, sreg, m, pv, out); break;
+            case XW_SCALE_MINUS_ONE:
+            case XW_SCALE_ANY: op_mem(g, &sop, out, p->d.beta == XW_SCALE_ANY ? sreg : zero, m, pv, out); break;
             default: break;  // ZERO
             }
             // The overlapping last vector reads C before its neighbour (v == mv-2) is stored.
@@ -597,7 +630,18 @@ static void emit_scale_only(G *g)
 
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
-    G g = { p, &p->isa, c, 0, 0 };
+    G g = { .p = p, .I = &p->isa, .c = c };
+    const gen_isa *I = &p->isa;
+    for (int i = 0; i < 2; i++) {
+        g.ld[i] = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, i ? (xw_evex){ XW_K1, true, false } : xw_plain);
+        g.st[i] = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
+    }
+    g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
+    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
+    g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
+    g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
+    g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
+    g.add = xw_x86_vprep(XW_VP_RRR, I->add, p->vl, xw_plain);
     *entry = xw_x86_here(c);
     if (p->d.m == 0 || p->d.n == 0) {
         xw_x86_ret(c);

@@ -85,7 +85,7 @@ static void choose_blocking(gen_plan *p)
     const int R = p->isa.nvregs, n = (int)p->d.n;
     // An overlapping last vector must share a tile with its neighbour when C is read.
     const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
-    const int mbmost = p->mv < 8 ? p->mv : 8;
+    const int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX;
     double best = INFINITY;
     for (int mbmax = 1; mbmax <= mbmost; mbmax++) {
         gen_group mg[2] = { { 0, 0 }, { 0, 0 } }, ng[2] = { { 0, 0 }, { 0, 0 } };
