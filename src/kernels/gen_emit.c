@@ -25,19 +25,6 @@ typedef struct {
     int64_t disp;  // bytes
 } ref;
 
-typedef struct {
-    const gen_plan *p;
-    const gen_isa *I;
-    xw_code *c;
-    int nb;      // emit_ncols: columns of the current block
-    int64_t sp;  // emit_pack: bytes between columns of the panel
-    // The instructions every tile repeats, prepared once per kernel (gen_emit): vw elements of
-    // A or C loaded and stored plainly and k1-masked ({z} for loads), op(B) broadcasts, the k
-    // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
-    // {1toN}, the zeroing idiom and the sum of accumulator sets.
-    xw_vprep ld[2], st[2], bcst, fma, fma_eb, zero, add;
-} G;
-
 // A vector operation with C from memory (op_mem): the reg-mem form plain and k1-masked, and the
 // reg-reg form for vectors narrower than a memory operand.
 typedef struct {
@@ -45,8 +32,27 @@ typedef struct {
 } memop;
 
 typedef struct {
+    const gen_plan *p;
+    const gen_isa *I;
+    xw_code *c;
+    int nb;      // emit_ncols: columns of the current block
+    int64_t sp;  // emit_pack: bytes between columns of the panel
+    // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
+    // kernel uses only: vw elements of A or C loaded and stored plainly and k1-masked ({z} for
+    // loads), op(B) broadcasts, the k step's FMA (FNMA for alpha -1) from a register and
+    // (AVX-512, mb == 1) from memory {1toN}, the zeroing idiom, the sum of accumulator sets,
+    // and for alpha any: acc *= alpha and tmp += alpha*acc.
+    xw_vprep ld[2], st[2], bcst, fma, fma_eb, zero, add, mul, fma_c;
+    memop cmem;  // C added (beta 1), subtracted (-1) or multiplied by beta and added (any)
+    memop pmem;  // beta*C from zero: multiplied (any) or subtracted (-1); also C = beta*C
+    memop mulm;  // alpha any, C read: beta*C multiplied
+} G;
+
+typedef struct {
     int v0, mb, nb, S, nbreg, nareg, areg, breg;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
+    int64_t bj;                // bytes between columns of op(B)
+    bool direct;               // kstep may write at a cursor (kstep_direct)
     bool partial, ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
     bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
@@ -113,12 +119,16 @@ static void store_vec(G *g, ref m, int r, bool partial)
     xw_x86_vp_store(g->c, &g->st[partial], m.base, disp32(g, m.disp), r);
 }
 
-static memop prep_memop(G *g, xw_insn op)
+// The forms op_mem takes for this kernel (rrm when vectors make a memory operand, k1-masked
+// when the last M vector is partial; else rrr).
+static memop prep_memop(const gen_plan *p, xw_insn op)
 {
-    memop o;
-    for (int i = 0; i < 2; i++)  // masked: faults suppressed
-        o.m[i] = xw_x86_vprep(XW_VP_RRM, op, g->p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
-    o.r = xw_x86_vprep(XW_VP_RRR, op, g->p->vl, xw_plain);
+    memop o = { 0 };
+    if (!p->memop)
+        o.r = xw_x86_vprep(XW_VP_RRR, op, p->vl, xw_plain);
+    else
+        for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++)  // masked: faults suppressed
+            o.m[i] = xw_x86_vprep(XW_VP_RRM, op, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
     return o;
 }
 
@@ -148,37 +158,84 @@ static int64_t a_row(G *g, const tile *t, int v)
 }
 
 // ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
-// op(B)(k, j) and mb FMAs into accumulator set s.
-static void kstep(G *g, const tile *t, ref a, ref b, int s)
+// op(B)(k, j) and mb FMAs into accumulator set s. It is most of every kernel, so when the whole
+// step can be written straight at the end of the buffer (kstep_direct) it is, unchecked, at a
+// cursor held in a register; else through the checked calls, which also report any error.
+// One body serves both (direct is a constant in each copy), so both write the same bytes.
+#define KSTEP_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    xw_code *c;
+    uint8_t *o;  // direct: the cursor
+} kout;
+
+KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
 {
-    const gen_plan *p = g->p;
-    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * g->I->es;  // bytes between columns of op(B)
-    xw_code *c = g->c;
+    if (direct)
+        k->o = xw_x86_vex_mem_at(k->o, pr, (unsigned)r, 0, base, (int32_t)disp);
+    else
+        xw_x86_vp_load(k->c, pr, (unsigned)r, base, disp32(g, disp));
+}
+
+KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1, int s2)
+{
+    if (direct)
+        k->o = xw_x86_vex_rrr_at(k->o, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+    else
+        xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+}
+
+KSTEP_INLINE void kstep_body(G *g, const tile *t, ref a, ref b, int s, bool direct)
+{
+    const int64_t bj = t->bj;
+    // Copies: the preparations stay in registers while bytes are stored at the cursor.
+    const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
+    kout k = { g->c, direct ? g->c->buf + g->c->len : NULL };
     const int a0 = acc(t, s, 0, 0);  // accumulator (v, j) of set s is a0 + v*nb + j
     if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nb; j++)
-            xw_x86_vp_load(c, &g->bcst, t->breg + j, b.base, disp32(g, b.disp + j * bj));
+            k_load(g, &k, direct, &bc, t->breg + j, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++) {
-            const int ar = t->areg + v % t->nareg;
-            load_vec(g, ar, off(a, t->arow[v]), t->partial && v == t->mb - 1);
+            const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
+            k_load(g, &k, direct, t->partial && v == t->mb - 1 ? &ldp : &ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vp_rrr(c, &g->fma, a0 + v * t->nb + j, ar, t->breg + j);
+                k_rrr(&k, direct, &fma, a0 + v * t->nb + j, ar, t->breg + j);
         }
-        return;
-    }
-    for (int v = 0; v < t->mb; v++)
-        load_vec(g, t->areg + v, off(a, t->arow[v]), t->partial && v == t->mb - 1);
-    for (int j = 0; j < t->nb; j++) {
-        const int32_t bd = disp32(g, b.disp + j * bj);
-        if (t->ebcst) {
-            xw_x86_vp_rrm(c, &g->fma_eb, a0 + j, t->areg, b.base, bd);
-            continue;
-        }
-        const int br = t->breg + j % t->nbreg;
-        xw_x86_vp_load(c, &g->bcst, br, b.base, bd);
+    } else {
         for (int v = 0; v < t->mb; v++)
-            xw_x86_vp_rrr(c, &g->fma, a0 + v * t->nb + j, t->areg + v, br);
+            k_load(g, &k, direct, t->partial && v == t->mb - 1 ? &ldp : &ld, t->areg + v, a.base, a.disp + t->arow[v]);
+        for (int j = 0; j < t->nb; j++) {
+            if (t->ebcst) {  // never direct (EVEX)
+                xw_x86_vp_rrm(g->c, &g->fma_eb, a0 + j, t->areg, b.base, disp32(g, b.disp + j * bj));
+                continue;
+            }
+            const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
+            k_load(g, &k, direct, &bc, br, b.base, b.disp + j * bj);
+            for (int v = 0; v < t->mb; v++)
+                k_rrr(&k, direct, &fma, a0 + v * t->nb + j, t->areg + v, br);
+        }
     }
+    if (direct)
+        g->c->len = (size_t)(k.o - g->c->buf);
+}
+
+// Whether kstep may write directly: the tile's preparations are VEX and its registers below
+// 16 (t->direct), room for every instruction of the step, no error, displacements in range.
+static bool kstep_direct(G *g, const tile *t, ref a, ref b)
+{
+    const xw_code *c = g->c;
+    const size_t n = (size_t)(t->mb + t->nb + t->mb * t->nb);
+    return t->direct && xw_x86_vp_room(c, n * 16) && (unsigned)a.base < 16 && (unsigned)b.base < 16
+           && a.disp >= INT32_MIN && a.disp + t->arow[t->mb - 1] <= INT32_MAX && b.disp >= INT32_MIN
+           && b.disp + (t->nb - 1) * t->bj <= INT32_MAX;
+}
+
+static void kstep(G *g, const tile *t, ref a, ref b, int s)
+{
+    if (kstep_direct(g, t, a, b))
+        kstep_body(g, t, a, b, s, true);
+    else
+        kstep_body(g, t, a, b, s, false);
 }
 
 // C tile = alpha*acc + beta*C with the scale classes baked in.
@@ -186,7 +243,6 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    const xw_vl vl = p->vl;
     const int64_t cj = (int64_t)p->d.ldc * I->es;
     for (int s = 1; s < t->S; s++)
         for (int v = 0; v < t->mb; v++)
@@ -210,8 +266,6 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         xw_x86_vload(g->c, I->bcst, I->vl, fa, xw_mem_at(XW_RCX, 0), xw_plain);
         if (p->d.beta == XW_SCALE_ANY)
             xw_x86_vload(g->c, I->bcst, I->vl, fb, xw_mem_at(XW_R8, 0), xw_plain);
-        const memop mul = prep_memop(g, I->mul);
-        const xw_vprep fma = xw_x86_vprep(XW_VP_RRR, I->fma, vl, xw_plain);
         for (int j = 0; j < t->nb; j++)
             for (int v1 = t->mb; v1 > 0; v1 -= T) {  // the last chunk holds the last two vectors
                 const int v0 = v1 - T > 0 ? v1 - T : 0;
@@ -222,8 +276,8 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                     if (p->d.beta == XW_SCALE_ONE)
                         load_vec(g, r, m, pv);
                     else
-                        op_mem(g, &mul, r, fb, m, pv, r);
-                    xw_x86_vp_rrr(g->c, &fma, r, acc(t, 0, v, j), fa);
+                        op_mem(g, &g->mulm, r, fb, m, pv, r);
+                    xw_x86_vp_rrr(g->c, &g->fma_c, r, acc(t, 0, v, j), fa);
                 }
                 for (int v = v0; v < v1; v++)
                     store_vec(g, off(cm, j * cj + tile_row(g, t, v)), ft + v - v0, t->partial && v == t->mb - 1);
@@ -232,15 +286,12 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     }
     if (p->d.alpha == XW_SCALE_ANY) {
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
-        const xw_vprep mul = xw_x86_vprep(XW_VP_RRR, I->mul, vl, xw_plain);
         for (int v = 0; v < t->mb; v++)
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vp_rrr(g->c, &mul, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
+                xw_x86_vp_rrr(g->c, &g->mul, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
     }
     if (p->d.beta == XW_SCALE_ANY)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
-    const xw_insn cop = p->d.beta == XW_SCALE_ONE ? I->add : p->d.beta == XW_SCALE_MINUS_ONE ? I->sub : I->fma;
-    const memop cm_op = prep_memop(g, cop);  // unused for beta 0
     for (int j = 0; j < t->nb; j++) {
         // The column is complete in registers before it is stored: an overlapping vector must
         // read C before its neighbour's store.
@@ -250,8 +301,8 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             const ref m = off(cm, j * cj + tile_row(g, t, v));
             switch (p->d.beta) {
             case XW_SCALE_ONE:
-            case XW_SCALE_MINUS_ONE: op_mem(g, &cm_op, a, a, m, pv, tmp); break;
-            case XW_SCALE_ANY: op_mem(g, &cm_op, a, sreg, m, pv, tmp); break;
+            case XW_SCALE_MINUS_ONE: op_mem(g, &g->cmem, a, a, m, pv, tmp); break;
+            case XW_SCALE_ANY: op_mem(g, &g->cmem, a, sreg, m, pv, tmp); break;
             default: break;  // ZERO: C is never read
             }
         }
@@ -270,9 +321,6 @@ static void tile_prologue(G *g, const tile *t, ref cm)
     const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // free before the k loop
     if (t->cfirst && p->d.beta == XW_SCALE_ANY)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
-    memop cop;
-    if (t->cfirst && p->d.beta != XW_SCALE_ONE)
-        cop = prep_memop(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);
     for (int j = 0; j < t->nb; j++)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
@@ -285,7 +333,7 @@ static void tile_prologue(G *g, const tile *t, ref cm)
             else {
                 if (p->d.beta == XW_SCALE_MINUS_ONE || pv)
                     vzero(g, a);  // masked-off lanes of a partial vector stay zero
-                op_mem(g, &cop, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
+                op_mem(g, &g->pmem, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
             }
         }
     for (int s = 1; s < t->S; s++)
@@ -318,6 +366,9 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     // Reading C first lets its misses overlap a long k loop; in a short kernel the out-of-order
     // window already covers C's loads, and starting the FMA chain on them only adds latency.
     t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY && p->d.k >= GEN_CFIRST_K;
+    t.bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * I->es;
+    t.direct = !t.ebcst && g->ld[0].vex && (!t.partial || g->ld[1].vex) && g->bcst.vex && g->fma.vex
+               && t.breg + t.nbreg <= 16;
     tile_prologue(g, &t, cm);
 
     const int k = (int)p->d.k;
@@ -593,7 +644,6 @@ static void emit_scale_only(G *g)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
     const int64_t es = I->es, cj = (int64_t)p->d.ldc * es;
     const bool loop = (int64_t)p->d.n * p->mv > 64;
-    const memop sop = prep_memop(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);  // unused for beta 0
     ref col = { XW_RDX, 0 };
     size_t top = 0;
     if (loop) {
@@ -609,7 +659,7 @@ static void emit_scale_only(G *g)
             const int out = tmp + (v & 1);
             switch (p->d.beta) {
             case XW_SCALE_MINUS_ONE:
-            case XW_SCALE_ANY: op_mem(g, &sop, out, p->d.beta == XW_SCALE_ANY ? sreg : zero, m, pv, out); break;
+            case XW_SCALE_ANY: op_mem(g, &g->pmem, out, p->d.beta == XW_SCALE_ANY ? sreg : zero, m, pv, out); break;
             default: break;  // ZERO
             }
             // The overlapping last vector reads C before its neighbour (v == mv-2) is stored.
@@ -632,16 +682,28 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
     G g = { .p = p, .I = &p->isa, .c = c };
     const gen_isa *I = &p->isa;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++) {
         g.ld[i] = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, i ? (xw_evex){ XW_K1, true, false } : xw_plain);
         g.st[i] = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
     }
-    g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
-    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
-    g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
-    g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
     g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
-    g.add = xw_x86_vprep(XW_VP_RRR, I->add, p->vl, xw_plain);
+    if (p->d.beta == XW_SCALE_ANY || p->d.beta == XW_SCALE_MINUS_ONE)
+        g.pmem = prep_memop(p, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);
+    if (!p->scale_only) {
+        g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
+        const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
+        g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
+        if (I->kmask)
+            g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
+        g.add = xw_x86_vprep(XW_VP_RRR, I->add, p->vl, xw_plain);
+        if (p->d.beta != XW_SCALE_ZERO)
+            g.cmem = prep_memop(p, p->d.beta == XW_SCALE_ONE ? I->add : p->d.beta == XW_SCALE_MINUS_ONE ? I->sub : I->fma);
+        if (p->d.alpha == XW_SCALE_ANY) {
+            g.mul = xw_x86_vprep(XW_VP_RRR, I->mul, p->vl, xw_plain);
+            g.fma_c = xw_x86_vprep(XW_VP_RRR, I->fma, p->vl, xw_plain);
+            g.mulm = prep_memop(p, I->mul);
+        }
+    }
     *entry = xw_x86_here(c);
     if (p->d.m == 0 || p->d.n == 0) {
         xw_x86_ret(c);

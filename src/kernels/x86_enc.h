@@ -109,39 +109,31 @@ void xw_x86_vp_mem_slow(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned
                         int32_t disp);
 
 // The VEX case inline: a generator emits hundreds of these per kernel, and a call with its
-// checks would cost more than the encoding. Room for any instruction, no error, registers
-// below 16 (SDM 2.3.5: C5 [R vvvv L pp] when B is 0 and the row allows it, else C4).
-static inline bool xw_x86_vp_room(const xw_code *c) { return !c->err && c->len <= c->cap && c->cap - c->len >= 16; }
+// checks would cost more than the encoding (SDM 2.3.5: C5 [R vvvv L pp] when B is 0 and the
+// row allows it, else C4; SDM 2.1.5: no mod 00 for rbp/r13, SIB for rsp/r12).
+// xw_x86_vex_*_at write one instruction at o and return its end, unchecked: the caller has
+// made sure of room (16 bytes per instruction), no error, p->vex with the right form,
+// registers and base below 16, and sets c->len afterwards. xw_x86_vp_* check all that.
 static inline void xw_x86_put32(uint8_t *o, uint32_t w) { memcpy(o, &w, 4); }  // x86 hosts: little-endian
+static inline bool xw_x86_vp_room(const xw_code *c, size_t n) { return !c->err && c->len <= c->cap && c->cap - c->len >= n; }
 
-static inline void xw_x86_vp_rrr(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
+static inline uint8_t *xw_x86_vex_rrr_at(uint8_t *o, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
 {
-    if (p->form != XW_VP_RRR || !p->vex || (dst | s1 | s2) > 15 || !xw_x86_vp_room(c)) {
-        xw_x86_vp_rrr_slow(c, p, dst, s1, s2);
-        return;
-    }
-    uint8_t *o = c->buf + c->len;
     const unsigned modrm = 0xC0 | (dst & 7) << 3 | (s2 & 7);
     if (p->c5 && !(s2 & 8)) {
         xw_x86_put32(o, p->vex2 ^ (dst & 8) << 12 ^ s1 << 11 ^ (modrm ^ 0xC0) << 24);
-        c->len += 4;
-    } else {
-        xw_x86_put32(o, p->vex3 ^ (dst & 8) << 12 ^ (s2 & 8) << 10 ^ s1 << 19);
-        o[4] = (uint8_t)modrm;
-        c->len += 5;
+        return o + 4;
     }
+    xw_x86_put32(o, p->vex3 ^ (dst & 8) << 12 ^ (s2 & 8) << 10 ^ s1 << 19);
+    o[4] = (uint8_t)modrm;
+    return o + 5;
 }
 
 // reg is ModRM.reg (the destination, or the source of a store), vvvv the extra source (0 when
-// unused), the r/m operand [base + disp] (SDM 2.1.5: no mod 00 for rbp/r13, SIB for rsp/r12).
-static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv,
-                                 xw_gpr base, int32_t disp)
+// unused), the r/m operand [base + disp].
+static inline uint8_t *xw_x86_vex_mem_at(uint8_t *o, const xw_vprep *p, unsigned reg, unsigned vvvv, xw_gpr base,
+                                         int32_t disp)
 {
-    if (p->form != form || !p->vex || (reg | vvvv) > 15 || (unsigned)base > 15 || !xw_x86_vp_room(c)) {
-        xw_x86_vp_mem_slow(c, p, form, reg, vvvv, base, disp);
-        return;
-    }
-    uint8_t *o = c->buf + c->len;
     const unsigned b = (unsigned)base;
     if (p->c5 && !(b & 8)) {  // its third byte (C0) is replaced by ModRM
         xw_x86_put32(o, p->vex2 ^ (reg & 8) << 12 ^ vvvv << 11);
@@ -160,7 +152,24 @@ static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form,
         xw_x86_put32(o, (uint32_t)disp);
         o += 4;
     }
-    c->len = (size_t)(o - c->buf);
+    return o;
+}
+
+static inline void xw_x86_vp_rrr(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
+{
+    if (p->form != XW_VP_RRR || !p->vex || (dst | s1 | s2) > 15 || !xw_x86_vp_room(c, 16))
+        xw_x86_vp_rrr_slow(c, p, dst, s1, s2);
+    else
+        c->len = (size_t)(xw_x86_vex_rrr_at(c->buf + c->len, p, dst, s1, s2) - c->buf);
+}
+
+static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv,
+                                 xw_gpr base, int32_t disp)
+{
+    if (p->form != form || !p->vex || (reg | vvvv) > 15 || (unsigned)base > 15 || !xw_x86_vp_room(c, 16))
+        xw_x86_vp_mem_slow(c, p, form, reg, vvvv, base, disp);
+    else
+        c->len = (size_t)(xw_x86_vex_mem_at(c->buf + c->len, p, reg, vvvv, base, disp) - c->buf);
 }
 
 static inline void xw_x86_vp_rrm(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, xw_gpr base, int32_t disp)
