@@ -51,6 +51,7 @@ typedef struct {
 typedef struct {
     int v0, mb, nb, S, nbreg, nareg, areg, breg;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
+    int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
     int64_t bj;                // bytes between columns of op(B)
     bool direct;               // kstep may write at a cursor (kstep_direct)
     bool partial, ebcst;
@@ -252,7 +253,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     if (t->cfirst) {  // C was read into the accumulators before the k loop
         for (int j = 0; j < t->nb; j++)
             for (int v = 0; v < t->mb; v++)
-                store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+                store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
         return;
     }
     // alpha ANY with C read: tmp = beta*C (or C), independent of the k loop, then one FMA
@@ -272,7 +273,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                 for (int v = v0; v < v1; v++) {
                     const int r = ft + v - v0;
                     const bool pv = t->partial && v == t->mb - 1;
-                    const ref m = off(cm, j * cj + tile_row(g, t, v));
+                    const ref m = off(cm, j * cj + t->crow[v]);
                     if (p->d.beta == XW_SCALE_ONE)
                         load_vec(g, r, m, pv);
                     else
@@ -280,7 +281,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                     xw_x86_vp_rrr(g->c, &g->fma_c, r, acc(t, 0, v, j), fa);
                 }
                 for (int v = v0; v < v1; v++)
-                    store_vec(g, off(cm, j * cj + tile_row(g, t, v)), ft + v - v0, t->partial && v == t->mb - 1);
+                    store_vec(g, off(cm, j * cj + t->crow[v]), ft + v - v0, t->partial && v == t->mb - 1);
             }
         return;
     }
@@ -298,7 +299,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
             const bool pv = t->partial && v == t->mb - 1;
-            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            const ref m = off(cm, j * cj + t->crow[v]);
             switch (p->d.beta) {
             case XW_SCALE_ONE:
             case XW_SCALE_MINUS_ONE: op_mem(g, &g->cmem, a, a, m, pv, tmp); break;
@@ -307,7 +308,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             }
         }
         for (int v = 0; v < t->mb; v++)
-            store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+            store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
     }
 }
 
@@ -325,7 +326,7 @@ static void tile_prologue(G *g, const tile *t, ref cm)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
             const bool pv = t->partial && v == t->mb - 1;
-            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            const ref m = off(cm, j * cj + t->crow[v]);
             if (!t->cfirst)
                 vzero(g, a);
             else if (p->d.beta == XW_SCALE_ONE)
@@ -352,7 +353,7 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     t.ebcst = I->kmask && mb == 1;
     t.bfirst = !t.ebcst && nb < mb;
     for (int v = 0; v < mb; v++)
-        t.arow[v] = a_row(g, &t, v);
+        t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
     t.areg = t.S * mb * nb;
     if (t.bfirst) {
         t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;

@@ -689,12 +689,27 @@ void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src)
 void xw_x86_push(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x50, r, 0, 0); }
 void xw_x86_pop(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x58, r, 0, 0); }
 
-// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta.
+// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta. The general way out of line, so that the
+// common case stays leaf code with few live registers.
+static __attribute__((noinline)) void prefetch_slow(xw_code *c, unsigned ext, xw_mem m)
+{
+    gpr_mem(c, 0, 0x0F18, ext, &m);
+}
+
 void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
 {
     static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3, [XW_PREFETCHNTA] = 0 };
     if ((unsigned)hint > XW_PREFETCHNTA) { fail(c, XW_ERR_ENCODE); return; }
-    gpr_mem(c, 0, 0x0F18, ext[hint], &m);
+    if (!c->err && (unsigned)m.base < 16 && m.index == XW_NOREG && c->len <= c->cap && c->cap - c->len >= IB_MAX) {
+        // [base + disp], as a kernel's entry prefetches are, in place: [REX.B] 0F 18 ModRM ...
+        uint8_t *p = c->buf + c->len;
+        if (m.base & 8) *p++ = 0x41;
+        *p++ = 0x0F;
+        *p++ = 0x18;
+        fast_rm(c, p, (unsigned)ext[hint] << 3, (unsigned)m.base, m.disp, 0, -1);
+        return;
+    }
+    prefetch_slow(c, ext[hint], m);
 }
 
 static void raw(xw_code *c, const uint8_t *bytes, unsigned n)
