@@ -159,15 +159,16 @@ static int64_t a_row(G *g, const tile *t, int v)
 }
 
 // ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
-// op(B)(k, j) and mb FMAs into accumulator set s. It is most of every kernel, so when the whole
-// step can be written straight at the end of the buffer (kstep_direct) it is, unchecked, at a
-// cursor held in a register; else through the checked calls, which also report any error.
-// One body serves both (direct is a constant in each copy), so both write the same bytes.
+// op(B)(k, j) and mb FMAs into accumulator set s. The k steps are most of every kernel, so when
+// a run of them can be written straight at the end of the buffer (ksteps_direct) they are,
+// unchecked, at a cursor held in a register; else through the checked calls, which also report
+// any error. One body serves both (direct is a constant in each copy): both write the same bytes.
 #define KSTEP_INLINE static inline __attribute__((always_inline))
 
 typedef struct {
     xw_code *c;
     uint8_t *o;  // direct: the cursor
+    const xw_vprep *ld, *ldp, *bc, *fma;  // op(A) plain and partial, op(B) broadcast, FMA
 } kout;
 
 KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
@@ -186,57 +187,62 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
         xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
 }
 
-KSTEP_INLINE void kstep_body(G *g, const tile *t, ref a, ref b, int s, bool direct)
+KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, int s, bool direct)
 {
     const int64_t bj = t->bj;
-    // Copies: the preparations stay in registers while bytes are stored at the cursor.
-    const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
-    kout k = { g->c, direct ? g->c->buf + g->c->len : NULL };
     const int a0 = acc(t, s, 0, 0);  // accumulator (v, j) of set s is a0 + v*nb + j
     if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nb; j++)
-            k_load(g, &k, direct, &bc, t->breg + j, b.base, b.disp + j * bj);
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
-            k_load(g, &k, direct, t->partial && v == t->mb - 1 ? &ldp : &ld, ar, a.base, a.disp + t->arow[v]);
+            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nb; j++)
-                k_rrr(&k, direct, &fma, a0 + v * t->nb + j, ar, t->breg + j);
+                k_rrr(k, direct, k->fma, a0 + v * t->nb + j, ar, t->breg + j);
         }
-    } else {
-        for (int v = 0; v < t->mb; v++)
-            k_load(g, &k, direct, t->partial && v == t->mb - 1 ? &ldp : &ld, t->areg + v, a.base, a.disp + t->arow[v]);
-        for (int j = 0; j < t->nb; j++) {
-            if (t->ebcst) {  // never direct (EVEX)
-                xw_x86_vp_rrm(g->c, &g->fma_eb, a0 + j, t->areg, b.base, disp32(g, b.disp + j * bj));
-                continue;
-            }
-            const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
-            k_load(g, &k, direct, &bc, br, b.base, b.disp + j * bj);
-            for (int v = 0; v < t->mb; v++)
-                k_rrr(&k, direct, &fma, a0 + v * t->nb + j, t->areg + v, br);
-        }
+        return;
     }
-    if (direct)
+    for (int v = 0; v < t->mb; v++)
+        k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, t->areg + v, a.base, a.disp + t->arow[v]);
+    for (int j = 0; j < t->nb; j++) {
+        if (t->ebcst) {  // never direct (EVEX)
+            xw_x86_vp_rrm(g->c, &g->fma_eb, a0 + j, t->areg, b.base, disp32(g, b.disp + j * bj));
+            continue;
+        }
+        const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + j * bj);
+        for (int v = 0; v < t->mb; v++)
+            k_rrr(k, direct, k->fma, a0 + v * t->nb + j, t->areg + v, br);
+    }
+}
+
+// Whether n k steps from a and b (ak, bk bytes apart, all positive) may be written directly:
+// the tile's preparations are VEX and its registers below 16 (t->direct), room for every
+// instruction, no error, bases below 16 and every displacement in range.
+static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+{
+    const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
+    return t->direct && xw_x86_vp_room(g->c, per * 16 * (size_t)n) && (unsigned)a.base < 16
+           && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
+           && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
+           && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
+}
+
+// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk into accumulator set i % S.
+static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+{
+    if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
+        // Copies: the preparations stay in registers while bytes are stored at the cursor.
+        const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
+        kout k = { g->c, g->c->buf + g->c->len, &ld, &ldp, &bc, &fma };
+        for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, true);
         g->c->len = (size_t)(k.o - g->c->buf);
-}
-
-// Whether kstep may write directly: the tile's preparations are VEX and its registers below
-// 16 (t->direct), room for every instruction of the step, no error, displacements in range.
-static bool kstep_direct(G *g, const tile *t, ref a, ref b)
-{
-    const xw_code *c = g->c;
-    const size_t n = (size_t)(t->mb + t->nb + t->mb * t->nb);
-    return t->direct && xw_x86_vp_room(c, n * 16) && (unsigned)a.base < 16 && (unsigned)b.base < 16
-           && a.disp >= INT32_MIN && a.disp + t->arow[t->mb - 1] <= INT32_MAX && b.disp >= INT32_MIN
-           && b.disp + (t->nb - 1) * t->bj <= INT32_MAX;
-}
-
-static void kstep(G *g, const tile *t, ref a, ref b, int s)
-{
-    if (kstep_direct(g, t, a, b))
-        kstep_body(g, t, a, b, s, true);
-    else
-        kstep_body(g, t, a, b, s, false);
+        return;
+    }
+    kout k = { g->c, NULL, &g->ld[0], &g->ld[1], &g->bcst, &g->fma };
+    for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, false);
 }
 
 // C tile = alpha*acc + beta*C with the scale classes baked in.
@@ -377,8 +383,7 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
     const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
     if (p->kunroll >= k) {
-        for (int kk = 0; kk < k; kk++)
-            kstep(g, &t, off(a, kk * ak), off(b, kk * bk), kk % t.S);
+        ksteps(g, &t, a, ak, b, bk, k);
     } else {
         const int u = p->kunroll, iters = k / u, tail = k % u;
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
@@ -386,14 +391,12 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         xw_x86_lea(g->c, pb, at(g, b));
         xw_x86_mov_ri(g->c, kc, iters);
         const size_t top = xw_x86_here(g->c);
-        for (int i = 0; i < u; i++)
-            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
         alu(g, XW_ADD, pa, u * ak);
         alu(g, XW_ADD, pb, u * bk);
         alu(g, XW_SUB, kc, 1);
         xw_x86_jcc_to(g->c, XW_JNZ, top);
-        for (int i = 0; i < tail; i++)
-            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
     tile_epilogue(g, &t, cm);
 }
