@@ -1,7 +1,11 @@
-// code_mem.c: executable memory for generated kernels. An arena is one memfd mapped twice, a
+// code_mem.c: executable memory for generated kernels. A region is one memfd mapped twice, a
 // read-write view to copy code in and a read+execute view to run it, so no mapping is ever
-// writable and executable and kernels share pages. Without memfd: a private page per kernel,
-// written, then mprotect'ed to read+execute. Calls only the OS.
+// writable and executable and kernels share pages. A region's file is sized once and stays
+// sparse: its pages are allocated 64 KiB at a time, all at once (MADV_POPULATE_WRITE), because
+// a page fault costs microseconds (several on a VM), more than generating a small kernel, and
+// a kernel would otherwise take one in two. Regions double in size (1 MiB up to 64 MiB), so a
+// few kernels cost little address space and many cost few syscalls. Without memfd: a private
+// page per kernel, written, then mprotect'ed to read+execute. Calls only the OS.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,26 +15,32 @@
 
 #include "jit.h"
 
-#define ARENA_BYTES ((size_t)64 * 1024)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels refuse it and pages fault as used
+#endif
+
+#define CHUNK_BYTES ((size_t)64 * 1024)          // pages are allocated this many at a time
+#define REGION_FIRST ((size_t)1024 * 1024)       // the first region's size; each next one doubles
+#define REGION_MOST ((size_t)64 * 1024 * 1024)   // ... up to this
 #define CODE_ALIGN 64  // a kernel starts on its own cache line
 
 static pthread_mutex_t code_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *arena_rw, *arena_rx;
-static size_t arena_size, arena_used;
+static uint8_t *region_rw, *region_rx;
+static size_t region_size, region_used, region_ready;  // ready: bytes populated from the start
+static size_t next_region = REGION_FIRST;
 // Written under code_lock, read by the statistics without it.
 static _Atomic size_t mapped_total, used_total;
 static bool memfd_broken;
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-static bool new_arena(size_t at_least)
+static bool map_region(size_t size)
 {
-    const size_t size = round_up(at_least > ARENA_BYTES ? at_least : ARENA_BYTES, ARENA_BYTES);
     const int fd = memfd_create("xsmmwrap-code", MFD_CLOEXEC);
     if (fd < 0)
         return false;
     void *rw = MAP_FAILED, *rx = MAP_FAILED;
-    if (ftruncate(fd, (off_t)size) == 0) {
+    if (ftruncate(fd, (off_t)size) == 0) {  // sparse: no memory until populated
         rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
     }
@@ -42,13 +52,34 @@ static bool new_arena(size_t at_least)
             munmap(rx, size);
         return false;
     }
-    // The previous arena's tail is left unused: kernels are never moved or freed.
-    arena_rw = rw;
-    arena_rx = rx;
-    arena_size = size;
-    arena_used = 0;
-    mapped_total += size;
+    // The previous region's tail is left unused: kernels are never moved or freed.
+    region_rw = rw;
+    region_rx = rx;
+    region_size = size;
+    region_used = region_ready = 0;
     return true;
+}
+
+static bool new_region(size_t at_least)
+{
+    const size_t need = round_up(at_least, CHUNK_BYTES);
+    if (!map_region(need > next_region ? need : next_region) && !(need < next_region && map_region(need)))
+        return false;  // (the second try: address space may be limited)
+    if (next_region < REGION_MOST)
+        next_region *= 2;
+    return true;
+}
+
+// Makes [0, end) of the region ready: the chunks past region_ready are populated in one call.
+static void populate(size_t end)
+{
+    if (end <= region_ready)
+        return;
+    const size_t to = round_up(end, CHUNK_BYTES) < region_size ? round_up(end, CHUNK_BYTES) : region_size;
+    // On failure (old kernel, no memory now) the pages fault in as they are written instead.
+    (void)madvise(region_rw + region_ready, to - region_ready, MADV_POPULATE_WRITE);
+    mapped_total += to - region_ready;
+    region_ready = to;
 }
 
 static void *install_private(const void *bytes, size_t n)
@@ -72,10 +103,11 @@ void *xw_code_install(const void *bytes, size_t n)
         return NULL;
     pthread_mutex_lock(&code_lock);
     void *x = NULL;
-    if (!memfd_broken && (arena_rw && arena_used + n <= arena_size ? true : new_arena(n))) {
-        memcpy(arena_rw + arena_used, bytes, n);
-        x = arena_rx + arena_used;
-        arena_used = round_up(arena_used + n, CODE_ALIGN);
+    if (!memfd_broken && (region_rw && region_used + n <= region_size ? true : new_region(n))) {
+        populate(region_used + n);
+        memcpy(region_rw + region_used, bytes, n);
+        x = region_rx + region_used;
+        region_used = round_up(region_used + n, CODE_ALIGN);
     } else {
         memfd_broken = true;
         x = install_private(bytes, n);

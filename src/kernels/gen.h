@@ -29,6 +29,7 @@ typedef struct {
 // keeps the entry rsp while rsp is aligned down (32 or 64 bytes) for the packed panel.
 enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 
+#define GEN_MB_MAX 8            // most vectors along M in one tile (gen_gemm.c, gen_emit.c)
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
 
 typedef struct {

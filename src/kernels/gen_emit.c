@@ -25,16 +25,35 @@ typedef struct {
     int64_t disp;  // bytes
 } ref;
 
+// A vector operation with C from memory (op_mem): the reg-mem form plain and k1-masked, and the
+// reg-reg form for vectors narrower than a memory operand.
+typedef struct {
+    xw_vprep m[2], r;
+} memop;
+
 typedef struct {
     const gen_plan *p;
     const gen_isa *I;
     xw_code *c;
     int nb;      // emit_ncols: columns of the current block
     int64_t sp;  // emit_pack: bytes between columns of the panel
+    // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
+    // kernel uses only: vw elements of A or C loaded and stored plainly and k1-masked ({z} for
+    // loads), op(B) broadcasts, the k step's FMA (FNMA for alpha -1) from a register and
+    // (AVX-512, mb == 1) from memory {1toN}, the zeroing idiom, the sum of accumulator sets,
+    // and for alpha any: acc *= alpha and tmp += alpha*acc.
+    xw_vprep ld[2], st[2], bcst, fma, fma_eb, zero, add, mul, fma_c;
+    memop cmem;  // C added (beta 1), subtracted (-1) or multiplied by beta and added (any)
+    memop pmem;  // beta*C from zero: multiplied (any) or subtracted (-1); also C = beta*C
+    memop mulm;  // alpha any, C read: beta*C multiplied
 } G;
 
 typedef struct {
     int v0, mb, nb, S, nbreg, nareg, areg, breg;
+    int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
+    int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
+    int64_t bj;                // bytes between columns of op(B)
+    bool direct;               // kstep may write at a cursor (kstep_direct)
     bool partial, ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
     bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
@@ -44,14 +63,16 @@ static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
 
 static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
 
-static xw_mem at(G *g, ref r)
+static int32_t disp32(G *g, int64_t disp)
 {
-    if (r.disp < INT32_MIN || r.disp > INT32_MAX) {  // the planner's range check prevents this
+    if (disp < INT32_MIN || disp > INT32_MAX) {  // the planner's range check prevents this
         if (!g->c->err) g->c->err = XW_ERR_RANGE;
-        r.disp = 0;
+        return 0;
     }
-    return xw_mem_at(r.base, (int32_t)r.disp);
+    return (int32_t)disp;
 }
+
+static xw_mem at(G *g, ref r) { return xw_mem_at(r.base, disp32(g, r.disp)); }
 
 static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
 {
@@ -91,28 +112,39 @@ static int acc(const tile *t, int s, int v, int j) { return (s * t->mb + v) * t-
 // ---- Vector loads and stores of A and C; `partial` is the k1-masked last M vector.
 static void load_vec(G *g, int r, ref m, bool partial)
 {
-    xw_evex e = partial ? (xw_evex){ XW_K1, true, false } : xw_plain;
-    xw_x86_vload(g->c, g->p->mov, g->p->vl, r, at(g, m), e);
+    xw_x86_vp_load(g->c, &g->ld[partial], r, m.base, disp32(g, m.disp));
 }
 
 static void store_vec(G *g, ref m, int r, bool partial)
 {
-    xw_x86_vstore(g->c, g->p->mov, g->p->vl, at(g, m), r, partial ? XW_K1 : XW_K0);
+    xw_x86_vp_store(g->c, &g->st[partial], m.base, disp32(g, m.disp), r);
+}
+
+// The forms op_mem takes for this kernel (rrm when vectors make a memory operand, k1-masked
+// when the last M vector is partial; else rrr).
+static memop prep_memop(const gen_plan *p, xw_insn op)
+{
+    memop o = { 0 };
+    if (!p->memop)
+        o.r = xw_x86_vprep(XW_VP_RRR, op, p->vl, xw_plain);
+    else
+        for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++)  // masked: faults suppressed
+            o.m[i] = xw_x86_vprep(XW_VP_RRM, op, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
+    return o;
 }
 
 // dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first.
-static void op_mem(G *g, xw_insn op, int dst, int s1, ref m, bool partial, int tmp)
+static void op_mem(G *g, const memop *o, int dst, int s1, ref m, bool partial, int tmp)
 {
     if (!g->p->memop) {
         load_vec(g, tmp, m, false);
-        xw_x86_vop_rrr(g->c, op, g->p->vl, dst, s1, tmp);
+        xw_x86_vp_rrr(g->c, &o->r, dst, s1, tmp);
         return;
     }
-    xw_evex e = { partial ? XW_K1 : XW_K0, false, false };  // masked: faults suppressed
-    xw_x86_vop_rrm(g->c, op, g->p->vl, dst, s1, at(g, m), e);
+    xw_x86_vp_rrm(g->c, &o->m[partial], dst, s1, m.base, disp32(g, m.disp));
 }
 
-static void vzero(G *g, int r) { xw_x86_vop_rrr(g->c, XW_VPXORQ, g->p->vl, r, r, r); }
+static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, r, r, r); }
 
 // Rows of vector v of a tile relative to the tile's first row, in bytes.
 static int64_t tile_row(G *g, const tile *t, int v)
@@ -127,36 +159,90 @@ static int64_t a_row(G *g, const tile *t, int v)
 }
 
 // ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
-// op(B)(k, j) and mb FMAs into accumulator set s.
-static void kstep(G *g, const tile *t, ref a, ref b, int s)
+// op(B)(k, j) and mb FMAs into accumulator set s. The k steps are most of every kernel, so when
+// a run of them can be written straight at the end of the buffer (ksteps_direct) they are,
+// unchecked, at a cursor held in a register; else through the checked calls, which also report
+// any error. One body serves both (direct is a constant in each copy): both write the same bytes.
+#define KSTEP_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    xw_code *c;
+    uint8_t *o;  // direct: the cursor
+    const xw_vprep *ld, *ldp, *bc, *fma;  // op(A) plain and partial, op(B) broadcast, FMA
+} kout;
+
+KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
 {
-    const gen_plan *p = g->p;
-    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * g->I->es;  // bytes between columns of op(B)
-    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? g->I->fnma : g->I->fma;
+    if (direct)
+        k->o = xw_x86_vex_mem_at(k->o, pr, (unsigned)r, 0, base, (int32_t)disp);
+    else
+        xw_x86_vp_load(k->c, pr, (unsigned)r, base, disp32(g, disp));
+}
+
+KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1, int s2)
+{
+    if (direct)
+        k->o = xw_x86_vex_rrr_at(k->o, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+    else
+        xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+}
+
+KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, int s, bool direct)
+{
+    const int64_t bj = t->bj;
+    const int a0 = acc(t, s, 0, 0);  // accumulator (v, j) of set s is a0 + v*nb + j
     if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nb; j++)
-            xw_x86_vload(g->c, g->I->bcst, g->I->vl, t->breg + j, at(g, off(b, j * bj)), xw_plain);
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++) {
-            const int ar = t->areg + v % t->nareg;
-            load_vec(g, ar, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
+            const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
+            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), ar, t->breg + j);
+                k_rrr(k, direct, k->fma, a0 + v * t->nb + j, ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
-        load_vec(g, t->areg + v, off(a, a_row(g, t, v)), t->partial && v == t->mb - 1);
+        k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, t->areg + v, a.base, a.disp + t->arow[v]);
     for (int j = 0; j < t->nb; j++) {
-        ref bm = off(b, j * bj);
-        if (t->ebcst) {
-            xw_x86_vop_rrm(g->c, fma, p->vl, acc(t, s, 0, j), t->areg, at(g, bm), (xw_evex){ XW_K0, false, true });
+        if (t->ebcst) {  // never direct (EVEX)
+            xw_x86_vp_rrm(g->c, &g->fma_eb, a0 + j, t->areg, b.base, disp32(g, b.disp + j * bj));
             continue;
         }
-        const int br = t->breg + j % t->nbreg;
-        xw_x86_vload(g->c, g->I->bcst, g->I->vl, br, at(g, bm), xw_plain);
+        const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++)
-            xw_x86_vop_rrr(g->c, fma, p->vl, acc(t, s, v, j), t->areg + v, br);
+            k_rrr(k, direct, k->fma, a0 + v * t->nb + j, t->areg + v, br);
     }
+}
+
+// Whether n k steps from a and b (ak, bk bytes apart, all positive) may be written directly:
+// the tile's preparations are VEX and its registers below 16 (t->direct), room for every
+// instruction, no error, bases below 16 and every displacement in range.
+static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+{
+    const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
+    return t->direct && xw_x86_vp_room(g->c, per * 16 * (size_t)n) && (unsigned)a.base < 16
+           && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
+           && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
+           && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
+}
+
+// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk into accumulator set i % S.
+static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+{
+    if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
+        // Copies: the preparations stay in registers while bytes are stored at the cursor.
+        const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
+        kout k = { g->c, g->c->buf + g->c->len, &ld, &ldp, &bc, &fma };
+        for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, true);
+        g->c->len = (size_t)(k.o - g->c->buf);
+        return;
+    }
+    kout k = { g->c, NULL, &g->ld[0], &g->ld[1], &g->bcst, &g->fma };
+    for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, false);
 }
 
 // C tile = alpha*acc + beta*C with the scale classes baked in.
@@ -164,17 +250,16 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    const xw_vl vl = p->vl;
     const int64_t cj = (int64_t)p->d.ldc * I->es;
     for (int s = 1; s < t->S; s++)
         for (int v = 0; v < t->mb; v++)
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, I->add, vl, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
+                xw_x86_vp_rrr(g->c, &g->add, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
     const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // both free after the k loop
     if (t->cfirst) {  // C was read into the accumulators before the k loop
         for (int j = 0; j < t->nb; j++)
             for (int v = 0; v < t->mb; v++)
-                store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+                store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
         return;
     }
     // alpha ANY with C read: tmp = beta*C (or C), independent of the k loop, then one FMA
@@ -194,15 +279,15 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                 for (int v = v0; v < v1; v++) {
                     const int r = ft + v - v0;
                     const bool pv = t->partial && v == t->mb - 1;
-                    const ref m = off(cm, j * cj + tile_row(g, t, v));
+                    const ref m = off(cm, j * cj + t->crow[v]);
                     if (p->d.beta == XW_SCALE_ONE)
                         load_vec(g, r, m, pv);
                     else
-                        op_mem(g, I->mul, r, fb, m, pv, r);
-                    xw_x86_vop_rrr(g->c, I->fma, vl, r, acc(t, 0, v, j), fa);
+                        op_mem(g, &g->mulm, r, fb, m, pv, r);
+                    xw_x86_vp_rrr(g->c, &g->fma_c, r, acc(t, 0, v, j), fa);
                 }
                 for (int v = v0; v < v1; v++)
-                    store_vec(g, off(cm, j * cj + tile_row(g, t, v)), ft + v - v0, t->partial && v == t->mb - 1);
+                    store_vec(g, off(cm, j * cj + t->crow[v]), ft + v - v0, t->partial && v == t->mb - 1);
             }
         return;
     }
@@ -210,7 +295,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
         for (int v = 0; v < t->mb; v++)
             for (int j = 0; j < t->nb; j++)
-                xw_x86_vop_rrr(g->c, I->mul, vl, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
+                xw_x86_vp_rrr(g->c, &g->mul, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
     }
     if (p->d.beta == XW_SCALE_ANY)
         xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
@@ -220,16 +305,16 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
             const bool pv = t->partial && v == t->mb - 1;
-            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            const ref m = off(cm, j * cj + t->crow[v]);
             switch (p->d.beta) {
-            case XW_SCALE_ONE: op_mem(g, I->add, a, a, m, pv, tmp); break;
-            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, a, a, m, pv, tmp); break;
-            case XW_SCALE_ANY: op_mem(g, I->fma, a, sreg, m, pv, tmp); break;
+            case XW_SCALE_ONE:
+            case XW_SCALE_MINUS_ONE: op_mem(g, &g->cmem, a, a, m, pv, tmp); break;
+            case XW_SCALE_ANY: op_mem(g, &g->cmem, a, sreg, m, pv, tmp); break;
             default: break;  // ZERO: C is never read
             }
         }
         for (int v = 0; v < t->mb; v++)
-            store_vec(g, off(cm, j * cj + tile_row(g, t, v)), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+            store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
     }
 }
 
@@ -247,7 +332,7 @@ static void tile_prologue(G *g, const tile *t, ref cm)
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, 0, v, j);
             const bool pv = t->partial && v == t->mb - 1;
-            const ref m = off(cm, j * cj + tile_row(g, t, v));
+            const ref m = off(cm, j * cj + t->crow[v]);
             if (!t->cfirst)
                 vzero(g, a);
             else if (p->d.beta == XW_SCALE_ONE)
@@ -255,7 +340,7 @@ static void tile_prologue(G *g, const tile *t, ref cm)
             else {
                 if (p->d.beta == XW_SCALE_MINUS_ONE || pv)
                     vzero(g, a);  // masked-off lanes of a partial vector stay zero
-                op_mem(g, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
+                op_mem(g, &g->pmem, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
             }
         }
     for (int s = 1; s < t->S; s++)
@@ -273,6 +358,8 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     t.partial = v0 + mb == p->mv && p->rem < p->vw;
     t.ebcst = I->kmask && mb == 1;
     t.bfirst = !t.ebcst && nb < mb;
+    for (int v = 0; v < mb; v++)
+        t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
     t.areg = t.S * mb * nb;
     if (t.bfirst) {
         t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
@@ -286,6 +373,9 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     // Reading C first lets its misses overlap a long k loop; in a short kernel the out-of-order
     // window already covers C's loads, and starting the FMA chain on them only adds latency.
     t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY && p->d.k >= GEN_CFIRST_K;
+    t.bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * I->es;
+    t.direct = !t.ebcst && g->ld[0].vex && (!t.partial || g->ld[1].vex) && g->bcst.vex && g->fma.vex
+               && t.breg + t.nbreg <= 16;
     tile_prologue(g, &t, cm);
 
     const int k = (int)p->d.k;
@@ -293,8 +383,7 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
     const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
     if (p->kunroll >= k) {
-        for (int kk = 0; kk < k; kk++)
-            kstep(g, &t, off(a, kk * ak), off(b, kk * bk), kk % t.S);
+        ksteps(g, &t, a, ak, b, bk, k);
     } else {
         const int u = p->kunroll, iters = k / u, tail = k % u;
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
@@ -302,14 +391,12 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         xw_x86_lea(g->c, pb, at(g, b));
         xw_x86_mov_ri(g->c, kc, iters);
         const size_t top = xw_x86_here(g->c);
-        for (int i = 0; i < u; i++)
-            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
         alu(g, XW_ADD, pa, u * ak);
         alu(g, XW_ADD, pb, u * bk);
         alu(g, XW_SUB, kc, 1);
         xw_x86_jcc_to(g->c, XW_JNZ, top);
-        for (int i = 0; i < tail; i++)
-            kstep(g, &t, (ref){ pa, i * ak }, (ref){ pb, i * bk }, i % t.S);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
     tile_epilogue(g, &t, cm);
 }
@@ -544,7 +631,7 @@ static int prefetch_all(G *g, bool emit)
 
 int gen_prefetch_lines(const gen_plan *p)
 {
-    G g = { p, &p->isa, NULL, 0, 0 };
+    G g = { .p = p, .I = &p->isa };
     return prefetch_all(&g, false);
 }
 
@@ -575,8 +662,8 @@ static void emit_scale_only(G *g)
             const ref m = off(col, j * cj + row_of(p, v) * es);
             const int out = tmp + (v & 1);
             switch (p->d.beta) {
-            case XW_SCALE_MINUS_ONE: op_mem(g, I->sub, out, zero, m, pv, out); break;
-            case XW_SCALE_ANY: op_mem(g, I->mul, out, sreg, m, pv, out); break;
+            case XW_SCALE_MINUS_ONE:
+            case XW_SCALE_ANY: op_mem(g, &g->pmem, out, p->d.beta == XW_SCALE_ANY ? sreg : zero, m, pv, out); break;
             default: break;  // ZERO
             }
             // The overlapping last vector reads C before its neighbour (v == mv-2) is stored.
@@ -597,7 +684,30 @@ static void emit_scale_only(G *g)
 
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
-    G g = { p, &p->isa, c, 0, 0 };
+    G g = { .p = p, .I = &p->isa, .c = c };
+    const gen_isa *I = &p->isa;
+    for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++) {
+        g.ld[i] = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, i ? (xw_evex){ XW_K1, true, false } : xw_plain);
+        g.st[i] = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
+    }
+    g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
+    if (p->d.beta == XW_SCALE_ANY || p->d.beta == XW_SCALE_MINUS_ONE)
+        g.pmem = prep_memop(p, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);
+    if (!p->scale_only) {
+        g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
+        const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
+        g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
+        if (I->kmask)
+            g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
+        g.add = xw_x86_vprep(XW_VP_RRR, I->add, p->vl, xw_plain);
+        if (p->d.beta != XW_SCALE_ZERO)
+            g.cmem = prep_memop(p, p->d.beta == XW_SCALE_ONE ? I->add : p->d.beta == XW_SCALE_MINUS_ONE ? I->sub : I->fma);
+        if (p->d.alpha == XW_SCALE_ANY) {
+            g.mul = xw_x86_vprep(XW_VP_RRR, I->mul, p->vl, xw_plain);
+            g.fma_c = xw_x86_vprep(XW_VP_RRR, I->fma, p->vl, xw_plain);
+            g.mulm = prep_memop(p, I->mul);
+        }
+    }
     *entry = xw_x86_here(c);
     if (p->d.m == 0 || p->d.n == 0) {
         xw_x86_ret(c);

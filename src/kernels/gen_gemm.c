@@ -91,10 +91,16 @@ static void choose_blocking(gen_plan *p)
     const int R = p->isa.nvregs, n = (int)p->d.n;
     // An overlapping last vector must share a tile with its neighbour when C is read.
     const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
-    const int mbmost = p->mv < 8 ? p->mv : 8;
+    const int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX;
     double best = INFINITY;
+    // Limits that give the same number of blocks give the same split, hence the same cost:
+    // only the first of them is evaluated (a tie never replaces the best).
+    int last_mq = 0;
     for (int mbmax = 1; mbmax <= mbmost; mbmax++) {
         gen_group mg[2] = { { 0, 0 }, { 0, 0 } }, ng[2] = { { 0, 0 }, { 0, 0 } };
+        if (cdiv(p->mv, mbmax) == last_mq)
+            continue;
+        last_mq = cdiv(p->mv, mbmax);
         const int nmg = split(p->mv, mbmax, mg), mb = mg[0].size;
         if (pair && mg[nmg - 1].size == 1) {  // the smaller blocks go first then
             if (nmg == 1)
@@ -106,9 +112,13 @@ static void choose_blocking(gen_plan *p)
         if (p->pack && (int64_t)mb * p->vw * p->d.k * p->isa.es > GEN_SCRATCH_MAX)
             break;
         const int nbcap = n < 24 ? n : 24;
+        int last_nq = 0;
         for (int nbmax = 1; nbmax <= nbcap; nbmax++) {
             if (mb * nbmax + gen_opregs(p, mb, nbmax) > R)
                 break;
+            if (cdiv(n, nbmax) == last_nq)
+                continue;
+            last_nq = cdiv(n, nbmax);
             const int nng = split(n, nbmax, ng);
             // Each M block walks op(B) again, and narrow blocks cut op(A)'s columns into pieces:
             // operands coming from memory are read fastest in few, long runs.

@@ -319,15 +319,15 @@ static const fast_info fast_table[XW_INSN_COUNT] = {
 
 static inline void wr32n(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }  // little-endian host
 
-// vfast's end: the r/m operand (register, or [base + disp] with EVEX disp8*N scale 1 << sh;
-// SDM 2.1.5 and 2.7.5), the imm8 (imm >= 0), and the new length.
-HOT void fast_rm(xw_code *c, uint8_t *p, unsigned modrm, const xw_mem *m, unsigned sh, int imm)
+// vfast's end: the r/m operand (register rm when base is XW_NOREG, else [base + disp] with
+// EVEX disp8*N scale 1 << sh; SDM 2.1.5 and 2.7.5), the imm8 (imm >= 0), and the new length.
+// base is XW_NOREG or below 16.
+HOT void fast_rm(xw_code *c, uint8_t *p, unsigned modrm, unsigned base, int32_t d, unsigned sh, int imm)
 {
-    if (!m) {
+    if (base == XW_NOREG) {
         *p++ = (uint8_t)(0xC0 | modrm);
     } else {
-        unsigned b3 = (unsigned)m->base & 7;
-        int32_t d = m->disp;
+        unsigned b3 = base & 7;
         // rbp/r13 have no mod 00 form (it means disp32); disp8 holds disp / N when N divides it.
         bool d8 = (d & ((1 << sh) - 1)) == 0 && fits8(d >> sh);
         unsigned mod = d == 0 && b3 != 5 ? 0x00 : d8 ? 0x40 : 0x80;
@@ -387,7 +387,7 @@ HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_v
             wr32n(p, w ^ (reg & 8) << 12 ^ bx << 10 ^ vvvv << 19 ^ (unsigned)vl << 18);
             p += 4;
         }
-        fast_rm(c, p, modrm, m, 0, imm);  // a copy with sh 0: VEX has no disp8*N
+        fast_rm(c, p, modrm, m ? (unsigned)m->base : XW_NOREG, m ? m->disp : 0, 0, imm);  // VEX: no disp8*N
         return true;
     }
     uint64_t w = opcode_add == 1 ? f->evex | 1ull << 32 : f->evex + ((uint64_t)opcode_add << 32);
@@ -396,7 +396,7 @@ HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_v
     wr32n(p, (uint32_t)w ^ (reg & 8) << 12 ^ bx << 10 ^ (reg & 16) << 8 ^ (vvvv & 15) << 19 ^ p2 << 24);
     p[4] = (uint8_t)(w >> 32);
     unsigned sh = e.bcst ? f->sh_bcst : f->sh + (f->sh_vl ? (unsigned)vl : 0);  // log2 N
-    fast_rm(c, p + 5, modrm, m, sh, imm);
+    fast_rm(c, p + 5, modrm, m ? (unsigned)m->base : XW_NOREG, m ? m->disp : 0, sh, imm);
     return true;
 }
 
@@ -514,6 +514,75 @@ void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask,
     vmaskstore_slow(c, op, vl, m, mask, src);  // same arguments: a tail jump
 }
 
+// ---- Prepared vector instructions: vfast's decisions that depend on the row, the length and
+// the decorations are taken once in xw_x86_vprep; what is left per instruction is the register
+// test, the prefix word and the r/m operand. Whatever the fast path does not take goes to the
+// general emitter with the same arguments, which then also reports any error.
+xw_vprep xw_x86_vprep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e)
+{
+    if (form == XW_VP_RRR) e = xw_plain;
+    if (form == XW_VP_STORE) e = (xw_evex){ e.mask, false, false };
+    xw_vprep p = { .form = (uint8_t)form, .op = op, .vl = vl, .e = e };
+    static const uint8_t forms[] = { [XW_VP_RRR] = 1u << F_RVM, [XW_VP_RRM] = 1u << F_RVM,
+                                     [XW_VP_LOAD] = 1u << F_MOVE | 1u << F_MOVS | 1u << F_BCST,
+                                     [XW_VP_STORE] = 1u << F_MOVE | 1u << F_MOVS };
+    if ((unsigned)form > XW_VP_STORE || (unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM) return p;
+    const fast_info *f = &fast_table[op];
+    if (!(f->forms & forms[form])) return p;
+    const bool mem = form != XW_VP_RRR, store = form == XW_VP_STORE;
+    const bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
+    p.vex = plain && (f->vex_vl >> vl & 1);
+    p.evex_ok = (f->evex_vl >> vl & 1) && (unsigned)e.mask <= 7 && !(e.zeroing && e.mask == XW_K0)
+                && !(e.bcst && (!mem || f->sh_bcst == 0xFF));
+    p.c5 = f->c5;
+    // The moves store through opcode | 1 (as vfast's opcode_add 1).
+    p.vex2 = (store ? f->vex2 | 1u << 16 : f->vex2) ^ (unsigned)vl << 10;
+    p.vex3 = (store ? f->vex3 | 1u << 24 : f->vex3) ^ (unsigned)vl << 18;
+    const unsigned p2 = (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4 | (unsigned)e.mask;
+    p.evex = (store ? f->evex | 1ull << 32 : f->evex) ^ (uint64_t)p2 << 24;
+    p.sh = (uint8_t)(e.bcst ? f->sh_bcst : f->sh + (f->sh_vl ? (unsigned)vl : 0));
+    return p;
+}
+
+// What the inline VEX paths of x86_enc.h left: EVEX in place (registers below 32, [base + disp]
+// with disp8*N), else the general emitter, which also reports any error. reg is ModRM.reg,
+// vvvv the extra source, the r/m operand register rm (mem false) or [base + disp].
+HOT bool vp_evex(xw_code *c, const xw_vprep *p, unsigned reg, unsigned vvvv, unsigned rm, bool mem, unsigned base,
+                 int32_t disp)
+{
+    const unsigned regs = reg | vvvv | rm;  // rm is 0 with a memory operand
+    if (c->err || c->len > c->cap || c->cap - c->len < IB_MAX || (mem && base > 15)) return false;
+    if ((p->vex && regs < 16) || !p->evex_ok || regs > 31) return false;  // VEX: the inline path's
+    const unsigned bx = mem ? base & 8 : rm & 24;  // r/m register bits 3 (B) and 4 (X, EVEX)
+    uint8_t *o = c->buf + c->len;
+    const unsigned modrm = (reg & 7) << 3 | (rm & 7);
+    wr32n(o, (uint32_t)p->evex ^ (reg & 8) << 12 ^ bx << 10 ^ (reg & 16) << 8 ^ (vvvv & 15) << 19
+                 ^ (vvvv & 16) << 23);
+    o[4] = (uint8_t)(p->evex >> 32);
+    fast_rm(c, o + 5, modrm, mem ? base : XW_NOREG, disp, p->sh, -1);
+    return true;
+}
+
+void xw_x86_vp_rrr_slow(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
+{
+    if (p->form != XW_VP_RRR) { fail(c, XW_ERR_ENCODE); return; }
+    if (vp_evex(c, p, dst, s1, s2, false, 0, 0)) return;
+    xw_x86_vop_rrr(c, p->op, p->vl, (xw_vreg)dst, (xw_vreg)s1, (xw_vreg)s2);
+}
+
+void xw_x86_vp_mem_slow(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, xw_gpr base,
+                        int32_t disp)
+{
+    if (p->form != form) { fail(c, XW_ERR_ENCODE); return; }
+    if (vp_evex(c, p, reg, vvvv, 0, true, (unsigned)base, disp)) return;
+    const xw_mem m = xw_mem_at(base, disp);
+    switch (p->form) {
+    case XW_VP_RRM: xw_x86_vop_rrm(c, p->op, p->vl, (xw_vreg)reg, (xw_vreg)vvvv, m, p->e); break;
+    case XW_VP_LOAD: xw_x86_vload(c, p->op, p->vl, (xw_vreg)reg, m, p->e); break;
+    default: xw_x86_vstore(c, p->op, p->vl, m, (xw_vreg)reg, p->e.mask); break;
+    }
+}
+
 // KMOVW k1, r32: VEX.L0.0F.W0 92 /r (needs only AVX512F).
 void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src)
 {
@@ -620,12 +689,27 @@ void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src)
 void xw_x86_push(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x50, r, 0, 0); }
 void xw_x86_pop(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x58, r, 0, 0); }
 
-// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta.
+// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta. The general way out of line, so that the
+// common case stays leaf code with few live registers.
+static __attribute__((noinline)) void prefetch_slow(xw_code *c, unsigned ext, xw_mem m)
+{
+    gpr_mem(c, 0, 0x0F18, ext, &m);
+}
+
 void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
 {
     static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3, [XW_PREFETCHNTA] = 0 };
     if ((unsigned)hint > XW_PREFETCHNTA) { fail(c, XW_ERR_ENCODE); return; }
-    gpr_mem(c, 0, 0x0F18, ext[hint], &m);
+    if (!c->err && (unsigned)m.base < 16 && m.index == XW_NOREG && c->len <= c->cap && c->cap - c->len >= IB_MAX) {
+        // [base + disp], as a kernel's entry prefetches are, in place: [REX.B] 0F 18 ModRM ...
+        uint8_t *p = c->buf + c->len;
+        if (m.base & 8) *p++ = 0x41;
+        *p++ = 0x0F;
+        *p++ = 0x18;
+        fast_rm(c, p, (unsigned)ext[hint] << 3, (unsigned)m.base, m.disp, 0, -1);
+        return;
+    }
+    prefetch_slow(c, ext[hint], m);
 }
 
 static void raw(xw_code *c, const uint8_t *bytes, unsigned n)

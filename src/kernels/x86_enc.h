@@ -3,6 +3,8 @@
 #ifndef XW_X86_ENC_H
 #define XW_X86_ENC_H
 
+#include <string.h>
+
 #include "kernels.h"
 
 typedef enum {
@@ -82,6 +84,106 @@ void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_k
 void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m);
 void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src);
 void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src);  // KMOVW k, r32
+
+// Prepared vector instructions, for code that emits one operation many times (a GEMM k loop):
+// xw_x86_vprep checks the operation, vector length, operand form and EVEX decorations once
+// (e: loads and reg-mem operations; stores use e.mask only; ignored for XW_VP_RRR). Each
+// xw_x86_vp_* call then gives only registers and a [base + disp] operand, and writes the same
+// bytes as the general emitter of that form, which it falls back to for anything else
+// (registers or a base it cannot take, an invalid preparation, an error, little room).
+typedef enum { XW_VP_RRR, XW_VP_RRM, XW_VP_LOAD, XW_VP_STORE } xw_vp_form;
+typedef struct {
+    uint64_t evex;        // EVEX prefix and opcode, decorations and length set, registers zero
+    uint32_t vex2, vex3;  // VEX prefixes (2- and 3-byte) and opcode, length set, registers zero
+    uint8_t vex, evex_ok; // the form may use VEX (registers < 16) / EVEX (registers < 32)
+    uint8_t c5, sh;       // VEX may take the 2-byte form; EVEX disp8*N is 1 << sh
+    uint8_t form;         // xw_vp_form
+    xw_insn op;           // the general emitter's arguments, for the fallback
+    xw_vl vl;
+    xw_evex e;
+} xw_vprep;
+xw_vprep xw_x86_vprep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e);
+// Out of line: EVEX, then the general emitters (use the inline xw_x86_vp_* below).
+void xw_x86_vp_rrr_slow(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2);
+void xw_x86_vp_mem_slow(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, xw_gpr base,
+                        int32_t disp);
+
+// The VEX case inline: a generator emits hundreds of these per kernel, and a call with its
+// checks would cost more than the encoding (SDM 2.3.5: C5 [R vvvv L pp] when B is 0 and the
+// row allows it, else C4; SDM 2.1.5: no mod 00 for rbp/r13, SIB for rsp/r12).
+// xw_x86_vex_*_at write one instruction at o and return its end, unchecked: the caller has
+// made sure of room (16 bytes per instruction), no error, p->vex with the right form,
+// registers and base below 16, and sets c->len afterwards. xw_x86_vp_* check all that.
+static inline void xw_x86_put32(uint8_t *o, uint32_t w) { memcpy(o, &w, 4); }  // x86 hosts: little-endian
+static inline bool xw_x86_vp_room(const xw_code *c, size_t n) { return !c->err && c->len <= c->cap && c->cap - c->len >= n; }
+
+static inline uint8_t *xw_x86_vex_rrr_at(uint8_t *o, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
+{
+    const unsigned modrm = 0xC0 | (dst & 7) << 3 | (s2 & 7);
+    if (p->c5 && !(s2 & 8)) {
+        xw_x86_put32(o, p->vex2 ^ (dst & 8) << 12 ^ s1 << 11 ^ (modrm ^ 0xC0) << 24);
+        return o + 4;
+    }
+    xw_x86_put32(o, p->vex3 ^ (dst & 8) << 12 ^ (s2 & 8) << 10 ^ s1 << 19);
+    o[4] = (uint8_t)modrm;
+    return o + 5;
+}
+
+// reg is ModRM.reg (the destination, or the source of a store), vvvv the extra source (0 when
+// unused), the r/m operand [base + disp].
+static inline uint8_t *xw_x86_vex_mem_at(uint8_t *o, const xw_vprep *p, unsigned reg, unsigned vvvv, xw_gpr base,
+                                         int32_t disp)
+{
+    const unsigned b = (unsigned)base;
+    if (p->c5 && !(b & 8)) {  // its third byte (C0) is replaced by ModRM
+        xw_x86_put32(o, p->vex2 ^ (reg & 8) << 12 ^ vvvv << 11);
+        o += 3;
+    } else {
+        xw_x86_put32(o, p->vex3 ^ (reg & 8) << 12 ^ (b & 8) << 10 ^ vvvv << 19);
+        o += 4;
+    }
+    const unsigned rm = (reg & 7) << 3 | (b & 7);
+    const unsigned mod = disp == 0 && (b & 7) != 5 ? 0x00 : disp >= -128 && disp <= 127 ? 0x40 : 0x80;
+    *o++ = (uint8_t)(mod | rm);
+    if ((b & 7) == 4) *o++ = 0x24;
+    if (mod == 0x40) {
+        *o++ = (uint8_t)(int8_t)disp;
+    } else if (mod == 0x80) {
+        xw_x86_put32(o, (uint32_t)disp);
+        o += 4;
+    }
+    return o;
+}
+
+static inline void xw_x86_vp_rrr(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
+{
+    if (p->form != XW_VP_RRR || !p->vex || (dst | s1 | s2) > 15 || !xw_x86_vp_room(c, 16))
+        xw_x86_vp_rrr_slow(c, p, dst, s1, s2);
+    else
+        c->len = (size_t)(xw_x86_vex_rrr_at(c->buf + c->len, p, dst, s1, s2) - c->buf);
+}
+
+static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv,
+                                 xw_gpr base, int32_t disp)
+{
+    if (p->form != form || !p->vex || (reg | vvvv) > 15 || (unsigned)base > 15 || !xw_x86_vp_room(c, 16))
+        xw_x86_vp_mem_slow(c, p, form, reg, vvvv, base, disp);
+    else
+        c->len = (size_t)(xw_x86_vex_mem_at(c->buf + c->len, p, reg, vvvv, base, disp) - c->buf);
+}
+
+static inline void xw_x86_vp_rrm(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, xw_gpr base, int32_t disp)
+{
+    xw_x86_vp_mem(c, p, XW_VP_RRM, dst, s1, base, disp);
+}
+static inline void xw_x86_vp_load(xw_code *c, const xw_vprep *p, unsigned dst, xw_gpr base, int32_t disp)
+{
+    xw_x86_vp_mem(c, p, XW_VP_LOAD, dst, 0, base, disp);
+}
+static inline void xw_x86_vp_store(xw_code *c, const xw_vprep *p, xw_gpr base, int32_t disp, unsigned src)
+{
+    xw_x86_vp_mem(c, p, XW_VP_STORE, src, 0, base, disp);
+}
 
 // General-purpose registers (64-bit operand size).
 void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm);
