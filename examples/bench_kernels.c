@@ -52,14 +52,14 @@
 static struct {
     bool quick;
     double min_time;      // seconds per measurement (one timed loop)
-    int repeats;          // best of this many timed loops
+    int repeats;          // rounds: every peer is timed once per round, the best kept
     size_t stream_bytes;  // streamed operands: size of the batch walked through
     int cpu;              // CPU to pin to (-1: the one we started on)
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
 } opt = {
-    .quick = false, .min_time = 0.1, .repeats = 5, .stream_bytes = (size_t)256 << 20,
+    .quick = false, .min_time = 0.05, .repeats = 10, .stream_bytes = (size_t)256 << 20,
     .cpu = -1, .lib = NULL, .blas = "libopenblas.so.0", .kernels = 1000,
 };
 
@@ -109,9 +109,9 @@ static void parse_args(int argc, char **argv)
     }
     if (opt.quick) {
         if (!min_time_set)
-            opt.min_time = 0.02;
+            opt.min_time = 0.01;
         if (!repeats_set)
-            opt.repeats = 3;
+            opt.repeats = 6;
     }
     if (opt.min_time <= 0)
         opt.min_time = 0.1;
@@ -407,11 +407,12 @@ static double run_peer(bench_case *bc, int peer, size_t reps)
     return now() - t0;
 }
 
-// Best of opt.repeats timed loops, each at least opt.min_time long; returns ns per call.
-static double time_peer(bench_case *bc, int peer)
+// Calls per timed loop for the loop to last at least opt.min_time (after a warm-up call: first
+// call, page faults, lazy binding).
+static size_t calibrate_peer(bench_case *bc, int peer)
 {
     size_t reps = 1;
-    double t = run_peer(bc, peer, reps);  // warm-up: first call, page faults, lazy binding
+    double t = run_peer(bc, peer, reps);
     for (;;) {
         t = run_peer(bc, peer, reps);
         if (t >= 0.25 * opt.min_time || reps >= ((size_t)1 << 40))
@@ -420,15 +421,7 @@ static double time_peer(bench_case *bc, int peer)
         reps = (size_t)((double)reps * (f < 2 ? 2 : f > 100 ? 100 : f)) + 1;
     }
     reps = (size_t)ceil((double)reps * opt.min_time / (t > 0 ? t : 1e-9));
-    if (reps < 1)
-        reps = 1;
-    double best = INFINITY;
-    for (int i = 0; i < opt.repeats; i++) {
-        t = run_peer(bc, peer, reps);
-        if (t < best)
-            best = t;
-    }
-    return best / (double)reps * 1e9;
+    return reps < 1 ? 1 : reps;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,11 +766,21 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
 
 static double flops_of(const bench_case *bc) { return 2.0 * bc->m * bc->n * bc->k; }
 
-// Measures every present peer; ns[p] is NAN for an absent one.
+// Measures every present peer: opt.repeats rounds, each timing one loop of every peer in turn,
+// and per peer the best loop in ns per call (NAN for an absent peer). Interleaving puts every
+// peer under the same load: a slow spell of a shared machine spoils one round of all peers,
+// not all loops of one.
 static void measure_peers(bench_case *bc, double ns[P_COUNT])
 {
-    for (int p = 0; p < P_COUNT; p++)
-        ns[p] = bc->has[p] ? time_peer(bc, p) : NAN;
+    size_t reps[P_COUNT];
+    for (int p = 0; p < P_COUNT; p++) {
+        ns[p] = bc->has[p] ? INFINITY : NAN;
+        reps[p] = bc->has[p] ? calibrate_peer(bc, p) : 0;
+    }
+    for (int i = 0; i < opt.repeats; i++)
+        for (int p = 0; p < P_COUNT; p++)
+            if (bc->has[p])
+                ns[p] = fmin(ns[p], run_peer(bc, p, reps[p]) / (double)reps[p] * 1e9);
 }
 
 // The peak is measured at the start, between the sections and at the end; the best of them is

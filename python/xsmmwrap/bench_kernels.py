@@ -354,7 +354,8 @@ def format_report(data: dict[str, Any]) -> str:
     else:
         add("LIBXSMM: absent (libxsmm-dev not found at build time): its columns are '-'")
     add(
-        f"Timing: best of {data.get('repeats')} loops of >= {data.get('min_time_s')} s each"
+        f"Timing: best of {data.get('repeats')} interleaved rounds of loops of "
+        f">= {data.get('min_time_s')} s"
         + (" (--quick)" if data.get("quick") else "")
         + f"; streamed batch {_fmt_bytes(data.get('stream_bytes'))}"
     )
