@@ -15,11 +15,8 @@
 
 #include "jit.h"
 
-#ifndef MADV_POPULATE_READ  // Linux 5.14; older kernels refuse them and pages fault as used
-#define MADV_POPULATE_READ 22
-#endif
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels refuse it and pages fault as used
 #endif
 
 #define CHUNK_BYTES ((size_t)64 * 1024)          // pages are allocated this many at a time
@@ -79,11 +76,8 @@ static void populate(size_t end)
     if (end <= region_ready)
         return;
     const size_t to = round_up(end, CHUNK_BYTES) < region_size ? round_up(end, CHUNK_BYTES) : region_size;
-    // On failure (old kernel, no memory now) the pages fault in as they are used instead. The
-    // read+execute view has page tables of its own: populated too, or each page's first call
-    // would take a fault.
+    // On failure (old kernel, no memory now) the pages fault in as they are written instead.
     (void)madvise(region_rw + region_ready, to - region_ready, MADV_POPULATE_WRITE);
-    (void)madvise(region_rx + region_ready, to - region_ready, MADV_POPULATE_READ);
     mapped_total += to - region_ready;
     region_ready = to;
 }
