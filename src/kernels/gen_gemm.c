@@ -19,7 +19,10 @@
 #define GEN_PREFETCH_WORK 4    // ... when the kernel has this many FMAs per line to hide them behind
 #endif
 #ifndef GEN_ACC_PENALTY
-#define GEN_ACC_PENALTY 0.25   // cycles per k step for each accumulator beyond half the registers
+#define GEN_ACC_PENALTY 0.125  // cycles per k step for each accumulator beyond half the registers
+#endif
+#ifndef GEN_WALK_COST
+#define GEN_WALK_COST 0.5      // cycles per element of op(B) for each M block that walks it
 #endif
 #ifndef GEN_LOOP_BODY
 #define GEN_LOOP_BODY 96       // instructions in one K loop iteration
@@ -74,7 +77,7 @@ static double dmax(double a, double b) { return a > b ? a : b; }
 // accumulator chain (4 cycles per FMA), plus the epilogue. Accumulators beyond half the
 // register file leave too few registers for loads to run ahead of the FMAs: on Zen 3 (AVX2)
 // tiles of 8 accumulators beat tiles of 12 at 16^3, 24^3, 8x64x8 and 64x8x8 by 10-20%
-// (GEN_ACC_PENALTY chosen on 17 listed and 30 random shapes against LIBXSMM, same run).
+// (GEN_ACC_PENALTY and GEN_WALK_COST chosen together, cached and streamed: see choose_blocking).
 static double tile_cycles(const gen_plan *p, int mb, int nb)
 {
     const int k = (int)p->d.k, S = gen_sets(p, mb, nb), over = mb * nb - p->isa.nvregs / 2;
@@ -121,8 +124,12 @@ static void choose_blocking(gen_plan *p)
             last_nq = cdiv(n, nbmax);
             const int nng = split(n, nbmax, ng);
             // Each M block walks op(B) again, and narrow blocks cut op(A)'s columns into pieces:
-            // operands coming from memory are read fastest in few, long runs.
-            double cost = 0.125 * (mg[0].count + (nmg > 1 ? mg[1].count : 0)) * n * (double)p->d.k;
+            // operands coming from memory are read fastest in few, long runs. Against LIBXSMM on
+            // Zen 3 (the 17 shapes of docs/BENCHMARKS.md, same run), these weights gave geomeans
+            // of 1.23 cached and 1.23 streamed; a walk cost of 0.125 with a penalty of 0.25 gave
+            // 1.24 and 1.17, streamed 24^3 at 0.91 (three M blocks of 8 rows read A in passes).
+            const int mblocks = mg[0].count + (nmg > 1 ? mg[1].count : 0);
+            double cost = GEN_WALK_COST * mblocks * n * (double)p->d.k;
             for (int i = 0; i < nmg; i++)
                 for (int j = 0; j < nng; j++)
                     cost += mg[i].count * ng[j].count * (tile_cycles(p, mg[i].size, ng[j].size) + 1.0);
