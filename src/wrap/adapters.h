@@ -8,8 +8,8 @@
 #include "route_fast.h"
 
 // Every adapter is a hit path (this thread's last kernel serves the call: a tail jump into it)
-// and a miss path: a function of the same signature, out of line so that the hit path keeps no
-// frame, which runs the full route and, when it declines, the original.
+// and a miss path: a function of the same signature, out of line so that the hit path carries
+// none of its work, which runs the full route and, when it declines, the original.
 
 // The hidden string lengths gfortran passes are accepted and passed on.
 // The original's type; declared once per name before XW_DEFINE_F77 uses it.

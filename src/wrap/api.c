@@ -1,7 +1,7 @@
 // api.c: the public C API of include/xsmmwrap.h over route, stats, registry and report.
 #include <string.h>
 
-#include "route_fast.h"
+#include "wrap.h"
 
 #define XW_API __attribute__((visibility("default")))
 

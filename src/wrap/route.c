@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "route_fast.h"
+#include "wrap.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool initialized;
@@ -30,9 +30,24 @@ void xw_init(void)
         pthread_once(&init_once, init_impl);
 }
 
-const uint8_t xw_trans_code[256] = {
+// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
+static const uint8_t trans_code[256] = {
     ['N'] = 1, ['n'] = 1, ['T'] = 2, ['t'] = 2, ['C'] = 2, ['c'] = 2,
 };
+
+// The descriptor of a call, before any validation; false when a transpose character is unknown
+// or a size does not fit its field (negative, or 2^32 and above).
+static bool describe(const xw_gemm_args *g, xw_desc *d)
+{
+    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
+    const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
+    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
+        return false;
+    *d = xw_desc_make((uint32_t)g->m, (uint32_t)g->n, (uint32_t)g->k, (uint32_t)g->lda,
+                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, ta - 1, tb - 1,
+                      xw_scale_class(g->prec, g->alpha), xw_scale_class(g->prec, g->beta));
+    return true;
+}
 
 static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 
@@ -40,7 +55,7 @@ static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 // goes to the original BLAS untouched so that its own handler reports it.
 static bool valid(const xw_gemm_args *g)
 {
-    const unsigned ta = xw_trans_code[(unsigned char)g->ta], tb = xw_trans_code[(unsigned char)g->tb];
+    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
     return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
            g->lda >= max1(ta == 2 ? g->k : g->m) && g->ldb >= max1(tb == 2 ? g->n : g->k) &&
            g->ldc >= max1(g->m);
@@ -58,7 +73,7 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     if (g->m > lim || g->n > lim || g->k > lim ||
         (g->m && g->n && g->k && (double)g->m * (double)g->n * (double)g->k > (double)lim))
         return XSMMWRAP_ROUTE_TOO_LARGE;
-    if (!xw_describe(g, d))
+    if (!describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
     return XSMMWRAP_ROUTE_JIT;
 }

@@ -10,23 +10,6 @@
 
 #include "wrap.h"
 
-// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
-XW_HIDDEN extern const uint8_t xw_trans_code[256];
-
-// The descriptor of a call, before any validation; false when a transpose character is unknown
-// or a size does not fit its field (negative, or 2^32 and above).
-static inline bool xw_describe(const xw_gemm_args *g, xw_desc *d)
-{
-    const unsigned ta = xw_trans_code[(unsigned char)g->ta], tb = xw_trans_code[(unsigned char)g->tb];
-    const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
-    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
-        return false;
-    *d = xw_desc_make((uint32_t)g->m, (uint32_t)g->n, (uint32_t)g->k, (uint32_t)g->lda,
-                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, ta - 1, tb - 1,
-                      xw_scale_class(g->prec, g->alpha), xw_scale_class(g->prec, g->beta));
-    return true;
-}
-
 #define XW_KEY_MARK (1ull << 63)
 static inline uint64_t xw_pair(uint64_t lo, uint64_t hi) { return (uint32_t)lo | hi << 32; }
 
