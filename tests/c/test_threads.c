@@ -6,8 +6,9 @@
 // Phase 1: after a barrier every thread calls the descriptors in the same order, so that each
 // kernel is wanted by all threads at the same moment. Phase 2: random descriptors. Every result
 // is checked against a naive loop (NaN planted in A and B when alpha is 0, in C when beta is 0;
-// the ld padding of C must survive). A monitor thread reads the statistics meanwhile. At the
-// end: intercepted == calls made, one kernel per distinct descriptor used and no descriptor
+// the ld padding of C must survive). All of this runs twice, by a second set of threads after
+// the first has exited (they inherit its counter blocks). A monitor thread reads the statistics
+// meanwhile. At the end: intercepted == calls made, one kernel per distinct descriptor used and no descriptor
 // twice, each kernel's call count equal to the calls made with its descriptor; with
 // LIBXSMM_TRYLOCK=1 some calls may have gone to the original BLAS (route lock_busy) instead.
 //
@@ -26,6 +27,8 @@
 #include "xsmmwrap.h"
 
 #include "check.h"
+
+#define WAVES 2  // rounds of threads, one after the other
 
 // The wrapper's API, looked up at run time: the preloaded build is not linked with it.
 static int (*p_get_config)(xsmmwrap_config *);
@@ -270,25 +273,29 @@ int main(int argc, char **argv)
         printf("out of memory\n");
         return 2;
     }
-    pthread_barrier_init(&start, NULL, (unsigned)n_threads);
     long reads = 0;
     pthread_t mon;
     pthread_create(&mon, NULL, monitor, &reads);
-    for (int t = 0; t < n_threads; t++) {
-        w[t].id = t;
-        w[t].seed = 1000u + (uint64_t)t;
-        if (pthread_create(&tid[t], NULL, work, &w[t]) != 0) {
-            printf("pthread_create failed\n");
-            return 2;
+    // Two waves: the second one's threads take over the counters the first one's left behind
+    // at exit, while their counts must stay where they were.
+    for (int wave = 0; wave < WAVES; wave++) {
+        pthread_barrier_init(&start, NULL, (unsigned)n_threads);
+        for (int t = 0; t < n_threads; t++) {
+            w[t].id = t;
+            w[t].seed = 1000u + (uint64_t)(wave * n_threads + t);
+            if (pthread_create(&tid[t], NULL, work, &w[t]) != 0) {
+                printf("pthread_create failed\n");
+                return 2;
+            }
         }
+        for (int t = 0; t < n_threads; t++)
+            pthread_join(tid[t], NULL);
+        pthread_barrier_destroy(&start);
     }
-    for (int t = 0; t < n_threads; t++)
-        pthread_join(tid[t], NULL);
     atomic_store(&workers_done, true);
     pthread_join(mon, NULL);
-    pthread_barrier_destroy(&start);
 
-    const uint64_t total = (uint64_t)n_threads * (POOL + (uint64_t)calls_per_thread);
+    const uint64_t total = (uint64_t)WAVES * n_threads * (POOL + (uint64_t)calls_per_thread);
     CHECK(atomic_load(&calls_d) + atomic_load(&calls_s) == total, "calls made");
     CHECK(atomic_load(&failures) == 0, "%d wrong results or monitor failures", atomic_load(&failures));
 
