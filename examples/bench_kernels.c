@@ -427,85 +427,29 @@ static size_t calibrate_peer(bench_case *bc, int peer)
 // ---------------------------------------------------------------------------------------------
 // Peak: a register-only FMA loop, 12 independent accumulators (covers 2 pipes x 4-5 cycles)
 
-static void fma_loop_ymm(uint64_t n)
-{
-    __asm__ volatile(
-        "vxorpd %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vxorpd %%ymm1, %%ymm1, %%ymm1\n\t"
-        "vxorpd %%ymm2, %%ymm2, %%ymm2\n\t"
-        "vxorpd %%ymm3, %%ymm3, %%ymm3\n\t"
-        "vxorpd %%ymm4, %%ymm4, %%ymm4\n\t"
-        "vxorpd %%ymm5, %%ymm5, %%ymm5\n\t"
-        "vxorpd %%ymm6, %%ymm6, %%ymm6\n\t"
-        "vxorpd %%ymm7, %%ymm7, %%ymm7\n\t"
-        "vxorpd %%ymm8, %%ymm8, %%ymm8\n\t"
-        "vxorpd %%ymm9, %%ymm9, %%ymm9\n\t"
-        "vxorpd %%ymm10, %%ymm10, %%ymm10\n\t"
-        "vxorpd %%ymm11, %%ymm11, %%ymm11\n\t"
-        "vxorpd %%ymm12, %%ymm12, %%ymm12\n\t"
-        "vxorpd %%ymm13, %%ymm13, %%ymm13\n\t"
-        ".p2align 5\n"
-        "1:\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm0\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm1\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm2\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm3\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm4\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm5\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm6\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm7\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm8\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm9\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm10\n\t"
-        "vfmadd231pd %%ymm12, %%ymm13, %%ymm11\n\t"
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(n)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
-}
+// The loop for one register kind R ("ymm" or "zmm") and its zeroing XOR: 14 registers zeroed,
+// then 12 accumulators FMA'd per iteration from the same two sources.
+#define FMA_ZERO(XOR, R, i) XOR " %%" R #i ", %%" R #i ", %%" R #i "\n\t"
+#define FMA_STEP(R, i) "vfmadd231pd %%" R "12, %%" R "13, %%" R #i "\n\t"
+#define FMA_LOOP(XOR, R)                                                                           \
+    FMA_ZERO(XOR, R, 0) FMA_ZERO(XOR, R, 1) FMA_ZERO(XOR, R, 2) FMA_ZERO(XOR, R, 3)               \
+    FMA_ZERO(XOR, R, 4) FMA_ZERO(XOR, R, 5) FMA_ZERO(XOR, R, 6) FMA_ZERO(XOR, R, 7)               \
+    FMA_ZERO(XOR, R, 8) FMA_ZERO(XOR, R, 9) FMA_ZERO(XOR, R, 10) FMA_ZERO(XOR, R, 11)             \
+    FMA_ZERO(XOR, R, 12) FMA_ZERO(XOR, R, 13)                                                      \
+    ".p2align 5\n"                                                                                \
+    "1:\n\t"                                                                                      \
+    FMA_STEP(R, 0) FMA_STEP(R, 1) FMA_STEP(R, 2) FMA_STEP(R, 3) FMA_STEP(R, 4) FMA_STEP(R, 5)     \
+    FMA_STEP(R, 6) FMA_STEP(R, 7) FMA_STEP(R, 8) FMA_STEP(R, 9) FMA_STEP(R, 10) FMA_STEP(R, 11)   \
+    "dec %0\n\t"                                                                                  \
+    "jnz 1b\n\t"                                                                                  \
+    "vzeroupper\n\t"
+#define FMA_CLOBBERS                                                                               \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
+        "xmm11", "xmm12", "xmm13", "cc"
 
-static void fma_loop_zmm(uint64_t n)
-{
-    __asm__ volatile(
-        "vpxorq %%zmm0, %%zmm0, %%zmm0\n\t"
-        "vpxorq %%zmm1, %%zmm1, %%zmm1\n\t"
-        "vpxorq %%zmm2, %%zmm2, %%zmm2\n\t"
-        "vpxorq %%zmm3, %%zmm3, %%zmm3\n\t"
-        "vpxorq %%zmm4, %%zmm4, %%zmm4\n\t"
-        "vpxorq %%zmm5, %%zmm5, %%zmm5\n\t"
-        "vpxorq %%zmm6, %%zmm6, %%zmm6\n\t"
-        "vpxorq %%zmm7, %%zmm7, %%zmm7\n\t"
-        "vpxorq %%zmm8, %%zmm8, %%zmm8\n\t"
-        "vpxorq %%zmm9, %%zmm9, %%zmm9\n\t"
-        "vpxorq %%zmm10, %%zmm10, %%zmm10\n\t"
-        "vpxorq %%zmm11, %%zmm11, %%zmm11\n\t"
-        "vpxorq %%zmm12, %%zmm12, %%zmm12\n\t"
-        "vpxorq %%zmm13, %%zmm13, %%zmm13\n\t"
-        ".p2align 5\n"
-        "1:\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm0\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm1\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm2\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm3\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm4\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm5\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm6\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm7\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm8\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm9\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm10\n\t"
-        "vfmadd231pd %%zmm12, %%zmm13, %%zmm11\n\t"
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(n)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
-}
+static void fma_loop_ymm(uint64_t n) { __asm__ volatile(FMA_LOOP("vxorpd", "ymm") : "+r"(n) : : FMA_CLOBBERS); }
+
+static void fma_loop_zmm(uint64_t n) { __asm__ volatile(FMA_LOOP("vpxorq", "zmm") : "+r"(n) : : FMA_CLOBBERS); }
 
 // DP GFLOP/s of the loop: the best of 100 loops of about 1 ms each (0.1 s in all). Unlike the
 // GEMM figures, the peak is taken from short loops: a loop the scheduler interrupted would

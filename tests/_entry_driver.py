@@ -561,41 +561,23 @@ class Driver:
         """Leading dimensions beyond 32 bits (ILP64 only): valid, but not a kernel's: the
         original BLAS gets them (route unsupported). Only one column (row) is ever touched."""
         big = (1 << 32) + 3
-        out = []
-        for order in self.orders():
-            if order == COL_MAJOR:  # A is m x 1: one column, lda unused beyond it
-                out.append(
-                    Case(
-                        self.trans_values()[0][0],
-                        self.trans_values()[0][0],
-                        4,
-                        3,
-                        1,
-                        0.37,
-                        1.0,
-                        order,
-                        ld=(big, 1, 4),
-                        expect="unsupported",
-                        note="lda > 2^32",
-                    )
-                )
-            else:  # A is 1 x k row-major: one row
-                out.append(
-                    Case(
-                        self.trans_values()[0][0],
-                        self.trans_values()[0][0],
-                        1,
-                        3,
-                        4,
-                        0.37,
-                        1.0,
-                        order,
-                        ld=(big, 3, 3),
-                        expect="unsupported",
-                        note="lda > 2^32",
-                    )
-                )
-        return out
+        n_ = self.trans_values()[0][0]
+        # Column-major: A is m x 1, one column, lda unused beyond it; row-major: A is 1 x k.
+        shape = {COL_MAJOR: ((4, 3, 1), (big, 1, 4)), ROW_MAJOR: ((1, 3, 4), (big, 3, 3))}
+        return [
+            Case(
+                n_,
+                n_,
+                *shape[order][0],
+                0.37,
+                1.0,
+                order,
+                ld=shape[order][1],
+                expect="unsupported",
+                note="lda > 2^32",
+            )
+            for order in self.orders()
+        ]
 
 
 def main() -> int:

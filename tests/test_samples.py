@@ -87,20 +87,16 @@ def table_rows(text: str, first: str) -> list[list[str]]:
 
 # --- dgemm-test -----------------------------------------------------------------------------
 
+# dgemm-test's shape arguments: M N K LDA LDB LDC ALPHA BETA (then the number of calls).
+DGEMM_23 = ("23", "23", "23", "23", "23", "23", "1", "1")
+
 
 def test_dgemm_test_three_variants(env: dict[str, str], programs: Path, tmp_path: Path) -> None:
     saved = tmp_path / "dgemm.json"
     r = cli(
         env,
         "dgemm-test",
-        "23",
-        "23",
-        "23",
-        "23",
-        "23",
-        "23",
-        "1",
-        "1",
+        *DGEMM_23,
         "3000",
         "--save",
         str(saved),
@@ -434,18 +430,7 @@ def test_plot_rejects_other_json(env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_progress_only_on_a_terminal(env: dict[str, str], programs: Path) -> None:
-    argv = [
-        str(programs / "dgemm-test-blas"),
-        "23",
-        "23",
-        "23",
-        "23",
-        "23",
-        "23",
-        "1",
-        "1",
-        "300000",
-    ]
+    argv = [str(programs / "dgemm-test-blas"), *DGEMM_23, "300000"]
     quick = {**env, "SAMPLE_PROGRESS_DELAY": "0", "SAMPLE_PROGRESS_LABEL": "test"}
     piped = run(argv, quick)
     assert piped.returncode == 0 and piped.stderr == ""
