@@ -35,7 +35,6 @@ typedef struct {
     const gen_plan *p;
     const gen_isa *I;
     xw_code *c;
-    int nb;      // emit_ncols: columns of the current block
     int64_t sp;  // emit_pack: bytes between columns of the panel
     // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
     // kernel uses only: vw elements of A or C loaded and stored plainly and k1-masked ({z} for
@@ -520,51 +519,22 @@ static void emit_pack(G *g, int v0, int mb)
 #undef PACK_KBLOCK
 }
 
-static void emit_mblock(G *g, int v0, int mb)
+// The tiles of the M blocks that start in vectors [v0, v0 + span), for the column block of
+// nb columns whose first column b and cm address.
+static void emit_tiles(G *g, int v0, int span, int nb, ref b, ref cm)
 {
     const gen_plan *p = g->p;
-    const int64_t es = g->I->es;
-    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * es, cj = (int64_t)p->d.ldc * es;
-    const int64_t crow = row_of(p, v0) * es;
-    if (p->pack)
-        emit_pack(g, v0, mb);
-    int64_t col = 0;
-    for (int i = 0; i < p->nng; i++) {
-        const int nb = p->ng[i].size, cnt = p->ng[i].count;
-        if (p->nloop && cnt > 1) {
-            const xw_gpr pbn = p->g[G_PBN], pcn = p->g[G_PCN], nc = p->g[G_NC];
-            xw_x86_lea(g->c, pbn, at(g, (ref){ XW_RSI, col * bj }));
-            xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
-            xw_x86_mov_ri(g->c, nc, cnt);
-            const size_t top = xw_x86_here(g->c);
-            emit_tile(g, v0, mb, nb, (ref){ pbn, 0 }, (ref){ pcn, crow });
-            alu(g, XW_ADD, pbn, nb * bj);
-            alu(g, XW_ADD, pcn, nb * cj);
-            alu(g, XW_SUB, nc, 1);
-            xw_x86_jcc_to(g->c, XW_JNZ, top);
-        } else {
-            for (int b = 0; b < cnt; b++)
-                emit_tile(g, v0, mb, nb, (ref){ XW_RSI, (col + (int64_t)b * nb) * bj },
-                          (ref){ XW_RDX, (col + (int64_t)b * nb) * cj + crow });
-        }
-        col += (int64_t)nb * cnt;
-    }
-}
-
-// All M blocks of one column block: tiles b and cm address its first column.
-static void emit_mblocks(G *g, ref b, ref cm)
-{
-    const gen_plan *p = g->p;
-    const int64_t es = g->I->es;
-    int v0 = 0;
+    int v = 0;
     for (int i = 0; i < p->nmg; i++)
-        for (int q = 0; q < p->mg[i].count; q++, v0 += p->mg[i].size)
-            emit_tile(g, v0, p->mg[i].size, g->nb, b, off(cm, row_of(p, v0) * es));
+        for (int q = 0; q < p->mg[i].count; q++, v += p->mg[i].size)
+            if (v >= v0 && v < v0 + span)
+                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es));
 }
 
-// N outer, M inner (no packing): B and C are walked once, column block by column block, and
-// op(A) is reread from the cache for each block.
-static void emit_ncols(G *g)
+// N outer over the column blocks, the tiles of M blocks [v0, v0 + span) inside (emit_tiles):
+// B and C are walked once, column block by column block. Identical column blocks become a
+// loop where the plan has one.
+static void emit_columns(G *g, int v0, int span)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es;
@@ -572,22 +542,21 @@ static void emit_ncols(G *g)
     int64_t col = 0;
     for (int i = 0; i < p->nng; i++) {
         const int nb = p->ng[i].size, cnt = p->ng[i].count;
-        g->nb = nb;
         if (p->nloop && cnt > 1) {
             const xw_gpr pbn = p->g[G_PBN], pcn = p->g[G_PCN], nc = p->g[G_NC];
             xw_x86_lea(g->c, pbn, at(g, (ref){ XW_RSI, col * bj }));
             xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
             xw_x86_mov_ri(g->c, nc, cnt);
             const size_t top = xw_x86_here(g->c);
-            emit_mblocks(g, (ref){ pbn, 0 }, (ref){ pcn, 0 });
+            emit_tiles(g, v0, span, nb, (ref){ pbn, 0 }, (ref){ pcn, 0 });
             alu(g, XW_ADD, pbn, nb * bj);
             alu(g, XW_ADD, pcn, nb * cj);
             alu(g, XW_SUB, nc, 1);
             xw_x86_jcc_to(g->c, XW_JNZ, top);
         } else {
-            for (int b = 0; b < cnt; b++)
-                emit_mblocks(g, (ref){ XW_RSI, (col + (int64_t)b * nb) * bj },
-                             (ref){ XW_RDX, (col + (int64_t)b * nb) * cj });
+            for (int q = 0; q < cnt; q++)
+                emit_tiles(g, v0, span, nb, (ref){ XW_RSI, (col + (int64_t)q * nb) * bj },
+                           (ref){ XW_RDX, (col + (int64_t)q * nb) * cj });
         }
         col += (int64_t)nb * cnt;
     }
@@ -729,12 +698,15 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
     } else if (!p->pack) {
         if (p->prefetch)
             prefetch_all(&g, true);
-        emit_ncols(&g);
+        emit_columns(&g, 0, p->mv);  // op(A) is reread from the cache for each column block
     } else {
+        // Each M block's op(A) panel is packed once, then serves every column block.
         int v0 = 0;
         for (int i = 0; i < p->nmg; i++)
-            for (int b = 0; b < p->mg[i].count; b++, v0 += p->mg[i].size)
-                emit_mblock(&g, v0, p->mg[i].size);
+            for (int b = 0; b < p->mg[i].count; b++, v0 += p->mg[i].size) {
+                emit_pack(&g, v0, p->mg[i].size);
+                emit_columns(&g, v0, p->mg[i].size);
+            }
     }
     if (p->scratch)
         xw_x86_mov_rr(c, XW_RSP, p->g[G_FRAME]);
