@@ -59,11 +59,19 @@ SIZE = {"DWORD": 4, "QWORD": 8, "XMMWORD": 16, "YMMWORD": 32, "ZMMWORD": 64}
 class Memory:
     def __init__(self):
         self.regions: list[tuple[int, bytearray]] = []
+        self.clock = 0  # accesses so far
+        self.last_use: dict[int, int] = {}  # cache line -> clock of its last access
 
     def add(self, base: int, data: bytearray):
         self.regions.append((base, data))
 
+    def region_of(self, addr: int) -> int | None:
+        return next((base for base, buf in self.regions if base <= addr < base + len(buf)), None)
+
     def _find(self, addr: int, n: int):
+        self.clock += 1
+        for line in range(addr >> 6, ((addr + n - 1) >> 6) + 1):
+            self.last_use[line] = self.clock
         for base, buf in self.regions:
             if base <= addr and addr + n <= base + len(buf):
                 return buf, addr - base
@@ -85,6 +93,7 @@ class Machine:
         self.v = np.zeros((32, 64), np.uint8)
         self.k = [0] * 8
         self.zf = False
+        self.prefetches: list[tuple[int, int]] = []  # (address, memory clock when issued)
         self.prog = self._decode(code, entry)
         self.entry = entry
 
@@ -368,8 +377,8 @@ class Machine:
     def op_vmaskmovps(self, a, b, c):
         self._maskmov(np.float32, a, b, c)
 
-    def op_prefetcht0(self, m):  # a hint: it never faults and changes no state
-        pass
+    def op_prefetcht0(self, m):  # a hint: it never faults and changes no state; kept for checks
+        self.prefetches.append((m[1](), self.mem.clock))
 
     def op_vzeroupper(self):
         self.v[:16, 16:] = 0
@@ -500,6 +509,16 @@ def check_kernel(
         return "rsp not restored"
     if any(g[r] != saved[r] for r in CALLEE_SAVED):
         return "callee-saved register changed"
+    # Prefetches are hints that cost time: each must request a line of an operand that the
+    # kernel then reads or writes, or lie just past C (the last pass of a column-block loop
+    # prefetching the next block's C, one C at most).
+    past_c = C_AT + len(cbuf)
+    for addr, issued in mach.prefetches:
+        if mem.region_of(addr) in (A_AT, B_AT, C_AT):
+            if mem.last_use.get(addr >> 6, 0) <= issued:
+                return f"prefetch of {addr:#x}: a line the kernel does not use after it"
+        elif not past_c <= addr < past_c + len(cbuf) + ldc * dt().itemsize:
+            return f"prefetch of {addr:#x} outside the operands"
     got = np.frombuffer(bytes(cbuf), dt).astype(np.float64)
 
     # Reference in float64 from the stored matrices.

@@ -36,6 +36,11 @@ typedef struct {
     const gen_isa *I;
     xw_code *c;
     int64_t sp;  // emit_pack: bytes between columns of the panel
+    // Prefetches of the next column block's C (plan.ahead), spread over a tile's k steps:
+    // queued lines pf[pfat..npf), pfper after each step.
+    int next_nb;  // columns of the next column block; 0: none
+    ref pf[GEN_AHEAD_MAX];
+    int npf, pfat, pfper;
     // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
     // kernel uses only: vw elements of A or C loaded and stored plainly and k1-masked ({z} for
     // loads), op(B) broadcasts, the k step's FMA (FNMA for alpha -1) from a register and
@@ -157,6 +162,24 @@ static int64_t a_row(G *g, const tile *t, int v)
     return g->p->pack ? (int64_t)v * g->p->vw * g->I->es : tile_row(g, t, v);
 }
 
+// ---- Streamed C: the epilogue of a short tile waits on its C lines. While a tile computes,
+// the lines of C the tile at the same rows of the next column block will read are requested,
+// a share after each k step so that they stay off the critical path of a cached kernel.
+// Kernels that prefetch everything at entry (plan.prefetch) need none of it.
+static void prefetch_line(G *g, ref r)
+{
+    if (g->npf < GEN_AHEAD_MAX)
+        g->pf[g->npf++] = r;
+    else
+        xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, r));
+}
+
+static void prefetch_queued(G *g, int most)
+{
+    for (; most > 0 && g->pfat < g->npf; most--)
+        xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, g->pf[g->pfat++]));
+}
+
 // ---- One k step of a tile: load the op(A) column piece, then per column one broadcast of
 // op(B)(k, j) and mb FMAs into accumulator set s. The k steps are most of every kernel, so when
 // a run of them can be written straight at the end of the buffer (ksteps_direct) they are,
@@ -221,7 +244,7 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, int s, bool 
 static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
     const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
-    return t->direct && xw_x86_vp_room(g->c, per * 16 * (size_t)n) && (unsigned)a.base < 16
+    return t->direct && xw_x86_vp_room(g->c, (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16) && (unsigned)a.base < 16
            && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
@@ -234,14 +257,22 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         // Copies: the preparations stay in registers while bytes are stored at the cursor.
         const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
         kout k = { g->c, g->c->buf + g->c->len, &ld, &ldp, &bc, &fma };
-        for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+        for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1) {
             kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, true);
+            if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
+                g->c->len = (size_t)(k.o - g->c->buf);
+                prefetch_queued(g, g->pfper);
+                k.o = g->c->buf + g->c->len;
+            }
+        }
         g->c->len = (size_t)(k.o - g->c->buf);
         return;
     }
     kout k = { g->c, NULL, &g->ld[0], &g->ld[1], &g->bcst, &g->fma };
-    for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1)
+    for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1) {
         kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, false);
+        prefetch_queued(g, g->pfper);
+    }
 }
 
 // C tile = alpha*acc + beta*C with the scale classes baked in.
@@ -348,6 +379,22 @@ static void tile_prologue(G *g, const tile *t, ref cm)
                 vzero(g, acc(t, s, v, j));
 }
 
+// Queues the lines of C rows of tile t in the next column block's next_nb columns.
+static void queue_next_c(G *g, const tile *t, ref cm)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, cj = (int64_t)p->d.ldc * es;
+    const int64_t r0 = row_of(p, t->v0), r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
+    for (int j = 0; j < g->next_nb; j++) {
+        const int64_t s = (t->nb + j) * cj, e = s + (r1 - r0) * es;
+        int64_t a = s;
+        for (; a < e; a += 64)
+            prefetch_line(g, off(cm, a));
+        if (e - 1 > a - 64)  // the line of the last byte (C need not be aligned)
+            prefetch_line(g, off(cm, e - 1));
+    }
+}
+
 // One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
 static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
 {
@@ -381,9 +428,13 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
     const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
     const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
+    if (p->ahead && g->next_nb)
+        queue_next_c(g, &t, cm);
     if (p->kunroll >= k) {
+        g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
         ksteps(g, &t, a, ak, b, bk, k);
     } else {
+        prefetch_queued(g, g->npf);  // a loop would repeat them
         const int u = p->kunroll, iters = k / u, tail = k % u;
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
         xw_x86_lea(g->c, pa, at(g, a));
@@ -397,6 +448,8 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         xw_x86_jcc_to(g->c, XW_JNZ, top);
         ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
+    prefetch_queued(g, g->npf);
+    g->npf = g->pfat = 0;
     tile_epilogue(g, &t, cm);
 }
 
@@ -548,15 +601,18 @@ static void emit_columns(G *g, int v0, int span)
             xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
             xw_x86_mov_ri(g->c, nc, cnt);
             const size_t top = xw_x86_here(g->c);
+            g->next_nb = nb;  // (the last iteration's lie past C: prefetches never fault)
             emit_tiles(g, v0, span, nb, (ref){ pbn, 0 }, (ref){ pcn, 0 });
             alu(g, XW_ADD, pbn, nb * bj);
             alu(g, XW_ADD, pcn, nb * cj);
             alu(g, XW_SUB, nc, 1);
             xw_x86_jcc_to(g->c, XW_JNZ, top);
         } else {
-            for (int q = 0; q < cnt; q++)
+            for (int q = 0; q < cnt; q++) {
+                g->next_nb = q + 1 < cnt ? nb : i + 1 < p->nng ? p->ng[i + 1].size : 0;
                 emit_tiles(g, v0, span, nb, (ref){ XW_RSI, (col + (int64_t)q * nb) * bj },
                            (ref){ XW_RDX, (col + (int64_t)q * nb) * cj });
+            }
         }
         col += (int64_t)nb * cnt;
     }
