@@ -166,12 +166,30 @@ static int64_t a_row(G *g, const tile *t, int v)
 // the lines of C the tile at the same rows of the next column block will read are requested,
 // a share after each k step so that they stay off the critical path of a cached kernel.
 // Kernels that prefetch everything at entry (plan.prefetch) need none of it.
-static void prefetch_line(G *g, ref r)
+typedef enum { PF_COUNT, PF_NOW, PF_QUEUE } pf_how;
+
+static void prefetch_one(G *g, ref r, pf_how how)
 {
-    if (g->npf < GEN_AHEAD_MAX)
+    if (how == PF_QUEUE && g->npf < GEN_AHEAD_MAX)
         g->pf[g->npf++] = r;
-    else
+    else if (how != PF_COUNT)
         xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, r));
+}
+
+// Requests every cache line of bytes [s, e) from r, which need not be aligned: one every 64
+// bytes and one at the last byte. PF_QUEUE keeps them for the tile's k steps (beyond the
+// queue's room: at once). Returns how many.
+static int prefetch_bytes(G *g, ref r, int64_t s, int64_t e, pf_how how)
+{
+    int n = 0;
+    int64_t a = s;
+    for (; a < e; a += 64, n++)
+        prefetch_one(g, off(r, a), how);
+    if (e - 1 > a - 64) {  // the last byte's line, when the steps ended before it
+        prefetch_one(g, off(r, e - 1), how);
+        n++;
+    }
+    return n;
 }
 
 static void prefetch_queued(G *g, int most)
@@ -385,14 +403,8 @@ static void queue_next_c(G *g, const tile *t, ref cm)
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, cj = (int64_t)p->d.ldc * es;
     const int64_t r0 = row_of(p, t->v0), r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
-    for (int j = 0; j < g->next_nb; j++) {
-        const int64_t s = (t->nb + j) * cj, e = s + (r1 - r0) * es;
-        int64_t a = s;
-        for (; a < e; a += 64)
-            prefetch_line(g, off(cm, a));
-        if (e - 1 > a - 64)  // the line of the last byte (C need not be aligned)
-            prefetch_line(g, off(cm, e - 1));
-    }
+    for (int j = 0; j < g->next_nb; j++)
+        prefetch_bytes(g, cm, (t->nb + j) * cj, (t->nb + j) * cj + (r1 - r0) * es, PF_QUEUE);
 }
 
 // One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
@@ -621,7 +633,7 @@ static void emit_columns(G *g, int v0, int span)
 // ---- Small kernels whose operands come from memory wait on a few dozen misses: all lines
 // of A, B and C are requested at entry, in that order, so that the misses overlap.
 // Prefetches every line of a column-major rows x cols matrix at base (bytes: es each).
-static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_t ld, bool emit)
+static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_t ld, pf_how how)
 {
     const int64_t es = g->I->es;
     int n = 0;
@@ -629,35 +641,27 @@ static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_
         rows *= cols;
         cols = 1;
     }
-    for (int64_t j = 0; j < cols; j++) {
-        const int64_t s = j * ld * es, e = (j * ld + rows) * es;
-        int64_t a = s;
-        for (; a < e; a += 64, n++)
-            if (emit) xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, (ref){ base, a }));
-        if (e - 1 > a - 64) {  // the line of the last byte (the base need not be aligned)
-            n++;
-            if (emit) xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, (ref){ base, e - 1 }));
-        }
-    }
+    for (int64_t j = 0; j < cols; j++)
+        n += prefetch_bytes(g, (ref){ base, 0 }, j * ld * es, (j * ld + rows) * es, how);
     return n;
 }
 
-static int prefetch_all(G *g, bool emit)
+static int prefetch_all(G *g, pf_how how)
 {
     const gen_plan *p = g->p;
     const xw_desc *d = &p->d;
     int n = 0;
-    n += prefetch_matrix(g, XW_RDI, d->ta ? d->k : d->m, d->ta ? d->m : d->k, d->lda, emit);
-    n += prefetch_matrix(g, XW_RSI, d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, emit);
+    n += prefetch_matrix(g, XW_RDI, d->ta ? d->k : d->m, d->ta ? d->m : d->k, d->lda, how);
+    n += prefetch_matrix(g, XW_RSI, d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, how);
     if (d->beta != XW_SCALE_ZERO)
-        n += prefetch_matrix(g, XW_RDX, d->m, d->n, d->ldc, emit);
+        n += prefetch_matrix(g, XW_RDX, d->m, d->n, d->ldc, how);
     return n;
 }
 
 int gen_prefetch_lines(const gen_plan *p)
 {
     G g = { .p = p, .I = &p->isa };
-    return prefetch_all(&g, false);
+    return prefetch_all(&g, PF_COUNT);
 }
 
 // alpha ZERO or k == 0: C = beta*C without touching A or B.
@@ -753,7 +757,7 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         emit_scale_only(&g);
     } else if (!p->pack) {
         if (p->prefetch)
-            prefetch_all(&g, true);
+            prefetch_all(&g, PF_NOW);
         emit_columns(&g, 0, p->mv);  // op(A) is reread from the cache for each column block
     } else {
         // Each M block's op(A) panel is packed once, then serves every column block.
