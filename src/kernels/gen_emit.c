@@ -262,7 +262,8 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, int s, bool 
 static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
     const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
-    return t->direct && xw_x86_vp_room(g->c, (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16) && (unsigned)a.base < 16
+    const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
+    return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
            && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
@@ -402,9 +403,10 @@ static void queue_next_c(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, cj = (int64_t)p->d.ldc * es;
-    const int64_t r0 = row_of(p, t->v0), r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
-    for (int j = 0; j < g->next_nb; j++)
-        prefetch_bytes(g, cm, (t->nb + j) * cj, (t->nb + j) * cj + (r1 - r0) * es, PF_QUEUE);
+    const int64_t r0 = row_of(p, t->v0);
+    const int64_t r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
+    for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
+        prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
 }
 
 // One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
