@@ -43,6 +43,18 @@ def test_ruff_clean() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_mypy_strict() -> None:
+    # The package is typed: strict mypy over python/xsmmwrap (pyproject.toml's [tool.mypy]).
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Success" in r.stdout, r.stdout
+
+
 def test_c_builds_without_warnings(cbuild: Path) -> None:
     # The test build is configured with -Dwerror=true (conftest.py): it compiled, so no warning.
     opts = subprocess.run(

@@ -30,5 +30,6 @@ fi
 export PYTHON
 
 pip_quiet=(-q --disable-pip-version-check)
-"$PYTHON" -m pip install "${pip_quiet[@]}" meson meson-python ninja cffi numpy scipy pytest threadpoolctl matplotlib
+"$PYTHON" -m pip install "${pip_quiet[@]}" meson meson-python ninja cffi numpy scipy pytest threadpoolctl matplotlib \
+  ruff mypy
 "$PYTHON" -m pip install "${pip_quiet[@]}" --no-build-isolation "$root"
