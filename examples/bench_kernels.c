@@ -49,6 +49,13 @@
 // ---------------------------------------------------------------------------------------------
 // Options
 
+typedef struct {
+    int m, n, k;
+} shape;
+
+#define SHAPES_MAX 64  // --shapes: most shapes in one run
+#define SHAPE_DIM_MAX 256
+
 static struct {
     bool quick;
     double min_time;      // seconds per measurement (one timed loop)
@@ -58,6 +65,8 @@ static struct {
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
+    shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
+    int nshapes;               // 0: the standard shapes and every section
 } opt = {
     .quick = false, .min_time = 0.05, .repeats = 10, .stream_bytes = (size_t)256 << 20,
     .cpu = -1, .lib = NULL, .blas = "libopenblas.so.0", .kernels = 1000,
@@ -68,7 +77,34 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
-            "Prints one JSON document on stdout; progress on stderr.\n");
+            "                     [--shapes MxNxK[,MxNxK...]]\n"
+            "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
+            "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n",
+            SHAPE_DIM_MAX);
+}
+
+// "MxNxK[,MxNxK...]" into opt.shapes; false on anything else.
+static bool parse_shapes(const char *v)
+{
+    opt.nshapes = 0;
+    for (const char *p = v;;) {
+        int d[3];
+        for (int i = 0; i < 3; i++) {
+            char *end;
+            const long x = strtol(p, &end, 10);
+            if (end == p || x < 1 || x > SHAPE_DIM_MAX || (i < 2 && *end != 'x'))
+                return false;
+            d[i] = (int)x;
+            p = end + (i < 2);
+        }
+        if (opt.nshapes == SHAPES_MAX)
+            return false;
+        opt.shapes[opt.nshapes++] = (shape){ d[0], d[1], d[2] };
+        if (*p == '\0')
+            return true;
+        if (*p++ != ',')
+            return false;
+    }
 }
 
 static void parse_args(int argc, char **argv)
@@ -101,7 +137,13 @@ static void parse_args(int argc, char **argv)
             opt.lib = v;
         else if (!strcmp(a, "--blas"))
             opt.blas = v;
-        else {
+        else if (!strcmp(a, "--shapes")) {
+            if (!parse_shapes(v)) {
+                fprintf(stderr, "bench_kernels: --shapes %s: want MxNxK[,MxNxK...], each 1..%d\n", v,
+                        SHAPE_DIM_MAX);
+                exit(2);
+            }
+        } else {
             usage(stderr);
             exit(2);
         }
@@ -845,16 +887,14 @@ static void measure_cached(record *r, int prec, const char *variant, char ta, ch
 // ---------------------------------------------------------------------------------------------
 // Sections
 
-typedef struct {
-    int m, n, k;
-} shape;
-
 static const shape dp_shapes[] = {
     { 4, 4, 4 },    { 5, 5, 5 },    { 8, 8, 8 },    { 13, 13, 13 }, { 16, 16, 16 }, { 23, 23, 23 },
     { 24, 24, 24 }, { 32, 32, 32 }, { 48, 48, 48 }, { 64, 64, 64 }, { 5, 25, 5 },   { 25, 5, 5 },
     { 5, 5, 25 },   { 25, 25, 5 },  { 8, 64, 8 },   { 64, 8, 8 },   { 13, 5, 7 },
 };
 #define N_DP (sizeof dp_shapes / sizeof *dp_shapes)
+static const shape *dp_list = dp_shapes;  // or --shapes
+static size_t n_dp = N_DP;
 
 static const shape variant_shapes[] = {
     { 8, 8, 8 }, { 13, 13, 13 }, { 23, 23, 23 }, { 32, 32, 32 },
@@ -878,19 +918,19 @@ static const shape sp_shapes[] = {
 };
 #define N_SP (sizeof sp_shapes / sizeof *sp_shapes)
 
-static record dp_rec[N_DP], var_rec[N_VAR_SHAPES * N_VARIANTS], sp_rec[N_SP];
+static record *dp_rec, var_rec[N_VAR_SHAPES * N_VARIANTS], sp_rec[N_SP];
 
 static void section_dp(void)
 {
-    for (size_t i = 0; i < N_DP; i++)
-        measure_cached(&dp_rec[i], 64, NULL, 'N', 'N', dp_shapes[i].m, dp_shapes[i].n,
-                       dp_shapes[i].k, 1.0, 1.0);
+    for (size_t i = 0; i < n_dp; i++)
+        measure_cached(&dp_rec[i], 64, NULL, 'N', 'N', dp_list[i].m, dp_list[i].n, dp_list[i].k,
+                       1.0, 1.0);
     update_peak();
     // Streamed: one batch far larger than the caches, walked through triple by triple; each
     // call gets the next A, B and C.
     char *big = xalloc(opt.stream_bytes);
     fill(big, opt.stream_bytes / 8, 64, 7);
-    for (size_t i = 0; i < N_DP; i++) {
+    for (size_t i = 0; i < n_dp; i++) {
         record *r = &dp_rec[i];
         bench_case *bc = &r->bc;
         bc->base = big;
@@ -1192,11 +1232,24 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_kernels: peak %.1f GFLOP/s DP (%s) on CPU %d\n", peak_dp,
             peak_zmm ? "avx512" : "avx2", opt.cpu);
 
-    section_dispatch();
+    const bool all = opt.nshapes == 0;  // --shapes: those shapes' DP section only
+    if (!all) {
+        dp_list = opt.shapes;
+        n_dp = (size_t)opt.nshapes;
+    }
+    dp_rec = calloc(n_dp, sizeof *dp_rec);
+    if (!dp_rec) {
+        perror("bench_kernels");
+        return 1;
+    }
+    if (all)
+        section_dispatch();
     section_dp();
     update_peak();
-    section_variants();
-    section_sp();
+    if (all) {
+        section_variants();
+        section_sp();
+    }
     update_peak();
     fprintf(stderr, "bench_kernels: peak (best of the run) %.1f GFLOP/s DP\n", peak_dp);
 
@@ -1206,6 +1259,10 @@ int main(int argc, char **argv)
     j_num("min_time_s", opt.min_time);
     j_int("repeats", opt.repeats);
     j_int("stream_bytes", (long long)opt.stream_bytes);
+    j_open("sections", '[');
+    for (int i = 0; i < (all ? 4 : 1); i++)
+        j_str(NULL, (const char *[]){ "dp", "dispatch", "variants", "sp" }[i]);
+    j_close(']');
     j_open("peers", '[');
     for (int p = 0; p < P_COUNT; p++)
         j_str(NULL, peer_name[p]);
@@ -1268,17 +1325,18 @@ int main(int argc, char **argv)
     j_int("first_call_rss_delta_kb", rss_first_call >= 0 ? rss_first_call - rss_loaded : -1);
     j_close('}');
 
-    emit_dispatch();
+    if (all)
+        emit_dispatch();
     j_open("dp", '[');
-    for (size_t i = 0; i < N_DP; i++)
+    for (size_t i = 0; i < n_dp; i++)
         emit_record(&dp_rec[i]);
     j_close(']');
     j_open("variants", '[');
-    for (size_t i = 0; i < N_VAR_SHAPES * N_VARIANTS; i++)
+    for (size_t i = 0; all && i < N_VAR_SHAPES * N_VARIANTS; i++)
         emit_record(&var_rec[i]);
     j_close(']');
     j_open("sp", '[');
-    for (size_t i = 0; i < N_SP; i++)
+    for (size_t i = 0; all && i < N_SP; i++)
         emit_record(&sp_rec[i]);
     j_close(']');
 

@@ -209,6 +209,64 @@ def test_bench_dispatch_distinct_shapes_are_seeded(env: dict[str, str], programs
         assert json.loads(r.stdout)["kernels"] == 500
 
 
+# --- bench kernels --------------------------------------------------------------------------
+
+
+def _check_kernel_cases(cases: list[dict[str, Any]], tol: float) -> None:
+    """Every case: our kernel generated and timed, every present peer's result right."""
+    for c in cases:
+        shape = (c["m"], c["n"], c["k"])
+        assert c["ours_jit"] and c["route"] == "jit", shape
+        for peer, err in c["max_rel_err"].items():
+            assert err is None or err <= tol * (c["k"] + 1), (shape, peer, err)
+        for peer in ("ours_kernel", "ours_gemm", "blas"):
+            assert c["cached"][peer]["ns"] > 0, (shape, peer)
+
+
+def test_bench_kernels_quick_json(env: dict[str, str], cbuild: Path, tmp_path: Path) -> None:
+    """The whole benchmark in its short mode: every section, every shape, right results."""
+    saved = tmp_path / "kernels.json"
+    r = cli(env, "bench", "kernels", "--quick", "--save", str(saved), KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "WARNING" not in r.stdout, r.stdout
+    data = json.loads(saved.read_text())
+    assert data["kind"] == "bench-kernels"
+    assert data["sections"] == ["dp", "dispatch", "variants", "sp"]
+    assert (len(data["dp"]), len(data["variants"]), len(data["sp"])) == (17, 20, 5)
+    _check_kernel_cases(data["dp"] + data["variants"], 1e-12)
+    _check_kernel_cases(data["sp"], 1e-5)
+    for c in data["dp"]:
+        assert c["streamed_batch"] > 1 and c["streamed"]["ours_kernel"]["ns"] > 0
+    ours = data["dispatch"]["ours"]
+    assert ours["created_jit"] == data["dispatch"]["kernels"] and ours["failed"] == 0
+    assert ours["find_same_ns"] > 0 and ours["create_median_us"] > 0 and ours["code_bytes"] > 0
+    assert data["registry"]["jit_failures"] == 0
+    assert data["load"]["dlopen_rss_delta_kb"] >= 0
+    for title in ("cached operands: ns per call", "streamed operands: GFLOP/s", "dispatch"):
+        assert title in r.stdout
+
+
+def test_bench_kernels_given_shapes(env: dict[str, str], cbuild: Path) -> None:
+    """--shapes measures exactly the user's shapes, DP NN only, and prints their tables."""
+    r = cli(env, "bench", "kernels", "--quick", "--shapes", "7x9x5,3x3x3", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["sections"] == ["dp"] and "dispatch" not in data
+    assert [(c["m"], c["n"], c["k"]) for c in data["dp"]] == [(7, 9, 5), (3, 3, 3)]
+    assert data["variants"] == [] and data["sp"] == []
+    _check_kernel_cases(data["dp"], 1e-12)
+    r = cli(env, "bench", "kernels", "--quick", "--shapes", "4x4x4", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [row[0] for row in table_rows(r.stdout, "MxNxK")][:2] == ["4x4x4", "geomean"]
+    assert "find a known kernel" not in r.stdout
+
+
+@pytest.mark.parametrize("bad", ["3x3", "0x3x3", "3x3x3,", "257x1x1", "axbxc"])
+def test_bench_kernels_rejects_bad_shapes(env: dict[str, str], bad: str) -> None:
+    r = cli(env, "bench", "kernels", "--shapes", bad, KEEP)
+    assert r.returncode == 2 and "--shapes" in r.stderr, r.stderr
+
+
 # --- bench smm ------------------------------------------------------------------------------
 
 

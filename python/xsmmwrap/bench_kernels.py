@@ -29,6 +29,8 @@ from typing import Any
 from . import samples
 
 PROGRAM = "bench-kernels"
+#: --shapes: the most shapes, and the largest M, N or K, bench-kernels takes.
+SHAPES_MAX, SHAPE_DIM_MAX = 64, 256
 
 PEERS = ("ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm")
 
@@ -62,15 +64,39 @@ def default_cpu() -> int:
         return 0
 
 
+def parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    """``"MxNxK[,MxNxK...]"`` as a list of (M, N, K), each from 1 to :data:`SHAPE_DIM_MAX`.
+
+    Raises
+    ------
+    ValueError
+        On anything else.
+    """
+    shapes = []
+    for item in text.split(","):
+        dims = item.strip().lower().split("x")
+        if len(dims) != 3 or not all(d.strip().isdigit() for d in dims):
+            raise ValueError(f"{item!r} is not MxNxK")
+        m, n, k = (int(d) for d in dims)
+        if not all(1 <= d <= SHAPE_DIM_MAX for d in (m, n, k)):
+            raise ValueError(f"{item!r}: each size must be 1..{SHAPE_DIM_MAX}")
+        shapes.append((m, n, k))
+    if not 1 <= len(shapes) <= SHAPES_MAX:
+        raise ValueError(f"1 to {SHAPES_MAX} shapes")
+    return shapes
+
+
 def run(
     quick: bool = False,
     cpu: int | None = None,
     program: Path | None = None,
     extra_args: Sequence[str] = (),
     keep_openblas_env: bool = False,
+    shapes: Sequence[tuple[int, int, int]] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return its JSON document with ``"kind": "bench-kernels"`` and
-    ``summary`` (the geometric means) added.
+    ``summary`` (the geometric means) added. With ``shapes``, only those are measured (DP, NN,
+    alpha = beta = 1, cached and streamed), none of the other sections.
 
     The program pins itself to ``cpu`` before it measures anything. Its progress lines go to
     this process's stderr.
@@ -86,6 +112,8 @@ def run(
     argv = [str(exe), "--cpu", str(cpu), "--lib", str(samples.library_for(exe)), *extra_args]
     if quick:
         argv.append("--quick")
+    if shapes:
+        argv += ["--shapes", ",".join(f"{m}x{n}x{k}" for m, n, k in shapes)]
     env = samples.sample_env(
         keep_openblas_env=keep_openblas_env, extra={"OPENBLAS_NUM_THREADS": "1"}
     )
@@ -390,8 +418,9 @@ def format_report(data: dict[str, Any]) -> str:
         add("SP, cached: GFLOP/s (% of SP peak)")
         out.extend(_gf_table(sp, "cached", "s"))
         add("")
-    out.extend(_dispatch_table(data))
-    add("")
+    if data.get("dispatch"):
+        out.extend(_dispatch_table(data))
+        add("")
     add(
         f"Loading libxsmmwrap.so ({_fmt_bytes(ld.get('library_file_bytes'))} file) into a "
         f"process: RSS +{_fmt_bytes(_kib(ld.get('dlopen_rss_delta_kb')))} at dlopen, "
@@ -428,6 +457,7 @@ def main(args: argparse.Namespace) -> int:
             cpu=args.cpu,
             program=args.program,
             keep_openblas_env=args.keep_openblas_env,
+            shapes=args.shapes,
         )
     except samples.SampleError as err:
         print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
@@ -443,6 +473,13 @@ def main(args: argparse.Namespace) -> int:
             f.write("\n")
         print(f"JSON written to {path}", file=sys.stderr)
     return 0
+
+
+def _shapes_arg(text: str) -> list[tuple[int, int, int]]:
+    try:
+        return parse_shapes(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -466,6 +503,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--save", metavar="FILE", help="the same as --json FILE")
     p.add_argument("--cpu", type=int, metavar="N", help="CPU to pin to (default: the last one)")
+    p.add_argument(
+        "--shapes",
+        type=_shapes_arg,
+        metavar="MxNxK[,...]",
+        help="measure only these shapes (yours): DP, NN, alpha = beta = 1, cached and streamed, "
+        "against OpenBLAS and LIBXSMM; the other sections are skipped",
+    )
     p.add_argument(
         "--program", type=Path, metavar="PATH", help="the bench-kernels executable to run"
     )
