@@ -264,6 +264,43 @@ def test_toggling_while_threads_call_matmul() -> None:
     )
 
 
+def test_multiprocessing_fork_workers_and_parent_make_their_own_kernels() -> None:
+    """A Pool of forked workers after enable(): parent and workers each make kernels for new
+    shapes after the fork (the same offsets of the code memory they inherited, were it still
+    shared for writing) and every result stays right, the parent's after the workers'."""
+    _python(
+        """
+        import multiprocessing as mp
+        rng = np.random.default_rng(5)
+
+        def stack(n, seed):
+            r = np.random.default_rng(seed)
+            return r.standard_normal((50, n, n)), r.standard_normal((50, n, n))
+
+        def ref(a, b):  # no BLAS involved
+            return np.einsum("sij,sjk->sik", a, b)
+
+        def work(n):
+            a, b = stack(n, n)
+            return float(np.max(np.abs(np.matmul(a, b) - ref(a, b))))
+
+        xsmmwrap.enable()
+        a, b = stack(3, 0)
+        close(np.matmul(a, b), ref(a, b), "before the fork")
+        with mp.get_context("fork").Pool(2) as pool:  # the workers are forked here
+            mine = {n: stack(n, 100 + n) for n in range(20, 36)}
+            for n, (a, b) in mine.items():  # the parent's new kernels, first
+                close(np.matmul(a, b), ref(a, b), f"parent {n}")
+            errors = pool.map(work, range(4, 20))  # then the workers' own
+        assert max(errors) < 1e-10, errors
+        for n, (a, b) in mine.items():
+            close(np.matmul(a, b), ref(a, b), f"parent {n} after the workers' kernels")
+        assert xsmmwrap.stats().kernels >= 17
+        xsmmwrap.disable()
+        """
+    )
+
+
 def test_scipy_linalg_same_answers_enabled_and_disabled() -> None:
     _python(
         """

@@ -89,3 +89,22 @@ def test_threads_needs_the_wrapper(cbuild: Path) -> None:
     exe = cbuild / "tests" / "c" / "test_threads_preload"
     r = subprocess.run([str(exe)], env=clean_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "LD_PRELOAD" in r.stdout
+
+
+@pytest.mark.parametrize("env", [{}, {"XSMMWRAP_JIT": "0"}], ids=["jit", "portable"])
+def test_fork(cbuild: Path, env: dict[str, str]) -> None:
+    """tests/c/test_fork.c: after fork() parent and child each make and run their own kernels
+    (their code memory no longer shared for writing), and a child forked while another thread
+    makes kernels is not left with a lock taken (it would hang: the timeout fails it)."""
+    exe = cbuild / "tests" / "c" / "test_fork"
+    assert exe.exists(), f"not built: {exe}"
+    r = subprocess.run(
+        [str(exe)],
+        env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, f"exit {r.returncode}:\n{out[-4000:]}"
+    assert re.search(r"^28 passed, 0 failed$", r.stdout, re.M), out[-4000:]

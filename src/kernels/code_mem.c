@@ -118,6 +118,20 @@ void *xw_code_install(const void *bytes, size_t n)
     return x;
 }
 
+void xw_code_fork_prepare(void) { pthread_mutex_lock(&code_lock); }
+
+void xw_code_fork_parent(void) { pthread_mutex_unlock(&code_lock); }
+
+// The inherited regions stay mapped (the parent's kernels in them serve the child too) but
+// only the parent appends to them from now on: the child's next kernel starts a region of its
+// own. Otherwise both would write new kernels at the same offsets of the same pages.
+void xw_code_fork_child(void)
+{
+    region_rw = region_rx = NULL;
+    region_size = region_used = region_ready = 0;
+    pthread_mutex_unlock(&code_lock);
+}
+
 size_t xw_code_mapped_bytes(void) { return atomic_load_explicit(&mapped_total, memory_order_relaxed); }
 
 size_t xw_code_used_bytes(void) { return atomic_load_explicit(&used_total, memory_order_relaxed); }

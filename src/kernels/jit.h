@@ -21,5 +21,10 @@ XW_HIDDEN void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n);
 XW_HIDDEN void *xw_code_install(const void *bytes, size_t n);
 XW_HIDDEN size_t xw_code_mapped_bytes(void);  // bytes of code memory allocated so far
 XW_HIDDEN size_t xw_code_used_bytes(void);    // bytes of code installed
+// fork(): around it code memory is locked (prepare) and unlocked (parent, child); the child
+// also stops appending to the region it shares with its parent (the memfd is shared).
+XW_HIDDEN void xw_code_fork_prepare(void);
+XW_HIDDEN void xw_code_fork_parent(void);
+XW_HIDDEN void xw_code_fork_child(void);
 
 #endif

@@ -32,9 +32,30 @@ static inline uint32_t hash(const xw_desc *d)
     return (uint32_t)(h >> 32);
 }
 
+// fork(): no lock may be inherited taken (by a thread the child does not have), so both are
+// held across it, the registry's first as everywhere else.
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    xw_code_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    xw_code_fork_parent();
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void fork_child(void)
+{
+    xw_code_fork_child();
+    pthread_mutex_unlock(&reg_lock);
+}
+
 void xw_reg_init(const xw_reg_params *p)
 {
     params = *p;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
     uint32_t size = 16;
     while (size < 2 * (uint64_t)params.capacity)
         size *= 2;

@@ -83,12 +83,27 @@ static void thread_exit(void *p)
     memset(&xw_last, 0, sizeof xw_last);  // it points into b
 }
 
-static void make_key(void) { pthread_key_create(&exit_key, thread_exit); }
+// fork(): the lock is held across it, so that no child inherits it taken by a thread it does
+// not have. (The blocks of those threads stay live in the child: their counts remain.)
+static void fork_lock(void) { pthread_mutex_lock(&stats_lock); }
+static void fork_unlock(void) { pthread_mutex_unlock(&stats_lock); }
+
+static void init_once(void)
+{
+    pthread_key_create(&exit_key, thread_exit);
+    pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+}
+
+// Every function that takes stats_lock calls this first.
+static void stats_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
+}
 
 static block *adopt_block(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, make_key);
+    stats_init();
     pthread_mutex_lock(&stats_lock);
     if (!nchunks)
         nchunks = (uint32_t)((xw_cfg.max_kernels + CHUNK - 1) / CHUNK) + 1;
@@ -175,6 +190,7 @@ static void sum_all(xw_stats_snapshot *s)
 
 int xw_stats_read(xw_stats_snapshot *out)
 {
+    stats_init();
     pthread_mutex_lock(&stats_lock);
     sum_all(out);
     for (int i = 0; i < XW_SYM_COUNT; i++)
@@ -200,6 +216,7 @@ void xw_stats_free(xw_stats_snapshot *s)
 
 int xw_stats_reset(void)
 {
+    stats_init();
     pthread_mutex_lock(&stats_lock);
     xw_stats_free(&baseline);
     sum_all(&baseline);
@@ -209,6 +226,7 @@ int xw_stats_reset(void)
 
 size_t xw_stats_memory_bytes(void)
 {
+    stats_init();
     pthread_mutex_lock(&stats_lock);
     size_t n = stats_bytes;
     pthread_mutex_unlock(&stats_lock);
