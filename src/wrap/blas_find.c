@@ -102,6 +102,12 @@ static unsigned long long objects_loaded(void)
     return adds;
 }
 
+// fork(): held across it, so no child inherits it taken by a thread it does not have.
+static void fork_lock(void) { pthread_mutex_lock(&find_lock); }
+static void fork_unlock(void) { pthread_mutex_unlock(&find_lock); }
+
+void xw_blas_init(void) { pthread_atfork(fork_lock, fork_unlock, fork_unlock); }
+
 xw_fn xw_blas_try(xw_sym s)
 {
     xw_fn f = atomic_load_explicit(&found[s], memory_order_acquire);

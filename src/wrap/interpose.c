@@ -55,6 +55,25 @@ static _Atomic int enabled_flag;
 static unsigned long long last_adds, last_subs;  // dl_iterate_phdr's load/unload counters
 static uintptr_t ours[XW_SYM_COUNT];             // our exported entry points (0: none)
 
+// fork(): `lock` is held across it, so no child inherits it taken (enable() holds it while it
+// scans and patches). Registered after the original-BLAS finder's handler (xw_init), so that
+// `lock` is taken before the finder's lock, as enable() takes them.
+static void fork_lock(void) { pthread_mutex_lock(&lock); }
+static void fork_unlock(void) { pthread_mutex_unlock(&lock); }
+
+static void register_fork(void)
+{
+    xw_init();
+    pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+}
+
+static void take_lock(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork);
+    pthread_mutex_lock(&lock);
+}
+
 static bool grow(void **v, int *cap, int n, size_t size)
 {
     if (n < *cap)
@@ -473,7 +492,7 @@ static bool same_object(const dso *a, uintptr_t base, const char *display)
 XW_API int xsmmwrap_enable(void)
 {
     xw_init();
-    pthread_mutex_lock(&lock);
+    take_lock();
     dso_list all = { 0 };
     collect_ctx c = { &all, 0, 0, false };
     maps m = { 0 };
@@ -531,7 +550,7 @@ out:
 
 XW_API int xsmmwrap_disable(void)
 {
-    pthread_mutex_lock(&lock);
+    take_lock();
     dso_list all = { 0 };
     collect_ctx c = { &all, 0, 0, false };
     maps m = { 0 };
@@ -562,7 +581,7 @@ XW_API int xsmmwrap_enabled(void) { return atomic_load(&enabled_flag); }
 
 static int count_of(const int *n)
 {
-    pthread_mutex_lock(&lock);
+    take_lock();
     int value = *n;
     pthread_mutex_unlock(&lock);
     return value;
@@ -575,7 +594,7 @@ XW_API int xsmmwrap_patch_get(int i, const char **object, const char **symbol)
 {
     if (!object || !symbol)
         return XSMMWRAP_EINVAL;
-    pthread_mutex_lock(&lock);
+    take_lock();
     int rc = i >= 0 && i < patches.n ? XSMMWRAP_OK : XSMMWRAP_ERANGE;
     if (rc == XSMMWRAP_OK) {
         *object = patches.v[i].object;
@@ -589,7 +608,7 @@ XW_API int xsmmwrap_skip_get(int i, const char **object, const char **reason)
 {
     if (!object || !reason)
         return XSMMWRAP_EINVAL;
-    pthread_mutex_lock(&lock);
+    take_lock();
     int rc = i >= 0 && i < skips.n ? XSMMWRAP_OK : XSMMWRAP_ERANGE;
     if (rc == XSMMWRAP_OK) {
         *object = skips.v[i].object;

@@ -19,6 +19,7 @@ static void init_impl(void)
         .dump_dir = xw_cfg.dump_dir,
     };
     xw_reg_init(&p);
+    xw_blas_init();
     atomic_store(&initialized, true);
 }
 

@@ -86,6 +86,7 @@ XW_HIDDEN extern const float xw_scale_f32[3];
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
 XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
+XW_HIDDEN void xw_blas_init(void);  // once, from xw_init: the fork handler of the finder's lock
 XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
 

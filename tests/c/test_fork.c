@@ -9,6 +9,7 @@
 // offsets) and checks them. The parent then calls P again. A second round forks while a
 // thread keeps asking for new kernels; the child must make and run its own (a generation lock
 // or code-memory lock inherited in the locked state would hang it: the test has a timeout).
+// A third forks while a thread runs xsmmwrap_enable()/disable(), whose lock likewise.
 // Linked with libxsmmwrap.so (in-process), like test_threads.
 #define _GNU_SOURCE
 #include <math.h>
@@ -19,6 +20,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "xsmmwrap.h"
 
 #include "check.h"
 
@@ -87,6 +90,16 @@ static int child_status(pid_t pid, const char *what)
 
 static atomic_bool stop;
 
+static void *toggle(void *arg)  // keeps scanning and patching the process (enable/disable)
+{
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        xsmmwrap_enable();
+        xsmmwrap_disable();
+    }
+    return NULL;
+}
+
 static void *churn(void *arg)  // keeps making new kernels (and so taking the locks)
 {
     (void)arg;
@@ -139,6 +152,21 @@ int main(void)
         if (p == 0)
             _exit(run_family(2 + r % 3, 300 + (uint64_t)r) ? 1 : 0);
         CHECK(p > 0 && child_status(p, "round 2") == 0, "child %d forked during generation", r);
+    }
+    atomic_store(&stop, true);
+    pthread_join(t, NULL);
+
+    // Round 3: fork while another thread runs enable()/disable(); the child does both itself.
+    atomic_store(&stop, false);
+    CHECK(pthread_create(&t, NULL, toggle, NULL) == 0, "toggle thread");
+    for (int r = 0; r < 20; r++) {
+        fflush(stdout);
+        const pid_t p = fork();
+        if (p == 0) {
+            const bool ok = xsmmwrap_enable() >= 0 && xsmmwrap_disable() >= 0 && gemm_ok(6, 7, 8, 9);
+            _exit(ok ? 0 : 1);
+        }
+        CHECK(p > 0 && child_status(p, "round 3") == 0, "child %d forked during enable()", r);
     }
     atomic_store(&stop, true);
     pthread_join(t, NULL);
