@@ -132,7 +132,11 @@ def test_run_sets_environment(tmp_path: Path) -> None:
     seen = json.loads(r.stdout)
     assert seen["LD_PRELOAD"] == f"{xsmmwrap.library_path()}:libm.so.6"
     assert seen["LIBXSMM_VERBOSE"] == "2"
-    assert seen["XSMMWRAP_STATS_JSON"] == str(tmp_path / "rel.json")
+    # --json: each process writes a file of its own (%p), summed into rel.json at the end
+    assert seen["XSMMWRAP_STATS_JSON"].endswith(f"{os.sep}%p.json")
+    assert not Path(seen["XSMMWRAP_STATS_JSON"]).parent.exists()  # removed after the merge
+    summed = json.loads((tmp_path / "rel.json").read_text())
+    assert summed["processes"] == [] and summed["intercepted"] == 0  # no GEMM call
     # without options: only LD_PRELOAD, and the library is not listed twice
     env = _env(LD_PRELOAD=str(xsmmwrap.library_path()))
     r = _xsmmwrap("run", sys.executable, "-c", show, env=env)
@@ -150,6 +154,82 @@ def test_run_passes_exit_status_and_arguments() -> None:
                   "-v", "--json", "x")  # fmt: skip
     assert r.returncode == 3
     assert r.stdout.strip() == "['-v', '--json', 'x']"
+
+
+# A parent that calls GEMM, then runs a child that does too (shapes of its own, and one of the
+# parent's), then exits with status 4.
+FAMILY = """
+import subprocess, sys
+import numpy as np
+a = np.ones((100, 8, 8))
+a @ a
+child = "import numpy as np; b = np.ones((7, 5, 5)); b @ b; c = np.ones((3, 8, 8)); c @ c"
+subprocess.run([sys.executable, "-c", child], check=True)
+sys.exit(4)
+"""
+
+
+def test_run_json_sums_every_process(tmp_path: Path) -> None:
+    out = tmp_path / "stats.json"
+    r = _xsmmwrap("run", "--json", str(out), "--", sys.executable, "-c", FAMILY)
+    assert r.returncode == 4, r.stderr
+    stats = json.loads(out.read_text())
+    procs = stats["processes"]
+    assert len(procs) == 2 and len({p["pid"] for p in procs}) == 2, procs
+    assert sorted(p["intercepted"] for p in procs) == [10, 100]
+    assert all("python" in p["program"] for p in procs)
+    assert stats["intercepted"] == 110 == sum(stats["symbols"].values())
+    assert stats["routes"]["jit"] + stats["routes"]["portable"] == 110
+    calls = {(k["m"], k["n"], k["k"]): k["calls"] for k in stats["kernels"]}
+    assert calls == {(8, 8, 8): 103, (5, 5, 5): 7}  # the 8x8x8 kernel of both, summed
+
+
+def test_run_json_ended_by_a_signal(tmp_path: Path) -> None:
+    """The child killed by SIGTERM: `run` ends the same way, the statistics still written."""
+    out = tmp_path / "stats.json"
+    script = "import os, signal, numpy as np; a = np.ones((4, 4, 4)); a @ a; " \
+             "os.kill(os.getpid(), signal.SIGTERM)"  # fmt: skip
+    r = _xsmmwrap("run", "--json", str(out), "--", sys.executable, "-c", script)
+    assert r.returncode == -15, (r.returncode, r.stderr)
+    assert json.loads(out.read_text())["processes"] == []  # killed: no exit handler ran
+
+
+def test_stats_json_per_process_id(tmp_path: Path) -> None:
+    """XSMMWRAP_STATS_JSON with %p (no CLI): the file of each process is named by its id."""
+    pattern = str(tmp_path / "s.%p.json")
+    code = "import os, numpy as np; a = np.ones((9, 6, 6)); a @ a; print(os.getpid())"
+    env = _env(LD_PRELOAD=str(xsmmwrap.library_path()), XSMMWRAP_STATS_JSON=pattern)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pid = int(r.stdout)
+    doc = json.loads((tmp_path / f"s.{pid}.json").read_text())
+    assert doc["pid"] == pid and doc["intercepted"] == 9 and "python" in doc["program"]
+
+
+def test_merge_sums_counts_and_kernels() -> None:
+    from xsmmwrap.merge import merge
+
+    kernel = {"precision": "f64", "trans_a": "N", "trans_b": "N", "m": 2, "n": 2, "k": 2,
+              "lda": 2, "ldb": 2, "ldc": 2, "alpha": "1", "beta": "0", "jit": True,
+              "target": "avx2", "code_bytes": 100, "calls": 3, "gflop": 0.5}  # fmt: skip
+    a = {"version": "9", "target": "avx2", "cpu_target": "avx512", "pid": 1, "program": "a",
+         "intercepted": 5, "routes": {"jit": 3, "too_large": 2}, "symbols": {"dgemm_": 5},
+         "kernels": [kernel], "memory": {"code_bytes": 100, "total_bytes": 1000},
+         "jit_failures": 1}  # fmt: skip
+    b = {**a, "pid": 2, "program": "b", "intercepted": 4, "routes": {"jit": 4},
+         "symbols": {"sgemm_": 4}, "kernels": [kernel, {**kernel, "m": 3}]}  # fmt: skip
+    m = merge([a, b])
+    assert (m["version"], m["target"], m["cpu_target"]) == ("9", "avx2", "avx512")
+    assert m["intercepted"] == 9 and m["routes"] == {"jit": 7, "too_large": 2}
+    assert m["symbols"] == {"dgemm_": 5, "sgemm_": 4}
+    assert m["memory"] == {"code_bytes": 200, "total_bytes": 2000} and m["jit_failures"] == 2
+    assert [(k["m"], k["calls"], k["gflop"]) for k in m["kernels"]] == [(2, 6, 1.0), (3, 3, 0.5)]
+    assert m["processes"] == [
+        {"pid": 1, "program": "a", "intercepted": 5},
+        {"pid": 2, "program": "b", "intercepted": 4},
+    ]
+    assert merge([])["intercepted"] == 0 and merge([])["processes"] == []
 
 
 def test_run_command_not_found() -> None:

@@ -3,7 +3,8 @@
 Subcommands
 -----------
 run [-v N] [--json FILE] -- CMD ...
-    Run CMD with libxsmmwrap preloaded (prepended to ``LD_PRELOAD``).
+    Run CMD with libxsmmwrap preloaded (prepended to ``LD_PRELOAD``); --json: the statistics of
+    every process of CMD, summed into FILE when CMD ends.
 info
     Print the library's version, paths and configuration as JSON.
 bench kernels [--quick] [--json FILE]
@@ -27,7 +28,10 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,11 +61,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     env["LD_PRELOAD"] = _prepend_preload(library, env.get("LD_PRELOAD"))
     if args.verbose is not None:
         env["LIBXSMM_VERBOSE"] = str(args.verbose)
-    if args.json is not None:
-        env["XSMMWRAP_STATS_JSON"] = os.path.abspath(args.json)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
+        if args.json is not None:
+            return _run_and_merge(command, env, Path(os.path.abspath(args.json)))
         os.execvpe(command[0], command, env)
     except FileNotFoundError:
         print(f"xsmmwrap run: command not found: {command[0]}", file=sys.stderr)
@@ -75,6 +79,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0  # not reached: execvpe replaced the process
 
 
+def _run_and_merge(command: list[str], env: dict[str, str], out: Path) -> int:
+    """Runs ``command`` as a child, each of its processes writing its statistics to a file of
+    its own (``%p``: process id), and writes their sum (:mod:`xsmmwrap.merge`) to ``out``. The
+    child gets the terminal's interrupts itself; a SIGTERM or SIGHUP sent to us is passed on.
+    Returns the child's exit status; when a signal ended it, ends this process the same way."""
+    from . import merge
+
+    with tempfile.TemporaryDirectory(prefix="xsmmwrap-run-") as tmp:
+        env = {**env, "XSMMWRAP_STATS_JSON": os.path.join(tmp, "%p.json")}
+        child = subprocess.Popen(command, env=env)
+        forward = {signal.SIGTERM, signal.SIGHUP}
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGQUIT, *forward)}
+        for sig in previous:
+            signal.signal(
+                sig,
+                (lambda s, _f: child.send_signal(s)) if sig in forward else signal.SIG_IGN,
+            )
+        try:
+            status = child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        data = merge.merge_files(sorted(Path(tmp).glob("*.json")))
+    out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if status < 0:  # killed by a signal: so are we, as if we had been the child
+        sys.stdout.flush()
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    return status if status >= 0 else 128 - status
+
+
 def _add_run(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "run",
@@ -85,7 +120,10 @@ def _add_run(subparsers: Any) -> None:
         "-v", "--verbose", type=int, metavar="N", help="verbosity (sets LIBXSMM_VERBOSE=N)"
     )
     p.add_argument(
-        "--json", metavar="FILE", help="write statistics as JSON at exit (XSMMWRAP_STATS_JSON)"
+        "--json",
+        metavar="FILE",
+        help="write the statistics as JSON when CMD ends: those of every process CMD ran, "
+        "summed, with the list of processes (each writes XSMMWRAP_STATS_JSON=DIR/%%p.json)",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...")
     p.set_defaults(func=_cmd_run)

@@ -1,7 +1,10 @@
 // report.c: everything the library prints: the LIBXSMM_VERBOSE report at exit (stderr), a line
 // per kernel created at level 3, the JSON statistics, and the one fatal message.
+#define _GNU_SOURCE  // program_invocation_name (errno.h)
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "wrap.h"
 
@@ -74,6 +77,22 @@ static void print_kernels(FILE *f, const xw_stats_snapshot *s)
     }
 }
 
+// s as a JSON string: quotes, backslashes and control characters escaped.
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
 
 int xw_report_json(const char *path)
@@ -88,6 +107,9 @@ int xw_report_json(const char *path)
     fprintf(f, "{\n  \"version\": \"%s\",\n  \"target\": \"%s\",\n  \"cpu_target\": \"%s\",\n",
             xsmmwrap_version(), xsmmwrap_target_name(xw_cfg.target),
             xsmmwrap_target_name(xw_cfg.cpu_target));
+    fprintf(f, "  \"pid\": %ld,\n  \"program\": ", (long)getpid());
+    json_string(f, program_invocation_name);
+    fprintf(f, ",\n");
     fprintf(f, "  \"intercepted\": %llu,\n  \"routes\": {", (unsigned long long)st.intercepted);
     for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", xsmmwrap_route_name(r), (unsigned long long)s.route[r]);
@@ -122,9 +144,26 @@ int xw_report_json(const char *path)
     return fclose(f) == 0 ? XSMMWRAP_OK : XSMMWRAP_EIO;
 }
 
+// XSMMWRAP_STATS_JSON with each "%p" replaced by the process id, so that every process of a
+// run (children, MPI ranks) writes its own file; false when it does not fit.
+static bool stats_json_path(char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = xw_cfg.stats_json; *p; p++) {
+        const int w = p[0] == '%' && p[1] == 'p' ? snprintf(out + o, n - o, "%ld", (long)getpid())
+                                                 : snprintf(out + o, n - o, "%c", *p);
+        if (w < 0 || (size_t)w >= n - o)
+            return false;
+        o += (size_t)w;
+        p += p[0] == '%' && p[1] == 'p';
+    }
+    return true;
+}
+
 void xw_report_at_exit(void)
 {
-    if (xw_cfg.stats_json && xw_report_json(xw_cfg.stats_json) != XSMMWRAP_OK)
+    char path[4096];
+    if (xw_cfg.stats_json && (!stats_json_path(path, sizeof path) || xw_report_json(path) != XSMMWRAP_OK))
         fprintf(stderr, "xsmmwrap: could not write %s\n", xw_cfg.stats_json);
     if (verbosity() == 0)
         return;

@@ -1,0 +1,79 @@
+"""One statistics document for a run of several processes.
+
+Under ``xsmmwrap run --json FILE`` every process of the command (children, MPI ranks, the
+programs a script runs) that made GEMM calls writes its own statistics file at exit
+(``XSMMWRAP_STATS_JSON`` with ``%p``, its process id); :func:`merge` sums them into the one
+document written to FILE: counts summed, kernels of the same descriptor summed, and
+``processes`` listing each contributor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+#: What identifies a kernel across processes (its calls, GFLOP and code are summed).
+KERNEL_KEY = (
+    "precision", "trans_a", "trans_b", "m", "n", "k", "lda", "ldb", "ldc", "alpha", "beta", "jit",
+    "target",
+)  # fmt: skip
+
+
+def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
+    for name, count in more.items():
+        into[name] = into.get(name, 0) + count
+
+
+def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The statistics of several processes as one document, in the format of one process's
+    (``XSMMWRAP_STATS_JSON``), with ``processes``: ``pid``, ``program`` and ``intercepted``
+    of each. ``version``, ``target`` and ``cpu_target`` are the first document's; with no
+    document, every count is zero."""
+    out: dict[str, Any] = {
+        "version": __version__,
+        "intercepted": 0,
+        "routes": {},
+        "symbols": {},
+        "kernels": [],
+        "memory": {"code_bytes": 0, "total_bytes": 0},
+        "jit_failures": 0,
+        "processes": [],
+    }
+    kernels: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for i, doc in enumerate(docs):
+        if i == 0:
+            out.update({k: doc[k] for k in ("version", "target", "cpu_target") if k in doc})
+        out["intercepted"] += doc.get("intercepted", 0)
+        _add_counts(out["routes"], doc.get("routes", {}))
+        _add_counts(out["symbols"], doc.get("symbols", {}))
+        _add_counts(out["memory"], doc.get("memory", {}))
+        out["jit_failures"] += doc.get("jit_failures", 0)
+        out["processes"].append(
+            {k: doc.get(k) for k in ("pid", "program")} | {"intercepted": doc.get("intercepted", 0)}
+        )
+        for k in doc.get("kernels", []):
+            key = tuple(k.get(f) for f in KERNEL_KEY)
+            if key in kernels:
+                for f in ("calls", "gflop", "code_bytes"):
+                    kernels[key][f] = kernels[key].get(f, 0) + k.get(f, 0)
+            else:
+                kernels[key] = dict(k)
+    out["kernels"] = list(kernels.values())
+    return out
+
+
+def merge_files(paths: Iterable[Path]) -> dict[str, Any]:
+    """:func:`merge` of the statistics files ``paths`` (in process-id order); a file that is
+    not a complete JSON document (a process killed while writing it) is left out."""
+    docs = []
+    for path in paths:
+        try:
+            docs.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    docs.sort(key=lambda d: d.get("pid") or 0)
+    return merge(docs)
