@@ -60,9 +60,12 @@ for spec in sys.argv[2:]:
     assert np.allclose(c, want, rtol=1e-12, atol=1e-12), spec
 with open("/proc/self/maps") as f:
     wx = [line for line in f if line.split()[1].startswith("rw") and line.split()[1][2] == "x"]
+    f.seek(0)
+    memfd = [line for line in f if "xsmmwrap-code" in line]
 print("WX", len(wx))
 for line in wx:
     print(line, end="")
+print("MEMFD", len(memfd))
 """
 
 
@@ -97,6 +100,39 @@ def test_no_mapping_writable_and_executable(libpath: Path, tmp_path: Path) -> No
     assert out.startswith("WX 0"), out
     if stats["target"] != "generic":
         assert stats["memory"]["code_bytes"] > 4096
+
+
+# Makes memfd_create fail as on a kernel or sandbox without it (seccomp, gVisor, Linux < 3.17).
+NO_MEMFD = r"""
+#include <errno.h>
+int memfd_create(const char *name, unsigned flags)
+{
+    (void)name;
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+}
+"""
+
+
+def test_code_memory_without_memfd(libpath: Path, tmp_path: Path) -> None:
+    """Without memfd_create, kernels go to private pages written, then made read+execute:
+    still generated, right, and never writable and executable."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed (tools/setup.sh installs gcc)"
+    shim = tmp_path / "no_memfd.so"
+    src = tmp_path / "no_memfd.c"
+    src.write_text(NO_MEMFD)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(shim), str(src)], check=True)
+    shapes = [f"{m}x{n}x{k}" for m in (3, 8, 13) for n in (4, 9) for k in (5, 16)]
+    out, _, stats = run(libpath, shapes, tmp_path, LD_PRELOAD=str(shim))
+    assert out.startswith("WX 0"), out
+    assert "MEMFD 0" in out, out  # the memfd path was really not taken
+    if stats["target"] != "generic":
+        assert stats["routes"]["jit"] == len(shapes) and stats["jit_failures"] == 0
+    out, _, _ = run(libpath, shapes, tmp_path)  # and without the shim it is taken
+    if stats["target"] != "generic":
+        assert "MEMFD 0" not in out, out
 
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
