@@ -135,6 +135,22 @@ def test_code_memory_without_memfd(libpath: Path, tmp_path: Path) -> None:
         assert "MEMFD 0" not in out, out
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [("XSMMWRAP_TARGET", "avx-512"), ("LIBXSMM_TARGET", "zen9"), ("XSMMWRAP_MAX_MNK", "12k"),
+     ("LIBXSMM_VERBOSE", "loud")],
+)  # fmt: skip
+def test_setting_not_understood_is_reported(
+    libpath: Path, tmp_path: Path, name: str, value: str
+) -> None:
+    """A value the library cannot read is named on stderr once, and its default used."""
+    _, err, stats = run(libpath, ["8x8x8", "5x5x5"], tmp_path, **{name: value})
+    assert err == f"xsmmwrap: {name}={value} not understood, its default is used (see the README)\n"
+    assert stats["routes"]["jit"] + stats["routes"]["portable"] == 2
+    _, err, _ = run(libpath, ["8x8x8"], tmp_path, XSMMWRAP_TARGET="AVX2", XSMMWRAP_MAX_MNK="4096 ")
+    assert err == ""
+
+
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 def test_verbosity_levels(libpath: Path, tmp_path: Path, level: int) -> None:
     shapes = ["8x8x8", "8x8x8", "5x5x5:1"]

@@ -9,24 +9,48 @@
 
 XW_HIDDEN xw_env xw_cfg;
 
-static const char *env_first(const char *a, const char *b)
+static const char *bad_name, *bad_value;  // the first setting not understood
+
+// The value of variable a, else of b (LIBXSMM's name); its name in *name.
+static const char *env_named(const char *a, const char *b, const char **name)
 {
     const char *v = getenv(a);
+    *name = a;
     if (v && *v)
         return v;
     v = b ? getenv(b) : NULL;
+    *name = b;
     return v && *v ? v : NULL;
+}
+
+static const char *env_first(const char *a, const char *b)
+{
+    const char *name;
+    return env_named(a, b, &name);
+}
+
+static void not_understood(const char *name, const char *value)
+{
+    if (!bad_name) {
+        bad_name = name;
+        bad_value = value;
+    }
 }
 
 static int64_t env_int(const char *a, const char *b, int64_t dflt, int64_t lo, int64_t hi)
 {
-    const char *v = env_first(a, b);
+    const char *name;
+    const char *v = env_named(a, b, &name);
     if (!v)
         return dflt;
     char *end;
     long long x = strtoll(v, &end, 0);
-    if (end == v)
+    while (*end == ' ' || *end == '\t' || *end == '\n')
+        end++;
+    if (end == v || *end) {
+        not_understood(name, v);
         return dflt;
+    }
     return x < lo ? lo : x > hi ? hi : x;
 }
 
@@ -34,7 +58,8 @@ static int64_t env_int(const char *a, const char *b, int64_t dflt, int64_t lo, i
 // AVX2 machine would fault, which is never what the user asked for.
 static xw_target env_target(xw_target cpu)
 {
-    const char *v = env_first("XSMMWRAP_TARGET", "LIBXSMM_TARGET");
+    const char *name;
+    const char *v = env_named("XSMMWRAP_TARGET", "LIBXSMM_TARGET", &name);
     if (!v)
         return cpu;
     // LIBXSMM's names too: older ISAs than AVX2 have no generator, so they mean the portable kernel.
@@ -47,9 +72,13 @@ static xw_target env_target(xw_target cpu)
         { "cpx", XW_TARGET_AVX512 }, { "spr", XW_TARGET_AVX512 }, { "knl", XW_TARGET_AVX512 },
     };
     xw_target want = cpu;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcasecmp(v, names[i].name))
-            want = names[i].target;
+    size_t i = 0;
+    while (i < sizeof names / sizeof *names && strcasecmp(v, names[i].name))
+        i++;
+    if (i < sizeof names / sizeof *names)
+        want = names[i].target;
+    else
+        not_understood(name, v);
     return want < cpu ? want : cpu;
 }
 
@@ -69,5 +98,7 @@ void xw_env_read(xw_env *out)
     if (!e.dump_dir && e.verbosity < 0)
         e.dump_dir = ".";
     e.blas_path = env_first("XSMMWRAP_BLAS", NULL);
+    e.bad_name = bad_name;
+    e.bad_value = bad_value;
     *out = e;
 }

@@ -160,6 +160,13 @@ static bool stats_json_path(char *out, size_t n)
     return true;
 }
 
+void xw_report_settings(void)
+{
+    if (xw_cfg.bad_name)
+        fprintf(stderr, "xsmmwrap: %s=%s not understood, its default is used (see the README)\n",
+                xw_cfg.bad_name, xw_cfg.bad_value);
+}
+
 void xw_report_at_exit(void)
 {
     char path[4096];

@@ -12,6 +12,7 @@ static _Atomic bool initialized;
 static void init_impl(void)
 {
     xw_env_read(&xw_cfg);
+    xw_report_settings();
     const xw_reg_params p = {
         .capacity = (uint32_t)xw_cfg.max_kernels,
         .target = xw_cfg.target,

@@ -45,6 +45,7 @@ typedef struct {
     const char *stats_json;  // XSMMWRAP_STATS_JSON
     const char *dump_dir;    // XSMMWRAP_DUMP, or "." with a negative verbosity
     const char *blas_path;   // XSMMWRAP_BLAS
+    const char *bad_name, *bad_value;  // the first setting not understood (its default used)
 } xw_env;
 XW_HIDDEN extern xw_env xw_cfg;
 XW_HIDDEN void xw_env_read(xw_env *out);
@@ -124,5 +125,6 @@ XW_HIDDEN void xw_report_kernel_created(const xw_kernel *k);
 XW_HIDDEN void xw_report_no_blas(const char *symbol);  // then abort()
 XW_HIDDEN int xw_report_json(const char *path);
 XW_HIDDEN void xw_report_at_exit(void);
+XW_HIDDEN void xw_report_settings(void);  // at init: a setting that was not understood
 
 #endif
