@@ -184,6 +184,40 @@ def test_run_json_sums_every_process(tmp_path: Path) -> None:
     assert calls == {(8, 8, 8): 103, (5, 5, 5): 7}  # the 8x8x8 kernel of both, summed
 
 
+# A parent that calls GEMM, forks two children that call it too and exit normally (so each
+# writes its statistics), then calls it again.
+FORKS = """
+import os, sys
+import numpy as np
+a = np.ones((100, 8, 8))
+a @ a
+kids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        b = np.ones((7, 5, 5))
+        b @ b
+        sys.exit(0)
+    kids.append(pid)
+for pid in kids:
+    assert os.waitpid(pid, 0)[1] == 0
+a[:3] @ a[:3]
+"""
+
+
+def test_run_json_counts_forked_children_once(tmp_path: Path) -> None:
+    """A forked child's statistics are its own calls (not the parent's before the fork too):
+    the sum over the processes is every call made once."""
+    out = tmp_path / "stats.json"
+    r = _xsmmwrap("run", "--json", str(out), "--", sys.executable, "-c", FORKS)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(out.read_text())
+    assert sorted(p["intercepted"] for p in stats["processes"]) == [7, 7, 103]
+    assert stats["intercepted"] == 117
+    calls = {(k["m"], k["n"], k["k"]): k["calls"] for k in stats["kernels"]}
+    assert calls == {(8, 8, 8): 103, (5, 5, 5): 14}
+
+
 def test_run_json_ended_by_a_signal(tmp_path: Path) -> None:
     """The child killed by SIGTERM: `run` ends the same way, the statistics still written."""
     out = tmp_path / "stats.json"

@@ -169,6 +169,10 @@ void xw_report_settings(void)
 
 void xw_report_at_exit(void)
 {
+    xsmmwrap_stats st;
+    xsmmwrap_get_stats(&st);
+    if (st.intercepted == 0)  // (a child forked after the first call counts its own calls only)
+        return;
     char path[4096];
     if (xw_cfg.stats_json && (!stats_json_path(path, sizeof path) || xw_report_json(path) != XSMMWRAP_OK))
         fprintf(stderr, "xsmmwrap: could not write %s\n", xw_cfg.stats_json);
@@ -183,7 +187,7 @@ void xw_report_at_exit(void)
 }
 
 // Runs at exit (or unload) only when the library was used: a process that never called GEMM
-// prints nothing and initialises nothing.
+// prints nothing, writes nothing and initialises nothing.
 __attribute__((destructor)) static void report_destructor(void)
 {
     if (xw_initialized())

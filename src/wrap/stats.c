@@ -84,14 +84,22 @@ static void thread_exit(void *p)
 }
 
 // fork(): the lock is held across it, so that no child inherits it taken by a thread it does
-// not have. (The blocks of those threads stay live in the child: their counts remain.)
+// not have. A child's statistics are its own calls: they start from a baseline of everything
+// counted at the fork (so a run's processes add up, `xsmmwrap run --json`); the blocks of the
+// threads the child does not have stay, their counts inside that baseline.
 static void fork_lock(void) { pthread_mutex_lock(&stats_lock); }
 static void fork_unlock(void) { pthread_mutex_unlock(&stats_lock); }
+
+static void fork_child(void)
+{
+    pthread_mutex_unlock(&stats_lock);
+    xw_stats_reset();
+}
 
 static void init_once(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+    pthread_atfork(fork_lock, fork_unlock, fork_child);
 }
 
 // Every function that takes stats_lock calls this first.
