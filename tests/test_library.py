@@ -102,6 +102,50 @@ def test_no_mapping_writable_and_executable(libpath: Path, tmp_path: Path) -> No
         assert stats["memory"]["code_bytes"] > 4096
 
 
+# dlopen, a GEMM call from a thread that stays alive, dlclose, then that thread exits (the
+# library's per-thread statistics destructor runs then) and the main thread calls again.
+UNLOAD = r"""
+import ctypes as ct, sys, threading, _ctypes
+import numpy as np
+lib = ct.CDLL(sys.argv[1])
+I, D = ct.c_int32, ct.c_double
+
+def gemm(lib):
+    n = 8
+    a = np.asfortranarray(np.ones((n, n))); c = np.asfortranarray(np.zeros((n, n)))
+    lib.dgemm_(b"N", b"N", ct.byref(I(n)), ct.byref(I(n)), ct.byref(I(n)), ct.byref(D(1.0)),
+               a.ctypes.data_as(ct.c_void_p), ct.byref(I(n)), a.ctypes.data_as(ct.c_void_p),
+               ct.byref(I(n)), ct.byref(D(0.0)), c.ctypes.data_as(ct.c_void_p), ct.byref(I(n)),
+               ct.c_size_t(1), ct.c_size_t(1))
+    assert (c == n).all()
+
+called, leave = threading.Event(), threading.Event()
+def worker():
+    gemm(lib)
+    called.set()
+    leave.wait()
+t = threading.Thread(target=worker)
+t.start()
+called.wait()
+_ctypes.dlclose(lib._handle)
+leave.set()
+t.join()
+with open("/proc/self/maps") as f:
+    print("MAPPED", sum("libxsmmwrap" in line for line in f))
+gemm(ct.CDLL(sys.argv[1]))
+print("OK")
+"""
+
+
+def test_dlclose_leaves_the_library_loaded(libpath: Path) -> None:
+    """dlclose() does not unload the library (-z nodelete): threads that called it keep a
+    statistics destructor in it, and enable() may have pointed other objects' slots at it."""
+    r = subprocess.run([sys.executable, "-c", UNLOAD, str(libpath)], capture_output=True,
+                       text=True, timeout=120, env=clean_env())  # fmt: skip
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert "OK" in r.stdout and "MAPPED 0" not in r.stdout, r.stdout
+
+
 # Makes memfd_create fail as on a kernel or sandbox without it (seccomp, gVisor, Linux < 3.17).
 NO_MEMFD = r"""
 #include <errno.h>
