@@ -261,6 +261,30 @@ def test_bench_kernels_given_shapes(env: dict[str, str], cbuild: Path) -> None:
     assert "find a known kernel" not in r.stdout
 
 
+def test_bench_kernels_shapes_from_a_run(env: dict[str, str], cbuild: Path, tmp_path: Path) -> None:
+    """--shapes-from takes the shapes of a statistics file, most calls first, each once, none
+    larger than the benchmark takes, none without calls."""
+
+    def kernel(prec: str, m: int, n: int, k: int, calls: int, ta: str = "N") -> dict[str, Any]:
+        return {"precision": prec, "trans_a": ta, "trans_b": "N", "m": m, "n": n, "k": k,
+                "calls": calls}  # fmt: skip
+
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"kernels": [
+        kernel("f64", 4, 4, 4, 5), kernel("f32", 6, 5, 3, 50), kernel("f64", 300, 1, 1, 999),
+        kernel("f64", 6, 5, 3, 7, ta="T"), kernel("f64", 9, 9, 9, 0),
+    ]}))  # fmt: skip
+    r = cli(env, "bench", "kernels", "--quick", "--shapes-from", str(stats), "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [(c["m"], c["n"], c["k"]) for c in json.loads(r.stdout)["dp"]] == [(6, 5, 3), (4, 4, 4)]
+    assert "shapes from" in r.stderr and "6x5x3, 4x4x4" in r.stderr
+    stats.write_text(json.dumps({"kernels": [kernel("f64", 300, 1, 1, 9)]}))
+    r = cli(env, "bench", "kernels", "--shapes-from", str(stats), KEEP)
+    assert r.returncode == 2 and "no kernel" in r.stderr
+    r = cli(env, "bench", "kernels", "--shapes", "4x4x4", "--shapes-from", str(stats), KEEP)
+    assert r.returncode == 2 and "not allowed with" in r.stderr
+
+
 @pytest.mark.parametrize("bad", ["3x3", "0x3x3", "3x3x3,", "257x1x1", "axbxc"])
 def test_bench_kernels_rejects_bad_shapes(env: dict[str, str], bad: str) -> None:
     r = cli(env, "bench", "kernels", "--shapes", bad, KEEP)

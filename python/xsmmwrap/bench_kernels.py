@@ -86,6 +86,19 @@ def parse_shapes(text: str) -> list[tuple[int, int, int]]:
     return shapes
 
 
+def shapes_from_stats(doc: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """The (M, N, K) of a statistics document's kernels (``XSMMWRAP_STATS_JSON``, ``xsmmwrap
+    run --json``), most calls first: each M, N, K once, those with a size beyond
+    :data:`SHAPE_DIM_MAX` left out, at most :data:`SHAPES_MAX`. Precision, transposes and
+    scalars are not kept: the benchmark times DP NN alpha = beta = 1."""
+    out: list[tuple[int, int, int]] = []
+    for k in sorted(doc.get("kernels", []), key=lambda k: -int(k.get("calls", 0))):
+        shape = (int(k["m"]), int(k["n"]), int(k["k"]))
+        if k.get("calls", 0) and all(1 <= d <= SHAPE_DIM_MAX for d in shape) and shape not in out:
+            out.append(shape)
+    return out[:SHAPES_MAX]
+
+
 def run(
     quick: bool = False,
     cpu: int | None = None,
@@ -451,13 +464,32 @@ def _errors(data: dict[str, Any]) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     """``xsmmwrap bench kernels``: run, print the tables (or the JSON), save the JSON."""
+    shapes = args.shapes
+    if args.shapes_from is not None:
+        try:
+            shapes = shapes_from_stats(json.loads(Path(args.shapes_from).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            print(f"xsmmwrap bench kernels: {args.shapes_from}: {err}", file=sys.stderr)
+            return 2
+        if not shapes:
+            print(
+                f"xsmmwrap bench kernels: {args.shapes_from}: no kernel with calls and sizes "
+                f"1..{SHAPE_DIM_MAX}",
+                file=sys.stderr,
+            )
+            return 2
+        print(
+            f"shapes from {args.shapes_from} (most calls first; timed as DP NN alpha=1 beta=1): "
+            + ", ".join(f"{m}x{n}x{k}" for m, n, k in shapes),
+            file=sys.stderr,
+        )
     try:
         data = run(
             quick=args.quick,
             cpu=args.cpu,
             program=args.program,
             keep_openblas_env=args.keep_openblas_env,
-            shapes=args.shapes,
+            shapes=shapes,
         )
     except samples.SampleError as err:
         print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
@@ -503,12 +535,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--save", metavar="FILE", help="the same as --json FILE")
     p.add_argument("--cpu", type=int, metavar="N", help="CPU to pin to (default: the last one)")
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--shapes",
         type=_shapes_arg,
         metavar="MxNxK[,...]",
         help="measure only these shapes (yours): DP, NN, alpha = beta = 1, cached and streamed, "
         "against OpenBLAS and LIBXSMM; the other sections are skipped",
+    )
+    which.add_argument(
+        "--shapes-from",
+        metavar="STATS.json",
+        help="the same for the shapes of a statistics file (xsmmwrap run --json), most calls first",
     )
     p.add_argument(
         "--program", type=Path, metavar="PATH", help="the bench-kernels executable to run"
