@@ -637,3 +637,38 @@ print("rc", lib.xsmmwrap_enable(), lib.xsmmwrap_enabled(), lib.xsmmwrap_patch_co
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["rc", "1", "0", "0"], r.stdout
+
+
+def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
+    """python -m xsmmwrap.bench_enable, shortened: every case timed plain, after enable() and
+    under LD_PRELOAD (its workers fail the run unless exactly the enable() and LD_PRELOAD
+    turns reached the wrapper), its table and the modules enable() redirected printed."""
+    import json
+
+    argv = [sys.executable, "-m", "xsmmwrap.bench_enable", "--stack", "50", "--sizes", "4", "8"]
+    argv += ["--repeats", "1", "--rounds", "1", "--runs", "2", "--no-pin", "--json"]
+    r = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    table, _, raw = r.stdout.partition("\n{")
+    figures = json.loads("{" + raw)
+    cases = ["matmul 4x4 float64", "matmul 8x8 float64", "scipy dgemm 8x8"]
+    for mode in ("plain", "enable()", "LD_PRELOAD"):
+        assert sorted(figures[mode]) == sorted(cases), figures[mode]
+        assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
+    rows = [line.split() for line in table.splitlines() if line.startswith(("matmul", "scipy"))]
+    assert len(rows) == 3 and all(len(row) == 8 for row in rows), table
+    assert any(p.startswith("_multiarray_umath") for p in figures["patched"]), figures["patched"]
+    assert "redirected by enable(): _multiarray_umath (scipy_cblas_dgemm64_" in table, table
+
+
+def test_benchmark_places_stacks_alike_in_every_process() -> None:
+    """The stacks start 16 bytes past a 2 MiB boundary whatever was allocated before."""
+    from xsmmwrap.bench_enable import HUGE, OFFSET, _placed
+
+    cases = (((3, 5, 5), "float64"), ((1000, 8, 8), "float32"), ((10, 64, 64), "float64"))
+    for shape, dtype in cases:
+        junk = bytearray(12345)  # moves malloc's next block
+        a = _placed(shape, dtype)
+        assert a.ctypes.data % HUGE == OFFSET and a.shape == shape and a.dtype == dtype
+        a[...] = 1.5  # the whole array is writable memory of its own
+        assert float(a.sum()) == 1.5 * a.size and len(junk) == 12345
