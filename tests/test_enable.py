@@ -640,12 +640,13 @@ print("rc", lib.xsmmwrap_enable(), lib.xsmmwrap_enabled(), lib.xsmmwrap_patch_co
 
 
 def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
-    """python -m xsmmwrap.bench_enable, shortened: every case timed plain, after enable() and
+    """xsmmwrap bench enable, shortened: every case timed plain, after enable() and
     under LD_PRELOAD (its workers fail the run unless exactly the enable() and LD_PRELOAD
     turns reached the wrapper), its table and the modules enable() redirected printed."""
     import json
 
-    argv = [sys.executable, "-m", "xsmmwrap.bench_enable", "--stack", "50", "--sizes", "4", "8"]
+    argv = [sys.executable, "-m", "xsmmwrap", "bench", "enable", "--stack", "50"]
+    argv += ["--sizes", "4", "8"]
     argv += ["--repeats", "1", "--rounds", "1", "--runs", "2", "--no-pin", "--json"]
     r = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -656,7 +657,10 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
         assert sorted(figures[mode]) == sorted(cases), figures[mode]
         assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
     rows = [line.split() for line in table.splitlines() if line.startswith(("matmul", "scipy"))]
-    assert len(rows) == 3 and all(len(row) == 8 for row in rows), table
+    assert len(rows) == 3 and all(len(row) == 10 for row in rows), table
+    # np.add over the matmul stacks (no GEMM call: the plain turns' count of 0 covers it)
+    assert sorted(figures["a+b"]) == cases[:2] and all(t > 0 for t in figures["a+b"].values())
+    assert rows[2][-2:] == ["-", "-"], rows[2]  # scipy's case has no stacks
     assert any(p.startswith("_multiarray_umath") for p in figures["patched"]), figures["patched"]
     assert "redirected by enable(): _multiarray_umath (scipy_cblas_dgemm64_" in table, table
 

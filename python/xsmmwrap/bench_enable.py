@@ -1,4 +1,4 @@
-"""``python -m xsmmwrap.bench_enable``: what in-process interposition gains, next to LD_PRELOAD.
+"""``xsmmwrap bench enable``: what in-process interposition gains, next to LD_PRELOAD.
 
 Measures, in ns per matrix, ``np.matmul(a, b, out=c)`` on stacks of ``--stack`` (10000)
 n x n matrices for n = 4, 8, 16, 32, and one ``scipy.linalg.blas.dgemm`` call on 8 x 8
@@ -9,7 +9,12 @@ plain
 enable()
     the same process after ``xsmmwrap.enable()``;
 LD_PRELOAD
-    a second process with libxsmmwrap preloaded.
+    a second process with libxsmmwrap preloaded;
+
+and, for scale, ``np.add(a, b, out=c)`` over the same stacks ("a+b"): it reads and writes the
+bytes the matmul must, so no GEMM, however fast, makes a stack much quicker than that, and
+"plain/a+b" is about the most any wrapper can gain over plain where the stacks do not fit in
+the caches (n = 16 and 32 here, 61 and 246 MB).
 
 Each figure is the best over ``--runs`` processes of each kind (taking turns) and, in each,
 ``--rounds`` turns of ``--repeats`` timings, every series after one warm-up call (which also
@@ -42,6 +47,7 @@ from typing import Any
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 SIZES = (4, 8, 16, 32)
 SCIPY_CASE = "scipy dgemm 8x8"
+TRAFFIC = "a+b"  # np.add over the stacks: the memory traffic alone
 
 
 def _case_name(n: int, dtype: str) -> str:
@@ -70,10 +76,16 @@ class _Cases:
         self.calls: int = max(1, int(args.stack) // 2)
         self.dgemm = blas.dgemm
         self.matmul = np.matmul
+        self.add = np.add
 
     def _matmul(self, a: Any, b: Any, c: Any) -> float:
         t0 = time.perf_counter_ns()
         self.matmul(a, b, out=c)
+        return float(time.perf_counter_ns() - t0)
+
+    def _add(self, a: Any, b: Any, c: Any) -> float:
+        t0 = time.perf_counter_ns()
+        self.add(a, b, out=c)
         return float(time.perf_counter_ns() - t0)
 
     def _scipy(self) -> None:
@@ -95,6 +107,15 @@ class _Cases:
         result[SCIPY_CASE] = min(times[1:]) / self.calls
         return result
 
+    def traffic(self) -> dict[str, float]:
+        """Per matrix, ``np.add(a, b, out=c)`` over each case's stacks: the bytes the matmul
+        must read and write, at numpy's streaming speed (no GEMM call)."""
+        result: dict[str, float] = {}
+        for name, a, b, c in self.stacks:
+            times = [self._add(a, b, c) for _ in range(self.args.repeats + 1)]
+            result[name] = min(times[1:]) / self.args.stack
+        return result
+
 
 #: Where each stack starts: HUGE-aligned plus the 16 bytes by which malloc's large blocks
 #: (so numpy's large arrays) are offset from a page.
@@ -107,8 +128,8 @@ def _placed(shape: tuple[int, ...], dtype: str) -> Any:
 
     Left to malloc, where a stack lands (and so whether it gets transparent huge pages and how
     its address relates to the other stacks') depends on what the process allocated before,
-    which differs between the in-process and the LD_PRELOAD process: their figures then differ
-    by the placement (up to 25% at n = 8 here) rather than by the way calls are redirected.
+    which differs between the in-process and the LD_PRELOAD process: their figures would then
+    differ by the placement rather than by the way calls are redirected.
     """
     import numpy as np
 
@@ -150,6 +171,8 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
                 out["patched"] = [f"{os.path.basename(p)}:{s}" for p, s in xsmmwrap.enable()]
             before = xsmmwrap.stats().intercepted
             _best(out.setdefault(mode, {}), cases.time())
+            if mode == "plain":
+                _best(out.setdefault(TRAFFIC, {}), cases.traffic())
             counts[mode] = counts.get(mode, 0) + xsmmwrap.stats().intercepted - before
             if mode == "enable()":
                 xsmmwrap.disable()
@@ -179,12 +202,14 @@ def _run_worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
 
 
 def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
-    header = ("case", "plain ns", "enable() ns", "LD_PRELOAD ns", "enable() x", "LD_PRELOAD x")
-    rows = [header]
+    header: tuple[str, ...] = ("case", "plain ns", "enable() ns", "LD_PRELOAD ns")
+    header += ("enable() x", "LD_PRELOAD x", "a+b ns", "plain/a+b")
+    rows: list[tuple[str, ...]] = [header]
     for case in cases:
         plain = results["plain"][case]
         enabled = results["enable()"][case]
         preload = results["LD_PRELOAD"][case]
+        traffic = results[TRAFFIC].get(case)
         rows.append(
             (
                 case,
@@ -193,6 +218,8 @@ def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
                 f"{preload:.1f}",
                 f"{plain / enabled:.2f}",
                 f"{plain / preload:.2f}",
+                "-" if traffic is None else f"{traffic:.1f}",
+                "-" if traffic is None else f"{plain / traffic:.2f}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -205,13 +232,7 @@ def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print its table; ``--json`` prints the raw figures too."""
-    p = argparse.ArgumentParser(
-        prog="python -m xsmmwrap.bench_enable",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", type=int, default=10000, help="matrices per stack (10000)")
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="n of n x n")
     p.add_argument("--repeats", type=int, default=7, help="timings per case, best kept (7)")
@@ -222,12 +243,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin to one CPU")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
     p.add_argument("--worker", choices=("inprocess", "preload"), help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``enable`` under the ``bench`` subcommand's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "enable",
+        help="numpy matmul stacks and scipy dgemm: plain vs enable() vs LD_PRELOAD",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m xsmmwrap.bench_enable``: the same as ``xsmmwrap bench enable``."""
+    p = argparse.ArgumentParser(
+        prog="python -m xsmmwrap.bench_enable",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print its table; ``--json`` prints the raw figures too."""
     if args.worker:
         print(json.dumps(_worker(args)))
         return 0
 
-    results: dict[str, Any] = {"plain": {}, "enable()": {}, "LD_PRELOAD": {}}
+    results: dict[str, Any] = {"plain": {}, "enable()": {}, "LD_PRELOAD": {}, TRAFFIC: {}}
     for _ in range(args.runs):  # alternating, so that a change of machine load hits both
         for kind in ("inprocess", "preload"):
             run = _run_worker(args, kind)
@@ -236,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Only the enable() and LD_PRELOAD turns may reach the wrapper, all of them.
                 if count != (0 if mode == "plain" else run["expected calls"]):
                     raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {run}")
+            _best(results[TRAFFIC], run.get(TRAFFIC, {}))
             results["patched"] = run.get("patched", results.get("patched"))
     cases = [_case_name(n, args.dtype) for n in args.sizes] + [SCIPY_CASE]
     print(

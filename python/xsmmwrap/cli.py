@@ -9,6 +9,8 @@ info
     Print the library's version, paths and configuration as JSON.
 bench kernels [--quick] [--json FILE]
     Kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape (docs/BENCHMARKS.md).
+bench enable [--sizes N ...] [--runs R] [--json]
+    numpy matmul stacks and scipy dgemm: plain vs enable() vs LD_PRELOAD (in-process gain).
 bench dispatch [n [threads]] | bench smm [case [m [n [k]]]] [--size MB] [--json] [--save F]
     Sample benchmarks: the way to a kernel; the SMM streaming cases, BLAS vs wrapper.
 dgemm-test [ARG ...] [--json] [--save FILE]
@@ -177,6 +179,12 @@ def _add_bench_kernels(subparsers: Any) -> None:
     bench_kernels.add_parser(subparsers)  # kernels
 
 
+def _add_bench_enable(subparsers: Any) -> None:
+    from . import bench_enable
+
+    bench_enable.add_parser(subparsers)  # enable
+
+
 def _add_bench_samples(subparsers: Any) -> None:
     from . import bench
 
@@ -184,7 +192,11 @@ def _add_bench_samples(subparsers: Any) -> None:
 
 
 #: Registration functions of the benchmarks, one per ``bench`` subcommand.
-_BENCH_COMMANDS: list[Callable[[Any], None]] = [_add_bench_kernels, _add_bench_samples]
+_BENCH_COMMANDS: list[Callable[[Any], None]] = [
+    _add_bench_kernels,
+    _add_bench_enable,
+    _add_bench_samples,
+]
 
 
 def _add_bench(subparsers: Any) -> None:
