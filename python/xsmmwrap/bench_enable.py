@@ -78,15 +78,18 @@ class _Cases:
         self.matmul = np.matmul
         self.add = np.add
 
-    def _matmul(self, a: Any, b: Any, c: Any) -> float:
-        t0 = time.perf_counter_ns()
-        self.matmul(a, b, out=c)
-        return float(time.perf_counter_ns() - t0)
-
-    def _add(self, a: Any, b: Any, c: Any) -> float:
-        t0 = time.perf_counter_ns()
-        self.add(a, b, out=c)
-        return float(time.perf_counter_ns() - t0)
+    def _per_matrix(self, op: Any) -> dict[str, float]:
+        """``op(a, b, out=c)`` over each case's stacks: the best of ``repeats`` after a warm-up
+        call, per matrix."""
+        result: dict[str, float] = {}
+        for name, a, b, c in self.stacks:
+            times = []
+            for _ in range(self.args.repeats + 1):
+                t0 = time.perf_counter_ns()
+                op(a, b, out=c)
+                times.append(time.perf_counter_ns() - t0)
+            result[name] = min(times[1:]) / self.args.stack  # the first one warms up
+        return result
 
     def _scipy(self) -> None:
         dgemm, x, y, z = self.dgemm, self.x, self.y, self.z
@@ -99,10 +102,7 @@ class _Cases:
 
     def time(self) -> dict[str, float]:
         """Best of ``repeats`` per case, each after one warm-up call."""
-        result: dict[str, float] = {}
-        for name, a, b, c in self.stacks:
-            times = [self._matmul(a, b, c) for _ in range(self.args.repeats + 1)]
-            result[name] = min(times[1:]) / self.args.stack  # the first one warms up
+        result = self._per_matrix(self.matmul)
         times = [_timed(self._scipy) for _ in range(self.args.repeats + 1)]
         result[SCIPY_CASE] = min(times[1:]) / self.calls
         return result
@@ -110,11 +110,7 @@ class _Cases:
     def traffic(self) -> dict[str, float]:
         """Per matrix, ``np.add(a, b, out=c)`` over each case's stacks: the bytes the matmul
         must read and write, at numpy's streaming speed (no GEMM call)."""
-        result: dict[str, float] = {}
-        for name, a, b, c in self.stacks:
-            times = [self._add(a, b, c) for _ in range(self.args.repeats + 1)]
-            result[name] = min(times[1:]) / self.args.stack
-        return result
+        return self._per_matrix(self.add)
 
 
 #: Where each stack starts: HUGE-aligned plus the 16 bytes by which malloc's large blocks
@@ -278,14 +274,14 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"plain": {}, "enable()": {}, "LD_PRELOAD": {}, TRAFFIC: {}}
     for _ in range(args.runs):  # alternating, so that a change of machine load hits both
         for kind in ("inprocess", "preload"):
-            run = _run_worker(args, kind)
-            for mode, count in run["calls"].items():
-                _best(results[mode], run[mode])
+            got = _run_worker(args, kind)
+            for mode, count in got["calls"].items():
+                _best(results[mode], got[mode])
                 # Only the enable() and LD_PRELOAD turns may reach the wrapper, all of them.
-                if count != (0 if mode == "plain" else run["expected calls"]):
-                    raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {run}")
-            _best(results[TRAFFIC], run.get(TRAFFIC, {}))
-            results["patched"] = run.get("patched", results.get("patched"))
+                if count != (0 if mode == "plain" else got["expected calls"]):
+                    raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {got}")
+            _best(results[TRAFFIC], got.get(TRAFFIC, {}))
+            results["patched"] = got.get("patched", results.get("patched"))
     cases = [_case_name(n, args.dtype) for n in args.sizes] + [SCIPY_CASE]
     print(
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
