@@ -1,7 +1,8 @@
 #!/bin/sh
-# dgemm-test.sh: the three-way dgemm-test run without Python: (1) dgemm-test-blas against the
-# system BLAS, (2) dgemm-test-wrap linked with ld --wrap=dgemm_ and libxsmmwrap.a, (3)
-# dgemm-test-blas with libxsmmwrap.so in LD_PRELOAD. Arguments go to each run (see dgemm_test.c).
+# dgemm-test.sh: the dgemm-test runs without Python: (1) dgemm-test-blas against the system
+# BLAS, (2) dgemm-test-wrap linked with ld --wrap=dgemm_ and libxsmmwrap.a, (3) dgemm-test-blas
+# with libxsmmwrap.so in LD_PRELOAD, (4) where it was built, dgemm-test-libxsmm, linked with
+# LIBXSMM's own call wrapper. Arguments go to each run (see dgemm_test.c).
 #
 #   examples/dgemm-test.sh [nrepeat | m n k lda ldb ldc alpha beta nrepeat]
 #
@@ -53,13 +54,17 @@ args="$*"
 run blas dgemm-test-blas
 run wrap dgemm-test-wrap
 run preload dgemm-test-blas LD_PRELOAD="$lib"
+# The peer, built when LIBXSMM (libxsmm-dev) was there: its own call wrapper, linked with --wrap.
+if [ -x "$bindir/dgemm-test-libxsmm" ]; then
+  run libxsmm dgemm-test-libxsmm
+fi
 
 # Compare with the plain run within rounding: max |C - C_blas| <= 1e-12 * k * max |C_blas|.
 set -- $args
 k=23
 if [ $# -ge 3 ]; then k=$3; elif [ $# -ge 2 ]; then k=$1; fi
 values() { od -An -v -t f8 "$1" | tr -s ' ' '\n' | sed '/^$/d'; }
-for name in wrap preload; do
+for name in wrap preload libxsmm; do
   [ -f "$tmp/blas.bin" ] && [ -f "$tmp/$name.bin" ] || continue
   values "$tmp/blas.bin" > "$tmp/blas.txt"
   values "$tmp/$name.bin" > "$tmp/$name.txt"

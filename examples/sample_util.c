@@ -185,7 +185,11 @@ void sample_wrapper_print(FILE *f)
     sample_wrapper_stats w;
     sample_wrapper_get(&w);
     if (!w.loaded) {
+#ifdef SAMPLE_PEER_WRAP  // linked with another library's call wrapper
+        fprintf(f, "wrapper: not loaded (linked with %s instead)\n", SAMPLE_PEER_WRAP);
+#else
         fprintf(f, "wrapper: not loaded (run through `xsmmwrap run`)\n");
+#endif
         return;
     }
     const double share = w.intercepted ? 100.0 * (double)w.kernel_calls / (double)w.intercepted : 0.0;

@@ -1,4 +1,4 @@
-"""``xsmmwrap dgemm-test``: one program, three ways of reaching the wrapper, one table.
+"""``xsmmwrap dgemm-test``: one program, three ways of reaching the wrapper and LIBXSMM's.
 
 ``dgemm-test`` (``examples/dgemm_test.c``) calls ``dgemm_`` in a loop and knows nothing of the
 wrapper. It runs as
@@ -10,7 +10,11 @@ wrap
     (kernel-path calls from ``xsmmwrap_get_stats``, which that program prints);
 preload
     ``dgemm-test-blas`` with ``libxsmmwrap.so`` in ``LD_PRELOAD`` (kernel-path calls from the
-    statistics file ``XSMMWRAP_STATS_JSON``).
+    statistics file ``XSMMWRAP_STATS_JSON``);
+libxsmm
+    ``dgemm-test-libxsmm``, the same source linked with ``ld --wrap=dgemm_`` and LIBXSMM 1.17's
+    own call wrapper (``libxsmmext.a``): the peer. Built only where Debian's ``libxsmm-dev``
+    was installed; left out of the table otherwise.
 
 Each run writes its result matrix; the wrapped runs must match the plain one within rounding
 (``max|C - C_blas| <= 1e-12 * k * max|C_blas|``). The exit status is non-zero when a run
@@ -40,7 +44,10 @@ VARIANTS: tuple[tuple[str, str, bool, str], ...] = (
     ("blas", "dgemm-test-blas", False, "system BLAS, dynamically linked"),
     ("wrap", "dgemm-test-wrap", False, "ld --wrap=dgemm_ + libxsmmwrap.a"),
     ("preload", "dgemm-test-blas", True, "LD_PRELOAD=libxsmmwrap.so"),
+    ("libxsmm", "dgemm-test-libxsmm", False, "ld --wrap=dgemm_ + LIBXSMM 1.17 (peer)"),
 )
+#: Variants whose program may be missing (built only when its library was there).
+OPTIONAL = frozenset({"libxsmm"})
 
 RELATIVE_TOLERANCE = 1e-12  #: per term of the inner product (times k)
 
@@ -113,22 +120,33 @@ def _run_variant(
 
 
 def run(args: Sequence[str], *, keep_openblas_env: bool = False) -> dict[str, Any]:
-    """Run the three variants with the program arguments ``args``; return the results.
+    """Run the variants with the program arguments ``args``; return the results.
 
     Raises
     ------
     SampleError
-        When the programs are not found (a failing run is reported in the results).
+        When the programs are not found (a failing run is reported in the results); only
+        the optional variants' may be missing, and are then left out.
     """
-    programs = {prog: samples.find_program(prog) for _, prog, _, _ in VARIANTS}
+    programs: dict[str, Path] = {}
+    variants = []
+    for variant in VARIANTS:
+        name, prog = variant[:2]
+        try:
+            programs[prog] = programs.get(prog) or samples.find_program(prog)
+        except SampleError:
+            if name in OPTIONAL:
+                continue
+            raise
+        variants.append(variant)
     library = samples.library_for(programs["dgemm-test-blas"])
     progress = samples.Progress("xsmmwrap dgemm-test")
     results: list[dict[str, Any]] = []
     info: dict[str, Any] = {}
     reference: array[float] | None = None
     with tempfile.TemporaryDirectory(prefix="xsmmwrap-dgemm-test-") as tmp:
-        for i, (name, prog, preloaded, description) in enumerate(VARIANTS):
-            progress.step(f"{name} ({i + 1}/{len(VARIANTS)})")
+        for i, (name, prog, preloaded, description) in enumerate(variants):
+            progress.step(f"{name} ({i + 1}/{len(variants)})")
             row, data, matrix = _run_variant(
                 name,
                 programs[prog],
@@ -231,7 +249,18 @@ def format_report(data: dict[str, Any]) -> str:
         left=2,
     )
     errors = "".join(f"{r['variant']}: {r['error']}\n" for r in data["variants"] if r.get("error"))
-    return head + table + errors
+    return head + table + _against_peer(data["variants"]) + errors
+
+
+def _against_peer(variants: Sequence[dict[str, Any]]) -> str:
+    """One line: LIBXSMM's wrapper's time over each of ours (> 1: ours faster)."""
+    by = {r["variant"]: r.get("time_s") for r in variants}
+    peer = by.get("libxsmm")
+    ours = [(name, by.get(name)) for name in ("wrap", "preload")]
+    if not peer or not all(t for _, t in ours):
+        return ""
+    ratios = ", ".join(f"{name} {peer / t:.2f}x" for name, t in ours if t)
+    return f"against LIBXSMM's call wrapper (its time / ours): {ratios}\n"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -249,12 +278,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``dgemm-test``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "dgemm-test",
-        help="run dgemm-test plain, with ld --wrap, and preloaded; compare speed and results",
+        help="run dgemm-test plain, with ld --wrap, preloaded and with LIBXSMM's wrapper",
         description=(
             "Run the dgemm-test program against the system BLAS, linked with ld --wrap and "
-            "libxsmmwrap.a, and under LD_PRELOAD; print one table (time, calls/s, GFLOP/s, "
-            "speed-up, calls on the kernel path, difference from the plain result). Exit "
-            "status 1 when a run fails or its result differs beyond rounding."
+            "libxsmmwrap.a, under LD_PRELOAD, and linked with LIBXSMM 1.17's call wrapper "
+            "(when it was built); print one table (time, calls/s, GFLOP/s, speed-up, calls on "
+            "the kernel path, difference from the plain result). Exit status 1 when a run "
+            "fails or its result differs beyond rounding."
         ),
     )
     p.add_argument(

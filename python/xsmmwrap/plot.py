@@ -21,7 +21,13 @@ __all__ = ["add_parser", "load", "main", "plot"]
 
 BLAS_COLOR = "#7f7f7f"
 WRAP_COLOR = "#1f77b4"
-VARIANT_COLORS = {"blas": BLAS_COLOR, "wrap": "#ff7f0e", "preload": WRAP_COLOR}
+PEER_COLOR = "#9467bd"
+VARIANT_COLORS = {
+    "blas": BLAS_COLOR,
+    "wrap": "#ff7f0e",
+    "preload": WRAP_COLOR,
+    "libxsmm": PEER_COLOR,
+}
 KINDS = ("bench-smm", "dgemm-test", "bench-dispatch")
 
 
@@ -125,7 +131,10 @@ def _dgemm_panel(results: list[dict[str, Any]]) -> tuple[str, Any]:
             series.append((name, VARIANT_COLORS.get(name, "#2ca02c"), values))
         _bars(ax, labels, series)
         ax.set_ylabel("GFLOP/s")
-        ax.set_title("dgemm-test: system BLAS, ld --wrap, LD_PRELOAD", fontsize=10)
+        title = "dgemm-test: system BLAS, ld --wrap, LD_PRELOAD"
+        if "libxsmm" in variants:
+            title += ", LIBXSMM's wrapper"
+        ax.set_title(title, fontsize=10)
 
     return ("dgemm-test", draw)
 
