@@ -52,8 +52,9 @@ def programs(cbuild: Path) -> Path:
         "cp2k-stack",
     ):
         assert (bindir / name).is_file(), f"{name} was not built (is OpenBLAS installed?)"
-    if LIBXSMM_INSTALLED:  # tools/setup.sh installs libxsmm-dev: the peer must be there
-        assert (bindir / "dgemm-test-libxsmm").is_file(), "dgemm-test-libxsmm was not built"
+    if LIBXSMM_INSTALLED:  # tools/setup.sh installs libxsmm-dev: the peers must be there
+        for name in ("dgemm-test-libxsmm", "nek-axhelm-libxsmm", "cp2k-stack-libxsmm"):
+            assert (bindir / name).is_file(), f"{name} was not built"
     return bindir
 
 
@@ -382,6 +383,11 @@ def test_workload(env: dict[str, str], programs: Path, name: str, args: list[str
     )
     assert share, wrapped.stdout
     assert int(share.group(1)) > 0 and float(share.group(2)) == 100.0
+    peer = programs / f"{name}-libxsmm"
+    if LIBXSMM_INSTALLED:  # the same computation through LIBXSMM's call wrapper
+        r = run([str(peer), *args], env)
+        assert r.returncode == 0 and " ok" in r.stdout, r.stdout + r.stderr
+        assert "wrapper: not loaded (linked with LIBXSMM's call wrapper" in r.stdout
 
 
 BROKEN_BLAS = r"""
@@ -453,6 +459,44 @@ def test_workload_usage_errors(env: dict[str, str], programs: Path) -> None:
     ):
         r = run([str(programs / name), *bad], env)
         assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_bench_workloads_quick(env: dict[str, str], programs: Path) -> None:
+    """Every workload built, every way: timed, answers right, all calls on the kernel path."""
+    r = cli(env, "bench", "workloads", "--quick", "--runs", "1", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["kind"] == "bench-workloads" and data["ok"] is True and data["quick"] is True
+    built = [name for name, _ in WORKLOADS if (programs / name).is_file()]
+    assert sorted(w["workload"] for w in data["workloads"]) == sorted(built)
+    for w in data["workloads"]:
+        ways = ["plain", "xsmmwrap"] + (["libxsmm"] if LIBXSMM_INSTALLED else [])
+        assert all(w[way] > 0 for way in ways), w
+        assert w["kernel_share"] == 1.0 and w["xsmmwrap_speedup"] > 0 and w["error"] is None
+        assert (w.get("xsmmwrap_vs_libxsmm", 0) > 0) == LIBXSMM_INSTALLED
+    r = cli(env, "bench", "workloads", "--quick", "--runs", "1", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = table_rows(r.stdout, "workload")
+    assert [row[0] for row in rows] == [w["workload"] for w in data["workloads"]] + ["geomean"]
+
+
+def test_bench_workloads_fails_on_a_wrong_answer(
+    env: dict[str, str], programs: Path, broken_blas: Path
+) -> None:
+    """The wrapped runs preload a wrong dgemm_: the workloads say so, the benchmark fails."""
+    r = cli(
+        {**env, "XSMMWRAP_LIBRARY": str(broken_blas)},
+        "bench",
+        "workloads",
+        "--quick",
+        "--runs",
+        "1",
+        KEEP,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    rows = table_rows(r.stdout, "workload")
+    assert all(row[-1] == "FAILED" for row in rows[:-1]), r.stdout
+    assert "xsmmwrap: exit status 1" in r.stdout
 
 
 def test_app_py(env: dict[str, str]) -> None:

@@ -9,6 +9,8 @@ info
     Print the library's version, paths and configuration as JSON.
 bench kernels [--quick] [--json FILE]
     Kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape (docs/BENCHMARKS.md).
+bench workloads [--runs R] [--quick] [--json]
+    The sample workloads (SPECFEM, Nek5000, CP2K): plain, with xsmmwrap, with LIBXSMM's wrapper.
 bench enable [--sizes N ...] [--runs R] [--json]
     numpy matmul stacks and scipy dgemm: plain vs enable() vs LD_PRELOAD (in-process gain).
 bench dispatch [n [threads]] | bench smm [case [m [n [k]]]] [--size MB] [--json] [--save F]
@@ -185,6 +187,12 @@ def _add_bench_enable(subparsers: Any) -> None:
     bench_enable.add_parser(subparsers)  # enable
 
 
+def _add_bench_workloads(subparsers: Any) -> None:
+    from . import bench_workloads
+
+    bench_workloads.add_parser(subparsers)  # workloads
+
+
 def _add_bench_samples(subparsers: Any) -> None:
     from . import bench
 
@@ -195,6 +203,7 @@ def _add_bench_samples(subparsers: Any) -> None:
 _BENCH_COMMANDS: list[Callable[[Any], None]] = [
     _add_bench_kernels,
     _add_bench_enable,
+    _add_bench_workloads,
     _add_bench_samples,
 ]
 

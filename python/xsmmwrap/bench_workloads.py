@@ -1,0 +1,243 @@
+"""``xsmmwrap bench workloads``: the sample workloads, plain, with xsmmwrap and with LIBXSMM's.
+
+Each workload (``examples/``: SPECFEM3D's stiffness kernel, Nek5000's Helmholtz operator,
+CP2K/DBCSR block stacks) is a real computation through ``dgemm_`` that checks its own answer
+and prints the time of its GEMM part (``time X ms``). It runs three ways:
+
+plain
+    against the system BLAS, nothing in front of it;
+xsmmwrap
+    the same program with ``libxsmmwrap.so`` in ``LD_PRELOAD`` (calls on the kernel path from
+    ``XSMMWRAP_STATS_JSON``);
+LIBXSMM
+    ``NAME-libxsmm``, the same source linked with ``ld --wrap=dgemm_`` and LIBXSMM 1.17's own
+    call wrapper (``libxsmmext.a``), where Debian's ``libxsmm-dev`` was there at build time.
+
+Each figure is the best of ``--runs`` runs, the three ways taking turns, each run pinned to one
+CPU (``--cpu``, else the last allowed; so OpenBLAS and LIBXSMM's OpenMP run one thread), with
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed (``--keep-openblas-env`` keeps them). A
+run that fails, or whose answer the program finds wrong, fails the benchmark (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import samples
+from .samples import SampleError
+
+#: (program, what it computes, its GEMM shapes (M x N x K))
+WORKLOADS: tuple[tuple[str, str, str], ...] = (
+    ("specfem-stiffness", "SPECFEM3D stiffness, 5x5x5 elements", "5x25x5 5x5x5 25x5x5"),
+    ("nek-axhelm", "Nek5000 Helmholtz + restriction", "8x64x8 8x8x8 64x8x8 ..."),
+    ("cp2k-stack", "CP2K/DBCSR block stacks", "23x23x23 13x5x7 5x5x5 ..."),
+)
+#: Every program's arguments for --quick: 64 elements (entries), 2 repetitions.
+QUICK_ARGS = ("64", "2")
+WAYS = ("plain", "xsmmwrap", "libxsmm")
+_TIME = re.compile(r"^time\s+([0-9.]+)\s*ms", re.MULTILINE)
+
+
+def _run_once(
+    argv: Sequence[str], env: dict[str, str], cpu: int | None
+) -> tuple[float | None, str | None]:
+    """The ``time X ms`` of one run in seconds, or None and why not."""
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    try:
+        r = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=900, preexec_fn=pin
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return None, str(err)
+    if r.returncode != 0:
+        tail = (r.stdout + r.stderr).strip().splitlines()[-3:]
+        return None, f"exit status {r.returncode}: " + " / ".join(tail)
+    m = _TIME.search(r.stdout)
+    if not m:
+        return None, "no 'time ... ms' line in its output"
+    return float(m.group(1)) * 1e-3, None
+
+
+def _kernel_share(path: Path) -> float | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        calls = int(data["intercepted"])
+        kernel = int(data["routes"].get("jit", 0)) + int(data["routes"].get("portable", 0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return kernel / calls if calls else None
+
+
+def run(
+    runs: int = 3,
+    *,
+    quick: bool = False,
+    cpu: int | None = None,
+    keep_openblas_env: bool = False,
+) -> dict[str, Any]:
+    """Time every workload that was built, every way it was built; return the results.
+
+    ``quick`` runs each program on a small problem (a check that everything runs, not a
+    measurement); ``cpu`` is the CPU every run is pinned to (default: the last one allowed,
+    where the platform can pin).
+
+    Raises
+    ------
+    SampleError
+        When no workload program is found.
+    """
+    found: list[tuple[tuple[str, str, str], dict[str, Path]]] = []
+    for workload in WORKLOADS:
+        name = workload[0]
+        try:
+            program = samples.find_program(name)
+        except SampleError:
+            continue  # specfem-stiffness needs a Fortran compiler at build time
+        ways = {"plain": program, "xsmmwrap": program}
+        try:
+            ways["libxsmm"] = samples.find_program(f"{name}-libxsmm")
+        except SampleError:
+            pass
+        found.append((workload, ways))
+    if not found:
+        samples.find_program(WORKLOADS[-1][0])  # raises, saying where it looked
+    library = samples.library_for(found[0][1]["plain"])
+    if cpu is None and hasattr(os, "sched_getaffinity"):
+        cpu = max(os.sched_getaffinity(0))
+    progress = samples.Progress("xsmmwrap bench workloads")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="xsmmwrap-workloads-") as tmp:
+        for (name, what, shapes), ways in found:
+            row: dict[str, Any] = {"workload": name, "computes": what, "shapes": shapes}
+            row.update({way: None for way in WAYS})
+            errors: list[str] = []
+            stats = Path(tmp) / f"{name}.json"
+            argv_args = list(QUICK_ARGS) if quick else []
+            for i in range(runs):
+                for way, program in ways.items():
+                    progress.step(f"{name} {way} ({i + 1}/{runs})")
+                    env = samples.sample_env(
+                        preload=library if way == "xsmmwrap" else None,
+                        keep_openblas_env=keep_openblas_env,
+                        extra={"XSMMWRAP_STATS_JSON": str(stats)} if way == "xsmmwrap" else None,
+                    )
+                    t, err = _run_once([str(program), *argv_args], env, cpu)
+                    if err:
+                        errors.append(f"{way}: {err}")
+                    elif t is not None and (row[way] is None or t < row[way]):
+                        row[way] = t
+            row["kernel_share"] = _kernel_share(stats)
+            for way in ("xsmmwrap", "libxsmm"):
+                if row["plain"] and row[way]:
+                    row[f"{way}_speedup"] = row["plain"] / row[way]
+            if row["xsmmwrap"] and row["libxsmm"]:
+                row["xsmmwrap_vs_libxsmm"] = row["libxsmm"] / row["xsmmwrap"]
+            row["error"] = "; ".join(dict.fromkeys(errors)) or None
+            row["ok"] = not errors
+            rows.append(row)
+        progress.done()
+    return {
+        "kind": "bench-workloads",
+        "runs": runs,
+        "quick": quick,
+        "cpu": cpu,
+        "library": str(library),
+        "workloads": rows,
+        "ok": all(r["ok"] for r in rows),
+    }
+
+
+def _geomean(values: Sequence[float]) -> float | None:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def format_report(data: dict[str, Any]) -> str:
+    """The table of one :func:`run` result."""
+    fmt = samples.fmt_float
+    rows = []
+    for r in data["workloads"]:
+        ms = [fmt(None if r[w] is None else 1e3 * r[w], ".1f") for w in WAYS]
+        share = r.get("kernel_share")
+        rows.append(
+            [
+                r["workload"],
+                r["shapes"],
+                *ms,
+                fmt(r.get("xsmmwrap_speedup")) + ("x" if r.get("xsmmwrap_speedup") else ""),
+                fmt(r.get("libxsmm_speedup")) + ("x" if r.get("libxsmm_speedup") else ""),
+                fmt(r.get("xsmmwrap_vs_libxsmm")) + ("x" if r.get("xsmmwrap_vs_libxsmm") else ""),
+                "-" if share is None else f"{100 * share:.0f}%",
+                "ok" if r["ok"] else "FAILED",
+            ]
+        )
+    geo = [
+        _geomean([r[key] for r in data["workloads"] if r.get(key)])
+        for key in ("xsmmwrap_speedup", "libxsmm_speedup", "xsmmwrap_vs_libxsmm")
+    ]
+    rows.append(["geomean", "", "", "", "", *(fmt(g) + ("x" if g else "") for g in geo), "", ""])
+    header = [
+        "workload",
+        "GEMM shapes",
+        "plain ms",
+        "xsmmwrap ms",
+        "LIBXSMM ms",
+        "xsmmwrap x",
+        "LIBXSMM x",
+        "xsmmwrap/LIBXSMM",
+        "kernel path",
+        "check",
+    ]
+    head = (
+        f"Workloads, best of {data['runs']} runs; x = plain time / time; xsmmwrap/LIBXSMM = "
+        "LIBXSMM's wrapper's time / ours (> 1: ours faster)\n"
+    )
+    if data.get("quick"):
+        head += "--quick: small problems, whose times are mostly start-up (kernel generation)\n"
+    table = samples.format_table(header, rows, left=2)
+    errors = "".join(f"{r['workload']}: {r['error']}\n" for r in data["workloads"] if r["error"])
+    return head + table + errors
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    try:
+        data = run(
+            args.runs, quick=args.quick, cpu=args.cpu, keep_openblas_env=args.keep_openblas_env
+        )
+    except SampleError as err:
+        print(f"xsmmwrap bench workloads: {err}", file=sys.stderr)
+        return 2
+    samples.emit(data, format_report(data), args)
+    return 0 if data["ok"] else 1
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``workloads`` under the ``bench`` subcommand's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "workloads",
+        help="the sample workloads plain, with xsmmwrap and with LIBXSMM's call wrapper",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--runs", type=int, default=3, help="runs of each way, best kept (3)")
+    p.add_argument(
+        "--quick", action="store_true", help="small problems: checks that all runs, times nothing"
+    )
+    p.add_argument("--cpu", type=int, help="the CPU to pin the runs to (default: the last one)")
+    samples.add_json_option(p)
+    samples.add_keep_env_option(p)
+    p.set_defaults(func=_cmd)
+    return p
