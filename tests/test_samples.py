@@ -480,6 +480,18 @@ def test_bench_workloads_quick(env: dict[str, str], programs: Path) -> None:
     assert [row[0] for row in rows] == [w["workload"] for w in data["workloads"]] + ["geomean"]
 
 
+def test_bench_workloads_table_without_libxsmm() -> None:
+    """Where LIBXSMM was not there at build time its columns say '-', the rest stands."""
+    from xsmmwrap.bench_workloads import format_report
+
+    row = {"workload": "nek-axhelm", "shapes": "8x8x8", "plain": 0.04, "xsmmwrap": 0.02}
+    row |= {"libxsmm": None, "xsmmwrap_speedup": 2.0, "kernel_share": 1.0, "error": None}
+    text = format_report({"runs": 3, "workloads": [{**row, "ok": True}]})
+    rows = table_rows(text, "workload")
+    assert rows[0] == ["nek-axhelm", "8x8x8", "40.0", "20.0", "-", "2.00x", "-", "-", "100%", "ok"]
+    assert rows[1] == ["geomean", "2.00x", "-", "-"], rows
+
+
 def test_bench_workloads_fails_on_a_wrong_answer(
     env: dict[str, str], programs: Path, broken_blas: Path
 ) -> None:
