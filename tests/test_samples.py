@@ -535,6 +535,7 @@ def results(env: dict[str, str], programs: Path, tmp_path_factory: Any) -> dict[
         ("smm13", ["bench", "smm", "0", "13", "--size", "1", "--repeat", "1"]),
         ("dgemm", ["dgemm-test", "300"]),
         ("dispatch", ["bench", "dispatch", "100"]),
+        ("workloads", ["bench", "workloads", "--quick", "--runs", "1"]),
     ):
         r = cli(env, *args, "--json", KEEP)
         assert r.returncode == 0, r.stdout + r.stderr

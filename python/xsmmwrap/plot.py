@@ -1,11 +1,12 @@
 """``xsmmwrap plot``: charts of sample benchmark results (matplotlib, Agg backend).
 
-Reads the JSON written by ``xsmmwrap bench smm --json``, ``xsmmwrap dgemm-test --json`` and
-``xsmmwrap bench dispatch --json``: one document per file, or a list of documents, and any
-number of files. Draws one panel per kind (and per SMM case): GFLOP/s per shape for the
-original BLAS and the wrapper side by side, sorted by M*N*K like LIBXSMM's magazine charts;
-the dgemm-test variants per shape; dispatch nanoseconds per measurement (log scale). The file
-type follows the output's suffix (.png, .pdf, .svg).
+Reads the JSON written by ``xsmmwrap bench smm --json``, ``xsmmwrap dgemm-test --json``,
+``xsmmwrap bench dispatch --json`` and ``xsmmwrap bench workloads --json``: one document per
+file, or a list of documents, and any number of files. Draws one panel per kind (and per SMM
+case): GFLOP/s per shape for the original BLAS and the wrapper side by side, sorted by M*N*K
+like LIBXSMM's magazine charts; the dgemm-test variants per shape; dispatch nanoseconds per
+measurement (log scale); each workload's speed-up over plain, ours and LIBXSMM's wrapper's.
+The file type follows the output's suffix (.png, .pdf, .svg).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ VARIANT_COLORS = {
     "preload": WRAP_COLOR,
     "libxsmm": PEER_COLOR,
 }
-KINDS = ("bench-smm", "dgemm-test", "bench-dispatch")
+KINDS = ("bench-smm", "dgemm-test", "bench-dispatch", "bench-workloads")
 
 
 def _flatten(value: Any, source: str) -> Iterable[dict[str, Any]]:
@@ -39,7 +40,7 @@ def _flatten(value: Any, source: str) -> Iterable[dict[str, Any]]:
         yield value
     else:
         raise ValueError(
-            f"{source}: not a result of `xsmmwrap bench smm/dispatch --json` or "
+            f"{source}: not a result of `xsmmwrap bench smm/dispatch/workloads --json` or "
             "`xsmmwrap dgemm-test --json`"
         )
 
@@ -165,6 +166,27 @@ def _dispatch_panel(results: list[dict[str, Any]]) -> tuple[str, Any]:
     return ("dispatch", draw)
 
 
+def _workloads_panel(results: list[dict[str, Any]]) -> tuple[str, Any]:
+    rows = [w for r in results for w in r.get("workloads", [])]
+
+    def draw(ax: Any) -> None:
+        labels = [str(w["workload"]) for w in rows]
+
+        def speedups(way: str) -> list[float]:
+            return [float(w.get(f"{way}_speedup") or 0.0) for w in rows]
+
+        series = [
+            ("xsmmwrap", WRAP_COLOR, speedups("xsmmwrap")),
+            ("LIBXSMM's wrapper", PEER_COLOR, speedups("libxsmm")),
+        ]
+        _bars(ax, labels, series)
+        ax.axhline(1.0, color=BLAS_COLOR, linewidth=1)  # plain BLAS
+        ax.set_ylabel("speed-up over plain BLAS")
+        ax.set_title("workloads: the same program, plain = 1", fontsize=10)
+
+    return ("workloads", draw)
+
+
 def plot(results: list[dict[str, Any]], output: str | Path, title: str | None = None) -> Path:
     """Draw ``results`` into ``output`` (format from its suffix); return the path.
 
@@ -182,12 +204,15 @@ def plot(results: list[dict[str, Any]], output: str | Path, title: str | None = 
     smm = [r for r in results if r["kind"] == "bench-smm"]
     dgemm = [r for r in results if r["kind"] == "dgemm-test"]
     dispatch = [r for r in results if r["kind"] == "bench-dispatch"]
+    workloads = [r for r in results if r["kind"] == "bench-workloads"]
     if smm:
         panels += _smm_panels(smm)
     if dgemm:
         panels.append(_dgemm_panel(dgemm))
     if dispatch:
         panels.append(_dispatch_panel(dispatch))
+    if workloads:
+        panels.append(_workloads_panel(workloads))
     shapes = max([len({_shape(r) for r in smm}), len(dgemm), 5])
     fig = Figure(figsize=(max(7.0, 1.0 + 0.9 * shapes), 3.4 * len(panels)), layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False)
