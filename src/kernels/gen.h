@@ -47,6 +47,7 @@ typedef struct {
     bool memop;          // vw elements make a full memory operand (16 bytes or more)
     gen_group mg[2], ng[2];
     int nmg, nng;
+    double a_split;      // share of op(A) vector loads crossing a cache line (cost model)
     int kunroll;         // k steps per loop iteration; >= k: K fully unrolled
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
