@@ -259,6 +259,23 @@ def test_bench_kernels_quick_json(env: dict[str, str], cbuild: Path, tmp_path: P
         assert title in r.stdout
 
 
+def test_bench_kernels_random_shapes(env: dict[str, str], cbuild: Path) -> None:
+    """--random N: N distinct shapes within the default threshold, the same for the same seed,
+    measured like --shapes."""
+    from xsmmwrap.bench_kernels import random_shapes
+
+    shapes = random_shapes(64, 5)
+    assert len(set(shapes)) == 64 and shapes == random_shapes(64, 5) != random_shapes(64, 6)
+    assert all(1 <= d <= 64 for s in shapes for d in s)
+    assert all(m * n * k <= 64**3 for m, n, k in shapes)
+    r = cli(env, "bench", "kernels", "--quick", "--random", "3", "--seed", "5", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert [(c["m"], c["n"], c["k"]) for c in data["dp"]] == random_shapes(3, 5)
+    _check_kernel_cases(data["dp"], 1e-12)
+    assert cli(env, "bench", "kernels", "--random", "65", KEEP).returncode == 2
+
+
 def test_bench_kernels_given_shapes(env: dict[str, str], cbuild: Path) -> None:
     """--shapes measures exactly the user's shapes, DP NN only, and prints their tables."""
     r = cli(env, "bench", "kernels", "--quick", "--shapes", "7x9x5,3x3x3", "--json", KEEP)

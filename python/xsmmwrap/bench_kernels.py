@@ -86,6 +86,22 @@ def parse_shapes(text: str) -> list[tuple[int, int, int]]:
     return shapes
 
 
+def random_shapes(count: int, seed: int) -> list[tuple[int, int, int]]:
+    """``count`` distinct shapes, sorted, each size 1..64 with M*N*K <= 64**3 (the default
+    XSMMWRAP_MAX_MNK): shapes nobody tuned for, the same for the same seed."""
+    import random
+
+    if not 1 <= count <= SHAPES_MAX:
+        raise ValueError(f"1 to {SHAPES_MAX} shapes")
+    rng = random.Random(seed)
+    found: set[tuple[int, int, int]] = set()
+    while len(found) < count:
+        m, n, k = (rng.randint(1, 64) for _ in range(3))
+        if m * n * k <= 64**3:
+            found.add((m, n, k))
+    return sorted(found)
+
+
 def shapes_from_stats(doc: dict[str, Any]) -> list[tuple[int, int, int]]:
     """The (M, N, K) of a statistics document's kernels (``XSMMWRAP_STATS_JSON``, ``xsmmwrap
     run --json``), most calls first: each M, N, K once, those with a size beyond
@@ -465,6 +481,17 @@ def _errors(data: dict[str, Any]) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     """``xsmmwrap bench kernels``: run, print the tables (or the JSON), save the JSON."""
     shapes = args.shapes
+    if args.random is not None:
+        try:
+            shapes = random_shapes(args.random, args.seed)
+        except ValueError as err:
+            print(f"xsmmwrap bench kernels: --random: {err}", file=sys.stderr)
+            return 2
+        print(
+            f"{len(shapes)} random shapes (seed {args.seed}): "
+            + ", ".join(f"{m}x{n}x{k}" for m, n, k in shapes),
+            file=sys.stderr,
+        )
     if args.shapes_from is not None:
         try:
             shapes = shapes_from_stats(json.loads(Path(args.shapes_from).read_text()))
@@ -548,6 +575,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="STATS.json",
         help="the same for the shapes of a statistics file (xsmmwrap run --json), most calls first",
     )
+    which.add_argument(
+        "--random",
+        type=int,
+        metavar="N",
+        help=f"the same for N (1..{SHAPES_MAX}) random shapes, sizes 1..64, M*N*K <= 64^3: "
+        "shapes nobody tuned for",
+    )
+    p.add_argument("--seed", type=int, default=1, help="seed of --random (1)")
     p.add_argument(
         "--program", type=Path, metavar="PATH", help="the bench-kernels executable to run"
     )
