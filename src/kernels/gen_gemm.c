@@ -86,7 +86,7 @@ static double a_split_share(const gen_plan *p)
     if (p->pack || bytes <= 8)
         return 0.0;
     int split = 0, total = 0;
-    for (int64_t c = 0; c < 64; c++)  // column offsets repeat within 64 columns
+    for (int64_t c = 0; c < 16; c++)  // columns of 4 or 8-byte elements repeat mod 64 within 16
         for (int v = 0; v < p->mv; v++) {
             const int64_t row = p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
             split += (c * col + row * p->isa.es) % 64 + bytes > 64;
