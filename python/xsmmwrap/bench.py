@@ -26,7 +26,6 @@ import sys
 from typing import Any
 
 from . import samples
-from .samples import SampleError
 
 __all__ = [
     "DISPATCH_ROWS",
@@ -101,16 +100,16 @@ def format_dispatch(data: dict[str, Any]) -> str:
 
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
-    try:
-        data = run_dispatch(
+    return samples.run_command(
+        "xsmmwrap bench dispatch",
+        lambda: run_dispatch(
             args.n, args.threads, args.seed, keep_openblas_env=args.keep_openblas_env
-        )
-    except SampleError as err:
-        print(f"xsmmwrap bench dispatch: {err}", file=sys.stderr)
-        return 1
-    samples.emit(data, format_dispatch(data), args)
-    ok = data.get("kernel_calls") == data.get("intercepted")
-    return 0 if ok else 1
+        ),
+        format_dispatch,
+        args,
+        missing_status=1,
+        ok=lambda data: data.get("kernel_calls") == data.get("intercepted"),
+    )
 
 
 # --- smm --------------------------------------------------------------------------------------
@@ -256,19 +255,19 @@ def _cmd_smm(args: argparse.Namespace) -> int:
     if len(args.dims) > 3 or any(d < 1 for d in args.dims):
         print("xsmmwrap bench smm: the shape is m [n [k]], each positive", file=sys.stderr)
         return 2
-    try:
-        data = run_smm(
+    return samples.run_command(
+        "xsmmwrap bench smm",
+        lambda: run_smm(
             args.case,
             tuple(args.dims),
             args.size,
             args.repeat,
             keep_openblas_env=args.keep_openblas_env,
-        )
-    except SampleError as err:
-        print(f"xsmmwrap bench smm: {err}", file=sys.stderr)
-        return 1
-    samples.emit(data, format_smm(data), args)
-    return 0 if data["ok"] else 1
+        ),
+        format_smm,
+        args,
+        missing_status=1,
+    )
 
 
 def _case(text: str) -> int | None:

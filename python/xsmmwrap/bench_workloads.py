@@ -22,12 +22,10 @@ run that fails, or whose answer the program finds wrong, fails the benchmark (ex
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,16 +68,6 @@ def _run_once(
     if not m:
         return None, "no 'time ... ms' line in its output"
     return float(m.group(1)) * 1e-3, None
-
-
-def _kernel_share(path: Path) -> float | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        calls = int(data["intercepted"])
-        kernel = int(data["routes"].get("jit", 0)) + int(data["routes"].get("portable", 0))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return kernel / calls if calls else None
 
 
 def run(
@@ -140,7 +128,7 @@ def run(
                         errors.append(f"{way}: {err}")
                     elif t is not None and (row[way] is None or t < row[way]):
                         row[way] = t
-            row["kernel_share"] = _kernel_share(stats)
+            row["kernel_share"] = samples.kernel_path_share(stats)
             for way in ("xsmmwrap", "libxsmm"):
                 if row["plain"] and row[way]:
                     row[f"{way}_speedup"] = row["plain"] / row[way]
@@ -213,15 +201,14 @@ def format_report(data: dict[str, Any]) -> str:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    try:
-        data = run(
+    return samples.run_command(
+        "xsmmwrap bench workloads",
+        lambda: run(
             args.runs, quick=args.quick, cpu=args.cpu, keep_openblas_env=args.keep_openblas_env
-        )
-    except SampleError as err:
-        print(f"xsmmwrap bench workloads: {err}", file=sys.stderr)
-        return 2
-    samples.emit(data, format_report(data), args)
-    return 0 if data["ok"] else 1
+        ),
+        format_report,
+        args,
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -25,9 +25,7 @@ fails or differs. Arguments are the program's: ``[nrepeat]`` or
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 import tempfile
 from array import array
 from collections.abc import Sequence
@@ -69,12 +67,6 @@ def rel_diff(got: Sequence[float], ref: Sequence[float]) -> float:
     return diff / (scale if scale > 0 else 1.0)
 
 
-def _kernel_calls_from_stats(path: Path) -> int:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    routes = data["routes"]
-    return int(routes.get("jit", 0)) + int(routes.get("portable", 0))
-
-
 def _run_variant(
     name: str,
     program: Path,
@@ -111,7 +103,7 @@ def _run_variant(
         row[key] = data.get(key)
     try:
         if preload is not None:
-            row["kernel_calls"] = _kernel_calls_from_stats(stats_file)
+            row["kernel_calls"] = samples.kernel_path_calls(stats_file)[0]
         elif data.get("wrapper"):
             row["kernel_calls"] = int(data["wrapper"]["kernel_calls"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -265,13 +257,12 @@ def _against_peer(variants: Sequence[dict[str, Any]]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """``xsmmwrap dgemm-test``."""
-    try:
-        data = run(args.args, keep_openblas_env=args.keep_openblas_env)
-    except SampleError as err:
-        print(f"xsmmwrap dgemm-test: {err}", file=sys.stderr)
-        return 2
-    samples.emit(data, format_report(data), args)
-    return 0 if data["ok"] else 1
+    return samples.run_command(
+        "xsmmwrap dgemm-test",
+        lambda: run(args.args, keep_openblas_env=args.keep_openblas_env),
+        format_report,
+        args,
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +34,9 @@ __all__ = [
     "Progress",
     "SampleError",
     "find_program",
+    "kernel_path_calls",
+    "kernel_path_share",
+    "run_command",
     "format_table",
     "library_for",
     "register",
@@ -260,6 +263,48 @@ def add_json_option(parser: Any) -> None:
         help="print the results as JSON instead of the table (input for `xsmmwrap plot`)",
     )
     parser.add_argument("--save", metavar="FILE", help="also write the results as JSON to FILE")
+
+
+def kernel_path_calls(stats_file: Path) -> tuple[int, int]:
+    """(calls on the kernel path, calls intercepted) from an ``XSMMWRAP_STATS_JSON`` file.
+
+    Raises
+    ------
+    OSError, ValueError, KeyError, TypeError
+        When the file is missing or is not the library's statistics.
+    """
+    data = json.loads(Path(stats_file).read_text(encoding="utf-8"))
+    routes = data["routes"]
+    return int(routes.get("jit", 0)) + int(routes.get("portable", 0)), int(data["intercepted"])
+
+
+def kernel_path_share(stats_file: Path) -> float | None:
+    """The share of a run's calls on the kernel path; None without (readable) statistics."""
+    try:
+        kernel, intercepted = kernel_path_calls(stats_file)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return kernel / intercepted if intercepted else None
+
+
+def run_command(
+    name: str,
+    produce: Callable[[], dict[str, Any]],
+    table: Callable[[dict[str, Any]], str],
+    args: Any,
+    *,
+    missing_status: int = 2,
+    ok: Callable[[dict[str, Any]], bool] = lambda data: bool(data["ok"]),
+) -> int:
+    """A sample subcommand's end: ``produce()`` the results, :func:`emit` them, return 0 when
+    ``ok``, else 1; ``missing_status`` when a program is not found (:class:`SampleError`)."""
+    try:
+        data = produce()
+    except SampleError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return missing_status
+    emit(data, table(data), args)
+    return 0 if ok(data) else 1
 
 
 def emit(data: dict[str, Any], table: str, args: Any) -> None:
