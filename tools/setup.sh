@@ -4,7 +4,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-apt_packages=(gcc g++ gfortran make pkg-config binutils libopenblas-dev libblas-dev python3 python3-venv python3-dev)
+# libopenblas64-*: the ILP64 provider tests/test_entry_points.py calls through; liblapack-test:
+# LAPACK's own test programs (tests/test_lapack.py runs them with and without the wrapper).
+apt_packages=(gcc g++ gfortran make pkg-config binutils libopenblas-dev libblas-dev libopenblas64-0-pthread
+  libopenblas64-pthread-dev liblapack-test python3 python3-venv python3-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,5 +34,5 @@ export PYTHON
 
 pip_quiet=(-q --disable-pip-version-check)
 "$PYTHON" -m pip install "${pip_quiet[@]}" meson meson-python ninja cffi numpy scipy pytest threadpoolctl matplotlib \
-  ruff mypy
+  ruff mypy types-cffi
 "$PYTHON" -m pip install "${pip_quiet[@]}" --no-build-isolation "$root"
