@@ -3,12 +3,17 @@ a small instruction emulator so that AVX-512 code is checked for results, not on
 on CPUs without AVX-512.
 
 The emulator reads objdump's Intel-syntax disassembly (a decoder independent of ours) and
-implements the few instructions the generators emit. Operands sit in memory regions of their
-exact size, so any access beyond a matrix, past alpha/beta or outside the stack faults; it
-also checks the ABI (rsp and callee-saved registers restored)."""
+implements the few instructions the generators emit, with IEEE single rounding: FMAs through
+libm's fma()/fmaf(), so results compare bit for bit with the arithmetic contract
+(docs/ARCHITECTURE.md), computed here again from its definition. Operands sit in memory regions
+of their exact size, so any access beyond a matrix, past alpha/beta or outside the stack
+faults; an access to C must stay within the M rows of one column (a vector's whole width
+counts, whatever its mask); and the ABI is checked (rsp and callee-saved registers restored)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 import shutil
 import subprocess
@@ -48,6 +53,21 @@ class Fault(Exception):
     pass
 
 
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+_LIBM.fma.restype = ctypes.c_double
+_LIBM.fma.argtypes = [ctypes.c_double] * 3
+_LIBM.fmaf.restype = ctypes.c_float
+_LIBM.fmaf.argtypes = [ctypes.c_float] * 3
+
+
+def fma(x: np.ndarray, y: np.ndarray, z: np.ndarray, dt) -> np.ndarray:
+    """x*y + z rounded once, element by element, in dtype dt (float64 or float32)."""
+    f = _LIBM.fma if dt == np.float64 else _LIBM.fmaf
+    shape = np.broadcast(x, y, z).shape
+    xs, ys, zs = (np.broadcast_to(np.asarray(v, dt), shape).ravel().tolist() for v in (x, y, z))
+    return np.array([f(a, b, c) for a, b, c in zip(xs, ys, zs)], dt).reshape(shape)
+
+
 GPR64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + [f"r{i}" for i in range(8, 16)]
 GPR32 = {r.replace("r", "e", 1): r for r in GPR64[:8]} | {f"r{i}d": f"r{i}" for i in range(8, 16)}
 CALLEE_SAVED = ["rbx", "rbp", "r12", "r13", "r14", "r15"]
@@ -61,6 +81,19 @@ class Memory:
         self.regions: list[tuple[int, bytearray]] = []
         self.clock = 0  # accesses so far
         self.last_use: dict[int, int] = {}  # cache line -> clock of its last access
+        # C's live rows: (base, bytes between columns, bytes of M rows); None: not checked.
+        self.c_rows: tuple[int, int, int] | None = None
+
+    def touch(self, addr: int, n: int):
+        """An instruction accesses n bytes at addr (a vector's whole width, masked or not)."""
+        if self.c_rows is None:
+            return
+        base, col, rows = self.c_rows
+        if self.region_of(addr) != base:
+            return
+        off = addr - base
+        if off % col + n > rows:
+            raise Fault(f"access of {n} bytes to C at +{off:#x}: bytes outside its column's rows")
 
     def add(self, base: int, data: bytearray):
         self.regions.append((base, data))
@@ -207,6 +240,7 @@ class Machine:
         _, addr, size, bcst, _ = op
         es = np.dtype(dt).itemsize
         a = addr()
+        self.mem.touch(a, es if bcst else lanes * es)
         if bcst:
             return np.full(lanes, np.frombuffer(self.mem.read(a, es), dt)[0], dt)
         out = np.zeros(lanes, dt)
@@ -225,27 +259,40 @@ class Machine:
         self.v[idx][width:] = 0  # VEX and EVEX writes clear the bits above the vector length
 
     def _arith(self, mn, dst, s1, s2, f):
+        """dst = f(dst, s1, s2) in the element type: every result rounded once."""
         dt = self._dt(mn)
         lanes = self._lanes(dst[2], dt)
         sel = self._sel(dst[3], lanes)
-        a = self.v[s1[1]].view(dt)[:lanes].astype(np.float64)
-        b = self._read_vec(s2, dt, lanes, sel).astype(np.float64)
-        d = self.v[dst[1]].view(dt)[:lanes].astype(np.float64)
+        a = self.v[s1[1]].view(dt)[:lanes].copy()
+        b = self._read_vec(s2, dt, lanes, sel)
+        d = self.v[dst[1]].view(dt)[:lanes].copy()
         with np.errstate(all="ignore"):
             self._write_vec(dst, dt, f(d, a, b))
 
     # -- instructions
     def op_vfmadd231pd(self, d, a, b):
-        self._arith("pd", d, a, b, lambda d, a, b: a * b + d)
+        self._arith("pd", d, a, b, lambda d, a, b: fma(a, b, d, np.float64))
 
     def op_vfmadd231ps(self, d, a, b):
-        self._arith("ps", d, a, b, lambda d, a, b: a * b + d)
+        self._arith("ps", d, a, b, lambda d, a, b: fma(a, b, d, np.float32))
 
     def op_vfnmadd231pd(self, d, a, b):
-        self._arith("pd", d, a, b, lambda d, a, b: d - a * b)
+        self._arith("pd", d, a, b, lambda d, a, b: fma(-a, b, d, np.float64))
 
     def op_vfnmadd231ps(self, d, a, b):
-        self._arith("ps", d, a, b, lambda d, a, b: d - a * b)
+        self._arith("ps", d, a, b, lambda d, a, b: fma(-a, b, d, np.float32))
+
+    def op_vfmadd213pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: fma(a, d, b, np.float64))
+
+    def op_vfmadd213ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: fma(a, d, b, np.float32))
+
+    def op_vfmsub213pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: fma(a, d, -b, np.float64))
+
+    def op_vfmsub213ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: fma(a, d, -b, np.float32))
 
     def op_vmulpd(self, d, a, b):
         self._arith("pd", d, a, b, lambda d, a, b: a * b)
@@ -319,6 +366,7 @@ class Machine:
             sel = self._sel(a[4], lanes)
             vals = self.v[b[1]].view(dt)[:lanes]
             es = np.dtype(dt).itemsize
+            self.mem.touch(a[1](), lanes * es)
             for i in range(lanes):
                 if sel[i]:
                     self.mem.write(a[1]() + i * es, vals[i].tobytes())
@@ -335,8 +383,10 @@ class Machine:
     def _movs(self, dt, a, b):
         es = np.dtype(dt).itemsize
         if a[0] == "m":
+            self.mem.touch(a[1](), es)
             self.mem.write(a[1](), self.v[b[1]][:es].tobytes())
         else:
+            self.mem.touch(b[1](), es)
             self.v[a[1]][:] = 0
             self.v[a[1]][:es] = np.frombuffer(self.mem.read(b[1](), es), np.uint8)
 
@@ -348,6 +398,7 @@ class Machine:
 
     def _bcst(self, dt, d, m):
         es = np.dtype(dt).itemsize
+        self.mem.touch(m[1](), es)
         x = np.frombuffer(self.mem.read(m[1](), es), dt)[0]
         self._write_vec(d, dt, np.full(self._lanes(d[2], dt), x, dt))
 
@@ -463,10 +514,34 @@ def _span(rows, cols, ld):
     return (cols - 1) * ld + rows if rows and cols else 0
 
 
+ONE, MINUS_ONE, ZERO, ANY = range(4)  # scale classes (kernels.h)
+
+
+def contract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, dt) -> np.ndarray:
+    """C by the arithmetic contract (docs/ARCHITECTURE.md), from its definition: per element one
+    FMA chain over k in order from +0 (of -A for alpha -1), then the epilogue of the class."""
+    m, k = A.shape
+    s = np.zeros((m, B.shape[1]), dt)
+    a = -A if alpha_cls == MINUS_ONE else A
+    for p in range(k):
+        s = fma(a[:, p : p + 1], B[p : p + 1, :], s, dt)
+    al, be = dt(alpha), dt(beta)
+    any_a = alpha_cls == ANY
+    with np.errstate(all="ignore"):
+        if beta_cls == ZERO:
+            return al * s if any_a else s
+        if beta_cls == ONE:
+            return fma(al, s, C0, dt) if any_a else s + C0
+        if beta_cls == MINUS_ONE:
+            return fma(al, s, -C0, dt) if any_a else s - C0
+        return fma(al, s, be * C0, dt) if any_a else fma(be, C0, s, dt)
+
+
 def check_kernel(
     code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls, rng
 ) -> str | None:
     """Runs one kernel on random data; returns None when it is right, else what went wrong."""
+    assert alpha_cls != ZERO and m and n and k, "nothing to multiply: the route's, not a kernel's"
     dt = np.float64 if prec == 0 else np.float32
     sa = _span(k, m, lda) if ta else _span(m, k, lda)
     sb = _span(n, k, ldb) if tb else _span(k, n, ldb)
@@ -476,10 +551,7 @@ def check_kernel(
     c = rng.uniform(-1, 1, sc).astype(dt)
     rows = np.arange(sc) % ldc if sc else np.arange(0)
     c[rows >= m] = 12345.0
-    if alpha_cls == 2:
-        a[:] = np.nan
-        b[:] = np.nan
-    if beta_cls == 2:
+    if beta_cls == ZERO:
         c[rows < m] = np.nan
 
     def scale(cls):
@@ -495,6 +567,7 @@ def check_kernel(
     mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
     mem.add(0, bytearray(code))  # code addresses are buffer offsets, as objdump prints them
     mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
+    mem.c_rows = (C_AT, ldc * dt().itemsize, m * dt().itemsize)
     mach = Machine(mem, code, entry)
     g = mach.g
     for i, r in enumerate(GPR64):
@@ -519,7 +592,8 @@ def check_kernel(
                 return f"prefetch of {addr:#x}: a line the kernel does not use after it"
         elif not past_c <= addr < past_c + len(cbuf) + ldc * dt().itemsize:
             return f"prefetch of {addr:#x} outside the operands"
-    got = np.frombuffer(bytes(cbuf), dt).astype(np.float64)
+    got_dt = np.frombuffer(bytes(cbuf), dt)
+    got = got_dt.astype(np.float64)
 
     # Reference in float64 from the stored matrices.
     A = np.zeros((m, k))
@@ -531,10 +605,18 @@ def check_kernel(
         for j in range(n):
             B[p, j] = b[j + p * ldb] if tb else b[p + j * ldb]
     C0 = np.array([[c[i + j * ldc] for j in range(n)] for i in range(m)], np.float64).reshape(m, n)
-    prod = A @ B if alpha_cls != 2 else np.zeros((m, n))
-    mag = abs(float(alpha)) * (np.abs(A) @ np.abs(B)) if alpha_cls != 2 else np.zeros((m, n))
+    exact = contract(
+        A.astype(dt), B.astype(dt), C0.astype(dt), alpha, beta, alpha_cls, beta_cls, dt
+    )
+    for j in range(n):
+        for i in range(m):
+            g, w = got_dt[i + j * ldc], exact[i, j]
+            if g.tobytes() != w.tobytes() and not (np.isnan(g) and np.isnan(w)):
+                return f"C({i},{j}) = {float(g)!r}, the contract gives {float(w)!r}"
+    prod = A @ B
+    mag = abs(float(alpha)) * (np.abs(A) @ np.abs(B))
     want = float(alpha) * prod
-    if beta_cls != 2:
+    if beta_cls != ZERO:
         want = want + float(beta) * C0
         mag = mag + np.abs(float(beta) * C0)
     tol = (1e-14 if prec == 0 else 1e-6) * (k + 2)

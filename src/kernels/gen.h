@@ -6,18 +6,14 @@
 #include "jit.h"
 
 // What differs between the ISAs and precisions.
-#ifndef GEN_CFIRST_K
-#define GEN_CFIRST_K 16  // k from which tiles load C before their k loop (gen_emit.c)
-#endif
-
 typedef struct {
     xw_target target;
     xw_vl vl;        // register width: broadcasts are done at this length
     int lanes;       // elements per register
     int es;          // element bytes
     int nvregs;      // 16 (VEX) or 32 (EVEX)
-    bool kmask;      // AVX-512: the last M vector is k-masked, mb == 1 uses embedded broadcast
-    xw_insn movu, movs, bcst, fma, fnma, mul, add, sub;
+    bool ebcst;      // AVX-512: tiles of one vector take op(B) as an embedded broadcast {1toN}
+    xw_insn movu, movs, bcst, fma, fnma, fma213, fms213, mul, add, sub;
 } gen_isa;
 
 typedef struct {
@@ -36,11 +32,13 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 typedef struct {
     xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
     gen_isa isa;
-    // M is covered by mv vectors of vw elements. AVX-512 masks the last one to rem rows (k1).
-    // AVX2 has no masks worth using (VMASKMOV stores are slow on AMD): vw is the widest of
-    // ymm, xmm, 8 or 4 bytes that fits in m, and when vw does not divide m the last vector
-    // starts at row m - vw, overlapping its neighbour, which must then share its tile.
-    int vw, mv, rem;
+    // M is covered by mv vectors of vw elements, vw the widest of the register, its halves
+    // down to 4 bytes, that fits in m. When vw does not divide m the last vector starts at row
+    // m - vw, overlapping its neighbour, which must then share its tile (both read C before
+    // either is stored). No mask anywhere: no access to C covers a byte outside its column's
+    // m rows (a masked zmm store whose masked-off lanes cover the next column makes that
+    // column's load wait ~20 cycles on Zen 4: ../shared/probes/masked_c_columns.c).
+    int vw, mv;
     bool overlap;
     xw_vl vl;            // length of the arithmetic on vw elements
     xw_insn mov;         // loads and stores vw elements: VMOVUP*, VMOVSD (8 bytes), VMOVSS
@@ -51,7 +49,6 @@ typedef struct {
     int kunroll;         // k steps per loop iteration; >= k: K fully unrolled
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
-    bool scale_only;     // alpha ZERO or k == 0: C = beta*C
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     bool ahead;          // or, C being read, each tile prefetches the next column block's C
     int32_t scratch;     // bytes of panel below the pushes, rsp aligned first
@@ -63,7 +60,7 @@ typedef struct {
 // gen_emit.c
 XW_HIDDEN int gen_prefetch_lines(const gen_plan *p);
 XW_HIDDEN int gen_opregs(const gen_plan *p, int mb, int nb);
-XW_HIDDEN int gen_sets(const gen_plan *p, int mb, int nb);
+XW_HIDDEN int gen_epiregs(const gen_plan *p);
 XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
 
 #endif

@@ -1,18 +1,18 @@
 // gen_emit.c: emits a planned GEMM kernel (gen.h) through the x86 encoder. One body for AVX2
 // and AVX-512; gen_isa and the plan's vector width say which instructions.
 //
-// Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (AVX2) or 32 (AVX-512):
-//   v0 .. S*mb*nb-1   accumulators; S sets take turns over k, S > 1 only when mb*nb alone is
-//                     too few independent chains to hide the FMA latency (4 cycles x 2 pipes)
+// Arithmetic contract (docs/ARCHITECTURE.md): each element of C is one FMA chain over k in
+// order, from zero, then the epilogue of its scale class; nothing here may depend on the tile.
+//
+// Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
+//   v0 .. mb*nb-1     accumulators, one chain per element
 //   next mb           op(A) column pieces for the current k               ("areg")
 //   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
 //                     with mb == 1 broadcasts from memory inside the FMA instead
 //   (nb < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nb breg held for the step)
-//   epilogue          areg0 holds alpha, then beta; areg1 (or breg0) takes C loaded by
-//                     VMOVSD/VMOVSS when a vector is narrower than a memory operand
-//   k1 (AVX-512)      lanes of the partial last M vector: loads {k1}{z}, C ops and stores {k1}
-// M remainders on AVX2 use no masks: the last vector overlaps its neighbour (gen.h), and a
-// tile computes a whole column of C before storing it, so both write the same values.
+//   epilogue          from v(mb*nb): alpha, beta (each when read at call time), a temporary
+// M remainders use no masks: the last vector overlaps its neighbour (gen.h), and a tile
+// computes a whole column of C before storing it, so both write the same values.
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
 // roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
 // ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
@@ -25,10 +25,10 @@ typedef struct {
     int64_t disp;  // bytes
 } ref;
 
-// A vector operation with C from memory (op_mem): the reg-mem form plain and k1-masked, and the
-// reg-reg form for vectors narrower than a memory operand.
+// A vector operation with C from memory (op_mem): the reg-mem form, or the reg-reg form for
+// vectors narrower than a memory operand (C is loaded into a temporary first).
 typedef struct {
-    xw_vprep m[2], r;
+    xw_vprep m, r;
 } memop;
 
 typedef struct {
@@ -42,25 +42,21 @@ typedef struct {
     ref pf[GEN_AHEAD_MAX];
     int npf, pfat, pfper;
     // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
-    // kernel uses only: vw elements of A or C loaded and stored plainly and k1-masked ({z} for
-    // loads), op(B) broadcasts, the k step's FMA (FNMA for alpha -1) from a register and
-    // (AVX-512, mb == 1) from memory {1toN}, the zeroing idiom, the sum of accumulator sets,
-    // and for alpha any: acc *= alpha and tmp += alpha*acc.
-    xw_vprep ld[2], st[2], bcst, fma, fma_eb, zero, add, mul, fma_c;
-    memop cmem;  // C added (beta 1), subtracted (-1) or multiplied by beta and added (any)
-    memop pmem;  // beta*C from zero: multiplied (any) or subtracted (-1); also C = beta*C
-    memop mulm;  // alpha any, C read: beta*C multiplied
+    // kernel uses only: vw elements of A or C loaded and stored, op(B) broadcasts, the k
+    // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
+    // {1toN}, the zeroing idiom, and the epilogue's two steps (epi_c with C, epi_r without).
+    xw_vprep ld, st, bcst, fma, fma_eb, zero, epi_r;
+    memop epi_c, mulc;  // mulc: beta*C into the temporary (alpha and beta any)
 } G;
 
 typedef struct {
-    int v0, mb, nb, S, nbreg, nareg, areg, breg;
+    int v0, mb, nb, nbreg, nareg, areg, breg;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
     int64_t bj;                // bytes between columns of op(B)
     bool direct;               // kstep may write at a cursor (kstep_direct)
-    bool partial, ebcst;
+    bool ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
-    bool cfirst;  // accumulator set 0 starts as beta*C (alpha is +-1): C is read before the k loop
 } tile;
 
 static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
@@ -95,14 +91,13 @@ int gen_opregs(const gen_plan *p, int mb, int nb)
     return (mb < nb ? mb : nb) + 1;
 }
 
-// Accumulator sets for an mb x nb tile: enough chains to cover latency, within the registers.
-int gen_sets(const gen_plan *p, int mb, int nb)
+// Registers the epilogue needs above the accumulators: alpha and beta when read at call time,
+// and a temporary for beta*C or for C narrower than a memory operand.
+int gen_epiregs(const gen_plan *p)
 {
-    const int room = p->isa.nvregs - gen_opregs(p, mb, nb);
-    int s = 1;
-    while (s < 4 && (uint32_t)s < p->d.k && s * mb * nb < 10 && (s + 1) * mb * nb <= room)
-        s++;
-    return s;
+    const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
+    const bool tmp = p->d.beta != XW_SCALE_ZERO && (!p->memop || (any_a && any_b));
+    return any_a + any_b + tmp;
 }
 
 // First row of M vector v; the overlapping last vector ends at row m.
@@ -111,41 +106,34 @@ static int64_t row_of(const gen_plan *p, int v)
     return p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
 }
 
-static int acc(const tile *t, int s, int v, int j) { return (s * t->mb + v) * t->nb + j; }
+static int acc(const tile *t, int v, int j) { return v * t->nb + j; }
 
-// ---- Vector loads and stores of A and C; `partial` is the k1-masked last M vector.
-static void load_vec(G *g, int r, ref m, bool partial)
-{
-    xw_x86_vp_load(g->c, &g->ld[partial], r, m.base, disp32(g, m.disp));
-}
+// ---- Vector loads and stores of A and C: vw elements each, never masked.
+static void load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, r, m.base, disp32(g, m.disp)); }
 
-static void store_vec(G *g, ref m, int r, bool partial)
-{
-    xw_x86_vp_store(g->c, &g->st[partial], m.base, disp32(g, m.disp), r);
-}
+static void store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), r); }
 
-// The forms op_mem takes for this kernel (rrm when vectors make a memory operand, k1-masked
-// when the last M vector is partial; else rrr).
+// The form op_mem takes for this kernel: rrm when vectors make a memory operand, else rrr.
 static memop prep_memop(const gen_plan *p, xw_insn op)
 {
     memop o = { 0 };
-    if (!p->memop)
-        o.r = xw_x86_vprep(XW_VP_RRR, op, p->vl, xw_plain);
+    if (p->memop)
+        o.m = xw_x86_vprep(XW_VP_RRM, op, p->vl, xw_plain);
     else
-        for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++)  // masked: faults suppressed
-            o.m[i] = xw_x86_vprep(XW_VP_RRM, op, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
+        o.r = xw_x86_vprep(XW_VP_RRR, op, p->vl, xw_plain);
     return o;
 }
 
-// dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first.
-static void op_mem(G *g, const memop *o, int dst, int s1, ref m, bool partial, int tmp)
+// dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first (a
+// memory operand would read 16 bytes, past the column's rows).
+static void op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp)
 {
     if (!g->p->memop) {
-        load_vec(g, tmp, m, false);
+        load_vec(g, tmp, m);
         xw_x86_vp_rrr(g->c, &o->r, dst, s1, tmp);
         return;
     }
-    xw_x86_vp_rrm(g->c, &o->m[partial], dst, s1, m.base, disp32(g, m.disp));
+    xw_x86_vp_rrm(g->c, &o->m, dst, s1, m.base, disp32(g, m.disp));
 }
 
 static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, r, r, r); }
@@ -208,7 +196,7 @@ static void prefetch_queued(G *g, int most)
 typedef struct {
     xw_code *c;
     uint8_t *o;  // direct: the cursor
-    const xw_vprep *ld, *ldp, *bc, *fma;  // op(A) plain and partial, op(B) broadcast, FMA
+    const xw_vprep *ld, *bc, *fma;  // op(A) load, op(B) broadcast, FMA
 } kout;
 
 KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
@@ -227,32 +215,31 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
         xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
 }
 
-KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, int s, bool direct)
+KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
 {
     const int64_t bj = t->bj;
-    const int a0 = acc(t, s, 0, 0);  // accumulator (v, j) of set s is a0 + v*nb + j
     if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nb; j++)
             k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
-            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, ar, a.base, a.disp + t->arow[v]);
+            k_load(g, k, direct, k->ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nb; j++)
-                k_rrr(k, direct, k->fma, a0 + v * t->nb + j, ar, t->breg + j);
+                k_rrr(k, direct, k->fma, acc(t, v, j), ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
-        k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldp : k->ld, t->areg + v, a.base, a.disp + t->arow[v]);
+        k_load(g, k, direct, k->ld, t->areg + v, a.base, a.disp + t->arow[v]);
     for (int j = 0; j < t->nb; j++) {
         if (t->ebcst) {  // never direct (EVEX)
-            xw_x86_vp_rrm(g->c, &g->fma_eb, a0 + j, t->areg, b.base, disp32(g, b.disp + j * bj));
+            xw_x86_vp_rrm(g->c, &g->fma_eb, acc(t, 0, j), t->areg, b.base, disp32(g, b.disp + j * bj));
             continue;
         }
         const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
         k_load(g, k, direct, k->bc, br, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++)
-            k_rrr(k, direct, k->fma, a0 + v * t->nb + j, t->areg + v, br);
+            k_rrr(k, direct, k->fma, acc(t, v, j), t->areg + v, br);
     }
 }
 
@@ -269,15 +256,15 @@ static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
 }
 
-// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk into accumulator set i % S.
+// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk.
 static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
     if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
         // Copies: the preparations stay in registers while bytes are stored at the cursor.
-        const xw_vprep ld = g->ld[0], ldp = g->ld[1], bc = g->bcst, fma = g->fma;
-        kout k = { g->c, g->c->buf + g->c->len, &ld, &ldp, &bc, &fma };
-        for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1) {
-            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, true);
+        const xw_vprep ld = g->ld, bc = g->bcst, fma = g->fma;
+        kout k = { g->c, g->c->buf + g->c->len, &ld, &bc, &fma };
+        for (int i = 0; i < n; i++) {
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true);
             if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
                 prefetch_queued(g, g->pfper);
@@ -287,115 +274,47 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         g->c->len = (size_t)(k.o - g->c->buf);
         return;
     }
-    kout k = { g->c, NULL, &g->ld[0], &g->ld[1], &g->bcst, &g->fma };
-    for (int i = 0, s = 0; i < n; i++, s = s + 1 == t->S ? 0 : s + 1) {
-        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), s, false);
+    kout k = { g->c, NULL, &g->ld, &g->bcst, &g->fma };
+    for (int i = 0; i < n; i++) {
+        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false);
         prefetch_queued(g, g->pfper);
     }
 }
 
-// C tile = alpha*acc + beta*C with the scale classes baked in.
+// C tile from the chains s: the epilogue of the scale class (docs/ARCHITECTURE.md),
+//   alpha +-1:  s | s + C | s - C | fma(beta, C, s)          for beta 0 | 1 | -1 | any
+//   alpha any:  alpha*s | fma(alpha, s, C) | fma(alpha, s, -C) | fma(alpha, s, beta*C)
+// A column's results are all in registers before any is stored: an overlapping vector reads C
+// before its neighbour's store.
 static void tile_epilogue(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     const int64_t cj = (int64_t)p->d.ldc * I->es;
-    for (int s = 1; s < t->S; s++)
-        for (int v = 0; v < t->mb; v++)
-            for (int j = 0; j < t->nb; j++)
-                xw_x86_vp_rrr(g->c, &g->add, acc(t, 0, v, j), acc(t, 0, v, j), acc(t, s, v, j));
-    const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // both free after the k loop
-    if (t->cfirst) {  // C was read into the accumulators before the k loop
-        for (int j = 0; j < t->nb; j++)
-            for (int v = 0; v < t->mb; v++)
-                store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
-        return;
-    }
-    // alpha ANY with C read: tmp = beta*C (or C), independent of the k loop, then one FMA
-    // tmp += alpha*acc ends each chain instead of a multiply and an FMA. Registers above the
-    // accumulator set 0 are free; an overlapping pair (the tile's last two vectors) must be
-    // read before either is stored: chunks of T vectors are taken from the end.
-    const int fa = t->mb * t->nb, fb = fa + (p->d.beta == XW_SCALE_ANY), ft = fb + 1;
-    const int T = I->nvregs - ft;
-    if (p->d.alpha == XW_SCALE_ANY && (p->d.beta == XW_SCALE_ONE || p->d.beta == XW_SCALE_ANY)
-        && (T >= 2 || (T >= 1 && !(p->overlap && t->v0 + t->mb == p->mv)))) {
-        xw_x86_vload(g->c, I->bcst, I->vl, fa, xw_mem_at(XW_RCX, 0), xw_plain);
-        if (p->d.beta == XW_SCALE_ANY)
-            xw_x86_vload(g->c, I->bcst, I->vl, fb, xw_mem_at(XW_R8, 0), xw_plain);
-        for (int j = 0; j < t->nb; j++)
-            for (int v1 = t->mb; v1 > 0; v1 -= T) {  // the last chunk holds the last two vectors
-                const int v0 = v1 - T > 0 ? v1 - T : 0;
-                for (int v = v0; v < v1; v++) {
-                    const int r = ft + v - v0;
-                    const bool pv = t->partial && v == t->mb - 1;
-                    const ref m = off(cm, j * cj + t->crow[v]);
-                    if (p->d.beta == XW_SCALE_ONE)
-                        load_vec(g, r, m, pv);
-                    else
-                        op_mem(g, &g->mulm, r, fb, m, pv, r);
-                    xw_x86_vp_rrr(g->c, &g->fma_c, r, acc(t, 0, v, j), fa);
-                }
-                for (int v = v0; v < v1; v++)
-                    store_vec(g, off(cm, j * cj + t->crow[v]), ft + v - v0, t->partial && v == t->mb - 1);
-            }
-        return;
-    }
-    if (p->d.alpha == XW_SCALE_ANY) {
-        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_RCX, 0), xw_plain);
-        for (int v = 0; v < t->mb; v++)
-            for (int j = 0; j < t->nb; j++)
-                xw_x86_vp_rrr(g->c, &g->mul, acc(t, 0, v, j), acc(t, 0, v, j), sreg);
-    }
-    if (p->d.beta == XW_SCALE_ANY)
-        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
+    const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
+    int r = t->mb * t->nb;  // free from here once the k loop is done
+    const int ra = any_a ? r++ : 0, rb = any_b ? r++ : 0, tmp = r;
+    if (any_a)
+        xw_x86_vload(g->c, I->bcst, I->vl, ra, xw_mem_at(XW_RCX, 0), xw_plain);
+    if (any_b)
+        xw_x86_vload(g->c, I->bcst, I->vl, rb, xw_mem_at(XW_R8, 0), xw_plain);
     for (int j = 0; j < t->nb; j++) {
-        // The column is complete in registers before it is stored: an overlapping vector must
-        // read C before its neighbour's store.
         for (int v = 0; v < t->mb; v++) {
-            const int a = acc(t, 0, v, j);
-            const bool pv = t->partial && v == t->mb - 1;
+            const int a = acc(t, v, j);
             const ref m = off(cm, j * cj + t->crow[v]);
-            switch (p->d.beta) {
-            case XW_SCALE_ONE:
-            case XW_SCALE_MINUS_ONE: op_mem(g, &g->cmem, a, a, m, pv, tmp); break;
-            case XW_SCALE_ANY: op_mem(g, &g->cmem, a, sreg, m, pv, tmp); break;
-            default: break;  // ZERO: C is never read
+            if (p->d.beta == XW_SCALE_ZERO) {
+                if (any_a)
+                    xw_x86_vp_rrr(g->c, &g->epi_r, a, a, ra);  // alpha*s
+            } else if (any_a && any_b) {
+                op_mem(g, &g->mulc, tmp, rb, m, tmp);        // beta*C
+                xw_x86_vp_rrr(g->c, &g->epi_r, a, ra, tmp);  // alpha*s + beta*C
+            } else {
+                op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
             }
         }
         for (int v = 0; v < t->mb; v++)
-            store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, 0, v, j), t->partial && v == t->mb - 1);
+            store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, v, j));
     }
-}
-
-// Accumulators start at zero, or set 0 at beta*C (alpha +-1): C's loads come first, so its
-// misses overlap the k loop's instead of following them.
-static void tile_prologue(G *g, const tile *t, ref cm)
-{
-    const gen_plan *p = g->p;
-    const gen_isa *I = g->I;
-    const int64_t cj = (int64_t)p->d.ldc * I->es;
-    const int sreg = t->areg, tmp = t->mb > 1 ? t->areg + 1 : t->breg;  // free before the k loop
-    if (t->cfirst && p->d.beta == XW_SCALE_ANY)
-        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
-    for (int j = 0; j < t->nb; j++)
-        for (int v = 0; v < t->mb; v++) {
-            const int a = acc(t, 0, v, j);
-            const bool pv = t->partial && v == t->mb - 1;
-            const ref m = off(cm, j * cj + t->crow[v]);
-            if (!t->cfirst)
-                vzero(g, a);
-            else if (p->d.beta == XW_SCALE_ONE)
-                load_vec(g, a, m, pv);  // {k1}{z} when partial
-            else {
-                if (p->d.beta == XW_SCALE_MINUS_ONE || pv)
-                    vzero(g, a);  // masked-off lanes of a partial vector stay zero
-                op_mem(g, &g->pmem, a, p->d.beta == XW_SCALE_ANY ? sreg : a, m, pv, tmp);
-            }
-        }
-    for (int s = 1; s < t->S; s++)
-        for (int v = 0; v < t->mb; v++)
-            for (int j = 0; j < t->nb; j++)
-                vzero(g, acc(t, s, v, j));
 }
 
 // Queues the lines of C rows of tile t in the next column block's next_nb columns.
@@ -414,13 +333,12 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    tile t = { .v0 = v0, .mb = mb, .nb = nb, .S = gen_sets(p, mb, nb) };
-    t.partial = v0 + mb == p->mv && p->rem < p->vw;
-    t.ebcst = I->kmask && mb == 1;
+    tile t = { .v0 = v0, .mb = mb, .nb = nb };
+    t.ebcst = I->ebcst && mb == 1;
     t.bfirst = !t.ebcst && nb < mb;
     for (int v = 0; v < mb; v++)
         t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
-    t.areg = t.S * mb * nb;
+    t.areg = mb * nb;
     if (t.bfirst) {
         t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
         t.breg = t.areg + t.nareg;
@@ -430,13 +348,10 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         t.breg = t.areg + mb;
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
-    // Reading C first lets its misses overlap a long k loop; in a short kernel the out-of-order
-    // window already covers C's loads, and starting the FMA chain on them only adds latency.
-    t.cfirst = p->d.beta != XW_SCALE_ZERO && p->d.alpha != XW_SCALE_ANY && p->d.k >= GEN_CFIRST_K;
     t.bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * I->es;
-    t.direct = !t.ebcst && g->ld[0].vex && (!t.partial || g->ld[1].vex) && g->bcst.vex && g->fma.vex
-               && t.breg + t.nbreg <= 16;
-    tile_prologue(g, &t, cm);
+    t.direct = !t.ebcst && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
+    for (int i = 0; i < mb * nb; i++)  // every chain starts from zero
+        vzero(g, i);
 
     const int k = (int)p->d.k;
     const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
@@ -523,7 +438,7 @@ static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int 
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, sa = (int64_t)p->d.lda * es, ldp = g->sp;
     const int bw = (int)(32 / es);
-    const int nr = v == p->mv - 1 && p->rem < p->vw ? p->rem : p->vw;
+    const int nr = p->vw;
     const ref s = off(src, row_of(p, v) * sa), d = off(dst, (int64_t)vr * p->vw * es);
     if (kw == bw && nr >= bw) {
         for (int i = 0; i < nr; i += bw) {
@@ -554,7 +469,7 @@ static void emit_pack(G *g, int v0, int mb)
     const int kb = k / bw, kr = k % bw;
     int body = 0;
     for (int v = 0; v < mb; v++) {
-        const int nr = v0 + v == p->mv - 1 && p->rem < p->vw ? p->rem : p->vw;
+        const int nr = p->vw;
         body += nr >= bw ? cdiv_i(nr, bw) * (es == 8 ? 16 : 40) : nr * bw * 2;
     }
 #define PACK_KBLOCK(s_, d_, k0_)                                                              \
@@ -666,88 +581,33 @@ int gen_prefetch_lines(const gen_plan *p)
     return prefetch_all(&g, PF_COUNT);
 }
 
-// alpha ZERO or k == 0: C = beta*C without touching A or B.
-static void emit_scale_only(G *g)
-{
-    const gen_plan *p = g->p;
-    const gen_isa *I = g->I;
-    if (p->d.beta == XW_SCALE_ONE)
-        return;
-    const int zero = 0, sreg = 1, tmp = 2;  // results in tmp + (v & 1)
-    vzero(g, zero);
-    if (p->d.beta == XW_SCALE_ANY)
-        xw_x86_vload(g->c, I->bcst, I->vl, sreg, xw_mem_at(XW_R8, 0), xw_plain);
-    const int64_t es = I->es, cj = (int64_t)p->d.ldc * es;
-    const bool loop = (int64_t)p->d.n * p->mv > 64;
-    ref col = { XW_RDX, 0 };
-    size_t top = 0;
-    if (loop) {
-        xw_x86_mov_rr(g->c, p->g[G_PCN], XW_RDX);
-        xw_x86_mov_ri(g->c, p->g[G_NC], p->d.n);
-        top = xw_x86_here(g->c);
-        col.base = p->g[G_PCN];
-    }
-    for (int j = 0; j < (loop ? 1 : (int)p->d.n); j++) {
-        for (int v = 0; v < p->mv; v++) {
-            const bool pv = v == p->mv - 1 && p->rem < p->vw;
-            const ref m = off(col, j * cj + row_of(p, v) * es);
-            const int out = tmp + (v & 1);
-            switch (p->d.beta) {
-            case XW_SCALE_MINUS_ONE:
-            case XW_SCALE_ANY: op_mem(g, &g->pmem, out, p->d.beta == XW_SCALE_ANY ? sreg : zero, m, pv, out); break;
-            default: break;  // ZERO
-            }
-            // The overlapping last vector reads C before its neighbour (v == mv-2) is stored.
-            const bool defer = p->overlap && p->d.beta != XW_SCALE_ZERO;
-            if (defer && v == p->mv - 2)
-                continue;
-            if (defer && v == p->mv - 1)
-                store_vec(g, off(col, j * cj + row_of(p, v - 1) * es), tmp + ((v - 1) & 1), false);
-            store_vec(g, m, p->d.beta == XW_SCALE_ZERO ? zero : out, pv);
-        }
-    }
-    if (loop) {
-        alu(g, XW_ADD, p->g[G_PCN], cj);
-        alu(g, XW_SUB, p->g[G_NC], 1);
-        xw_x86_jcc_to(g->c, XW_JNZ, top);
-    }
-}
-
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
     G g = { .p = p, .I = &p->isa, .c = c };
     const gen_isa *I = &p->isa;
-    for (int i = 0; i < (p->rem < p->vw ? 2 : 1); i++) {
-        g.ld[i] = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, i ? (xw_evex){ XW_K1, true, false } : xw_plain);
-        g.st[i] = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, (xw_evex){ i ? XW_K1 : XW_K0, false, false });
-    }
+    const bool any_a = p->d.alpha == XW_SCALE_ANY;
+    g.ld = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, xw_plain);
+    g.st = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, xw_plain);
     g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
-    if (p->d.beta == XW_SCALE_ANY || p->d.beta == XW_SCALE_MINUS_ONE)
-        g.pmem = prep_memop(p, p->d.beta == XW_SCALE_ANY ? I->mul : I->sub);
-    if (!p->scale_only) {
-        g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
-        const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
-        g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
-        if (I->kmask)
-            g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
-        g.add = xw_x86_vprep(XW_VP_RRR, I->add, p->vl, xw_plain);
-        if (p->d.beta != XW_SCALE_ZERO)
-            g.cmem = prep_memop(p, p->d.beta == XW_SCALE_ONE ? I->add : p->d.beta == XW_SCALE_MINUS_ONE ? I->sub : I->fma);
-        if (p->d.alpha == XW_SCALE_ANY) {
-            g.mul = xw_x86_vprep(XW_VP_RRR, I->mul, p->vl, xw_plain);
-            g.fma_c = xw_x86_vprep(XW_VP_RRR, I->fma, p->vl, xw_plain);
-            g.mulm = prep_memop(p, I->mul);
+    g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
+    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
+    g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
+    if (I->ebcst)
+        g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
+    // The epilogue's instructions by scale class (tile_epilogue).
+    switch (p->d.beta) {
+    case XW_SCALE_ZERO: g.epi_r = xw_x86_vprep(XW_VP_RRR, I->mul, p->vl, xw_plain); break;
+    case XW_SCALE_ONE: g.epi_c = prep_memop(p, any_a ? I->fma213 : I->add); break;
+    case XW_SCALE_MINUS_ONE: g.epi_c = prep_memop(p, any_a ? I->fms213 : I->sub); break;
+    default:
+        if (any_a) {
+            g.mulc = prep_memop(p, I->mul);
+            g.epi_r = xw_x86_vprep(XW_VP_RRR, I->fma213, p->vl, xw_plain);
+        } else {
+            g.epi_c = prep_memop(p, I->fma);
         }
     }
     *entry = xw_x86_here(c);
-    if (p->d.m == 0 || p->d.n == 0) {
-        xw_x86_ret(c);
-        return;
-    }
-    if (p->rem < p->vw) {  // k1 selects the rows of the last M vector (AVX-512)
-        xw_x86_mov_ri(c, XW_RAX, ((int64_t)1 << p->rem) - 1);
-        xw_x86_kmovw(c, XW_K1, XW_RAX);
-    }
     for (int i = 0; i < p->npush; i++)
         xw_x86_push(c, p->pushed[i]);
     if (p->scratch) {  // the panel's ymm loads and stores never split a cache line
@@ -755,9 +615,7 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         alu(&g, XW_AND, XW_RSP, p->vw * p->isa.es > 32 ? -64 : -32);
         alu(&g, XW_SUB, XW_RSP, p->scratch);
     }
-    if (p->scale_only) {
-        emit_scale_only(&g);
-    } else if (!p->pack) {
+    if (!p->pack) {
         if (p->prefetch)
             prefetch_all(&g, PF_NOW);
         emit_columns(&g, 0, p->mv);  // op(A) is reread from the cache for each column block

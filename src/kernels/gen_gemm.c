@@ -1,8 +1,9 @@
 // gen_gemm.c: the GEMM generator's entry points. Checks and normalizes the descriptor, picks
 // the ISA configuration, the register blocking (a small cost model) and how far to unroll,
 // assigns general registers, then emits through gen_emit.c, retrying more compactly when the
-// code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): displacements beyond 2 GiB,
-// dimensions above GEN_MAX_DIM, ta == 1 panels above GEN_SCRATCH_MAX, code too large.
+// code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): nothing to multiply (M, N or K
+// zero, alpha zero: the route scales C itself), displacements beyond 2 GiB, dimensions above
+// GEN_MAX_DIM, ta == 1 panels above GEN_SCRATCH_MAX, code too large.
 #include <math.h>  // INFINITY only: no libm
 #include <stdio.h>
 
@@ -35,9 +36,9 @@
 #define GEN_LOOP_BODY 96       // instructions in one K loop iteration
 #endif
 
-#define ISA(tgt, vl, lanes, es, nv, km, P, S)                                                    \
-    { tgt, vl, lanes, es, nv, km, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P,  \
-      XW_VFNMADD231##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P }
+#define ISA(tgt, vl, lanes, es, nv, eb, P, S)                                                   \
+    { tgt, vl, lanes, es, nv, eb, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P, \
+      XW_VFNMADD231##P, XW_VFMADD213##P, XW_VFMSUB213##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P }
 static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD),
                                      ISA(XW_TARGET_AVX2, XW_YMM, 8, 4, 16, false, PS, SS) };
 static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD),
@@ -75,7 +76,7 @@ static int split(int total, int most, gen_group g[2])
 
 static int kstep_insns(const gen_plan *p, int mb, int nb)
 {
-    return p->isa.kmask && mb == 1 ? 1 + nb : mb + nb + mb * nb;
+    return p->isa.ebcst && mb == 1 ? 1 + nb : mb + nb + mb * nb;
 }
 
 static double dmax(double a, double b) { return a > b ? a : b; }
@@ -106,12 +107,12 @@ static double a_split_share(const gen_plan *p)
 // (GEN_ACC_PENALTY and GEN_WALK_COST chosen together, cached and streamed: see choose_blocking).
 static double tile_cycles(const gen_plan *p, int mb, int nb)
 {
-    const int k = (int)p->d.k, S = gen_sets(p, mb, nb), over = mb * nb - p->isa.nvregs / 2;
+    const int k = (int)p->d.k, over = mb * nb - p->isa.nvregs / 2;
     double per = mb * nb / 2.0 + GEN_ACC_PENALTY * (over > 0 ? over : 0);
     per = dmax(per, (mb * (1.0 + p->a_split) + nb) / 2.0);
     per = dmax(per, kstep_insns(p, mb, nb) / 4.0);
-    const double body = dmax(k * per, 4.0 * cdiv(k, S));
-    const double epi = mb * nb * (p->d.beta == XW_SCALE_ZERO ? 0.5 : 1.0) + (S - 1) * mb * nb * 0.5 + 4;
+    const double body = dmax(k * per, 4.0 * k);  // one chain per element (the contract)
+    const double epi = mb * nb * (p->d.beta == XW_SCALE_ZERO ? 0.5 : 1.0) + 4;
     return body + epi;
 }
 
@@ -154,7 +155,8 @@ static void choose_blocking(gen_plan *p)
             nbcap = nbcap < GEN_B_STREAM_COLS ? nbcap : GEN_B_STREAM_COLS;
         int last_nq = 0;
         for (int nbmax = 1; nbmax <= nbcap; nbmax++) {
-            if (mb * nbmax + gen_opregs(p, mb, nbmax) > R)
+            const int op = gen_opregs(p, mb, nbmax), epi = gen_epiregs(p);
+            if (mb * nbmax + (op > epi ? op : epi) > R)
                 break;
             if (cdiv(n, nbmax) == last_nq)
                 continue;
@@ -229,22 +231,17 @@ static void assign_gprs(gen_plan *p)
     pool[n++] = XW_R9;
     pool[n++] = XW_R10;
     pool[n++] = XW_R11;
-    if (p->scale_only || p->d.alpha != XW_SCALE_ANY) pool[n++] = XW_RCX;
+    if (p->d.alpha != XW_SCALE_ANY) pool[n++] = XW_RCX;
     if (p->d.beta != XW_SCALE_ANY) pool[n++] = XW_R8;
     const int caller_saved = n;
     const xw_gpr callee[] = { XW_RBX, XW_RBP, XW_R12, XW_R13, XW_R14, XW_R15 };
     for (int i = 0; i < 6; i++)
         pool[n++] = callee[i];
 
-    bool need_k, need_n = false;
-    if (p->scale_only) {
-        need_k = false;
-        need_n = (int64_t)p->d.n * p->mv > 64;
-    } else {
-        need_k = p->kunroll < (int)p->d.k || p->pack;
-        for (int j = 0; j < p->nng; j++)
-            need_n |= p->nloop && p->ng[j].count > 1;
-    }
+    const bool need_k = p->kunroll < (int)p->d.k || p->pack;
+    bool need_n = false;
+    for (int j = 0; j < p->nng; j++)
+        need_n |= p->nloop && p->ng[j].count > 1;
     int used = 0;
     for (int r = 0; r < G_ROLES; r++) {
         const bool need = r < G_PBN ? need_k : r < G_FRAME ? need_n : p->pack;
@@ -267,9 +264,10 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     if (c->err)
         return c->err;
     if ((t != XW_TARGET_AVX2 && t != XW_TARGET_AVX512) || d->prec > XW_F32 || d->ta > 1 || d->tb > 1
-        || d->alpha > XW_SCALE_ANY || d->beta > XW_SCALE_ANY)
+        || d->alpha > XW_SCALE_ANY || d->beta > XW_SCALE_ANY || d->alpha == XW_SCALE_ZERO)
         return XW_ERR_UNSUPPORTED;
-    if (d->m > GEN_MAX_DIM || d->n > GEN_MAX_DIM || d->k > GEN_MAX_DIM || !d->lda || !d->ldb || !d->ldc)
+    if (!d->m || !d->n || !d->k || d->m > GEN_MAX_DIM || d->n > GEN_MAX_DIM || d->k > GEN_MAX_DIM
+        || !d->lda || !d->ldb || !d->ldc)
         return XW_ERR_UNSUPPORTED;
 
     gen_plan p = { .d = *d };
@@ -278,56 +276,41 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         p.d.lda = 1;
     }
     p.isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
-    // AVX-512 with a power-of-two M of at most one ymm: the VEX body does the same work
-    // unmasked, at the lower clock penalty and without needing AVX512VL.
-    if (t == XW_TARGET_AVX512 && d->m * (uint32_t)p.isa.es <= 32 && !(d->m & (d->m - 1))) {
+    // AVX-512 with M below one zmm: the VEX body on ymm and narrower vectors, without needing
+    // AVX512VL (and at the lower clock penalty where there is one).
+    if (t == XW_TARGET_AVX512 && d->m < (uint32_t)p.isa.lanes) {
         p.isa = isa_avx2[d->prec];
         p.isa.target = XW_TARGET_AVX512;
     }
     const int es = p.isa.es;
-    p.scale_only = d->k == 0 || d->alpha == XW_SCALE_ZERO;
-    p.pack = p.d.ta && !p.scale_only;
-    if (!span_ok(d->m, d->n, d->ldc, es))
+    p.pack = p.d.ta;
+    if (!span_ok(d->m, d->n, d->ldc, es) || !span_ok(p.d.ta ? d->k : d->m, p.d.ta ? d->m : d->k, p.d.lda, es)
+        || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es))
         return XW_ERR_UNSUPPORTED;
-    if (!p.scale_only && (!span_ok(p.d.ta ? d->k : d->m, p.d.ta ? d->m : d->k, p.d.lda, es)
-                          || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es)))
-        return XW_ERR_UNSUPPORTED;
-    p.vw = p.isa.lanes;
-    p.vl = p.isa.vl;
-    p.mov = p.isa.movu;
-    if (!p.isa.kmask) {  // the widest of ymm, xmm, 8 and 4 bytes within m
-        while (p.vw > 1 && (uint32_t)p.vw > d->m)
-            p.vw /= 2;
-        p.vl = p.vw * es == 32 ? XW_YMM : XW_XMM;
-        p.mov = p.vw * es >= 16 ? p.isa.movu : p.vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
-    }
+    p.vw = p.isa.lanes;  // the widest of the register and its halves down to 4 bytes within m
+    while (p.vw > 1 && (uint32_t)p.vw > d->m)
+        p.vw /= 2;
+    p.vl = p.vw * es == 64 ? XW_ZMM : p.vw * es == 32 ? XW_YMM : XW_XMM;
+    p.mov = p.vw * es >= 16 ? p.isa.movu : p.vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
     p.memop = p.vw * es >= 16;
     p.mv = cdiv((int)d->m, p.vw);
-    p.rem = p.vw;
-    if (d->m % p.vw) {
-        if (p.isa.kmask)
-            p.rem = (int)d->m - (p.mv - 1) * p.vw;
-        else
-            p.overlap = true;
-    }
+    p.overlap = d->m % p.vw != 0;
 
-    int first = 3;
-    if (!p.scale_only && d->m && d->n) {
-        p.a_split = a_split_share(&p);
-        choose_blocking(&p);
-        if (!p.nmg)
-            return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
-        // Entry prefetch helps streamed operands but costs the tiniest cached kernels (4^3, 5^3)
-        // more than it hides: only where there is enough arithmetic behind it.
-        const int64_t lines = gen_prefetch_lines(&p);
-        const int64_t fmas = (int64_t)p.mv * d->n * d->k;
-        p.prefetch = !p.pack && lines <= GEN_PREFETCH_LINES && fmas >= GEN_PREFETCH_WORK * lines;
-        p.ahead = !p.prefetch && d->beta != XW_SCALE_ZERO;
-        for (first = 0; first < 3; first++) {
-            set_level(&p, first);
-            if (estimate_insns(&p) <= (first < 2 ? GEN_FULL_UNROLL : (int64_t)(c->cap - c->len) / 12))
-                break;
-        }
+    p.a_split = a_split_share(&p);
+    choose_blocking(&p);
+    if (!p.nmg)
+        return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
+    // Entry prefetch helps streamed operands but costs the tiniest cached kernels (4^3, 5^3)
+    // more than it hides: only where there is enough arithmetic behind it.
+    const int64_t lines = gen_prefetch_lines(&p);
+    const int64_t fmas = (int64_t)p.mv * d->n * d->k;
+    p.prefetch = !p.pack && lines <= GEN_PREFETCH_LINES && fmas >= GEN_PREFETCH_WORK * lines;
+    p.ahead = !p.prefetch && d->beta != XW_SCALE_ZERO;
+    int first;
+    for (first = 0; first < 3; first++) {
+        set_level(&p, first);
+        if (estimate_insns(&p) <= (first < 2 ? GEN_FULL_UNROLL : (int64_t)(c->cap - c->len) / 12))
+            break;
     }
     set_level(&p, 3);
     if (c->len > c->cap || estimate_insns(&p) * 4 > (int64_t)(c->cap - c->len))

@@ -171,7 +171,8 @@ static void vector_register_cases(void)
             }
         }
     // The other three-operand rows, a few register triples each.
-    static const xw_insn rest[] = { XW_VFMADD231PS, XW_VFNMADD231PD, XW_VFNMADD231PS, XW_VMULPD, XW_VADDPD,
+    static const xw_insn rest[] = { XW_VFMADD231PS, XW_VFNMADD231PD, XW_VFNMADD231PS, XW_VFMADD213PD,
+                                    XW_VFMADD213PS, XW_VFMSUB213PD, XW_VFMSUB213PS, XW_VMULPD, XW_VADDPD,
                                     XW_VADDPS, XW_VSUBPD, XW_VSUBPS, XW_VUNPCKLPD, XW_VUNPCKHPD,
                                     XW_VUNPCKLPS, XW_VUNPCKHPS, XW_VPERMILPD, XW_VPERMILPS };
     static const int trip[][3] = { { 1, 2, 3 }, { 9, 10, 11 }, { 17, 25, 31 } };
@@ -338,6 +339,7 @@ static void vector_memory_cases(void)
         { XW_VFMADD231PS, XW_YMM, "DWORD", "1to8" },  { XW_VFMADD231PS, XW_XMM, "DWORD", "1to4" },
         { XW_VMULPD, XW_ZMM, "QWORD", "1to8" },       { XW_VFNMADD231PS, XW_ZMM, "DWORD", "1to16" },
         { XW_VPXORQ, XW_ZMM, "QWORD", "1to8" },       { XW_VADDPS, XW_YMM, "DWORD", "1to8" },
+        { XW_VFMADD213PD, XW_ZMM, "QWORD", "1to8" },  { XW_VFMSUB213PS, XW_ZMM, "DWORD", "1to16" },
     };
     for (size_t k = 0; k < sizeof bc / sizeof *bc; k++) {
         xw_evex e = { XW_K0, false, true };
