@@ -14,6 +14,10 @@ typedef struct {
     int nvregs;      // 16 (VEX) or 32 (EVEX)
     bool ebcst;      // AVX-512: tiles of one vector take op(B) as an embedded broadcast {1toN}
     xw_insn movu, movs, bcst, fma, fnma, fma213, fms213, mul, add, sub;
+    // Cost model weights (gen_gemm.c, tile_cycles and choose_blocking).
+    double acc_penalty;  // cycles per k step for each accumulator beyond half the registers
+    double walk_cost;    // cycles per element of op(B) for each M block that walks it
+    double a_load;       // load slots one op(A) vector takes (a broadcast takes one)
 } gen_isa;
 
 typedef struct {

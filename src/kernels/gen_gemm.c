@@ -19,12 +19,6 @@
 #ifndef GEN_PREFETCH_WORK
 #define GEN_PREFETCH_WORK 4    // ... when the kernel has this many FMAs per line to hide them behind
 #endif
-#ifndef GEN_ACC_PENALTY
-#define GEN_ACC_PENALTY 0.125  // cycles per k step for each accumulator beyond half the registers
-#endif
-#ifndef GEN_WALK_COST
-#define GEN_WALK_COST 0.5      // cycles per element of op(B) for each M block that walks it
-#endif
 #ifndef GEN_WALK_SMALL
 #define GEN_WALK_SMALL 1024    // bytes of op(B) up to which walking it again costs a quarter
 #endif
@@ -36,13 +30,21 @@
 #define GEN_LOOP_BODY 96       // instructions in one K loop iteration
 #endif
 
-#define ISA(tgt, vl, lanes, es, nv, eb, P, S)                                                   \
+#define ISA(tgt, vl, lanes, es, nv, eb, P, S, COSTS)                                             \
     { tgt, vl, lanes, es, nv, eb, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P, \
-      XW_VFNMADD231##P, XW_VFMADD213##P, XW_VFMSUB213##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P }
-static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD),
-                                     ISA(XW_TARGET_AVX2, XW_YMM, 8, 4, 16, false, PS, SS) };
-static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD),
-                                       ISA(XW_TARGET_AVX512, XW_ZMM, 16, 4, 32, true, PS, SS) };
+      XW_VFNMADD231##P, XW_VFMADD213##P, XW_VFMSUB213##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P, COSTS }
+// Cost weights. AVX2 (16 registers): tuned on Zen 3 against LIBXSMM cached and streamed (the
+// 17 shapes of docs/BENCHMARKS.md; see choose_blocking). AVX-512 (32 registers, 64-byte op(A)
+// vectors): fitted on an Intel Xeon (family 6, model 167) over all tile limits of 57 shapes
+// (the 17 and 40 random, M >= 8), cached: the chosen plan's time over the best one's, geomean
+// 1.10 with the AVX2 weights, 1.006 with these (worst 1.05). A zmm load takes two load slots
+// on Zen 4 (two 256-bit halves); tiles of up to 28 accumulators still leave loads room.
+#define COSTS_AVX2 0.125, 0.5, 1.0
+#define COSTS_AVX512 0.0, 0.0625, 2.0
+static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD, COSTS_AVX2),
+                                     ISA(XW_TARGET_AVX2, XW_YMM, 8, 4, 16, false, PS, SS, COSTS_AVX2) };
+static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD, COSTS_AVX512),
+                                       ISA(XW_TARGET_AVX512, XW_ZMM, 16, 4, 32, true, PS, SS, COSTS_AVX512) };
 
 static const char *scale_word(uint8_t s)
 {
@@ -104,12 +106,12 @@ static double a_split_share(const gen_plan *p)
 // accumulator chain (4 cycles per FMA), plus the epilogue. Accumulators beyond half the
 // register file leave too few registers for loads to run ahead of the FMAs: on Zen 3 (AVX2)
 // tiles of 8 accumulators beat tiles of 12 at 16^3, 24^3, 8x64x8 and 64x8x8 by 10-20%
-// (GEN_ACC_PENALTY and GEN_WALK_COST chosen together, cached and streamed: see choose_blocking).
+// (acc_penalty and walk_cost chosen together, cached and streamed: see choose_blocking).
 static double tile_cycles(const gen_plan *p, int mb, int nb)
 {
     const int k = (int)p->d.k, over = mb * nb - p->isa.nvregs / 2;
-    double per = mb * nb / 2.0 + GEN_ACC_PENALTY * (over > 0 ? over : 0);
-    per = dmax(per, (mb * (1.0 + p->a_split) + nb) / 2.0);
+    double per = mb * nb / 2.0 + p->isa.acc_penalty * (over > 0 ? over : 0);
+    per = dmax(per, (mb * p->isa.a_load * (1.0 + p->a_split) + nb) / 2.0);
     per = dmax(per, kstep_insns(p, mb, nb) / 4.0);
     const double body = dmax(k * per, 4.0 * k);  // one chain per element (the contract)
     const double epi = mb * nb * (p->d.beta == XW_SCALE_ZERO ? 0.5 : 1.0) + 4;
@@ -121,7 +123,7 @@ static void choose_blocking(gen_plan *p)
     const int R = p->isa.nvregs, n = (int)p->d.n;
     // An op(B) that small stays in L1 after its first walk (64x8x8: 0.92 -> 1.25x LIBXSMM
     // cached, streamed still 1.1x).
-    const double walk = GEN_WALK_COST * ((int64_t)n * p->d.k * p->isa.es <= GEN_WALK_SMALL ? 0.25 : 1.0);
+    const double walk = p->isa.walk_cost * ((int64_t)n * p->d.k * p->isa.es <= GEN_WALK_SMALL ? 0.25 : 1.0);
     // An overlapping last vector must share a tile with its neighbour when C is read.
     const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
     const int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX;
