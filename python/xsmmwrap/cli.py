@@ -19,6 +19,8 @@ dgemm-test [ARG ...] [--json] [--save FILE]
     dgemm-test against the system BLAS, with ld --wrap and preloaded, in one table.
 plot RESULTS.json ... [-o FILE]
     Chart the results of bench smm/dispatch and dgemm-test (matplotlib).
+lapack-test [CASE ...] [--quick] [--target T] [--json FILE]
+    LAPACK's test programs plain, preloaded, and with every GEMM on a kernel: pass/fail counts.
 
 Adding a subcommand: write ``_add_NAME(subparsers)`` that registers its parser with
 ``set_defaults(func=...)`` (the function takes the parsed arguments and returns the
@@ -225,8 +227,20 @@ def _add_samples(subparsers: Any) -> None:
     samples.register(subparsers)  # dgemm-test, plot
 
 
+def _add_lapack_test(subparsers: Any) -> None:
+    from . import lapack_test
+
+    lapack_test.add_parser(subparsers)  # lapack-test
+
+
 #: Registration functions, one per subcommand.
-_COMMANDS: list[Callable[[Any], None]] = [_add_run, _add_info, _add_bench, _add_samples]
+_COMMANDS: list[Callable[[Any], None]] = [
+    _add_run,
+    _add_info,
+    _add_bench,
+    _add_samples,
+    _add_lapack_test,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
