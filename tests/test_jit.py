@@ -353,6 +353,17 @@ class Machine:
             lambda x, y: [x[i & 3], x[i >> 2 & 3], y[i >> 4 & 3], y[i >> 6 & 3]],
         )
 
+    def _align(self, d, a, b, imm, dt):  # lanes of b:a (a high) shifted down by imm
+        lanes = self._lanes(d[2], dt)
+        both = np.concatenate([self.v[b[1]].view(dt)[:lanes], self.v[a[1]].view(dt)[:lanes]])
+        self._write_vec(d, dt, both[imm[1] % (2 * lanes) :][:lanes].copy())
+
+    def op_valignq(self, d, a, b, imm):
+        self._align(d, a, b, imm, np.float64)
+
+    def op_valignd(self, d, a, b, imm):
+        self._align(d, a, b, imm, np.float32)
+
     def op_vperm2f128(self, d, a, b, imm):
         halves = [self.v[a[1]][:16], self.v[a[1]][16:32], self.v[b[1]][:16], self.v[b[1]][16:32]]
         lo, hi = halves[imm[1] & 3].copy(), halves[imm[1] >> 4 & 3].copy()

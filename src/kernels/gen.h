@@ -18,6 +18,7 @@ typedef struct {
     double acc_penalty;  // cycles per k step for each accumulator beyond half the registers
     double walk_cost;    // cycles per element of op(B) for each M block that walks it
     double a_load;       // load slots one op(A) vector takes (a broadcast takes one)
+    bool b_stream;       // tiles of one vector read a large op(B) a few columns at a time
 } gen_isa;
 
 typedef struct {
@@ -44,6 +45,11 @@ typedef struct {
     // column's load wait ~20 cycles on Zen 4: ../shared/probes/masked_c_columns.c).
     int vw, mv;
     bool overlap;
+    // AVX-512 with M below one zmm: the one vector has `part` rows (0: no such vector). Its
+    // op(A) loads are k1-masked (A is only read: the masked-off lanes fault nowhere and no
+    // store waits on them); C is read and written in two unmasked pieces (gen_emit.c), so the
+    // rule above holds. Its tiles keep v0-v3 for those pieces: accumulators start at acc0.
+    int part, acc0;
     xw_vl vl;            // length of the arithmetic on vw elements
     xw_insn mov;         // loads and stores vw elements: VMOVUP*, VMOVSD (8 bytes), VMOVSS
     bool memop;          // vw elements make a full memory operand (16 bytes or more)

@@ -5,14 +5,17 @@
 // order, from zero, then the epilogue of its scale class; nothing here may depend on the tile.
 //
 // Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
-//   v0 .. mb*nb-1     accumulators, one chain per element
+//   v0 .. mb*nb-1     accumulators, one chain per element (from v4 with a partial vector:
+//                     v0-v3 carry its C pieces, part_epilogue)
 //   next mb           op(A) column pieces for the current k               ("areg")
 //   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
 //                     with mb == 1 broadcasts from memory inside the FMA instead
 //   (nb < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nb breg held for the step)
 //   epilogue          from v(mb*nb): alpha, beta (each when read at call time), a temporary
-// M remainders use no masks: the last vector overlaps its neighbour (gen.h), and a tile
-// computes a whole column of C before storing it, so both write the same values.
+// M remainders: the last vector overlaps its neighbour (gen.h), and a tile computes a whole
+// column of C before storing it, so both write the same values; or, M below one zmm, the one
+// vector loads op(A) k1-masked and moves C in unmasked pieces (part_epilogue). No access to C
+// covers a byte outside its column's M rows.
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
 // roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
 // ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
@@ -46,15 +49,19 @@ typedef struct {
     // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
     // {1toN}, the zeroing idiom, and the epilogue's two steps (epi_c with C, epi_r without).
     xw_vprep ld, st, bcst, fma, fma_eb, zero, epi_r;
-    memop epi_c, mulc;  // mulc: beta*C into the temporary (alpha and beta any)
+    memop epi_c;        // with C (alpha and beta any: beta*C into the temporary, then epi_r)
+    xw_insn cop, rop;   // the epilogue's operation with C and without (part_epilogue)
+    xw_vprep ldm;       // plan.part: op(A) loaded k1-masked, zeroing
+    xw_vprep ldp, stp;  // plan.part: a piece of C (part_epilogue)
 } G;
 
 typedef struct {
-    int v0, mb, nb, nbreg, nareg, areg, breg;
+    int v0, mb, nb, acc0, nbreg, nareg, areg, breg;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
     int64_t bj;                // bytes between columns of op(B)
     bool direct;               // kstep may write at a cursor (kstep_direct)
+    bool partial;              // its last vector is plan.part rows: loaded k1-masked
     bool ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
 } tile;
@@ -106,7 +113,7 @@ static int64_t row_of(const gen_plan *p, int v)
     return p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
 }
 
-static int acc(const tile *t, int v, int j) { return v * t->nb + j; }
+static int acc(const tile *t, int v, int j) { return t->acc0 + v * t->nb + j; }
 
 // ---- Vector loads and stores of A and C: vw elements each, never masked.
 static void load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, r, m.base, disp32(g, m.disp)); }
@@ -196,7 +203,7 @@ static void prefetch_queued(G *g, int most)
 typedef struct {
     xw_code *c;
     uint8_t *o;  // direct: the cursor
-    const xw_vprep *ld, *bc, *fma;  // op(A) load, op(B) broadcast, FMA
+    const xw_vprep *ld, *ldm, *bc, *fma;  // op(A) load (plain, masked), op(B) broadcast, FMA
 } kout;
 
 KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
@@ -223,14 +230,15 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
             k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + j * bj);
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
-            k_load(g, k, direct, k->ld, ar, a.base, a.disp + t->arow[v]);
+            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nb; j++)
                 k_rrr(k, direct, k->fma, acc(t, v, j), ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
-        k_load(g, k, direct, k->ld, t->areg + v, a.base, a.disp + t->arow[v]);
+        k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, t->areg + v, a.base,
+               a.disp + t->arow[v]);
     for (int j = 0; j < t->nb; j++) {
         if (t->ebcst) {  // never direct (EVEX)
             xw_x86_vp_rrm(g->c, &g->fma_eb, acc(t, 0, j), t->areg, b.base, disp32(g, b.disp + j * bj));
@@ -262,7 +270,7 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
     if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
         // Copies: the preparations stay in registers while bytes are stored at the cursor.
         const xw_vprep ld = g->ld, bc = g->bcst, fma = g->fma;
-        kout k = { g->c, g->c->buf + g->c->len, &ld, &bc, &fma };
+        kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
             kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true);
             if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
@@ -274,7 +282,7 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         g->c->len = (size_t)(k.o - g->c->buf);
         return;
     }
-    kout k = { g->c, NULL, &g->ld, &g->bcst, &g->fma };
+    kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
         kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false);
         prefetch_queued(g, g->pfper);
@@ -286,18 +294,68 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
 //   alpha any:  alpha*s | fma(alpha, s, C) | fma(alpha, s, -C) | fma(alpha, s, beta*C)
 // A column's results are all in registers before any is stored: an overlapping vector reads C
 // before its neighbour's store.
+// AVX-512 with M below one zmm (plan.part rows, one vector, mb == 1): C is read and written in
+// pieces of w rows, w the widest power of two within part, at rows 0 and part - w (one piece
+// when w == part), as unmasked VEX moves through v0-v3; the second piece's lanes are rotated
+// down first (VALIGN). The arithmetic is the same on whole zmm registers; both pieces read C
+// before either is stored (they overlap).
+static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
+{
+    const gen_plan *p = g->p;
+    const gen_isa *I = g->I;
+    const int64_t cj = (int64_t)p->d.ldc * I->es;
+    const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
+    int w = 1;
+    while (2 * w <= p->part)
+        w *= 2;
+    const int shift = p->part - w, pieces = shift ? 2 : 1;
+    const xw_insn align = I->es == 8 ? XW_VALIGNQ : XW_VALIGND;
+    for (int j = 0; j < t->nb; j++) {
+        const int a = acc(t, 0, j);
+        for (int q = 0; q < pieces; q++) {  // piece q: result in v(2q), C in v(2q+1)
+            const ref m = off(cm, j * cj + q * shift * I->es);
+            if (p->d.beta != XW_SCALE_ZERO)
+                xw_x86_vp_load(g->c, &g->ldp, 2 * q + 1, m.base, disp32(g, m.disp));
+            if (q)
+                xw_x86_vop_rrri(g->c, align, XW_ZMM, 2 * q, a, a, (uint8_t)shift);
+            else
+                xw_x86_vop_rr(g->c, I->movu, XW_ZMM, 0, a);
+        }
+        for (int q = 0; q < pieces; q++) {
+            const int r = 2 * q, cr = 2 * q + 1;
+            if (p->d.beta == XW_SCALE_ZERO) {
+                if (any_a)
+                    xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, r, r, ra);  // alpha*s
+            } else if (any_a && any_b) {
+                xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, cr, rb, cr);   // beta*C
+                xw_x86_vop_rrr(g->c, g->rop, XW_ZMM, r, ra, cr);    // alpha*s + beta*C
+            } else {
+                xw_x86_vop_rrr(g->c, g->cop, XW_ZMM, r, any_a ? ra : any_b ? rb : r, cr);
+            }
+        }
+        for (int q = 0; q < pieces; q++) {
+            const ref m = off(cm, j * cj + q * shift * I->es);
+            xw_x86_vp_store(g->c, &g->stp, m.base, disp32(g, m.disp), 2 * q);
+        }
+    }
+}
+
 static void tile_epilogue(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     const int64_t cj = (int64_t)p->d.ldc * I->es;
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
-    int r = t->mb * t->nb;  // free from here once the k loop is done
+    int r = t->acc0 + t->mb * t->nb;  // free from here once the k loop is done
     const int ra = any_a ? r++ : 0, rb = any_b ? r++ : 0, tmp = r;
     if (any_a)
         xw_x86_vload(g->c, I->bcst, I->vl, ra, xw_mem_at(XW_RCX, 0), xw_plain);
     if (any_b)
         xw_x86_vload(g->c, I->bcst, I->vl, rb, xw_mem_at(XW_R8, 0), xw_plain);
+    if (t->partial) {
+        part_epilogue(g, t, cm, ra, rb);
+        return;
+    }
     for (int j = 0; j < t->nb; j++) {
         for (int v = 0; v < t->mb; v++) {
             const int a = acc(t, v, j);
@@ -306,7 +364,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                 if (any_a)
                     xw_x86_vp_rrr(g->c, &g->epi_r, a, a, ra);  // alpha*s
             } else if (any_a && any_b) {
-                op_mem(g, &g->mulc, tmp, rb, m, tmp);        // beta*C
+                op_mem(g, &g->epi_c, tmp, rb, m, tmp);       // beta*C
                 xw_x86_vp_rrr(g->c, &g->epi_r, a, ra, tmp);  // alpha*s + beta*C
             } else {
                 op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
@@ -333,12 +391,13 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    tile t = { .v0 = v0, .mb = mb, .nb = nb };
+    tile t = { .v0 = v0, .mb = mb, .nb = nb, .acc0 = p->acc0 };
+    t.partial = p->part && v0 + mb == p->mv;
     t.ebcst = I->ebcst && mb == 1;
     t.bfirst = !t.ebcst && nb < mb;
     for (int v = 0; v < mb; v++)
         t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
-    t.areg = mb * nb;
+    t.areg = t.acc0 + mb * nb;
     if (t.bfirst) {
         t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
         t.breg = t.areg + t.nareg;
@@ -349,9 +408,9 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
     t.bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * I->es;
-    t.direct = !t.ebcst && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
+    t.direct = !t.ebcst && !t.partial && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
     for (int i = 0; i < mb * nb; i++)  // every chain starts from zero
-        vzero(g, i);
+        vzero(g, t.acc0 + i);
 
     const int k = (int)p->d.k;
     const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
@@ -438,7 +497,7 @@ static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int 
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, sa = (int64_t)p->d.lda * es, ldp = g->sp;
     const int bw = (int)(32 / es);
-    const int nr = p->vw;
+    const int nr = p->part ? p->part : p->vw;  // a partial vector's other lanes stay unread
     const ref s = off(src, row_of(p, v) * sa), d = off(dst, (int64_t)vr * p->vw * es);
     if (kw == bw && nr >= bw) {
         for (int i = 0; i < nr; i += bw) {
@@ -469,7 +528,7 @@ static void emit_pack(G *g, int v0, int mb)
     const int kb = k / bw, kr = k % bw;
     int body = 0;
     for (int v = 0; v < mb; v++) {
-        const int nr = p->vw;
+        const int nr = p->part ? p->part : p->vw;
         body += nr >= bw ? cdiv_i(nr, bw) * (es == 8 ? 16 : 40) : nr * bw * 2;
     }
 #define PACK_KBLOCK(s_, d_, k0_)                                                              \
@@ -596,18 +655,33 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
     // The epilogue's instructions by scale class (tile_epilogue).
     switch (p->d.beta) {
-    case XW_SCALE_ZERO: g.epi_r = xw_x86_vprep(XW_VP_RRR, I->mul, p->vl, xw_plain); break;
-    case XW_SCALE_ONE: g.epi_c = prep_memop(p, any_a ? I->fma213 : I->add); break;
-    case XW_SCALE_MINUS_ONE: g.epi_c = prep_memop(p, any_a ? I->fms213 : I->sub); break;
+    case XW_SCALE_ZERO: g.rop = I->mul; break;
+    case XW_SCALE_ONE: g.cop = any_a ? I->fma213 : I->add; break;
+    case XW_SCALE_MINUS_ONE: g.cop = any_a ? I->fms213 : I->sub; break;
     default:
-        if (any_a) {
-            g.mulc = prep_memop(p, I->mul);
-            g.epi_r = xw_x86_vprep(XW_VP_RRR, I->fma213, p->vl, xw_plain);
-        } else {
-            g.epi_c = prep_memop(p, I->fma);
-        }
+        g.cop = any_a ? I->mul : I->fma;
+        g.rop = I->fma213;
+    }
+    if (g.rop)
+        g.epi_r = xw_x86_vprep(XW_VP_RRR, g.rop, p->vl, xw_plain);
+    if (g.cop)
+        g.epi_c = prep_memop(p, g.cop);
+    if (p->part) {
+        int w = 1;
+        while (2 * w <= p->part)
+            w *= 2;
+        const int bytes = w * I->es;
+        const xw_insn mv = bytes >= 16 ? I->movu : bytes == 8 ? XW_VMOVSD : XW_VMOVSS;
+        const xw_vl vl = bytes == 32 ? XW_YMM : XW_XMM;
+        g.ldp = xw_x86_vprep(XW_VP_LOAD, mv, vl, xw_plain);
+        g.stp = xw_x86_vprep(XW_VP_STORE, mv, vl, xw_plain);
+        g.ldm = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, (xw_evex){ XW_K1, true, false });
     }
     *entry = xw_x86_here(c);
+    if (p->part) {  // k1: the partial vector's rows
+        xw_x86_mov_ri(c, XW_RAX, ((int64_t)1 << p->part) - 1);
+        xw_x86_kmovw(c, XW_K1, XW_RAX);
+    }
     for (int i = 0; i < p->npush; i++)
         xw_x86_push(c, p->pushed[i]);
     if (p->scratch) {  // the panel's ymm loads and stores never split a cache line

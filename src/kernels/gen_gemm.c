@@ -38,9 +38,11 @@
 // vectors): fitted on an Intel Xeon (family 6, model 167) over all tile limits of 57 shapes
 // (the 17 and 40 random, M >= 8), cached: the chosen plan's time over the best one's, geomean
 // 1.10 with the AVX2 weights, 1.006 with these (worst 1.05). A zmm load takes two load slots
-// on Zen 4 (two 256-bit halves); tiles of up to 28 accumulators still leave loads room.
-#define COSTS_AVX2 0.125, 0.5, 1.0
-#define COSTS_AVX512 0.0, 0.0625, 2.0
+// on Zen 4 (two 256-bit halves); tiles of up to 28 accumulators still leave loads room. On that
+// Xeon narrow tiles over a large op(B) (b_stream) gain nothing streamed and lose cached
+// (5x16x40: 1 x 3 vectors 215 ns cached, 744 streamed; 1 x 16: 140 and 792).
+#define COSTS_AVX2 0.125, 0.5, 1.0, true
+#define COSTS_AVX512 0.0, 0.0625, 2.0, false
 static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD, COSTS_AVX2),
                                      ISA(XW_TARGET_AVX2, XW_YMM, 8, 4, 16, false, PS, SS, COSTS_AVX2) };
 static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD, COSTS_AVX512),
@@ -126,12 +128,14 @@ static void choose_blocking(gen_plan *p)
     const double walk = p->isa.walk_cost * ((int64_t)n * p->d.k * p->isa.es <= GEN_WALK_SMALL ? 0.25 : 1.0);
     // An overlapping last vector must share a tile with its neighbour when C is read.
     const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
-    const int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX;
+    int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX, mbleast = 1;
+    if (p->d.mb_max)  // a plan asked for (tuning): that limit only
+        mbleast = mbmost = p->d.mb_max < mbmost ? p->d.mb_max : mbmost;
     double best = INFINITY;
     // Limits that give the same number of blocks give the same split, hence the same cost:
     // only the first of them is evaluated (a tie never replaces the best).
     int last_mq = 0;
-    for (int mbmax = 1; mbmax <= mbmost; mbmax++) {
+    for (int mbmax = mbleast; mbmax <= mbmost; mbmax++) {
         gen_group mg[2] = { { 0, 0 }, { 0, 0 } }, ng[2] = { { 0, 0 }, { 0, 0 } };
         if (cdiv(p->mv, mbmax) == last_mq)
             continue;
@@ -153,12 +157,15 @@ static void choose_blocking(gen_plan *p)
         // 375 and 1530 ns; LIBXSMM's kernel 500 and 1600-1750 ns: wide tiles lead cached and
         // trail streamed, narrow ones lead both. Scalar tiles (M = 1) gain little streamed and
         // lose more cached (1x50x17: +4%, -18%): left wide.
-        if (p->mv == 1 && p->memop && !p->d.tb && (int64_t)n * p->d.k * p->isa.es > GEN_B_STREAM_BYTES)
+        if (p->isa.b_stream && p->mv == 1 && p->memop && !p->d.tb
+            && (int64_t)n * p->d.k * p->isa.es > GEN_B_STREAM_BYTES)
             nbcap = nbcap < GEN_B_STREAM_COLS ? nbcap : GEN_B_STREAM_COLS;
-        int last_nq = 0;
-        for (int nbmax = 1; nbmax <= nbcap; nbmax++) {
+        int last_nq = 0, nbleast = 1;
+        if (p->d.nb_max)
+            nbleast = nbcap = p->d.nb_max < n ? p->d.nb_max : n;
+        for (int nbmax = nbleast; nbmax <= nbcap; nbmax++) {
             const int op = gen_opregs(p, mb, nbmax), epi = gen_epiregs(p);
-            if (mb * nbmax + (op > epi ? op : epi) > R)
+            if (p->acc0 + mb * nbmax + (op > epi ? op : epi) > R)
                 break;
             if (cdiv(n, nbmax) == last_nq)
                 continue;
@@ -278,11 +285,20 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         p.d.lda = 1;
     }
     p.isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
-    // AVX-512 with M below one zmm: the VEX body on ymm and narrower vectors, without needing
-    // AVX512VL (and at the lower clock penalty where there is one).
+    // AVX-512 with M below one zmm: the VEX body when M is a power of two (one vector of
+    // exactly M rows), else one k1-masked zmm vector (gen.h), which does half the work of two
+    // overlapping narrower ones. Intel Xeon (family 6 model 167), cached, time of LIBXSMM's
+    // kernel over ours, 24 random shapes each: DP M in 3..7 geomean 1.12 (masked) against 0.86
+    // (VEX); SP M in 3..15, 1.02 against 0.76; M = 4 (4x30x20, 4x8x64): VEX 20-25% faster.
     if (t == XW_TARGET_AVX512 && d->m < (uint32_t)p.isa.lanes) {
-        p.isa = isa_avx2[d->prec];
-        p.isa.target = XW_TARGET_AVX512;
+        if (!(d->m & (d->m - 1))) {
+            p.isa = isa_avx2[d->prec];
+            p.isa.target = XW_TARGET_AVX512;
+            p.isa.b_stream = isa_avx512[d->prec].b_stream;
+        } else {
+            p.part = (int)d->m;
+            p.acc0 = 4;
+        }
     }
     const int es = p.isa.es;
     p.pack = p.d.ta;
@@ -290,13 +306,13 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es))
         return XW_ERR_UNSUPPORTED;
     p.vw = p.isa.lanes;  // the widest of the register and its halves down to 4 bytes within m
-    while (p.vw > 1 && (uint32_t)p.vw > d->m)
+    while (!p.part && p.vw > 1 && (uint32_t)p.vw > d->m)
         p.vw /= 2;
     p.vl = p.vw * es == 64 ? XW_ZMM : p.vw * es == 32 ? XW_YMM : XW_XMM;
     p.mov = p.vw * es >= 16 ? p.isa.movu : p.vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
     p.memop = p.vw * es >= 16;
     p.mv = cdiv((int)d->m, p.vw);
-    p.overlap = d->m % p.vw != 0;
+    p.overlap = !p.part && d->m % p.vw != 0;
 
     p.a_split = a_split_share(&p);
     choose_blocking(&p);

@@ -28,7 +28,11 @@ typedef union {
         uint32_t m, n, k;
         uint32_t lda, ldb, ldc;
         uint8_t prec, ta, tb, alpha, beta;
-        uint8_t pad[3];
+        // A plan for the generator (0: its cost model decides): at most mb_max vectors along M
+        // and nb_max columns per tile. Tuning (xsmmwrap tune) sets them; equal descriptors with
+        // other hints are other kernels.
+        uint8_t mb_max, nb_max;
+        uint8_t pad;
     };
     uint64_t w[4];
 } xw_desc;

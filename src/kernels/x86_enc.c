@@ -35,7 +35,7 @@ enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI };
      : IS2(i, VBROADCASTSD, VBROADCASTSS)                 ? F_BCST                          \
      : IS2(i, VMASKMOVPD, VMASKMOVPS)                     ? F_MASKMOV                       \
      : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
-             || (i) == XW_VINSERTF64X4                                                       \
+             || (i) == XW_VINSERTF64X4 || IS2(i, VALIGNQ, VALIGND)                             \
          ? F_RVMI                                                                            \
          : F_RVM)
 // The shortest vector length of the row (ymm: the 256-bit-only rows and VBROADCASTSD).

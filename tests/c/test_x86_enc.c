@@ -208,6 +208,8 @@ static void vector_register_cases(void)
     CASE(6, 0, xw_x86_vop_rrri(c, XW_VINSERTF128, XW_YMM, XW_V0, XW_V1, XW_V2, 1), "vinsertf128 ymm0,ymm1,xmm2,0x1");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, XW_V0, XW_V1, XW_V2, 0x44), "vshuff64x2 zmm0,zmm1,zmm2,0x44");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_YMM, XW_V3, XW_V4, XW_V5, 0x1), "vshuff64x2 ymm3,ymm4,ymm5,0x1");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_ZMM, XW_V2, XW_V17, XW_V17, 0x3), "valignq zmm2,zmm17,zmm17,0x3");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_ZMM, XW_V31, XW_V8, XW_V8, 0xb), "valignd zmm31,zmm8,zmm8,0xb");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF32X4, XW_ZMM, XW_V30, XW_V18, XW_V9, 0xee), "vshuff32x4 zmm30,zmm18,zmm9,0xee");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_ZMM, XW_V0, XW_V1, XW_V2, 1), "vinsertf64x4 zmm0,zmm1,ymm2,0x1");
 
