@@ -32,6 +32,20 @@ typedef struct {
     xw_sym sym;
 } xw_gemm_args;
 
+// The type of each exported name's original (Fortran: the hidden string lengths gfortran
+// passes at the end; CBLAS: layout first, scalars by value), xw_f77_dgemm__fn and so on.
+#define XW_F77_TYPE(name, PREC, T, I)                                                            \
+    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
+                                    const T *, const T *, const I *, const T *, const I *,       \
+                                    const T *, T *, const I *, size_t, size_t);
+#define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
+                                      T *, I);
+XW_F77_ENTRIES(XW_F77_TYPE)
+XW_CBLAS_ENTRIES(XW_CBLAS_TYPE)
+#undef XW_F77_TYPE
+#undef XW_CBLAS_TYPE
+
 // Functions in env.c: the configuration, read once from the environment.
 typedef struct {
     int64_t max_mnk;
