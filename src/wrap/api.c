@@ -15,7 +15,8 @@ static const char *const status_text[] = {
 _Static_assert(sizeof status_text / sizeof *status_text == XSMMWRAP_STATUS_COUNT, "status table");
 
 static const char *const route_text[] = {
-    "jit", "portable", "too_large", "unsupported", "invalid", "disabled", "registry_full", "lock_busy",
+    "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled", "registry_full",
+    "lock_busy",
 };
 _Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
 

@@ -81,10 +81,17 @@ typedef struct {
 } xw_last_call;
 XW_HIDDEN extern _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
 
+// The wrapper's own routes (a kernel, or C = beta*C); every other one is the original BLAS's.
+static inline bool xw_route_served(xsmmwrap_route r)
+{
+    return r == XSMMWRAP_ROUTE_JIT || r == XSMMWRAP_ROUTE_PORTABLE || r == XSMMWRAP_ROUTE_SCALE;
+}
+
 XW_HIDDEN void xw_init(void);  // idempotent, thread-safe; every entry calls it through route
 XW_HIDDEN bool xw_initialized(void);
-// The full decision: serves the call on the kernel path and returns true, or counts why not
-// and returns false: the caller then calls the original BLAS with its untouched arguments.
+// The full decision: serves the call (on the kernel path, or C = beta*C when there is nothing
+// to multiply) and returns true, or counts why not and returns false: the caller then calls
+// the original BLAS with its untouched arguments.
 // A call that ran a kernel becomes this thread's last call under key (unless NULL).
 XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key);
 XW_HIDDEN xsmmwrap_route xw_route_check(const xw_gemm_args *g);  // the decision without the call
