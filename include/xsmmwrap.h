@@ -137,9 +137,11 @@ int xsmmwrap_kernel_get(int i, xsmmwrap_kernel_info *out);
 int xsmmwrap_write_json(const char *path);
 
 /** Column-major GEMM, C = alpha*op(A)*op(B) + beta*C, through the wrapper's routing.
- *  precision is 64 or 32; alpha/beta point to a double or float accordingly. Calls the
- *  kernel path decline go to the original BLAS when the process has one, else to the
- *  portable kernel. Returns XSMMWRAP_EINVAL for arguments BLAS would reject. */
+ *  precision is 64 or 32; alpha/beta point to a double or float accordingly. Valid calls the
+ *  wrapper declines go to the process's dgemm_/sgemm_ when it has one and the sizes fit its
+ *  32-bit integers (counted under the reason), else to the portable kernel (counted as
+ *  portable). Returns XSMMWRAP_EINVAL for arguments BLAS would reject (counted as invalid,
+ *  nothing written). */
 int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, int64_t n, int64_t k,
                   const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
                   const void *beta, void *c, int64_t ldc);

@@ -1,6 +1,6 @@
 // route.c: the one place that decides where a GEMM call goes (kernel path, C = beta*C, or the
 // original BLAS) and counts why. Calls the registry and the portable kernel below it, stats,
-// and report beside it.
+// report and the original BLAS beside it.
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -86,13 +86,6 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     return XSMMWRAP_ROUTE_JIT;
 }
 
-xsmmwrap_route xw_route_check(const xw_gemm_args *g)
-{
-    xw_init();
-    xw_desc d;
-    return decide(g, &d);
-}
-
 const double xw_scale_f64[3] = { [XW_SCALE_ONE] = 1.0, [XW_SCALE_MINUS_ONE] = -1.0, [XW_SCALE_ZERO] = 0.0 };
 const float xw_scale_f32[3] = { [XW_SCALE_ONE] = 1.0f, [XW_SCALE_MINUS_ONE] = -1.0f, [XW_SCALE_ZERO] = 0.0f };
 
@@ -156,4 +149,45 @@ bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key)
         return true;
     xw_stats_count(g->sym, r);
     return false;
+}
+
+static bool fits_int32(int64_t x) { return x >= INT32_MIN && x <= INT32_MAX; }
+
+// A valid call the wrapper declined, given to the process's own dgemm_/sgemm_ (LP64); false
+// when there is none, or a size or leading dimension does not fit its 32-bit integers.
+static bool call_original_lp64(const xw_gemm_args *g)
+{
+    if (!fits_int32(g->m) || !fits_int32(g->n) || !fits_int32(g->k) || !fits_int32(g->lda) ||
+        !fits_int32(g->ldb) || !fits_int32(g->ldc))
+        return false;
+    const xw_fn f = xw_blas_try(g->prec == XW_F64 ? XW_SYM_dgemm_ : XW_SYM_sgemm_);
+    if (!f)
+        return false;
+    const int32_t m = (int32_t)g->m, n = (int32_t)g->n, k = (int32_t)g->k;
+    const int32_t lda = (int32_t)g->lda, ldb = (int32_t)g->ldb, ldc = (int32_t)g->ldc;
+    if (g->prec == XW_F64)
+        ((xw_f77_dgemm__fn *)f)(&g->ta, &g->tb, &m, &n, &k, g->alpha, g->a, &lda, g->b, &ldb,
+                                g->beta, g->c, &ldc, 1, 1);
+    else
+        ((xw_f77_sgemm__fn *)f)(&g->ta, &g->tb, &m, &n, &k, g->alpha, g->a, &lda, g->b, &ldb,
+                                g->beta, g->c, &ldc, 1, 1);
+    return true;
+}
+
+xsmmwrap_route xw_route_api(const xw_gemm_args *g)
+{
+    xsmmwrap_route r = serve(g, NULL);
+    if (xw_route_served(r))
+        return r;
+    if (r == XSMMWRAP_ROUTE_DISABLED && !valid(g))
+        r = XSMMWRAP_ROUTE_INVALID;  // the API answers invalid calls itself, disabled or not
+    if (r != XSMMWRAP_ROUTE_INVALID && !call_original_lp64(g)) {
+        // No original can take it: the portable kernel does, and is counted as what ran.
+        xw_ref_gemm(g->prec, trans_code[(unsigned char)g->ta] == 2,
+                    trans_code[(unsigned char)g->tb] == 2, g->m, g->n, g->k, g->alpha, g->a,
+                    g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+        r = XSMMWRAP_ROUTE_PORTABLE;
+    }
+    xw_stats_count(g->sym, r);
+    return r;
 }

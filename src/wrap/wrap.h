@@ -94,7 +94,11 @@ XW_HIDDEN bool xw_initialized(void);
 // the original BLAS with its untouched arguments.
 // A call that ran a kernel becomes this thread's last call under key (unless NULL).
 XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key);
-XW_HIDDEN xsmmwrap_route xw_route_check(const xw_gemm_args *g);  // the decision without the call
+// The same decision for xsmmwrap_gemm(), which has no caller's original to decline to: a
+// declined valid call goes to the process's dgemm_/sgemm_ when it has one (counted under the
+// reason), else to the portable kernel (counted as portable). Returns the route counted;
+// XSMMWRAP_ROUTE_INVALID (even when disabled) means nothing ran.
+XW_HIDDEN xsmmwrap_route xw_route_api(const xw_gemm_args *g);
 // Runs kernel kn with scalars passed by value (CBLAS), nothing counted.
 XW_HIDDEN void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha,
                           double beta);
