@@ -30,18 +30,20 @@ typedef enum xsmmwrap_status {
     XSMMWRAP_STATUS_COUNT = 5
 } xsmmwrap_status;
 
-/** Where a call went. The first two are the kernel path, the rest the original BLAS
- *  with the reason it was not served by a kernel. */
+/** Where a call went. The first three are the wrapper's own (a kernel, or no kernel needed),
+ *  the rest the original BLAS with the reason the wrapper did not serve it. */
 typedef enum xsmmwrap_route {
     XSMMWRAP_ROUTE_JIT = 0,        /**< generated machine code */
     XSMMWRAP_ROUTE_PORTABLE = 1,   /**< the portable C kernel */
-    XSMMWRAP_ROUTE_TOO_LARGE = 2,  /**< M*N*K above the threshold (XSMMWRAP_MAX_MNK) */
-    XSMMWRAP_ROUTE_UNSUPPORTED = 3,/**< a shape or stride the kernel path does not handle */
-    XSMMWRAP_ROUTE_INVALID = 4,    /**< invalid arguments: the original BLAS reports them */
-    XSMMWRAP_ROUTE_DISABLED = 5,   /**< XSMMWRAP_DISABLE=1 */
-    XSMMWRAP_ROUTE_FULL = 6,       /**< the kernel registry is full (XSMMWRAP_MAX_KERNELS) */
-    XSMMWRAP_ROUTE_LOCK_BUSY = 7,  /**< LIBXSMM_TRYLOCK=1 and another thread was generating */
-    XSMMWRAP_ROUTE_COUNT = 8
+    XSMMWRAP_ROUTE_SCALE = 2,      /**< alpha = 0, K = 0, M = 0 or N = 0: C = beta*C by the
+                                        wrapper at any size, A and B never read */
+    XSMMWRAP_ROUTE_TOO_LARGE = 3,  /**< M*N*K above the threshold (XSMMWRAP_MAX_MNK) */
+    XSMMWRAP_ROUTE_UNSUPPORTED = 4,/**< a shape or stride the kernel path does not handle */
+    XSMMWRAP_ROUTE_INVALID = 5,    /**< invalid arguments: the original BLAS reports them */
+    XSMMWRAP_ROUTE_DISABLED = 6,   /**< XSMMWRAP_DISABLE=1 */
+    XSMMWRAP_ROUTE_FULL = 7,       /**< the kernel registry is full (XSMMWRAP_MAX_KERNELS) */
+    XSMMWRAP_ROUTE_LOCK_BUSY = 8,  /**< LIBXSMM_TRYLOCK=1 and another thread was generating */
+    XSMMWRAP_ROUTE_COUNT = 9
 } xsmmwrap_route;
 
 /** Code generation targets. */
@@ -55,7 +57,7 @@ typedef enum xsmmwrap_target {
 /** Counters summed over all threads since load or the last xsmmwrap_reset_stats(). */
 typedef struct xsmmwrap_stats {
     uint64_t intercepted;                  /**< GEMM calls that reached the wrapper */
-    uint64_t by_route[8];                  /**< indexed by xsmmwrap_route */
+    uint64_t by_route[9];                  /**< indexed by xsmmwrap_route (COUNT entries) */
     uint64_t kernels;                      /**< kernels in the registry (not reset) */
     uint64_t jit_kernels;                  /**< of which generated code (not reset) */
     uint64_t jit_failures;                 /**< generations that fell back to the portable kernel */
@@ -135,9 +137,11 @@ int xsmmwrap_kernel_get(int i, xsmmwrap_kernel_info *out);
 int xsmmwrap_write_json(const char *path);
 
 /** Column-major GEMM, C = alpha*op(A)*op(B) + beta*C, through the wrapper's routing.
- *  precision is 64 or 32; alpha/beta point to a double or float accordingly. Calls the
- *  kernel path decline go to the original BLAS when the process has one, else to the
- *  portable kernel. Returns XSMMWRAP_EINVAL for arguments BLAS would reject. */
+ *  precision is 64 or 32; alpha/beta point to a double or float accordingly. Valid calls the
+ *  wrapper declines go to the process's dgemm_/sgemm_ when it has one and the sizes fit its
+ *  32-bit integers (counted under the reason), else to the portable kernel (counted as
+ *  portable). Returns XSMMWRAP_EINVAL for arguments BLAS would reject (counted as invalid,
+ *  nothing written). */
 int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, int64_t n, int64_t k,
                   const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
                   const void *beta, void *c, int64_t ldc);
@@ -179,6 +183,13 @@ int xsmmwrap_skip_count(void);
 int xsmmwrap_skip_get(int i, const char **object, const char **reason);
 
 /* XSMMWRAP_CDEF_END */
+
+/* The cdef block is plain C, so by_route's length is written as a number there: the library's
+ * build (C11) checks it against the route count. */
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(sizeof(((xsmmwrap_stats *)0)->by_route) / sizeof(uint64_t) == XSMMWRAP_ROUTE_COUNT,
+               "xsmmwrap_stats.by_route has one entry per route");
+#endif
 
 #pragma GCC visibility pop
 

@@ -4,10 +4,20 @@ The library is loaded with ctypes (not preloaded) and its entry point is called 
 original BLAS behind declined calls is whatever XSMMWRAP_BLAS (set by the test) provides. Every
 result is compared with numpy, the ld padding of C and the inputs A and B must be untouched.
 
+Calls the wrapper serves are held to what it guarantees: with alpha = 0 A and B are full of
+NaN and Inf; a call with nothing to multiply (route scale) must give C = beta*C bit for bit
+(+0.0 for beta = 0 whatever C held, C untouched for beta = 1, NaN payloads included). Calls it
+forwards are held only to what the BLAS specification promises (C is not read when beta = 0;
+it does not promise that A and B are not read when alpha = 0, and OpenBLAS's AVX-512 kernels
+do read them).
+
     python _entry_driver.py LIB SYMBOL --out summary.json [--random N] [--seed S]
-                            [--no-invalid] [--kernel-only] [--big-ld] [--sabotage WHAT]
+                            [--no-invalid] [--kernel-only] [--big-ld] [--disabled]
+                            [--sabotage WHAT]
     python _entry_driver.py LIB SYMBOL --abort large|invalid
 
+--kernel-only makes only calls the wrapper serves (kernel or scale: no original needed);
+--disabled expects every call forwarded (run with XSMMWRAP_DISABLE=1).
 The summary lists the calls made and the route each one should have taken, for the test to
 compare with the library's XSMMWRAP_STATS_JSON. Exit status 1 when a result was wrong.
 With --abort the driver makes one call that needs the original BLAS and prints "NOT ABORTED"
@@ -70,7 +80,7 @@ class Case:
     order: int = COL_MAJOR  # CBLAS only; Fortran is always column-major
     pad: tuple[int, int, int] = (0, 0, 0)  # ld minus the least valid ld, for A, B, C
     ld: tuple[int, int, int] | None = None  # explicit leading dimensions (invalid cases)
-    expect: str = "kernel"  # kernel, too_large, unsupported, invalid
+    expect: str = "kernel"  # kernel, scale, too_large, unsupported, invalid
     note: str = ""
 
 
@@ -123,6 +133,30 @@ def block_index(shape: tuple[int, int], ld: int, row_major: bool) -> np.ndarray:
     return (i * ld + j) if row_major else (j * ld + i)
 
 
+def bits(x: np.ndarray) -> np.ndarray:
+    """The bit patterns of a float array, as unsigned integers of the same width."""
+    return x.view(np.uint64 if x.dtype == np.float64 else np.uint32)
+
+
+def special_values(dtype: Any) -> np.ndarray:
+    """Values a careless C = beta*C or a read of A/B gets wrong: signed zeros, infinities and
+    NaNs with payloads and either sign (quiet, so that copies keep their bits)."""
+    if dtype == np.float64:
+        nans = np.array([0x7FF8000000000ABC, 0xFFF8000000000123], dtype=np.uint64)
+    else:
+        nans = np.array([0x7FC00ABC, 0xFFC00123], dtype=np.uint32)
+    return np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf], dtype=dtype), nans.view(dtype)])
+
+
+def plant(rng: np.random.Generator, x: np.ndarray, values: np.ndarray, share: float) -> None:
+    """Puts values at a random share of x's elements, and values[-1] at its last one."""
+    if not x.size:
+        return
+    where = rng.random(x.shape) < share
+    x[where] = rng.choice(values, size=int(np.count_nonzero(where)))
+    x.flat[-1] = values[-1]
+
+
 def pack(x: np.ndarray, ld: int, row_major: bool, fill: float, dtype: Any) -> np.ndarray:
     buf = np.full(buffer_len(x.shape, ld, row_major), fill, dtype=dtype)
     if x.size:
@@ -143,8 +177,11 @@ class Driver:
         self.pyrng = random.Random(seed)
         self.failures: list[str] = []
         self.sabotage = ""
+        self.disabled = False  # --disabled: every call forwarded, whatever its label
         self.calls = 0
-        self.expect = {"kernel": 0, "too_large": 0, "unsupported": 0, "invalid": 0}
+        self.expect = {
+            "kernel": 0, "scale": 0, "too_large": 0, "unsupported": 0, "invalid": 0, "disabled": 0,
+        }  # fmt: skip
         self.kernels: dict[str, int] = {}  # descriptor (JSON text) -> calls
         cfg = Config()
         self.lib.xsmmwrap_get_config.argtypes = [ct.POINTER(Config)]
@@ -211,18 +248,18 @@ class Driver:
         sa, sb, sc = stored_shapes(c)
         lda, ldb, ldc = leading_dims(c)
         dt = self.dtype
+        served = not self.disabled and c.expect in ("kernel", "scale")
         opa = self.rng.uniform(-1.0, 1.0, (c.m, c.k)).astype(dt)
         opb = self.rng.uniform(-1.0, 1.0, (c.k, c.n)).astype(dt)
         c0 = self.rng.uniform(-1.0, 1.0, (c.m, c.n)).astype(dt)
-        if c.alpha == 0.0:  # BLAS does not read A or B: planted NaN must not leak
-            for x in (opa, opb):
-                if x.size:
-                    x[self.rng.random(x.shape) < 0.3] = np.nan
-                    x.flat[0] = np.nan
+        nonfinite = special_values(dt)[2:]
+        if served and c.alpha == 0.0:  # the wrapper never reads A or B then
+            plant(self.rng, opa, nonfinite, 0.3)
+            plant(self.rng, opb, nonfinite, 0.3)
         if c.beta == 0.0:  # BLAS does not read C: planted NaN must not appear
-            if c0.size:
-                c0[self.rng.random(c0.shape) < 0.3] = np.nan
-                c0.flat[-1] = np.nan
+            plant(self.rng, c0, nonfinite, 0.3)
+        elif served and c.expect == "scale":  # C = beta*C bit for bit, zeros and NaNs too
+            plant(self.rng, c0, special_values(dt), 0.3)
         a = pack(opa.T if is_trans(c.ta) else opa, lda, rm, np.nan, dt)
         b = pack(opb.T if is_trans(c.tb) else opb, ldb, rm, np.nan, dt)
         cbuf = pack(c0, ldc, rm, C_PAD, dt)
@@ -238,6 +275,9 @@ class Driver:
         outside[idx.ravel()] = False
         if cbuf[outside].tobytes() != cbuf0[outside].tobytes():
             self.fail(c, "C changed outside the m x n block (ld padding or tail)")
+        if served and c.expect == "scale":
+            self.check_scale(c, c0, cbuf[idx])
+            return
         got = cbuf[idx].astype(np.float64)
 
         ref = np.zeros((c.m, c.n))
@@ -261,6 +301,35 @@ class Driver:
         if got.size and not (err <= lim).all():
             worst = np.unravel_index(np.argmax(err - lim), err.shape)
             self.fail(c, f"wrong result: |C-ref|={err[worst]:.3g} > {lim[worst]:.3g} at {worst}")
+
+    def check_scale(self, c: Case, c0: np.ndarray, got: np.ndarray) -> None:
+        """Reference BLAS's C = beta*C, bit for bit: beta = 0 gives +0.0 (C not read), beta = 1
+        leaves C as it was (NaN payloads too), any other beta is one multiply in the precision
+        of C (where that gives NaN, which NaN is the hardware's choice: only NaN is required)."""
+        if c.beta == 0.0:
+            want = np.zeros_like(c0)
+        elif c.beta == 1.0:
+            want = c0
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                want = c0 * c0.dtype.type(c.beta)
+        differ = bits(got) != bits(want)
+        if c.beta not in (0.0, 1.0):
+            differ &= ~(np.isnan(want) & np.isnan(got))
+        bad = differ & ~np.isfinite(got)
+        if bad.any():
+            self.fail(
+                c,
+                f"{np.count_nonzero(bad)} non-finite elements in C differ from beta*C "
+                "(a planted NaN or Inf leaked, or a NaN changed)",
+            )
+        elif differ.any():
+            at = tuple(int(i) for i in np.argwhere(differ)[0])
+            self.fail(
+                c,
+                f"wrong result: C is not beta*C bit for bit at {at} "
+                f"(got {got[at]!r}, want {want[at]!r}, C was {c0[at]!r})",
+            )
 
     def damage(self, c: Case, a: np.ndarray, cbuf: np.ndarray, idx: np.ndarray) -> None:
         """--sabotage: spoil what the call left, to show that the checks see it."""
@@ -291,8 +360,8 @@ class Driver:
     def run(self, c: Case) -> None:
         if blas_valid(c) == (c.expect == "invalid"):
             raise AssertionError(f"test case mislabelled: {c}")
-        self.expect[c.expect] += 1
-        if c.expect == "kernel" and c.m and c.n and c.k:
+        self.expect["disabled" if self.disabled else c.expect] += 1
+        if c.expect == "kernel" and not self.disabled:
             key = json.dumps(self.descriptor(c))
             self.kernels[key] = self.kernels.get(key, 0) + 1
         if c.expect == "invalid":
@@ -326,9 +395,11 @@ class Driver:
         }
 
     # -- the cases ---------------------------------------------------------------------------
-    def route_of(self, m: int, n: int, k: int) -> str:
-        lim = self.max_mnk
-        if m > lim or n > lim or k > lim or (m and n and k and m * n * k > lim):
+    def route_of(self, m: int, n: int, k: int, alpha: float) -> str:
+        """The route of a valid call (with leading dimensions that fit 32 bits)."""
+        if not (m and n and k) or alpha == 0.0:
+            return "scale"  # nothing to multiply: the wrapper's at any size
+        if m * n * k > self.max_mnk:
             return "too_large"
         return "kernel"
 
@@ -369,7 +440,7 @@ class Driver:
             beta,
             order,
             self.pads(),
-            expect=self.route_of(m, n, k),
+            expect=self.route_of(m, n, k, alpha),
             note=note,
         )
 
@@ -378,10 +449,13 @@ class Driver:
         cases: list[Case] = []
         pick = self.pyrng.choice
 
-        def shape() -> tuple[int, int, int]:
+        # Sides up to twice the threshold's cube root: calls on both sides of it.
+        hi = min(80, 2 * round(self.max_mnk ** (1 / 3)))
+
+        def shape(alpha: float) -> tuple[int, int, int]:
             while True:
-                m, n, k = self.dim(), self.dim(), self.dim()
-                if not kernel_only or self.route_of(m, n, k) == "kernel":
+                m, n, k = self.dim(hi), self.dim(hi), self.dim(hi)
+                if not kernel_only or self.route_of(m, n, k, alpha) != "too_large":
                     return m, n, k
 
         # The four transposes x every alpha/beta, per layout.
@@ -390,22 +464,26 @@ class Driver:
                 for tb in basis:
                     for alpha in SCALARS:
                         for beta in SCALARS:
-                            cases.append(self.make(ta, tb, *shape(), alpha, beta, order, "grid"))
+                            cases.append(
+                                self.make(ta, tb, *shape(alpha), alpha, beta, order, "grid")
+                            )
         # Every spelling of the transposes (lowercase, 'C', CblasConjTrans).
         for order in self.orders():
             for ta in spellings:
                 for tb in spellings:
+                    alpha = pick(SCALARS)
                     cases.append(
-                        self.make(ta, tb, *shape(), pick(SCALARS), pick(SCALARS), order, "spelling")
+                        self.make(ta, tb, *shape(alpha), alpha, pick(SCALARS), order, "spelling")
                     )
         # Random shapes, scalars and paddings.
         for _ in range(n_random):
+            alpha = pick(SCALARS)
             cases.append(
                 self.make(
                     pick(spellings),
                     pick(spellings),
-                    *shape(),
-                    pick(SCALARS),
+                    *shape(alpha),
+                    alpha,
                     pick(SCALARS),
                     pick(self.orders()),
                     "random",
@@ -451,13 +529,31 @@ class Driver:
                         m,
                         n,
                         k,
-                        pick(SCALARS),
+                        pick(SCALARS[1:]),
                         pick(SCALARS),
                         order,
                         "edge",
                     )
                 )
-        return cases
+        return cases + self.scale_cases()
+
+    def scale_cases(self) -> list[Case]:
+        """Nothing to multiply (alpha = 0 of either sign, or K = 0), below and above the
+        threshold: C = beta*C by the wrapper, for every beta class and both zeros."""
+        basis, spellings = self.trans_values()
+        lim = self.max_mnk
+        cube = round(lim ** (1 / 3)) + 6  # a cube above the threshold
+        shapes = [(8, 8, 8), (5, 7, 3), (cube, cube, cube), (3, 300, 400), (70, 70, 0), (3, 4, 0)]
+        if lim <= 1 << 20:
+            shapes.append((1, lim + 1, 0))  # one side above the threshold
+        out = []
+        for m, n, k in shapes:
+            for alpha in [0.0, -0.0] if k else [0.37, 1.0]:
+                for beta in [0.0, -0.0, 1.0, -1.0, 0.37]:
+                    order = self.pyrng.choice(self.orders())
+                    ta, tb = self.pyrng.choice(spellings), self.pyrng.choice(basis)
+                    out.append(self.make(ta, tb, m, n, k, alpha, beta, order, "scale"))
+        return out
 
     def invalid_cases(self) -> list[Case]:
         """One argument wrong at a time; sizes small so that a BLAS that computed anyway would
@@ -506,7 +602,8 @@ class Driver:
                     n_, n_, 4, 5, 6, 1.0, 0.0, 100, ld=(4, 6, 4), expect="invalid", note="bad order"
                 )
             )
-        return cases
+        # Invalid stays invalid with nothing to multiply: the original's handler answers.
+        return cases + [replace(c, alpha=0.0, note=f"{c.note}, alpha 0") for c in cases]
 
     def neighbour_cases(self, with_invalid: bool) -> list[Case]:
         """Calls in a fixed order, each differing from the one before in one argument only:
@@ -553,31 +650,30 @@ class Driver:
                     ("m < 0", replace(base, m=-8, expect="invalid")),
                 ]
             for what, v in variants:
+                if v.expect != "invalid":
+                    v = replace(v, expect=self.route_of(v.m, v.n, v.k, v.alpha))
                 out += [base, base, replace(v, note=f"neighbour: {what}")]
             out.append(base)
         return out
 
     def big_ld_cases(self) -> list[Case]:
         """Leading dimensions beyond 32 bits (ILP64 only): valid, but not a kernel's: the
-        original BLAS gets them (route unsupported). Only one column (row) is ever touched."""
+        original BLAS gets them (route unsupported), unless there is nothing to multiply
+        (route scale). Only one column (row) is ever touched."""
         big = (1 << 32) + 3
         n_ = self.trans_values()[0][0]
         # Column-major: A is m x 1, one column, lda unused beyond it; row-major: A is 1 x k.
         shape = {COL_MAJOR: ((4, 3, 1), (big, 1, 4)), ROW_MAJOR: ((1, 3, 4), (big, 3, 3))}
-        return [
-            Case(
-                n_,
-                n_,
-                *shape[order][0],
-                0.37,
-                1.0,
-                order,
-                ld=shape[order][1],
-                expect="unsupported",
-                note="lda > 2^32",
-            )
-            for order in self.orders()
-        ]
+        # C of one column (row): ldc unused beyond it.
+        scale = {COL_MAJOR: ((4, 1, 3), (4, 3, big)), ROW_MAJOR: ((1, 4, 3), (3, 4, big))}
+        out = []
+        for order in self.orders():
+            (m, n, k), ld = shape[order]
+            out.append(Case(n_, n_, m, n, k, 0.37, 1.0, order, ld=ld, expect="unsupported"))
+            (m, n, k), ld = scale[order]
+            for beta in (0.0, -1.0):
+                out.append(Case(n_, n_, m, n, k, 0.0, beta, order, ld=ld, expect="scale"))
+        return out
 
 
 def main() -> int:
@@ -590,12 +686,14 @@ def main() -> int:
     ap.add_argument("--no-invalid", action="store_true")
     ap.add_argument("--kernel-only", action="store_true")
     ap.add_argument("--big-ld", action="store_true")
+    ap.add_argument("--disabled", action="store_true")
     ap.add_argument("--abort", choices=["large", "invalid"])
     ap.add_argument("--sabotage", choices=["result", "nan", "padding", "input"], default="")
     args = ap.parse_args()
 
     d = Driver(args.lib, args.symbol, args.seed)
     d.sabotage = args.sabotage
+    d.disabled = args.disabled
     if args.abort:
         basis = d.trans_values()[0]
         if args.abort == "large":

@@ -6,7 +6,9 @@ against the reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 through 
 ahead of the libblas.so.3 alternative). Each case runs plain and with LD_PRELOAD=libxsmmwrap.so;
 stdout, stderr and the exit status must be identical (the BLAS's error handler prints, OpenBLAS
 returns, the reference CBLAS exits with 255). Under the wrapper with XSMMWRAP_STATS_JSON every
-call must be counted as route "invalid". Three cases are invalid for the reference BLAS but
+call must be counted as route "invalid". Every case runs with alpha = 1.5 and alpha = 0: with
+nothing to multiply a valid call is the wrapper's (route scale), an invalid one still the
+original's to report. Three cases are invalid for the reference BLAS but
 accepted by OpenBLAS (OPENBLAS_ACCEPTS below): the wrapper must decline them as invalid too
 and leave the answer to the original either way.
 """
@@ -48,9 +50,9 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
-def _run(exe: Path, case: str, **env: str) -> subprocess.CompletedProcess:
+def _run(exe: Path, case: str, alpha: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(exe), case],
+        [str(exe), case, alpha],
         env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
         capture_output=True,
         text=True,
@@ -71,16 +73,17 @@ def test_provider_is_the_intended_one(cbuild: Path, provider: str) -> None:
     assert listed == CASES
 
 
+@pytest.mark.parametrize("alpha", ["1.5", "0"])
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_invalid_call_same_as_plain(
-    cbuild: Path, libpath: Path, tmp_path: Path, provider: str, case: str
+    cbuild: Path, libpath: Path, tmp_path: Path, provider: str, case: str, alpha: str
 ) -> None:
     exe = _exe(cbuild, provider)
-    plain = _run(exe, case)
+    plain = _run(exe, case, alpha)
     stats = tmp_path / "stats.json"
-    wrapped = _run(exe, case, LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats))
-    assert plain.stdout.startswith(f"case {case}\n"), plain.stdout
+    wrapped = _run(exe, case, alpha, LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats))
+    assert plain.stdout.startswith(f"case {case} alpha {float(alpha):g}\n"), plain.stdout
     # The original BLAS noticed: it printed a complaint (except the cases OpenBLAS accepts).
     if not (provider == "openblas" and case in OPENBLAS_ACCEPTS):
         assert plain.stderr or "illegal value" in plain.stdout, plain

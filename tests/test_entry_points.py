@@ -8,11 +8,14 @@ BLAS behind declined calls is chosen with XSMMWRAP_BLAS. Providers on this machi
   scipy_*gemm_64_ scipy_cblas_*gemm64_           numpy.libs/libscipy_openblas64_-*.so
   dgemm_64_ sgemm_64_ cblas_*gemm64_             none: nothing here exports these names
 
-The last four are run on kernel-path shapes only, and a call they would have to forward must
-abort with the one-line message. Reference BLAS ends the process on an invalid call (xerbla
-STOPs), so invalid calls are made with the OpenBLAS providers only (test_bad_args.py covers
-reference BLAS). After each run the XSMMWRAP_STATS_JSON file must count every call under the
-right name and route, and list exactly the kernels the calls needed.
+The last four are run on calls the wrapper serves only (kernel path, and C = beta*C at any
+size), and a call they would have to forward must abort with the one-line message. Reference
+BLAS ends the process on an invalid call (xerbla STOPs), so invalid calls are made with the
+OpenBLAS providers only (test_bad_args.py covers reference BLAS). After each run the
+XSMMWRAP_STATS_JSON file must count every call under the right name and route, and list exactly
+the kernels the calls needed. Calls with alpha = 0 or K = 0 are the wrapper's at any size
+(route scale): they are checked bit for bit with NaN and Inf in A and B, whichever BLAS is
+behind; with XSMMWRAP_DISABLE=1 they are forwarded.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ PROVIDER_OF = {s: p for s, _, p, inv in PROVIDED if inv}
 ROUTES = [
     "jit",
     "portable",
+    "scale",
     "too_large",
     "unsupported",
     "invalid",
@@ -105,9 +109,9 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     routes = stats["routes"]
     assert set(routes) == set(ROUTES)
     assert routes["jit"] + routes["portable"] == expect["kernel"], routes
-    for r in ("too_large", "unsupported", "invalid"):
+    for r in ("scale", "too_large", "unsupported", "invalid", "disabled"):
         assert routes[r] == expect[r], (r, routes, expect)
-    for r in ("disabled", "registry_full", "lock_busy"):
+    for r in ("registry_full", "lock_busy"):
         assert routes[r] == 0, routes
     # Exactly the kernels the served calls needed, each once, with its calls.
     strip = ("jit", "target", "code_bytes", "gflop")
@@ -161,7 +165,7 @@ def test_with_provider(
     summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
     assert summary["config"]["max_mnk"] == int(max_mnk or 64**3)
     e = summary["expect"]
-    assert e["kernel"] > 100 and e["too_large"] > 0, e
+    assert e["kernel"] > 100 and e["too_large"] > 0 and e["scale"] > 100, e
     if invalid:
         assert e["invalid"] >= 10, e
     if symbol.endswith("64_"):
@@ -174,12 +178,13 @@ def test_with_provider(
 def test_ilp64_kernel_path_without_provider(
     libpath: Path, tmp_path: Path, symbol: str, max_mnk: str | None
 ) -> None:
-    """dgemm_64_ and friends have no original here: every call is one the kernel path serves,
-    so none may need the original (that would abort)."""
+    """dgemm_64_ and friends have no original here: every call is one the wrapper serves
+    (C = beta*C above the threshold too), so none may need the original (that would abort)."""
     env = {"XSMMWRAP_MAX_MNK": max_mnk} if max_mnk else {}
     summary, stats, _ = _run_driver(libpath, tmp_path, symbol, "--kernel-only", **env)
     e = summary["expect"]
-    assert e["kernel"] == summary["calls"] > 100, e
+    assert e["kernel"] + e["scale"] == summary["calls"] and e["kernel"] > 100, e
+    assert e["scale"] > 100, e
     _check_stats(summary, stats)
 
 
@@ -209,6 +214,24 @@ def test_ilp64_declined_without_provider_aborts(
     assert f" {symbol} " in lines[0]
     assert "XSMMWRAP_BLAS" in lines[0]
     assert lines[0].startswith("xsmmwrap:")
+
+
+@pytest.mark.parametrize(
+    "symbol", ["dgemm_", "cblas_sgemm", "scipy_sgemm_", "scipy_cblas_dgemm64_"]
+)
+def test_disabled_forwards_everything(libpath: Path, tmp_path: Path, symbol: str) -> None:
+    """XSMMWRAP_DISABLE=1: every call, alpha = 0 and K = 0 ones and invalid ones too, reaches
+    the original (route disabled) and no kernel is made. The results are held only to what
+    the BLAS specification promises (no NaN in A or B when alpha = 0)."""
+    env = {"XSMMWRAP_BLAS": str(PROVIDER_OF[symbol]), "XSMMWRAP_DISABLE": "1"}
+    args = ["--disabled", "--random", "50"]
+    summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
+    e = summary["expect"]
+    assert summary["config"]["disabled"] == 1
+    assert e["disabled"] == summary["calls"] > 100, e
+    _check_stats(summary, stats)
+    assert stats["routes"]["disabled"] == summary["calls"]
+    assert stats["kernels"] == []
 
 
 def _target_name(t: int) -> str:

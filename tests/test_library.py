@@ -37,8 +37,9 @@ ENTRY_POINTS = {
     "scipy_cblas_sgemm64_",
 }
 
-# Calls dgemm_ on the shapes given as argv[2:] ("MxNxK", alpha 1, beta 0 or "b1" for beta 1),
-# checks each result against numpy, then prints the process's writable+executable mappings.
+# Calls dgemm_ on the shapes given as argv[2:] ("MxNxK", alpha 1, beta 0 or "MxNxK:1" for beta
+# 1; K = 0 is C = beta*C), checks each result against numpy, then prints the process's
+# writable+executable mappings.
 PROGRAM = r"""
 import ctypes as ct, sys
 import numpy as np
@@ -53,9 +54,10 @@ for spec in sys.argv[2:]:
     c = np.asfortranarray(rng.standard_normal((m, n)))
     bv = float(beta or 0.0)
     want = a @ b + bv * c
+    ldb = max(k, 1)
     lib.dgemm_(b"N", b"N", ct.byref(I(m)), ct.byref(I(n)), ct.byref(I(k)), ct.byref(D(1.0)),
                a.ctypes.data_as(ct.c_void_p), ct.byref(I(m)), b.ctypes.data_as(ct.c_void_p),
-               ct.byref(I(k)), ct.byref(D(bv)), c.ctypes.data_as(ct.c_void_p), ct.byref(I(m)),
+               ct.byref(I(ldb)), ct.byref(D(bv)), c.ctypes.data_as(ct.c_void_p), ct.byref(I(m)),
                ct.c_size_t(1), ct.c_size_t(1))
     assert np.allclose(c, want, rtol=1e-12, atol=1e-12), spec
 with open("/proc/self/maps") as f:
@@ -197,7 +199,7 @@ def test_setting_not_understood_is_reported(
 
 @pytest.mark.parametrize("level", [0, 1, 2, 3])
 def test_verbosity_levels(libpath: Path, tmp_path: Path, level: int) -> None:
-    shapes = ["8x8x8", "8x8x8", "5x5x5:1"]
+    shapes = ["8x8x8", "8x8x8", "5x5x5:1", "6x7x0:1"]
     _, err, _ = run(libpath, shapes, tmp_path, LIBXSMM_VERBOSE=str(level))
     summary = re.search(r"calls intercepted: (\d+)", err)
     table = re.findall(r"^\s+(dgemm_\w+)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)$", err, re.M)
@@ -205,8 +207,10 @@ def test_verbosity_levels(libpath: Path, tmp_path: Path, level: int) -> None:
     if level == 0:
         assert err == ""
         return
-    assert summary and int(summary.group(1)) == 3
-    assert re.search(r"kernel path:\s+3 \(100\.0%\)", err)
+    assert summary and int(summary.group(1)) == 4
+    assert re.search(r"^  kernel path:       3 \(75\.0%\): jit \d+, portable \d+$", err, re.M)
+    assert re.search(r"^  scale \(no kernel\): 1 \(25\.0%\)$", err, re.M)  # K = 0: no kernel
+    assert re.search(r"^  original BLAS:     0 \(0\.0%\)$", err, re.M)
     if level >= 2:
         calls = {name: int(c) for name, c, _, _ in table}
         assert len(calls) == 2 and sorted(calls.values()) == [1, 2]

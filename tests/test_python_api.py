@@ -155,6 +155,55 @@ def test_gemm_zero_sizes(dtype: Any) -> None:
     assert xsmmwrap.gemm(np.ones((0, 5), dtype), np.ones((5, 2), dtype)).shape == (0, 2)
 
 
+def _special(dtype: Any) -> np.ndarray:
+    """Signed zeros, infinities and quiet NaNs with payloads and either sign."""
+    if np.dtype(dtype) == np.float64:
+        nans = np.array([0x7FF8000000000ABC, 0xFFF8000000000123], dtype=np.uint64).view(dtype)
+    else:
+        nans = np.array([0x7FC00ABC, 0xFFC00123], dtype=np.uint32).view(dtype)
+    return np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf], dtype=dtype), nans])
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x).view(np.uint64 if x.dtype == np.float64 else np.uint32)
+
+
+@pytest.mark.parametrize("mnk", [(8, 8, 8), (70, 70, 70), (3, 300, 400), (40, 50, 0)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_gemm_scale(dtype: Any, mnk: tuple[int, int, int]) -> None:
+    """alpha = 0 or K = 0, below and above the threshold: C = beta*C by the wrapper (route
+    scale), bit for bit, A and B (all NaN) never read: beta = 0 writes +0.0 over NaN, beta = 1
+    leaves C as it was (NaN payloads too), beta = -1 flips the sign of zeros."""
+    m, n, k = mnk
+    rng = np.random.default_rng(list(mnk))
+    a = np.full((m, k), np.nan, dtype=dtype)
+    b = np.full((k, n), np.inf, dtype=dtype)
+    special = _special(dtype)
+    for alpha in [0.0, -0.0] if k else [0.7]:
+        for beta in [0.0, -0.0, 1.0, -1.0, 0.37]:
+            for order in ("C", "F"):
+                c = np.asarray(rng.uniform(-1, 1, (m, n)), dtype=dtype, order=order)
+                c.flat[rng.integers(0, c.size, c.size // 3)] = rng.choice(special, c.size // 3)
+                c0 = c.copy()
+                before = xsmmwrap.stats()
+                xsmmwrap.gemm(a, b, c, alpha=alpha, beta=beta)
+                after = xsmmwrap.stats()
+                assert after.by_route["scale"] == before.by_route["scale"] + 1
+                assert after.intercepted == before.intercepted + 1
+                assert after.kernels == before.kernels
+                if beta == 0.0:
+                    want = np.zeros_like(c0)
+                elif beta == 1.0:
+                    want = c0
+                else:
+                    with np.errstate(invalid="ignore"):
+                        want = c0 * np.dtype(dtype).type(beta)
+                same = _bits(c) == _bits(want)
+                if beta not in (0.0, 1.0):  # a product's NaN is the hardware's choice
+                    same |= np.isnan(c) & np.isnan(want)
+                assert same.all(), (alpha, beta, order, c[~same][:4], want[~same][:4])
+
+
 @pytest.mark.parametrize("mnk", [(65, 65, 65), (100, 90, 40), (7, 300, 130), (128, 64, 33)])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 def test_gemm_large(dtype: Any, mnk: tuple[int, int, int]) -> None:
@@ -247,17 +296,29 @@ def test_stats_count_gemm_calls() -> None:
     assert after.memory_bytes >= after.code_bytes
     if after.jit_kernels:
         assert after.code_bytes > 0
-    # a call above the size threshold leaves the kernel path, counted under its reason
+    # a call above the size threshold leaves the kernel path: to the process's dgemm_,
+    # counted under its reason, or, with none (as in numpy's wheels: scipy_ names only), to the
+    # portable kernel, counted as portable (tests/c/test_api.c covers both deterministically)
     limit = xsmmwrap.config().max_mnk
     side = round(limit ** (1 / 3)) + 2
     big = np.ones((side, side))
-    xsmmwrap.gemm(big, big)
+    np.testing.assert_array_equal(xsmmwrap.gemm(big, big), np.full((side, side), float(side)))
     last = xsmmwrap.stats()
-    assert last.by_route["too_large"] == after.by_route["too_large"] + 1
-    assert last.original_calls == after.original_calls + 1
-    assert last.kernel_calls == after.kernel_calls
-    assert set(last.by_route) == {
-        "jit", "portable", "too_large", "unsupported", "invalid", "disabled",
+    assert last.intercepted == after.intercepted + 1
+    forwarded = last.by_route["too_large"] - after.by_route["too_large"]
+    assert forwarded in (0, 1)
+    assert last.original_calls == after.original_calls + forwarded
+    assert last.by_route["portable"] == after.by_route["portable"] + 1 - forwarded
+    assert last.by_route["jit"] == after.by_route["jit"]
+    # alpha = 0 at any size: C = beta*C by the wrapper, no kernel
+    xsmmwrap.gemm(big, big, alpha=0.0)
+    scaled = xsmmwrap.stats()
+    assert scaled.scale_calls == last.scale_calls + 1 == scaled.by_route["scale"]
+    assert scaled.kernel_calls == last.kernel_calls
+    assert scaled.original_calls == last.original_calls
+    assert scaled.intercepted == scaled.kernel_calls + scaled.scale_calls + scaled.original_calls
+    assert set(scaled.by_route) == {
+        "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled",
         "registry_full", "lock_busy",
     }  # fmt: skip
 
@@ -269,6 +330,7 @@ def test_reset_stats_zeroes_counters() -> None:
     xsmmwrap.reset_stats()
     s = xsmmwrap.stats()
     assert s.intercepted == 0 and s.kernel_calls == 0 and s.original_calls == 0
+    assert s.scale_calls == 0
     assert all(v == 0 for v in s.by_route.values())
     assert s.symbols == {}
     assert s.kernel_gflop == 0.0

@@ -1,8 +1,10 @@
 """Eight threads calling dgemm_/sgemm_ under LD_PRELOAD on a shared pool of 200 descriptors
-(tests/c/test_threads.c): every result right, one kernel per distinct descriptor, every call
-counted. With LIBXSMM_TRYLOCK=1 a thread that finds the generation lock taken hands its call
-to the original BLAS (route lock_busy) instead of waiting: results stay right, no descriptor
-gets two kernels.
+and 40 calls with nothing to multiply (tests/c/test_threads.c): every result right, one kernel
+per distinct descriptor, every call counted. With LIBXSMM_TRYLOCK=1 a thread that finds the
+generation lock taken hands its call to the original BLAS (route lock_busy) instead of waiting:
+results stay right, no descriptor gets two kernels. Calls with alpha = 0 or K = 0 never get
+there (route scale, no kernel, no lock), so the original never sees one: it would be free to
+read A and B, which hold NaN (OpenBLAS's AVX-512 kernels do read them).
 """
 
 from __future__ import annotations
@@ -32,20 +34,24 @@ def _run(exe: Path, *args: str, **env: str) -> tuple[dict[str, int], subprocess.
     assert passed >= 20, out
     info = re.search(
         r"^threads (\d+) calls (\d+) descriptors (\d+) kernels (\d+) jit (\d+) "
-        r"lock_busy (\d+) monitor_reads (\d+)$",
+        r"scale (\d+) lock_busy (\d+) monitor_reads (\d+)$",
         r.stdout,
         re.M,
     )
     assert info, r.stdout
-    keys = ["threads", "calls", "descriptors", "kernels", "jit", "lock_busy", "monitor_reads"]
+    keys = [
+        "threads", "calls", "descriptors", "kernels", "jit", "scale", "lock_busy", "monitor_reads",
+    ]  # fmt: skip
     return dict(zip(keys, map(int, info.groups()))), r
 
 
 @pytest.mark.parametrize("run", range(3))
 def test_threads_preloaded(cbuild: Path, libpath: Path, run: int) -> None:
     got, _ = _run(cbuild / "tests" / "c" / "test_threads_preload", LD_PRELOAD=str(libpath))
-    assert got["threads"] == 8 and got["calls"] == 2 * 8 * (200 + 1500)  # two waves of 8 threads
+    # two waves of 8 threads, each making 200 + 40 calls in order, then 1500 at random
+    assert got["threads"] == 8 and got["calls"] == 2 * 8 * (240 + 1500)
     assert got["descriptors"] == 200 and got["kernels"] == 200
+    assert got["scale"] >= 2 * 8 * 40
     assert got["lock_busy"] == 0
 
 
@@ -55,8 +61,9 @@ def test_threads_preloaded_trylock(cbuild: Path, libpath: Path) -> None:
         LD_PRELOAD=str(libpath),
         LIBXSMM_TRYLOCK="1",
     )
-    assert got["calls"] == 2 * 8 * (200 + 1500)  # two waves of 8 threads
+    assert got["calls"] == 2 * 8 * (240 + 1500)  # two waves of 8 threads
     assert 0 < got["kernels"] <= got["descriptors"] == 200
+    assert got["scale"] >= 2 * 8 * 40  # never lock_busy: no kernel, no lock
 
 
 def test_threads_portable_only(cbuild: Path, libpath: Path) -> None:

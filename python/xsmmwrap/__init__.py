@@ -138,9 +138,12 @@ class Stats:
     intercepted : int
         GEMM calls that reached the wrapper.
     by_route : dict[str, int]
-        Calls per route name ("jit", "portable", "too_large", ...).
+        Calls per route name ("jit", "portable", "scale", "too_large", ...).
     kernel_calls : int
         Calls served by a kernel (jit + portable).
+    scale_calls : int
+        Calls the wrapper served without a kernel: ``C = beta*C`` when alpha is 0 or K, M or
+        N is 0, at any size, A and B never read (route "scale").
     original_calls : int
         Calls passed on to the original BLAS (all other routes).
     kernels, jit_kernels : int
@@ -158,6 +161,7 @@ class Stats:
     intercepted: int
     by_route: dict[str, int]
     kernel_calls: int
+    scale_calls: int
     original_calls: int
     kernels: int
     jit_kernels: int
@@ -180,6 +184,7 @@ def stats() -> Stats:
     kernel_calls = int(raw.by_route[lib.XSMMWRAP_ROUTE_JIT]) + int(
         raw.by_route[lib.XSMMWRAP_ROUTE_PORTABLE]
     )
+    scale_calls = int(raw.by_route[lib.XSMMWRAP_ROUTE_SCALE])
     symbols: dict[str, int] = {}
     name = ffi.new("char **")
     calls = ffi.new("uint64_t *")
@@ -191,7 +196,8 @@ def stats() -> Stats:
         intercepted=int(raw.intercepted),
         by_route=by_route,
         kernel_calls=kernel_calls,
-        original_calls=sum(by_route.values()) - kernel_calls,
+        scale_calls=scale_calls,
+        original_calls=sum(by_route.values()) - kernel_calls - scale_calls,
         kernels=int(raw.kernels),
         jit_kernels=int(raw.jit_kernels),
         jit_failures=int(raw.jit_failures),
@@ -431,7 +437,8 @@ def gemm(
         2-D array of the same dtype and shape (m, n), updated in place. When omitted, a
         new C-ordered zero array is used.
     alpha, beta : float
-        Scalars. With ``beta == 0``, ``c`` is not read (NaN in ``c`` does not propagate).
+        Scalars. With ``beta == 0``, ``c`` is not read (NaN in ``c`` does not propagate);
+        with ``alpha == 0`` (or an empty inner dimension), ``a`` and ``b`` are not read.
     trans_a, trans_b : bool
         Use ``a.T`` / ``b.T`` as op(A) / op(B).
 

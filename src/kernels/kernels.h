@@ -98,6 +98,10 @@ XW_HIDDEN void xw_ref_gemm(xw_prec prec, bool ta, bool tb, int64_t m, int64_t n,
 // The same behind the kernel calling convention.
 XW_HIDDEN void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha,
                              const void *beta, const xw_desc *d);
+// Column-major C = beta*C (a GEMM with alpha == 0 or k == 0), with the same BLAS semantics:
+// beta == 0 writes +0.0 without reading C, beta == 1 touches nothing. m, n >= 0, ldc >= m.
+XW_HIDDEN void xw_ref_scale(xw_prec prec, int64_t m, int64_t n, const void *beta, void *c,
+                            int64_t ldc);
 
 // Functions in registry.c
 typedef struct {

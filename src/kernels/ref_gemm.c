@@ -105,3 +105,34 @@ void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha, con
     xw_ref_gemm((xw_prec)d->prec, d->ta, d->tb, d->m, d->n, d->k, alpha, a, d->lda, b, d->ldb,
                 beta, c, d->ldc);
 }
+
+// C = beta*C, the whole of a GEMM with alpha == 0 or k == 0, as reference BLAS does it: beta
+// == 0 (either sign) stores +0.0 without reading C, beta == 1 neither reads nor writes it, any
+// other beta is one multiply per element (so -1 flips the sign of a zero, and NaN stays NaN).
+// m == 0 returns before any pointer arithmetic: C may then be a null pointer.
+#define XW_REF_SCALE(NAME, T)                                                                      \
+    static void NAME(int64_t m, int64_t n, T beta, T *c, int64_t ldc)                              \
+    {                                                                                              \
+        if (beta == (T)1 || m == 0)                                                                \
+            return;                                                                                \
+        for (int64_t j = 0; j < n; j++) {                                                          \
+            T *cj = c + j * ldc;                                                                   \
+            if (beta == (T)0)                                                                      \
+                for (int64_t i = 0; i < m; i++)                                                    \
+                    cj[i] = (T)0;                                                                  \
+            else                                                                                   \
+                for (int64_t i = 0; i < m; i++)                                                    \
+                    cj[i] *= beta;                                                                 \
+        }                                                                                          \
+    }
+
+XW_REF_SCALE(ref_dscale, double)
+XW_REF_SCALE(ref_sscale, float)
+
+void xw_ref_scale(xw_prec prec, int64_t m, int64_t n, const void *beta, void *c, int64_t ldc)
+{
+    if (prec == XW_F64)
+        ref_dscale(m, n, *(const double *)beta, c, ldc);
+    else
+        ref_sscale(m, n, *(const float *)beta, c, ldc);
+}

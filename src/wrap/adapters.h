@@ -11,12 +11,8 @@
 // and a miss path: a function of the same signature, out of line so that the hit path carries
 // none of its work, which runs the full route and, when it declines, the original.
 
-// The hidden string lengths gfortran passes are accepted and passed on.
-// The original's type; declared once per name before XW_DEFINE_F77 uses it.
-#define XW_F77_TYPE(name, PREC, T, I)                                                            \
-    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
-                                    const T *, const T *, const I *, const T *, const I *,       \
-                                    const T *, T *, const I *, size_t, size_t);
+// The hidden string lengths gfortran passes are accepted and passed on. The original's type,
+// xw_f77_<name>_fn, is declared in wrap.h.
 #define XW_DEFINE_F77(EXPORT, name, PREC, T, I, ORIG)                                            \
     __attribute__((noinline)) static void xw_miss_##EXPORT(                                      \
         const char *ta, const char *tb, const I *m, const I *n, const I *k, const T *alpha,      \
@@ -73,10 +69,7 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
 // CBLAS passes alpha and beta by value, and a kernel takes pointers. A kernel whose scale
 // classes are baked in gets pointers to constants of the same value, so no local's address
 // escapes and the jump stays a tail jump; a kernel that reads them at call time is called
-// through xw_run_f64/xw_run_f32.
-#define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
-    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
-                                      T *, I);
+// through xw_run_f64/xw_run_f32. The original's type, xw_cblas_<name>_fn, is in wrap.h.
 #define XW_DEFINE_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                          \
     __attribute__((noinline)) static void xw_miss_##EXPORT(int order, int ta, int tb, I m, I n,  \
                                                            I k, T alpha, const T *a, I lda,      \

@@ -15,7 +15,8 @@ static const char *const status_text[] = {
 _Static_assert(sizeof status_text / sizeof *status_text == XSMMWRAP_STATUS_COUNT, "status table");
 
 static const char *const route_text[] = {
-    "jit", "portable", "too_large", "unsupported", "invalid", "disabled", "registry_full", "lock_busy",
+    "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled", "registry_full",
+    "lock_busy",
 };
 _Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
 
@@ -177,25 +178,5 @@ XW_API int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, i
         return XSMMWRAP_EINVAL;
     const xw_gemm_args g = { precision == 64 ? XW_F64 : XW_F32, trans_a, trans_b, m, n, k,
                              alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API };
-    if (xw_route_slow(&g, NULL))
-        return XSMMWRAP_OK;
-    if (xw_route_check(&g) == XSMMWRAP_ROUTE_INVALID)
-        return XSMMWRAP_EINVAL;
-    // Declined but valid: the process's own BLAS if it has one, else the portable kernel.
-    const xw_sym orig = g.prec == XW_F64 ? XW_SYM_dgemm_ : XW_SYM_sgemm_;
-    xw_fn f = xw_blas_try(orig);
-    if (f && (int32_t)m == m && (int32_t)n == n && (int32_t)k == k && (int32_t)lda == lda &&
-        (int32_t)ldb == ldb && (int32_t)ldc == ldc) {
-        const int32_t mi = (int32_t)m, ni = (int32_t)n, ki = (int32_t)k;
-        const int32_t la = (int32_t)lda, lb = (int32_t)ldb, lc = (int32_t)ldc;
-        typedef void gemm_fn(const char *, const char *, const int32_t *, const int32_t *,
-                             const int32_t *, const void *, const void *, const int32_t *,
-                             const void *, const int32_t *, const void *, void *,
-                             const int32_t *, size_t, size_t);
-        ((gemm_fn *)f)(&trans_a, &trans_b, &mi, &ni, &ki, alpha, a, &la, b, &lb, beta, c, &lc, 1, 1);
-        return XSMMWRAP_OK;
-    }
-    const bool ta = trans_a != 'N' && trans_a != 'n', tb = trans_b != 'N' && trans_b != 'n';
-    xw_ref_gemm(g.prec, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return XSMMWRAP_OK;
+    return xw_route_api(&g) == XSMMWRAP_ROUTE_INVALID ? XSMMWRAP_EINVAL : XSMMWRAP_OK;
 }

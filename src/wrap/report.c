@@ -34,20 +34,27 @@ static void print_summary(FILE *f, const xw_stats_snapshot *s)
 {
     xsmmwrap_stats st;
     xsmmwrap_get_stats(&st);
+    // Every count from the one snapshot, so that the three lines add up to the calls.
+    uint64_t calls = 0;
+    for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
+        calls += s->route[r];
     const uint64_t kernel = s->route[XSMMWRAP_ROUTE_JIT] + s->route[XSMMWRAP_ROUTE_PORTABLE];
+    const uint64_t scale = s->route[XSMMWRAP_ROUTE_SCALE], original = calls - kernel - scale;
     fprintf(f, "xsmmwrap %s: target %s (cpu %s), kernels for M*N*K <= %lld\n", xsmmwrap_version(),
             xsmmwrap_target_name(xw_cfg.target), xsmmwrap_target_name(xw_cfg.cpu_target),
             (long long)xw_cfg.max_mnk);
-    fprintf(f, "  calls intercepted: %llu\n", (unsigned long long)st.intercepted);
+    fprintf(f, "  calls intercepted: %llu\n", (unsigned long long)calls);
     fprintf(f, "  kernel path:       %llu (%.1f%%): jit %llu, portable %llu\n",
-            (unsigned long long)kernel, pct(kernel, st.intercepted),
+            (unsigned long long)kernel, pct(kernel, calls),
             (unsigned long long)s->route[XSMMWRAP_ROUTE_JIT],
             (unsigned long long)s->route[XSMMWRAP_ROUTE_PORTABLE]);
-    fprintf(f, "  original BLAS:     %llu (%.1f%%)", (unsigned long long)(st.intercepted - kernel),
-            pct(st.intercepted - kernel, st.intercepted));
+    fprintf(f, "  scale (no kernel): %llu (%.1f%%)\n", (unsigned long long)scale,
+            pct(scale, calls));
+    fprintf(f, "  original BLAS:     %llu (%.1f%%)", (unsigned long long)original,
+            pct(original, calls));
     const char *sep = ": ";
-    for (int r = XSMMWRAP_ROUTE_TOO_LARGE; r < XSMMWRAP_ROUTE_COUNT; r++) {
-        if (!s->route[r])
+    for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++) {
+        if (xw_route_served((xsmmwrap_route)r) || !s->route[r])
             continue;
         fprintf(f, "%s%s %llu", sep, xsmmwrap_route_name(r), (unsigned long long)s->route[r]);
         sep = ", ";

@@ -1,5 +1,6 @@
-// route.c: the one place that decides where a GEMM call goes (kernel path or original BLAS) and
-// counts why. Calls the registry and the portable kernel below it, stats and report beside it.
+// route.c: the one place that decides where a GEMM call goes (kernel path, C = beta*C, or the
+// original BLAS) and counts why. Calls the registry and the portable kernel below it, stats,
+// report and the original BLAS beside it.
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -70,21 +71,19 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
         return XSMMWRAP_ROUTE_DISABLED;
     if (!valid(g))
         return XSMMWRAP_ROUTE_INVALID;
+    // Nothing to multiply: C = beta*C is the wrapper's at any size, so that A and B are never
+    // read, whatever the original does (OpenBLAS's AVX-512 kernels read them with alpha = 0,
+    // and a NaN there reaches C: issue 11). No kernel is made for it.
+    if (!g->m || !g->n || !g->k || xw_scale_class(g->prec, g->alpha) == XW_SCALE_ZERO)
+        return XSMMWRAP_ROUTE_SCALE;
     // Sizes are checked one by one first so that the product cannot overflow.
     const int64_t lim = xw_cfg.max_mnk;
     if (g->m > lim || g->n > lim || g->k > lim ||
-        (g->m && g->n && g->k && (double)g->m * (double)g->n * (double)g->k > (double)lim))
+        (double)g->m * (double)g->n * (double)g->k > (double)lim)
         return XSMMWRAP_ROUTE_TOO_LARGE;
     if (!describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
     return XSMMWRAP_ROUTE_JIT;
-}
-
-xsmmwrap_route xw_route_check(const xw_gemm_args *g)
-{
-    xw_init();
-    xw_desc d;
-    return decide(g, &d);
 }
 
 const double xw_scale_f64[3] = { [XW_SCALE_ONE] = 1.0, [XW_SCALE_MINUS_ONE] = -1.0, [XW_SCALE_ZERO] = 0.0 };
@@ -116,27 +115,79 @@ static void run(const xw_gemm_args *g, const xw_kernel *kn, const xw_call_key *k
     kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
 }
 
-bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key)
+// Decides, and runs and counts a call the wrapper serves itself; any other route comes back
+// uncounted, for the caller to forward the call and count it as what ran.
+static xsmmwrap_route serve(const xw_gemm_args *g, const xw_call_key *key)
 {
     xw_init();
     xw_desc d;
-    xsmmwrap_route r = decide(g, &d);
-    if (r == XSMMWRAP_ROUTE_JIT) {
-        if (d.m == 0 || d.n == 0 || d.k == 0) {
-            // Nothing to multiply: BLAS scales C by beta (or returns); no kernel is kept for it.
-            xw_ref_gemm((xw_prec)d.prec, d.ta, d.tb, d.m, d.n, d.k, g->alpha, g->a, d.lda, g->b,
-                        d.ldb, g->beta, g->c, d.ldc);
-            xw_stats_count(g->sym, XSMMWRAP_ROUTE_PORTABLE);
-            return true;
-        }
-        const xw_kernel *kn;
-        switch (xw_reg_get(&d, &kn)) {
-        case XW_REG_FOUND: run(g, kn, key); return true;
-        case XW_REG_CREATED: xw_report_kernel_created(kn); run(g, kn, key); return true;
-        case XW_REG_FULL: r = XSMMWRAP_ROUTE_FULL; break;
-        case XW_REG_BUSY: r = XSMMWRAP_ROUTE_LOCK_BUSY; break;
-        }
+    const xsmmwrap_route r = decide(g, &d);
+    if (r == XSMMWRAP_ROUTE_SCALE) {
+        // Not keyed for the hit path: rare, and it has no kernel to jump to.
+        xw_ref_scale(g->prec, g->m, g->n, g->beta, g->c, g->ldc);
+        xw_stats_count(g->sym, r);
+        return r;
     }
+    if (r != XSMMWRAP_ROUTE_JIT)
+        return r;
+    const xw_kernel *kn;
+    const xw_reg_result got = xw_reg_get(&d, &kn);
+    if (got == XW_REG_FULL)
+        return XSMMWRAP_ROUTE_FULL;
+    if (got == XW_REG_BUSY)
+        return XSMMWRAP_ROUTE_LOCK_BUSY;
+    if (got == XW_REG_CREATED)
+        xw_report_kernel_created(kn);
+    run(g, kn, key);
+    return kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE;
+}
+
+bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key)
+{
+    const xsmmwrap_route r = serve(g, key);
+    if (xw_route_served(r))
+        return true;
     xw_stats_count(g->sym, r);
     return false;
+}
+
+static bool fits_int32(int64_t x) { return x >= INT32_MIN && x <= INT32_MAX; }
+
+// A valid call the wrapper declined, given to the process's own dgemm_/sgemm_ (LP64); false
+// when there is none, or a size or leading dimension does not fit its 32-bit integers.
+static bool call_original_lp64(const xw_gemm_args *g)
+{
+    if (!fits_int32(g->m) || !fits_int32(g->n) || !fits_int32(g->k) || !fits_int32(g->lda) ||
+        !fits_int32(g->ldb) || !fits_int32(g->ldc))
+        return false;
+    const xw_fn f = xw_blas_try(g->prec == XW_F64 ? XW_SYM_dgemm_ : XW_SYM_sgemm_);
+    if (!f)
+        return false;
+    const int32_t m = (int32_t)g->m, n = (int32_t)g->n, k = (int32_t)g->k;
+    const int32_t lda = (int32_t)g->lda, ldb = (int32_t)g->ldb, ldc = (int32_t)g->ldc;
+    if (g->prec == XW_F64)
+        ((xw_f77_dgemm__fn *)f)(&g->ta, &g->tb, &m, &n, &k, g->alpha, g->a, &lda, g->b, &ldb,
+                                g->beta, g->c, &ldc, 1, 1);
+    else
+        ((xw_f77_sgemm__fn *)f)(&g->ta, &g->tb, &m, &n, &k, g->alpha, g->a, &lda, g->b, &ldb,
+                                g->beta, g->c, &ldc, 1, 1);
+    return true;
+}
+
+xsmmwrap_route xw_route_api(const xw_gemm_args *g)
+{
+    xsmmwrap_route r = serve(g, NULL);
+    if (xw_route_served(r))
+        return r;
+    if (r == XSMMWRAP_ROUTE_DISABLED && !valid(g))
+        r = XSMMWRAP_ROUTE_INVALID;  // the API answers invalid calls itself, disabled or not
+    if (r != XSMMWRAP_ROUTE_INVALID && !call_original_lp64(g)) {
+        // No original can take it: the portable kernel does, and is counted as what ran.
+        xw_ref_gemm(g->prec, trans_code[(unsigned char)g->ta] == 2,
+                    trans_code[(unsigned char)g->tb] == 2, g->m, g->n, g->k, g->alpha, g->a,
+                    g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+        r = XSMMWRAP_ROUTE_PORTABLE;
+    }
+    xw_stats_count(g->sym, r);
+    return r;
 }

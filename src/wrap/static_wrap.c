@@ -19,12 +19,11 @@
 #define XW_WHEN_WANTED(name) XW_CAT(XW_IF_, XW_IS_ONE(XW_WANT_##name))
 
 #define XW_REAL(name) __real_##name
-#define XW_F77(name, PREC, T, I)                                                               \
-    XW_WHEN_WANTED(name)(XW_F77_TYPE(name, PREC, T, I) extern xw_f77_##name##_fn __real_##name; \
+#define XW_F77(name, PREC, T, I)                                                 \
+    XW_WHEN_WANTED(name)(extern xw_f77_##name##_fn __real_##name;                 \
                          XW_DEFINE_F77(__wrap_##name, name, PREC, T, I, XW_REAL))
-#define XW_CBLAS(name, PREC, T, I)                                                             \
-    XW_WHEN_WANTED(name)(XW_CBLAS_TYPE(name, PREC, T, I)                                       \
-                         extern xw_cblas_##name##_fn __real_##name;                            \
+#define XW_CBLAS(name, PREC, T, I)                                               \
+    XW_WHEN_WANTED(name)(extern xw_cblas_##name##_fn __real_##name;               \
                          XW_DEFINE_CBLAS(__wrap_##name, name, PREC, T, I, XW_REAL))
 XW_F77_ENTRIES(XW_F77)
 XW_CBLAS_ENTRIES(XW_CBLAS)

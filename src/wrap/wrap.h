@@ -32,6 +32,20 @@ typedef struct {
     xw_sym sym;
 } xw_gemm_args;
 
+// The type of each exported name's original (Fortran: the hidden string lengths gfortran
+// passes at the end; CBLAS: layout first, scalars by value), xw_f77_dgemm__fn and so on.
+#define XW_F77_TYPE(name, PREC, T, I)                                                            \
+    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
+                                    const T *, const T *, const I *, const T *, const I *,       \
+                                    const T *, T *, const I *, size_t, size_t);
+#define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
+                                      T *, I);
+XW_F77_ENTRIES(XW_F77_TYPE)
+XW_CBLAS_ENTRIES(XW_CBLAS_TYPE)
+#undef XW_F77_TYPE
+#undef XW_CBLAS_TYPE
+
 // Functions in env.c: the configuration, read once from the environment.
 typedef struct {
     int64_t max_mnk;
@@ -67,13 +81,24 @@ typedef struct {
 } xw_last_call;
 XW_HIDDEN extern _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
 
+// The wrapper's own routes (a kernel, or C = beta*C); every other one is the original BLAS's.
+static inline bool xw_route_served(xsmmwrap_route r)
+{
+    return r == XSMMWRAP_ROUTE_JIT || r == XSMMWRAP_ROUTE_PORTABLE || r == XSMMWRAP_ROUTE_SCALE;
+}
+
 XW_HIDDEN void xw_init(void);  // idempotent, thread-safe; every entry calls it through route
 XW_HIDDEN bool xw_initialized(void);
-// The full decision: serves the call on the kernel path and returns true, or counts why not
-// and returns false: the caller then calls the original BLAS with its untouched arguments.
+// The full decision: serves the call (on the kernel path, or C = beta*C when there is nothing
+// to multiply) and returns true, or counts why not and returns false: the caller then calls
+// the original BLAS with its untouched arguments.
 // A call that ran a kernel becomes this thread's last call under key (unless NULL).
 XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key);
-XW_HIDDEN xsmmwrap_route xw_route_check(const xw_gemm_args *g);  // the decision without the call
+// The same decision for xsmmwrap_gemm(), which has no caller's original to decline to: a
+// declined valid call goes to the process's dgemm_/sgemm_ when it has one (counted under the
+// reason), else to the portable kernel (counted as portable). Returns the route counted;
+// XSMMWRAP_ROUTE_INVALID (even when disabled) means nothing ran.
+XW_HIDDEN xsmmwrap_route xw_route_api(const xw_gemm_args *g);
 // Runs kernel kn with scalars passed by value (CBLAS), nothing counted.
 XW_HIDDEN void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha,
                           double beta);

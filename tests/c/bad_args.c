@@ -4,13 +4,15 @@
 // that the original's own error handler answers them with the same output and exit status
 // (reference BLAS's xerbla stops the process, OpenBLAS's prints and returns).
 //
-//   bad_args --list     the case names, one a line
-//   bad_args CASE       makes that call, then prints "returned" and C's contents in hex
+//   bad_args --list          the case names, one a line
+//   bad_args CASE [ALPHA]    makes that call (alpha 1.5 unless given), then prints "returned"
+//                            and C's contents in hex
 //
 // Built twice (tests/c/meson.build): bad_args_openblas against libopenblas.so.0 and
 // bad_args_refblas against the reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3,
 // found through the executable's run path, ahead of the libblas.so.3 alternative).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // The Fortran and CBLAS prototypes, declared here with plain ints so that invalid enum values
@@ -70,8 +72,8 @@ static const bad_case cases[] = {
 int main(int argc, char **argv)
 {
     const int n_cases = (int)(sizeof cases / sizeof *cases);
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s --list | CASE\n", argv[0]);
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s --list | CASE [ALPHA]\n", argv[0]);
         return 2;
     }
     if (strcmp(argv[1], "--list") == 0) {
@@ -95,8 +97,9 @@ int main(int argc, char **argv)
         b[i] = 0.125 * (i % 5) + 0.25;
         c[i] = 1.0 + 0.0625 * (i % 11);
     }
-    const double alpha = 1.5, beta = 0.5;
-    printf("case %s\n", t->name);
+    // alpha = 0 too: an invalid call is the original's to report, with nothing to multiply or not.
+    const double alpha = argc > 2 ? strtod(argv[2], NULL) : 1.5, beta = 0.5;
+    printf("case %s alpha %g\n", t->name, alpha);
     fflush(stdout);
     if (t->cblas) {
         cblas_dgemm(t->order, t->cta, t->ctb, t->m, t->n, t->k, alpha, a, t->lda, b, t->ldb, beta,

@@ -2,8 +2,10 @@
 // calls dgemm_ and sgemm_ like any Fortran-style caller; the linker sends the calls to
 // __wrap_dgemm_ / __wrap_sgemm_ in libxsmmwrap.a, whose declined calls reach the system BLAS
 // through __real_dgemm_ / __real_sgemm_. Small products must be served on the kernel path,
-// large ones by the original (route too_large), all equal to a naive loop; the statistics must
-// say so call for call. Prints "N passed, M failed"; exit status 1 on any failure.
+// large ones by the original (route too_large), and calls with nothing to multiply (alpha = 0
+// or k = 0) by the wrapper at any size (route scale, A and B full of NaN): all equal to a naive
+// loop, and the statistics must say so call for call. Prints "N passed, M failed"; exit
+// status 1 on any failure.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@ typedef struct {
 
 static int max1(int x) { return x > 1 ? x : 1; }
 static int is_t(char t) { return t != 'N' && t != 'n'; }
+// C = beta*C only: the wrapper's at any size, with no kernel.
+static int is_scale(const gemm_case *g) { return g->alpha == 0.0 || !g->m || !g->n || !g->k; }
 
 #define PAD_VALUE 777.25  // exact in float: the ld padding of C must keep it
 
@@ -138,10 +142,20 @@ int main(void)
         { 'N', 'N', 65, 65, 65, 0, 0, 0, 1.0, 0.0 },
         { 'T', 'N', 100, 90, 80, 3, 0, 1, 0.37, 1.0 },
         { 'N', 'T', 2, 400, 400, 0, 2, 0, -1.0, 0.37 },
-        { 'T', 'T', 70, 70, 70, 1, 1, 1, 0.0, 0.0 },
+        { 'T', 'T', 70, 70, 70, 1, 1, 1, 0.0, 0.0 },   // alpha = 0: scale, whatever the size
+        { 'N', 'T', 100, 90, 80, 0, 2, 1, 0.0, 1.0 },
+        { 'T', 'N', 90, 100, 80, 2, 0, 0, 0.0, 0.37 },
+        { 'N', 'N', 300, 200, 0, 0, 0, 3, 1.0, -1.0 },  // k = 0: scale
     };
     const int n_small = (int)(sizeof small / sizeof *small);
     const int n_large = (int)(sizeof large / sizeof *large);
+    int small_scale = 0, large_scale = 0;
+    for (int i = 0; i < n_small; i++)
+        small_scale += is_scale(&small[i]);
+    for (int i = 0; i < n_large; i++)
+        large_scale += is_scale(&large[i]);
+    CHECK(small_scale == 3 && large_scale == 4, "scale cases: %d small, %d large", small_scale,
+          large_scale);
 
     xsmmwrap_config cfg;
     CHECK(xsmmwrap_get_config(&cfg) == XSMMWRAP_OK, "xsmmwrap_get_config");
@@ -149,7 +163,7 @@ int main(void)
           (long long)cfg.max_mnk);
     CHECK(xsmmwrap_reset_stats() == XSMMWRAP_OK, "xsmmwrap_reset_stats");
 
-    // Small products: every one on the kernel path.
+    // Small products: on the kernel path, but for those with nothing to multiply.
     for (int prec = 64; prec >= 32; prec -= 32)
         for (int i = 0; i < n_small; i++)
             run_case(prec, &small[i]);
@@ -158,15 +172,18 @@ int main(void)
     const uint64_t kernel_path = st.by_route[XSMMWRAP_ROUTE_JIT] + st.by_route[XSMMWRAP_ROUTE_PORTABLE];
     CHECK(st.intercepted == 2u * n_small, "intercepted %llu, want %d",
           (unsigned long long)st.intercepted, 2 * n_small);
-    CHECK(kernel_path == 2u * n_small, "kernel path %llu, want %d", (unsigned long long)kernel_path,
-          2 * n_small);
+    CHECK(kernel_path == 2u * (n_small - small_scale), "kernel path %llu, want %d",
+          (unsigned long long)kernel_path, 2 * (n_small - small_scale));
+    CHECK(st.by_route[XSMMWRAP_ROUTE_SCALE] == 2u * small_scale, "scale %llu, want %d",
+          (unsigned long long)st.by_route[XSMMWRAP_ROUTE_SCALE], 2 * small_scale);
     CHECK(st.by_route[XSMMWRAP_ROUTE_TOO_LARGE] == 0, "too_large %llu after small calls only",
           (unsigned long long)st.by_route[XSMMWRAP_ROUTE_TOO_LARGE]);
     CHECK(sym_calls("dgemm_") == (uint64_t)n_small, "dgemm_ calls");
     CHECK(sym_calls("sgemm_") == (uint64_t)n_small, "sgemm_ calls");
-    // One kernel per small case with M, N, K > 0 (the k == 0 case needs none).
+    // One kernel per small case that multiplies (C = beta*C needs none).
     const int kernels = xsmmwrap_kernel_count();
-    CHECK(kernels == 2 * (n_small - 1), "%d kernels, want %d", kernels, 2 * (n_small - 1));
+    CHECK(kernels == 2 * (n_small - small_scale), "%d kernels, want %d", kernels,
+          2 * (n_small - small_scale));
     uint64_t kernel_calls = 0;
     for (int i = 0; i < kernels; i++) {
         xsmmwrap_kernel_info ki;
@@ -176,9 +193,10 @@ int main(void)
               (long long)ki.m, (long long)ki.n, (long long)ki.k);
         kernel_calls += ki.calls;
     }
-    CHECK(kernel_calls == 2u * (n_small - 1), "kernel calls %llu", (unsigned long long)kernel_calls);
+    CHECK(kernel_calls == kernel_path, "kernel calls %llu", (unsigned long long)kernel_calls);
 
-    // Large products: declined (too_large), computed by the system BLAS through __real_.
+    // Large products: declined (too_large), computed by the system BLAS through __real_; those
+    // with nothing to multiply served by the wrapper all the same.
     CHECK(xsmmwrap_reset_stats() == XSMMWRAP_OK, "xsmmwrap_reset_stats");
     for (int prec = 64; prec >= 32; prec -= 32)
         for (int i = 0; i < n_large; i++)
@@ -186,8 +204,11 @@ int main(void)
     CHECK(xsmmwrap_get_stats(&st) == XSMMWRAP_OK, "xsmmwrap_get_stats");
     CHECK(st.intercepted == 2u * n_large, "intercepted %llu, want %d",
           (unsigned long long)st.intercepted, 2 * n_large);
-    CHECK(st.by_route[XSMMWRAP_ROUTE_TOO_LARGE] == 2u * n_large, "too_large %llu, want %d",
-          (unsigned long long)st.by_route[XSMMWRAP_ROUTE_TOO_LARGE], 2 * n_large);
+    CHECK(st.by_route[XSMMWRAP_ROUTE_TOO_LARGE] == 2u * (n_large - large_scale),
+          "too_large %llu, want %d", (unsigned long long)st.by_route[XSMMWRAP_ROUTE_TOO_LARGE],
+          2 * (n_large - large_scale));
+    CHECK(st.by_route[XSMMWRAP_ROUTE_SCALE] == 2u * large_scale, "scale %llu, want %d",
+          (unsigned long long)st.by_route[XSMMWRAP_ROUTE_SCALE], 2 * large_scale);
     CHECK(sym_calls("dgemm_") == (uint64_t)n_large, "dgemm_ calls");
     CHECK(sym_calls("sgemm_") == (uint64_t)n_large, "sgemm_ calls");
     CHECK(xsmmwrap_kernel_count() == kernels, "large calls made kernels");

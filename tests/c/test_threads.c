@@ -4,13 +4,16 @@
 // (in-process, for the sanitizer build). Either way the wrapper's API is found with dlsym.
 //
 // Phase 1: after a barrier every thread calls the descriptors in the same order, so that each
-// kernel is wanted by all threads at the same moment. Phase 2: random descriptors. Every result
-// is checked against a naive loop (NaN planted in A and B when alpha is 0, in C when beta is 0;
-// the ld padding of C must survive). All of this runs twice, by a second set of threads after
-// the first has exited (they inherit its counter blocks). A monitor thread reads the statistics
-// meanwhile. At the end: intercepted == calls made, one kernel per distinct descriptor used and no descriptor
-// twice, each kernel's call count equal to the calls made with its descriptor; with
-// LIBXSMM_TRYLOCK=1 some calls may have gone to the original BLAS (route lock_busy) instead.
+// kernel is wanted by all threads at the same moment. Phase 2: random descriptors. The pool
+// also holds calls with nothing to multiply (alpha = 0 or k = 0), which the wrapper serves
+// without a kernel (route scale). Every result is checked against a naive loop (NaN planted in
+// A and B when alpha is 0, in C when beta is 0; the ld padding of C must survive). All of this
+// runs twice, by a second set of threads after the first has exited (they inherit its counter
+// blocks). A monitor thread reads the statistics meanwhile. At the end: intercepted == calls
+// made, one kernel per distinct descriptor used and no descriptor twice, each kernel's call
+// count equal to the calls made with its descriptor, every scale call counted as such; with
+// LIBXSMM_TRYLOCK=1 some kernel-path calls may have gone to the original BLAS (route
+// lock_busy) instead, never a scale call.
 //
 //   test_threads [THREADS [CALLS_PER_THREAD]]     defaults 8 and 1500
 #define _GNU_SOURCE
@@ -58,7 +61,9 @@ static void load_api(void)
     *(void **)&p_kernel_get = need("xsmmwrap_kernel_get");
 }
 
-#define POOL 200
+#define POOL 200        // descriptors that need a kernel: the first POOL of pool[]
+#define SCALE_POOL 40   // then calls with nothing to multiply: no kernel, route scale
+#define ALL (POOL + SCALE_POOL)
 #define MAXD 40   // largest M, N, K
 #define MAXLD (MAXD + 3)
 #define PAD_VALUE 777.25
@@ -70,9 +75,9 @@ typedef struct {
     int alpha_class, beta_class;  // 1, -1, 0, 2 (any other value) as in xsmmwrap_kernel_info
 } desc;
 
-static desc pool[POOL];
-static _Atomic uint64_t desc_calls[POOL];
-static _Atomic uint64_t calls_d, calls_s;
+static desc pool[ALL];
+static _Atomic uint64_t desc_calls[ALL];
+static _Atomic uint64_t calls_d, calls_s, calls_scale;
 static atomic_int failures;
 static atomic_bool workers_done;
 static pthread_barrier_t start;
@@ -85,22 +90,26 @@ static int same_desc(const desc *a, const desc *b)
            a->ldc == b->ldc && a->alpha_class == b->alpha_class && a->beta_class == b->beta_class;
 }
 
+static int max1(int x) { return x > 1 ? x : 1; }
+
 static void make_pool(void)
 {
     uint64_t s = 12345;
-    static const int classes[] = { 1, -1, 0, 2 };
-    for (int i = 0; i < POOL;) {
+    static const int classes[] = { 1, -1, 2, 0 };  // 0 last: not for the kernel descriptors
+    for (int i = 0; i < ALL;) {
+        const bool scale = i >= POOL, k0 = scale && i % 4 == 0;  // a quarter of them k = 0
         desc d;
         d.prec = check_rnd_in(&s, 0, 4) ? 64 : 32;
         d.ta = check_rnd_in(&s, 0, 1);
         d.tb = check_rnd_in(&s, 0, 1);
         d.m = check_rnd_in(&s, 1, MAXD);
         d.n = check_rnd_in(&s, 1, MAXD);
-        d.k = check_rnd_in(&s, 1, MAXD);
-        d.lda = (d.ta ? d.k : d.m) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
-        d.ldb = (d.tb ? d.n : d.k) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
+        d.k = k0 ? 0 : check_rnd_in(&s, 1, MAXD);
+        d.lda = max1(d.ta ? d.k : d.m) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
+        d.ldb = max1(d.tb ? d.n : d.k) + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
         d.ldc = d.m + check_rnd_in(&s, 0, 1) * check_rnd_in(&s, 1, 3);
-        d.alpha_class = classes[check_rnd_in(&s, 0, 3)];
+        d.alpha_class = k0 ? classes[check_rnd_in(&s, 0, 3)]
+                        : scale ? 0 : classes[check_rnd_in(&s, 0, 2)];
         d.beta_class = classes[check_rnd_in(&s, 0, 3)];
         int dup = 0;
         for (int j = 0; j < i && !dup; j++)
@@ -175,6 +184,8 @@ static void one_call(worker *w, int di)
         atomic_fetch_add(&calls_s, 1);
     }
     atomic_fetch_add(&desc_calls[di], 1);
+    if (di >= POOL)
+        atomic_fetch_add(&calls_scale, 1);
     const double tol = d->prec == 64 ? 1e-12 : 1e-5;
     int bad = 0;
     for (int j = 0; j < d->n; j++)
@@ -195,10 +206,10 @@ static void *work(void *arg)
 {
     worker *w = arg;
     pthread_barrier_wait(&start);
-    for (int i = 0; i < POOL; i++)
+    for (int i = 0; i < ALL; i++)
         one_call(w, i);
     for (int i = 0; i < calls_per_thread; i++)
-        one_call(w, check_rnd_in(&w->seed, 0, POOL - 1));
+        one_call(w, check_rnd_in(&w->seed, 0, ALL - 1));
     return NULL;
 }
 
@@ -295,7 +306,7 @@ int main(int argc, char **argv)
     atomic_store(&workers_done, true);
     pthread_join(mon, NULL);
 
-    const uint64_t total = (uint64_t)WAVES * n_threads * (POOL + (uint64_t)calls_per_thread);
+    const uint64_t total = (uint64_t)WAVES * n_threads * (ALL + (uint64_t)calls_per_thread);
     CHECK(atomic_load(&calls_d) + atomic_load(&calls_s) == total, "calls made");
     CHECK(atomic_load(&failures) == 0, "%d wrong results or monitor failures", atomic_load(&failures));
 
@@ -303,18 +314,23 @@ int main(int argc, char **argv)
     CHECK(p_get_stats(&st) == XSMMWRAP_OK, "xsmmwrap_get_stats");
     const uint64_t kernel_path = st.by_route[XSMMWRAP_ROUTE_JIT] + st.by_route[XSMMWRAP_ROUTE_PORTABLE];
     const uint64_t busy = st.by_route[XSMMWRAP_ROUTE_LOCK_BUSY];
+    const uint64_t scale = st.by_route[XSMMWRAP_ROUTE_SCALE];
     CHECK(st.intercepted == total, "intercepted %llu, calls %llu", (unsigned long long)st.intercepted,
           (unsigned long long)total);
     CHECK(sym_calls("dgemm_") == atomic_load(&calls_d), "dgemm_ counted %llu, made %llu",
           (unsigned long long)sym_calls("dgemm_"), (unsigned long long)atomic_load(&calls_d));
     CHECK(sym_calls("sgemm_") == atomic_load(&calls_s), "sgemm_ counted %llu, made %llu",
           (unsigned long long)sym_calls("sgemm_"), (unsigned long long)atomic_load(&calls_s));
-    CHECK(kernel_path + busy == total, "kernel path %llu + lock_busy %llu != %llu",
-          (unsigned long long)kernel_path, (unsigned long long)busy, (unsigned long long)total);
+    CHECK(scale == atomic_load(&calls_scale), "scale %llu, calls with nothing to multiply %llu",
+          (unsigned long long)scale, (unsigned long long)atomic_load(&calls_scale));
+    CHECK(kernel_path + busy + scale == total, "kernel path %llu + lock_busy %llu + scale %llu != %llu",
+          (unsigned long long)kernel_path, (unsigned long long)busy, (unsigned long long)scale,
+          (unsigned long long)total);
     if (!trylock)
         CHECK(busy == 0, "lock_busy %llu without LIBXSMM_TRYLOCK", (unsigned long long)busy);
-    for (int r = XSMMWRAP_ROUTE_TOO_LARGE; r < XSMMWRAP_ROUTE_COUNT; r++)
-        if (r != XSMMWRAP_ROUTE_LOCK_BUSY)
+    for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
+        if (r != XSMMWRAP_ROUTE_JIT && r != XSMMWRAP_ROUTE_PORTABLE && r != XSMMWRAP_ROUTE_SCALE &&
+            r != XSMMWRAP_ROUTE_LOCK_BUSY)
             CHECK(st.by_route[r] == 0, "route %d: %llu calls", r, (unsigned long long)st.by_route[r]);
 
     // One kernel per distinct descriptor used, none twice, calls as made.
@@ -367,9 +383,10 @@ int main(int argc, char **argv)
           (unsigned long long)kernel_calls, (unsigned long long)kernel_path);
     CHECK(reads > 0, "the monitor never read the statistics");
 
-    printf("threads %d calls %llu descriptors %d kernels %d jit %llu lock_busy %llu monitor_reads %ld\n",
+    printf("threads %d calls %llu descriptors %d kernels %d jit %llu scale %llu lock_busy %llu "
+           "monitor_reads %ld\n",
            n_threads, (unsigned long long)total, used, kc, (unsigned long long)st.jit_kernels,
-           (unsigned long long)busy, reads);
+           (unsigned long long)scale, (unsigned long long)busy, reads);
     const int status = check_summary();
     free(w);
     free(tid);
