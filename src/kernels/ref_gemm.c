@@ -1,7 +1,8 @@
 // ref_gemm.c: the portable kernel, plain C and obviously right. It serves CPUs without a JIT
 // target, XSMMWRAP_JIT=0 and every descriptor the generators decline, and it is the arithmetic
-// contract the generated kernels must match bit for bit (docs/ARCHITECTURE.md). Calls libm's
-// fma() only where the CPU has no FMA instruction.
+// contract the generated kernels must match bit for bit (docs/ARCHITECTURE.md); its C = beta*C
+// also serves the route's scale calls (alpha 0, K 0). Calls libm's fma() only where the CPU has
+// no FMA instruction.
 #include <math.h>
 
 #include "kernels.h"
@@ -11,7 +12,7 @@
 #define ROWS 64
 
 // Invariant (BLAS): beta == 0 overwrites C without reading it, so NaN/Inf in C never leak;
-// alpha == 0 (or k == 0) reads neither A nor B; m == 0 or n == 0 touches nothing.
+// m == 0 or n == 0 touches nothing (alpha == 0 and k == 0 are xw_ref_scale's).
 // Contract: s = +0; s = fma(+-a(i,p), b(p,j), s) for p = 0 .. k-1 (minus for alpha == -1);
 // then the epilogue of the scale class:
 //   alpha +-1:  s | s + c | s - c | fma(beta, c, s)                 for beta 0 | 1 | -1 | other
@@ -24,15 +25,6 @@
     {                                                                                            \
         for (int64_t j = 0; j < n; j++) {                                                        \
             T *cj = c + j * ldc;                                                                 \
-            if (ac == XW_SCALE_ZERO || k == 0) {                                                 \
-                if (bc == XW_SCALE_ZERO)                                                         \
-                    for (int64_t i = 0; i < m; i++)                                              \
-                        cj[i] = (T)0;                                                            \
-                else if (bc != XW_SCALE_ONE)                                                     \
-                    for (int64_t i = 0; i < m; i++)                                              \
-                        cj[i] = beta * cj[i];                                                    \
-                continue;                                                                        \
-            }                                                                                    \
             for (int64_t i0 = 0; i0 < m; i0 += ROWS) {                                           \
                 const int64_t ib = m - i0 < ROWS ? m - i0 : ROWS;                                \
                 T s[ROWS];                                                                       \
@@ -85,27 +77,6 @@ static bool has_fma(void)
     return v == 2;
 }
 
-void xw_ref_gemm(xw_prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                 const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
-                 const void *beta, void *c, int64_t ldc)
-{
-    const unsigned ac = xw_scale_class(prec, alpha), bc = xw_scale_class(prec, beta);
-    if (prec == XW_F64) {
-        const double al = *(const double *)alpha, be = *(const double *)beta;
-        (has_fma() ? ref_dgemm_fma : ref_dgemm_libm)(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, ac, bc);
-    } else {
-        const float al = *(const float *)alpha, be = *(const float *)beta;
-        (has_fma() ? ref_sgemm_fma : ref_sgemm_libm)(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, ac, bc);
-    }
-}
-
-void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha, const void *beta,
-                   const xw_desc *d)
-{
-    xw_ref_gemm((xw_prec)d->prec, d->ta, d->tb, d->m, d->n, d->k, alpha, a, d->lda, b, d->ldb,
-                beta, c, d->ldc);
-}
-
 // C = beta*C, the whole of a GEMM with alpha == 0 or k == 0, as reference BLAS does it: beta
 // == 0 (either sign) stores +0.0 without reading C, beta == 1 neither reads nor writes it, any
 // other beta is one multiply per element (so -1 flips the sign of a zero, and NaN stays NaN).
@@ -135,4 +106,29 @@ void xw_ref_scale(xw_prec prec, int64_t m, int64_t n, const void *beta, void *c,
         ref_dscale(m, n, *(const double *)beta, c, ldc);
     else
         ref_sscale(m, n, *(const float *)beta, c, ldc);
+}
+
+void xw_ref_gemm(xw_prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                 const void *alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
+                 const void *beta, void *c, int64_t ldc)
+{
+    const unsigned ac = xw_scale_class(prec, alpha), bc = xw_scale_class(prec, beta);
+    if (ac == XW_SCALE_ZERO || k == 0) {
+        xw_ref_scale(prec, m, n, beta, c, ldc);
+        return;
+    }
+    if (prec == XW_F64) {
+        const double al = *(const double *)alpha, be = *(const double *)beta;
+        (has_fma() ? ref_dgemm_fma : ref_dgemm_libm)(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, ac, bc);
+    } else {
+        const float al = *(const float *)alpha, be = *(const float *)beta;
+        (has_fma() ? ref_sgemm_fma : ref_sgemm_libm)(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, ac, bc);
+    }
+}
+
+void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha, const void *beta,
+                   const xw_desc *d)
+{
+    xw_ref_gemm((xw_prec)d->prec, d->ta, d->tb, d->m, d->n, d->k, alpha, a, d->lda, b, d->ldb,
+                beta, c, d->ldc);
 }
