@@ -307,6 +307,7 @@ class Run:
     returncode: int | None = None
     output: Output = field(default_factory=Output)
     kernel_calls: int | None = None  #: GEMM calls on the kernel path (wrapped runs)
+    scale_calls: int | None = None  #: GEMM calls with nothing to multiply (route "scale")
     intercepted: int | None = None
     target: str | None = None  #: the wrapper's target in this run
     error: str | None = None  #: why this run cannot be compared (crash, timeout...)
@@ -381,6 +382,7 @@ def run_case(
             result.intercepted = int(stats["intercepted"])
             routes = stats["routes"]
             result.kernel_calls = int(routes.get("jit", 0)) + int(routes.get("portable", 0))
+            result.scale_calls = int(routes.get("scale", 0))
             result.target = stats.get("target")
         if result.error is None:
             result.error = _run_error(result, err_file)
