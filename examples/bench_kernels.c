@@ -1214,6 +1214,7 @@ static void section_memory(void)
     double *c = xalloc(32 * 32 * sizeof *c);
     if (!us)
         die("out of memory");
+    memset(us, 0, sizeof(double) * (size_t)nk);
     fill(a, 32 * 32, 64, 1);
     fill(b, 32 * 32, 64, 2);
     memset(c, 0, 32 * 32 * sizeof *c);
