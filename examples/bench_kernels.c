@@ -12,8 +12,10 @@
 //
 // Sections: DP NN alpha=1 beta=1 with cached and with streamed operands; transposes and a
 // general alpha/beta for a few shapes; single precision for a few shapes; dispatch cost (find
-// a known kernel, create a new one), memory of 1000 kernels, and the RSS cost of loading
-// libxsmmwrap.so. The peak of the core is measured with a register-only FMA loop.
+// a known kernel, create a new one), memory of 1000 kernels (made through the registry, and
+// made through dgemm_ and libxsmm_dgemm: the resident set a program sees grow), and the RSS
+// cost of loading libxsmmwrap.so. --dispatch-only runs the dispatch and memory sections alone.
+// The peak of the core is measured with a register-only FMA loop.
 //
 // The registry is the one linked into this program (the `core` static library): its kernels
 // are the ones libxsmmwrap.so would make under the same environment. libxsmmwrap.so itself is
@@ -65,6 +67,7 @@ static struct {
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
+    bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
     shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
     int nshapes;               // 0: the standard shapes and every section
 } opt = {
@@ -77,9 +80,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
-            "                     [--shapes MxNxK[,MxNxK...]]\n"
+            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
-            "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n",
+            "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
+            "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n",
             SHAPE_DIM_MAX);
 }
 
@@ -117,6 +121,10 @@ static void parse_args(int argc, char **argv)
             opt.quick = true;
             continue;
         }
+        if (!strcmp(a, "--dispatch-only")) {
+            opt.dispatch_only = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -148,6 +156,10 @@ static void parse_args(int argc, char **argv)
             exit(2);
         }
         i++;
+    }
+    if (opt.dispatch_only && opt.nshapes) {
+        fprintf(stderr, "bench_kernels: --shapes and --dispatch-only exclude each other\n");
+        exit(2);
     }
     if (opt.quick) {
         if (!min_time_set)
@@ -183,6 +195,33 @@ static long rss_kb(void)
         fclose(f);
     }
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// The resident set as /proc/self/status splits it: anonymous, file and shared memory (a memfd's
+// pages are shared memory, counted once per mapping that has them in its page tables), in KiB.
+typedef struct {
+    long rss, anon, file, shmem;
+} rss_split;
+
+static rss_split rss_status(void)
+{
+    rss_split r = { -1, -1, -1, -1 };
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        long v;
+        if (sscanf(line, "VmRSS: %ld", &v) == 1)
+            r.rss = v;
+        else if (sscanf(line, "RssAnon: %ld", &v) == 1)
+            r.anon = v;
+        else if (sscanf(line, "RssFile: %ld", &v) == 1)
+            r.file = v;
+        else if (sscanf(line, "RssShmem: %ld", &v) == 1)
+            r.shmem = v;
+    }
+    if (f)
+        fclose(f);
+    return r;
 }
 
 static void die(const char *what)
@@ -1143,6 +1182,137 @@ static void j_bytes(const char *key, long long v)
     v >= 0 ? j_int(key, v) : j_null(key);
 }
 
+// Memory as a program sees it (issue 11): opt.kernels distinct shapes, each size one of ten
+// spread over 4..32, NN, alpha = 1, beta = 0, tight leading dimensions, each made by its first
+// call through the whole interposed dgemm_ (libxsmmwrap.so, its own registry) and through
+// libxsmm_dgemm (LIBXSMM's dispatch and call). The resident set is read before and after;
+// the operands are allocated and touched before. beta = 0: no shape of the dispatch section
+// (beta = 1) nor the library's first call (4x4x4, beta = 1) is among them.
+static const int memory_dims[10] = { 4, 7, 10, 13, 16, 20, 23, 26, 29, 32 };
+
+static shape memory_shape(int i)
+{
+    return (shape){ memory_dims[i % 10], memory_dims[i / 10 % 10], memory_dims[i / 100 % 10] };
+}
+
+typedef struct {
+    bool measured;
+    rss_split before, after;
+    double first_call_median_us;
+    long long kernels_delta, jit_delta;       // ours: xsmmwrap_get_stats of libxsmmwrap.so
+    long long memory_delta, code_delta;       // ours
+    long long reg_delta_size, reg_delta_bytes;  // LIBXSMM: libxsmm_get_registry_info (-1: unknown)
+} memory_result;
+
+static memory_result mem_ours, mem_libxsmm;
+
+static void section_memory(void)
+{
+    const int nk = opt.kernels;
+    double *us = malloc(sizeof(double) * (size_t)nk);
+    double *a = xalloc(32 * 32 * sizeof *a), *b = xalloc(32 * 32 * sizeof *b);
+    double *c = xalloc(32 * 32 * sizeof *c);
+    if (!us)
+        die("out of memory");
+    memset(us, 0, sizeof(double) * (size_t)nk);
+    fill(a, 32 * 32, 64, 1);
+    fill(b, 32 * 32, 64, 2);
+    memset(c, 0, 32 * 32 * sizeof *c);
+    const double one = 1.0, zero = 0.0;
+
+    memory_result *r = &mem_ours;
+    xsmmwrap_stats s0, s1;
+    if (wrap.dgemm && wrap.get_stats && wrap.get_stats(&s0) == XSMMWRAP_OK) {
+        r->before = rss_status();
+        for (int i = 0; i < nk; i++) {
+            const shape s = memory_shape(i);
+            const double t0 = now();
+            wrap.dgemm("N", "N", &s.m, &s.n, &s.k, &one, a, &s.m, b, &s.k, &zero, c, &s.m, 1, 1);
+            us[i] = (now() - t0) * 1e6;
+        }
+        r->after = rss_status();
+        wrap.get_stats(&s1);
+        r->first_call_median_us = median(us, nk);
+        r->kernels_delta = (long long)(s1.kernels - s0.kernels);
+        r->jit_delta = (long long)(s1.jit_kernels - s0.jit_kernels);
+        r->memory_delta = (long long)s1.memory_bytes - (long long)s0.memory_bytes;
+        r->code_delta = (long long)s1.code_bytes - (long long)s0.code_bytes;
+        r->measured = true;
+        fprintf(stderr, "bench_kernels: memory ours: %d dgemm_ shapes, RSS +%ld KiB (%lld kernels)\n",
+                nk, r->after.rss - r->before.rss, r->kernels_delta);
+    }
+
+#if XW_BENCH_LIBXSMM
+    r = &mem_libxsmm;
+    libxsmm_registry_info r0 = { 0 }, r1 = { 0 };
+    const int reg0 = libxsmm_get_registry_info(&r0);
+    r->before = rss_status();
+    for (int i = 0; i < nk; i++) {
+        const shape s = memory_shape(i);
+        const double t0 = now();
+        libxsmm_dgemm("N", "N", &s.m, &s.n, &s.k, &one, a, &s.m, b, &s.k, &zero, c, &s.m);
+        us[i] = (now() - t0) * 1e6;
+    }
+    r->after = rss_status();
+    const int reg1 = libxsmm_get_registry_info(&r1);
+    r->first_call_median_us = median(us, nk);
+    if (reg0 == EXIT_SUCCESS && reg1 == EXIT_SUCCESS) {
+        r->reg_delta_size = (long long)r1.size - (long long)r0.size;
+        r->reg_delta_bytes = (long long)r1.nbytes - (long long)r0.nbytes;
+    } else {
+        r->reg_delta_size = r->reg_delta_bytes = -1;
+    }
+    r->measured = true;
+    fprintf(stderr, "bench_kernels: memory libxsmm: %d libxsmm_dgemm shapes, RSS +%ld KiB\n", nk,
+            r->after.rss - r->before.rss);
+#endif
+    free(us);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void j_rss(const memory_result *r)
+{
+    j_int("rss_delta_kb", r->after.rss - r->before.rss);
+    j_int("rss_anon_delta_kb", r->after.anon - r->before.anon);
+    j_int("rss_file_delta_kb", r->after.file - r->before.file);
+    j_int("rss_shmem_delta_kb", r->after.shmem - r->before.shmem);
+    j_num("first_call_median_us", r->first_call_median_us);
+}
+
+static void emit_memory(void)
+{
+    j_open("memory", '{');
+    j_int("kernels", opt.kernels);
+    j_str("shapes", "{4,7,10,13,16,20,23,26,29,32}^3, NN, alpha=1, beta=0, lda=m, ldb=k, ldc=m");
+    j_str("ours_call", "dgemm_ of libxsmmwrap.so");
+    j_str("libxsmm_call", "libxsmm_dgemm");
+    const memory_result *r = &mem_ours;
+    if (!r->measured) {
+        j_null("ours");
+    } else {
+        j_open("ours", '{');
+        j_rss(r);
+        j_int("kernels_delta", r->kernels_delta);
+        j_int("jit_delta", r->jit_delta);
+        j_int("memory_delta_bytes", r->memory_delta);
+        j_int("code_delta_bytes", r->code_delta);
+        j_close('}');
+    }
+    r = &mem_libxsmm;
+    if (!r->measured) {
+        j_null("libxsmm");
+    } else {
+        j_open("libxsmm", '{');
+        j_rss(r);
+        j_bytes("registry_delta_size", r->reg_delta_size);
+        j_bytes("registry_delta_bytes", r->reg_delta_bytes);
+        j_close('}');
+    }
+    j_close('}');
+}
+
 static void emit_dispatch(void)
 {
     j_open("dispatch", '{');
@@ -1232,19 +1402,26 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_kernels: peak %.1f GFLOP/s DP (%s) on CPU %d\n", peak_dp,
             peak_zmm ? "avx512" : "avx2", opt.cpu);
 
-    const bool all = opt.nshapes == 0;  // --shapes: those shapes' DP section only
-    if (!all) {
+    // --shapes: those shapes' DP section only; --dispatch-only: dispatch and memory only.
+    const bool all = opt.nshapes == 0 && !opt.dispatch_only;
+    const bool dispatch = opt.nshapes == 0;
+    if (opt.nshapes) {
         dp_list = opt.shapes;
         n_dp = (size_t)opt.nshapes;
+    } else if (opt.dispatch_only) {
+        n_dp = 0;
     }
-    dp_rec = calloc(n_dp, sizeof *dp_rec);
+    dp_rec = calloc(n_dp ? n_dp : 1, sizeof *dp_rec);
     if (!dp_rec) {
         perror("bench_kernels");
         return 1;
     }
-    if (all)
+    if (dispatch) {
+        section_memory();  // first: both registries are empty but for the library's first call
         section_dispatch();
-    section_dp();
+    }
+    if (!opt.dispatch_only)
+        section_dp();
     update_peak();
     if (all) {
         section_variants();
@@ -1260,8 +1437,16 @@ int main(int argc, char **argv)
     j_int("repeats", opt.repeats);
     j_int("stream_bytes", (long long)opt.stream_bytes);
     j_open("sections", '[');
-    for (int i = 0; i < (all ? 4 : 1); i++)
-        j_str(NULL, (const char *[]){ "dp", "dispatch", "variants", "sp" }[i]);
+    if (!opt.dispatch_only)
+        j_str(NULL, "dp");
+    if (dispatch) {
+        j_str(NULL, "dispatch");
+        j_str(NULL, "memory");
+    }
+    if (all) {
+        j_str(NULL, "variants");
+        j_str(NULL, "sp");
+    }
     j_close(']');
     j_open("peers", '[');
     for (int p = 0; p < P_COUNT; p++)
@@ -1325,8 +1510,10 @@ int main(int argc, char **argv)
     j_int("first_call_rss_delta_kb", rss_first_call >= 0 ? rss_first_call - rss_loaded : -1);
     j_close('}');
 
-    if (all)
+    if (dispatch) {
         emit_dispatch();
+        emit_memory();
+    }
     j_open("dp", '[');
     for (size_t i = 0; i < n_dp; i++)
         emit_record(&dp_rec[i]);

@@ -62,7 +62,8 @@ typedef struct xsmmwrap_stats {
     uint64_t jit_kernels;                  /**< of which generated code (not reset) */
     uint64_t jit_failures;                 /**< generations that fell back to the portable kernel */
     uint64_t code_bytes;                   /**< bytes of generated code (not reset) */
-    uint64_t memory_bytes;                 /**< all memory held: registry, code, statistics */
+    uint64_t memory_bytes;                 /**< memory held, each page once: code, registry,
+                                                generator buffer, statistics (docs/REPORT.md) */
     double kernel_gflop;                   /**< floating-point work done on the kernel path */
 } xsmmwrap_stats;
 

@@ -148,6 +148,28 @@ def test_dlclose_leaves_the_library_loaded(libpath: Path) -> None:
     assert "OK" in r.stdout and "MAPPED 0" not in r.stdout, r.stdout
 
 
+@pytest.mark.parametrize("env", [{}, {"XSMMWRAP_JIT": "0"}], ids=["jit", "portable"])
+def test_code_memory_resident_once(cbuild: Path, env: dict[str, str]) -> None:
+    """tests/c/test_code_mem.c: 1000 kernels (several code regions) run right when made and
+    again after their pages left the writable view; the memory the library reports grows as
+    VmRSS does; one writable code view is left, holding at most two 64 KiB chunks, the
+    executable views hold all the code (so VmRSS counts each page once); after fork() the child
+    runs the parent's kernels and makes its own, with the same mappings, and the parent goes
+    on."""
+    exe = cbuild / "tests" / "c" / "test_code_mem"
+    assert exe.exists(), f"not built: {exe}"
+    r = subprocess.run([str(exe)], env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, f"exit {r.returncode}:\n{out[-4000:]}"
+    generated = re.search(r"^generated (\d+) of 1001 kernels$", r.stdout, re.M)
+    assert generated, out[-4000:]
+    jit = int(generated[1]) > 0
+    assert jit == (not env and "avx2" in Path("/proc/cpuinfo").read_text()), out[-4000:]
+    passed = 19 if jit else 11  # the mapping checks need generated code
+    assert re.search(rf"^{passed} passed, 0 failed$", r.stdout, re.M), out[-4000:]
+
+
 # Makes memfd_create fail as on a kernel or sandbox without it (seccomp, gVisor, Linux < 3.17).
 NO_MEMFD = r"""
 #include <errno.h>

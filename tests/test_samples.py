@@ -244,7 +244,7 @@ def test_bench_kernels_quick_json(env: dict[str, str], cbuild: Path, tmp_path: P
     assert "WARNING" not in r.stdout, r.stdout
     data = json.loads(saved.read_text())
     assert data["kind"] == "bench-kernels"
-    assert data["sections"] == ["dp", "dispatch", "variants", "sp"]
+    assert data["sections"] == ["dp", "dispatch", "memory", "variants", "sp"]
     assert (len(data["dp"]), len(data["variants"]), len(data["sp"])) == (17, 20, 5)
     _check_kernel_cases(data["dp"] + data["variants"], 1e-12)
     _check_kernel_cases(data["sp"], 1e-5)
@@ -257,6 +257,33 @@ def test_bench_kernels_quick_json(env: dict[str, str], cbuild: Path, tmp_path: P
     assert data["load"]["dlopen_rss_delta_kb"] >= 0
     for title in ("cached operands: ns per call", "streamed operands: GFLOP/s", "dispatch"):
         assert title in r.stdout
+
+
+def test_bench_kernels_dispatch_only(env: dict[str, str], cbuild: Path) -> None:
+    """--dispatch-only: the dispatch and memory sections alone. The memory section makes its
+    1000 kernels through the library's dgemm_ (each new, each generated) and LIBXSMM's, and the
+    table prints the resident-set growth of both with their ratio."""
+    r = cli(env, "bench", "kernels", "--quick", "--dispatch-only", "--json", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["sections"] == ["dispatch", "memory"]
+    assert data["dp"] == data["variants"] == data["sp"] == []
+    mem = data["memory"]
+    ours = mem["ours"]
+    assert ours["kernels_delta"] == mem["kernels"] == 1000
+    assert ours["jit_delta"] == (1000 if data["xsmmwrap"]["jit_enabled"] else 0)
+    assert ours["rss_delta_kb"] > 0 and ours["code_delta_bytes"] > 0
+    if LIBXSMM_INSTALLED:
+        assert mem["libxsmm"]["registry_delta_size"] == 1000
+    r = cli(env, "bench", "kernels", "--quick", "--dispatch-only", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "cached operands" not in r.stdout
+    rows = {row[0]: row[1:] for row in table_rows(r.stdout, "memory  ")}
+    assert rows["kernels made"][0] == "1000", rows
+    assert re.search(r"^VmRSS added, ours / LIBXSMM: (\d+\.\d\dx|-) \(target <= 0\.50x\)", r.stdout,
+                     re.M), r.stdout  # fmt: skip
+    r = cli(env, "bench", "kernels", "--dispatch-only", "--shapes", "4x4x4", KEEP)
+    assert r.returncode == 2 and "not allowed with" in r.stderr
 
 
 def test_bench_kernels_random_shapes(env: dict[str, str], cbuild: Path) -> None:

@@ -151,7 +151,8 @@ class Stats:
     jit_failures : int
         Code generations that fell back to the portable kernel.
     code_bytes, memory_bytes : int
-        Bytes of generated code, and of all memory the library holds.
+        Bytes of generated code, and of the memory the library holds, each page once
+        (``docs/REPORT.md`` lists what it counts).
     kernel_gflop : float
         Floating-point work (GFLOP) done on the kernel path.
     symbols : dict[str, int]

@@ -122,10 +122,12 @@ def run(
     extra_args: Sequence[str] = (),
     keep_openblas_env: bool = False,
     shapes: Sequence[tuple[int, int, int]] | None = None,
+    dispatch_only: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; return its JSON document with ``"kind": "bench-kernels"`` and
     ``summary`` (the geometric means) added. With ``shapes``, only those are measured (DP, NN,
-    alpha = beta = 1, cached and streamed), none of the other sections.
+    alpha = beta = 1, cached and streamed), none of the other sections; with
+    ``dispatch_only``, only the dispatch and memory sections.
 
     The program pins itself to ``cpu`` before it measures anything. Its progress lines go to
     this process's stderr.
@@ -143,6 +145,8 @@ def run(
         argv.append("--quick")
     if shapes:
         argv += ["--shapes", ",".join(f"{m}x{n}x{k}" for m, n, k in shapes)]
+    if dispatch_only:
+        argv.append("--dispatch-only")
     env = samples.sample_env(
         keep_openblas_env=keep_openblas_env, extra={"OPENBLAS_NUM_THREADS": "1"}
     )
@@ -196,7 +200,9 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
         title: geomean(ratio(c, ours, other) for c in cases) for title, ours, other in RATIOS
     }
     gen = [c.get("ours_jit") for c in (data.get("dp") or []) + (data.get("sp") or [])]
-    out["ours_kernels"] = "jit" if gen and all(gen) else "portable" if not any(gen) else "mixed"
+    out["ours_kernels"] = (
+        "-" if not gen else "jit" if all(gen) else "portable" if not any(gen) else "mixed"
+    )
     return out
 
 
@@ -369,6 +375,64 @@ def _kib(kb: float | None) -> float | None:
     return None if kb is None else kb * 1024.0
 
 
+#: Issue 11: the resident set added by the kernels made through dgemm_, at most this share of
+#: LIBXSMM's for the same shapes.
+MEMORY_TARGET = 0.5
+
+
+def memory_ratio(data: dict[str, Any]) -> float | None:
+    """Our resident-set growth over LIBXSMM's for the memory section's kernels (< 1: ours is
+    smaller), None when either is missing."""
+    mem = data.get("memory") or {}
+    ours = (mem.get("ours") or {}).get("rss_delta_kb")
+    lx = (mem.get("libxsmm") or {}).get("rss_delta_kb")
+    return ours / lx if ours is not None and lx else None
+
+
+def _memory_table(data: dict[str, Any]) -> list[str]:
+    mem = data.get("memory") or {}
+    ours = mem.get("ours") or {}
+    lx = mem.get("libxsmm") or {}
+
+    def kib(key: str) -> list[str]:
+        return [_fmt_bytes(_kib(src.get(key))) for src in (ours, lx)]
+
+    def us(src: dict[str, Any]) -> str:
+        v = src.get("first_call_median_us")
+        return "-" if v is None else f"{v:.2f}"
+
+    rows = [
+        ["VmRSS added", *kib("rss_delta_kb")],
+        ["  anonymous (heap, tables)", *kib("rss_anon_delta_kb")],
+        ["  shared (code memory)", *kib("rss_shmem_delta_kb")],
+        [
+            "reported added (memory_bytes / registry nbytes)",
+            _fmt_bytes(ours.get("memory_delta_bytes")),
+            _fmt_bytes(lx.get("registry_delta_bytes")),
+        ],
+        ["  of which generated code", _fmt_bytes(ours.get("code_delta_bytes")), "-"],
+        [
+            "kernels made",
+            str(ours.get("kernels_delta", "-")),
+            str(lx.get("registry_delta_size", "-")),
+        ],
+        ["first call of a new shape, median (us)", us(ours), us(lx)],
+    ]
+    n = mem.get("kernels", 1000)
+    out = [
+        f"Memory of {n} kernels made through {mem.get('ours_call', 'dgemm_')} and "
+        f"{mem.get('libxsmm_call', 'libxsmm_dgemm')}: {mem.get('shapes')}"
+    ]
+    out += _table(["memory", "ours", "LIBXSMM 1.17"], rows)
+    r = memory_ratio(data)
+    verdict = "" if r is None else " (met)" if r <= MEMORY_TARGET else " (NOT met)"
+    out.append(
+        f"VmRSS added, ours / LIBXSMM: {'-' if r is None else f'{r:.2f}x'} "
+        f"(target <= {MEMORY_TARGET:.2f}x){verdict}"
+    )
+    return out
+
+
 def format_report(data: dict[str, Any]) -> str:
     """The readable report of one benchmark document."""
     m = data.get("machine") or {}
@@ -422,18 +486,19 @@ def format_report(data: dict[str, Any]) -> str:
     add("")
 
     dp = data.get("dp") or []
-    add("DP, NN, alpha=1, beta=1, cached operands: ns per call")
-    out.extend(_ns_table(dp, "cached", "d"))
-    add("")
-    add("DP, NN, alpha=1, beta=1, cached operands: GFLOP/s (% of peak)")
-    out.extend(_gf_table(dp, "cached", "d"))
-    add("")
-    add("DP, NN, alpha=1, beta=1, streamed operands (batch >> caches): ns per call")
-    out.extend(_ns_table(dp, "streamed", "d"))
-    add("")
-    add("DP, NN, alpha=1, beta=1, streamed operands: GFLOP/s (% of peak)")
-    out.extend(_gf_table(dp, "streamed", "d"))
-    add("")
+    if dp:
+        add("DP, NN, alpha=1, beta=1, cached operands: ns per call")
+        out.extend(_ns_table(dp, "cached", "d"))
+        add("")
+        add("DP, NN, alpha=1, beta=1, cached operands: GFLOP/s (% of peak)")
+        out.extend(_gf_table(dp, "cached", "d"))
+        add("")
+        add("DP, NN, alpha=1, beta=1, streamed operands (batch >> caches): ns per call")
+        out.extend(_ns_table(dp, "streamed", "d"))
+        add("")
+        add("DP, NN, alpha=1, beta=1, streamed operands: GFLOP/s (% of peak)")
+        out.extend(_gf_table(dp, "streamed", "d"))
+        add("")
     variants = data.get("variants") or []
     if variants:
         add("DP transposes and general scalars, cached: ns per call (x time of NN alpha=1 beta=1)")
@@ -449,6 +514,9 @@ def format_report(data: dict[str, Any]) -> str:
         add("")
     if data.get("dispatch"):
         out.extend(_dispatch_table(data))
+        add("")
+    if data.get("memory"):
+        out.extend(_memory_table(data))
         add("")
     add(
         f"Loading libxsmmwrap.so ({_fmt_bytes(ld.get('library_file_bytes'))} file) into a "
@@ -517,6 +585,7 @@ def main(args: argparse.Namespace) -> int:
             program=args.program,
             keep_openblas_env=args.keep_openblas_env,
             shapes=shapes,
+            dispatch_only=args.dispatch_only,
         )
     except samples.SampleError as err:
         print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
@@ -581,6 +650,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help=f"the same for N (1..{SHAPES_MAX}) random shapes, sizes 1..64, M*N*K <= 64^3: "
         "shapes nobody tuned for",
+    )
+    which.add_argument(
+        "--dispatch-only",
+        action="store_true",
+        help="only the dispatch cost and the memory of 1000 kernels (through dgemm_ and "
+        "libxsmm_dgemm): a few seconds",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of --random (1)")
     p.add_argument(

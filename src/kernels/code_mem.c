@@ -3,9 +3,12 @@
 // writable and executable and kernels share pages. A region's file is sized once and stays
 // sparse: its pages are allocated 64 KiB at a time, all at once (MADV_POPULATE_WRITE), because
 // a page fault costs microseconds (several on a VM), more than generating a small kernel, and
-// a kernel would otherwise take one in two. Regions double in size (1 MiB up to 64 MiB), so a
-// few kernels cost little address space and many cost few syscalls. Without memfd: a private
-// page per kernel, written, then mprotect'ed to read+execute. Calls only the OS.
+// a kernel would otherwise take one in two. A page mapped in both views counts twice in the
+// resident set (VmRSS), so the read-write view keeps only the pages still being written:
+// the rest are dropped from it (a region's whole view once the next region starts). Regions
+// double in size (1 MiB up to 64 MiB), so a few kernels cost little address space and many
+// cost few syscalls. Without memfd: a private page per kernel, written, then mprotect'ed to
+// read+execute. Calls only the OS.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,8 +18,11 @@
 
 #include "jit.h"
 
+#ifndef MADV_POPULATE_READ  // Linux 5.14; older kernels refuse them and pages fault as used
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels refuse it and pages fault as used
+#define MADV_POPULATE_WRITE 23
 #endif
 
 #define CHUNK_BYTES ((size_t)64 * 1024)          // pages are allocated this many at a time
@@ -27,6 +33,7 @@
 static pthread_mutex_t code_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *region_rw, *region_rx;
 static size_t region_size, region_used, region_ready;  // ready: bytes populated from the start
+static size_t region_dropped;  // [0, dropped) of the read-write view has no page-table entries
 static size_t next_region = REGION_FIRST;
 // Written under code_lock, read by the statistics without it.
 static _Atomic size_t mapped_total, used_total;
@@ -52,11 +59,14 @@ static bool map_region(size_t size)
             munmap(rx, size);
         return false;
     }
-    // The previous region's tail is left unused: kernels are never moved or freed.
+    // The previous region's tail is left unused: kernels are never moved or freed. Its
+    // read-write view will not be written again: unmapped.
+    if (region_rw)
+        munmap(region_rw, region_size);
     region_rw = rw;
     region_rx = rx;
     region_size = size;
-    region_used = region_ready = 0;
+    region_used = region_ready = region_dropped = 0;
     return true;
 }
 
@@ -76,8 +86,23 @@ static void populate(size_t end)
     if (end <= region_ready)
         return;
     const size_t to = round_up(end, CHUNK_BYTES) < region_size ? round_up(end, CHUNK_BYTES) : region_size;
-    // On failure (old kernel, no memory now) the pages fault in as they are written instead.
+    // Pages wholly written will not be written again: the read-write view's page-table entries
+    // for them are dropped, so that each page of code is resident in one view, not two. On a
+    // shared mapping MADV_DONTNEED only unmaps: the code stays in the memfd. (Where it fails,
+    // mlock'ed memory, the pages stay counted twice, nothing else.) Once per chunk, not per
+    // kernel: dropping entries flushes the TLBs of every CPU running one of our threads.
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t written = region_used / page * page;
+    if (written > region_dropped) {
+        (void)madvise(region_rw + region_dropped, written - region_dropped, MADV_DONTNEED);
+        region_dropped = written;
+    }
+    // The new chunks are allocated through the read-write view and mapped in the read+execute
+    // view at once, so that a kernel's first call takes no page fault and the resident set
+    // shows the code memory from when it is allocated. On failure (old kernel, no memory now)
+    // the pages fault in as they are used instead.
     (void)madvise(region_rw + region_ready, to - region_ready, MADV_POPULATE_WRITE);
+    (void)madvise(region_rx + region_ready, to - region_ready, MADV_POPULATE_READ);
     mapped_total += to - region_ready;
     region_ready = to;
 }
@@ -122,13 +147,16 @@ void xw_code_fork_prepare(void) { pthread_mutex_lock(&code_lock); }
 
 void xw_code_fork_parent(void) { pthread_mutex_unlock(&code_lock); }
 
-// The inherited regions stay mapped (the parent's kernels in them serve the child too) but
-// only the parent appends to them from now on: the child's next kernel starts a region of its
-// own. Otherwise both would write new kernels at the same offsets of the same pages.
+// The inherited regions stay mapped for execution (the parent's kernels in them serve the
+// child too) but only the parent appends to them from now on: the child unmaps its read-write
+// view and its next kernel starts a region of its own. Otherwise both would write new kernels
+// at the same offsets of the same pages.
 void xw_code_fork_child(void)
 {
+    if (region_rw)
+        munmap(region_rw, region_size);
     region_rw = region_rx = NULL;
-    region_size = region_used = region_ready = 0;
+    region_size = region_used = region_ready = region_dropped = 0;
     pthread_mutex_unlock(&code_lock);
 }
 

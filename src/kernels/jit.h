@@ -19,7 +19,7 @@ XW_HIDDEN void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n);
 // Code is written through a read-write view and run through a separate read+execute view, so
 // no page is ever writable and executable at once; kernels are packed into shared pages.
 XW_HIDDEN void *xw_code_install(const void *bytes, size_t n);
-XW_HIDDEN size_t xw_code_mapped_bytes(void);  // bytes of code memory allocated so far
+XW_HIDDEN size_t xw_code_mapped_bytes(void);  // bytes of code memory allocated so far (each page once)
 XW_HIDDEN size_t xw_code_used_bytes(void);    // bytes of code installed
 // fork(): around it code memory is locked (prepare) and unlocked (parent, child); the child
 // also stops appending to the region it shares with its parent (the memfd is shared).

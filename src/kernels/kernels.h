@@ -133,7 +133,9 @@ XW_HIDDEN xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out);
 XW_HIDDEN uint32_t xw_reg_count(void);
 XW_HIDDEN const xw_kernel *xw_reg_at(uint32_t i);  // i < xw_reg_count()
 XW_HIDDEN uint64_t xw_reg_jit_failures(void);
-XW_HIDDEN size_t xw_reg_memory_bytes(void);        // table, entries and code memory
+// Memory held, each page once: the table, kernel records, the generator's buffer pages in use
+// and the code memory allocated.
+XW_HIDDEN size_t xw_reg_memory_bytes(void);
 XW_HIDDEN size_t xw_reg_code_bytes(void);          // bytes of generated code
 // Kernel name as in reports and dumps: "dgemm_avx2_nt_8x8x8_lda8_ldb8_ldc8_a1_b0"; the target
 // is "portable" for the portable kernel.
