@@ -53,11 +53,16 @@ static const char *scale_word(uint8_t s)
     return s == XW_SCALE_ONE ? "1" : s == XW_SCALE_MINUS_ONE ? "m1" : s == XW_SCALE_ZERO ? "0" : "any";
 }
 
+// A plan asked for (tuning hints) ends the name: "_p3x8" (0 where only the other is limited).
 void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
 {
-    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s", d->prec == XW_F64 ? 'd' : 's',
+    char plan[16] = "";
+    if (d->mb_max || d->nb_max)
+        snprintf(plan, sizeof plan, "_p%ux%u", d->mb_max, d->nb_max);
+    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", d->prec == XW_F64 ? 'd' : 's',
              t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", d->ta ? 't' : 'n',
-             d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta));
+             d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
+             plan);
 }
 
 // Bytes spanned by a column-major rows x cols matrix must stay addressable with disp32.
@@ -120,7 +125,9 @@ static double tile_cycles(const gen_plan *p, int mb, int nb)
     return body + epi;
 }
 
-static void choose_blocking(gen_plan *p)
+// Picks the cheapest blocking by the cost model; every candidate also goes to `seen` (up to
+// `most` of them) when it is given.
+static void choose_blocking(gen_plan *p, xw_gen_choice *seen, int most, int *nseen)
 {
     const int R = p->isa.nvregs, n = (int)p->d.n;
     // An op(B) that small stays in L1 after its first walk (64x8x8: 0.92 -> 1.25x LIBXSMM
@@ -181,6 +188,8 @@ static void choose_blocking(gen_plan *p)
             for (int i = 0; i < nmg; i++)
                 for (int j = 0; j < nng; j++)
                     cost += mg[i].count * ng[j].count * (tile_cycles(p, mg[i].size, ng[j].size) + 1.0);
+            if (seen && *nseen < most)
+                seen[(*nseen)++] = (xw_gen_choice){ (uint8_t)mbmax, (uint8_t)nbmax, cost };
             if (cost < best) {
                 best = cost;
                 p->nmg = nmg;
@@ -268,54 +277,81 @@ static void assign_gprs(gen_plan *p)
     }
 }
 
-xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
+// The plan's fixed part for d on target t: ISA, vectors along M, operand checks.
+static xw_status plan_init(gen_plan *p, const xw_desc *d, xw_target t)
 {
-    if (c->err)
-        return c->err;
     if ((t != XW_TARGET_AVX2 && t != XW_TARGET_AVX512) || d->prec > XW_F32 || d->ta > 1 || d->tb > 1
         || d->alpha > XW_SCALE_ANY || d->beta > XW_SCALE_ANY || d->alpha == XW_SCALE_ZERO)
         return XW_ERR_UNSUPPORTED;
     if (!d->m || !d->n || !d->k || d->m > GEN_MAX_DIM || d->n > GEN_MAX_DIM || d->k > GEN_MAX_DIM
         || !d->lda || !d->ldb || !d->ldc)
         return XW_ERR_UNSUPPORTED;
-
-    gen_plan p = { .d = *d };
-    if (p.d.ta && p.d.m == 1) {  // a 1 x k op(A) is contiguous either way
-        p.d.ta = 0;
-        p.d.lda = 1;
+    *p = (gen_plan){ .d = *d };
+    if (p->d.ta && p->d.m == 1) {  // a 1 x k op(A) is contiguous either way
+        p->d.ta = 0;
+        p->d.lda = 1;
     }
-    p.isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
+    p->isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
     // AVX-512 with M below one zmm: the VEX body when M is a power of two (one vector of
     // exactly M rows), else one k1-masked zmm vector (gen.h), which does half the work of two
     // overlapping narrower ones. Intel Xeon (family 6 model 167), cached, time of LIBXSMM's
     // kernel over ours, 24 random shapes each: DP M in 3..7 geomean 1.12 (masked) against 0.86
     // (VEX); SP M in 3..15, 1.02 against 0.76; M = 4 (4x30x20, 4x8x64): VEX 20-25% faster.
-    if (t == XW_TARGET_AVX512 && d->m < (uint32_t)p.isa.lanes) {
+    if (t == XW_TARGET_AVX512 && d->m < (uint32_t)p->isa.lanes) {
         if (!(d->m & (d->m - 1))) {
-            p.isa = isa_avx2[d->prec];
-            p.isa.target = XW_TARGET_AVX512;
-            p.isa.b_stream = isa_avx512[d->prec].b_stream;
+            p->isa = isa_avx2[d->prec];
+            p->isa.target = XW_TARGET_AVX512;
+            p->isa.b_stream = isa_avx512[d->prec].b_stream;
         } else {
-            p.part = (int)d->m;
-            p.acc0 = 4;
+            p->part = (int)d->m;
+            p->acc0 = 4;
         }
     }
-    const int es = p.isa.es;
-    p.pack = p.d.ta;
-    if (!span_ok(d->m, d->n, d->ldc, es) || !span_ok(p.d.ta ? d->k : d->m, p.d.ta ? d->m : d->k, p.d.lda, es)
+    const int es = p->isa.es;
+    p->pack = p->d.ta;
+    if (!span_ok(d->m, d->n, d->ldc, es) || !span_ok(p->d.ta ? d->k : d->m, p->d.ta ? d->m : d->k, p->d.lda, es)
         || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es))
         return XW_ERR_UNSUPPORTED;
-    p.vw = p.isa.lanes;  // the widest of the register and its halves down to 4 bytes within m
-    while (!p.part && p.vw > 1 && (uint32_t)p.vw > d->m)
-        p.vw /= 2;
-    p.vl = p.vw * es == 64 ? XW_ZMM : p.vw * es == 32 ? XW_YMM : XW_XMM;
-    p.mov = p.vw * es >= 16 ? p.isa.movu : p.vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
-    p.memop = p.vw * es >= 16;
-    p.mv = cdiv((int)d->m, p.vw);
-    p.overlap = !p.part && d->m % p.vw != 0;
+    p->vw = p->isa.lanes;  // the widest of the register and its halves down to 4 bytes within m
+    while (!p->part && p->vw > 1 && (uint32_t)p->vw > d->m)
+        p->vw /= 2;
+    p->vl = p->vw * es == 64 ? XW_ZMM : p->vw * es == 32 ? XW_YMM : XW_XMM;
+    p->mov = p->vw * es >= 16 ? p->isa.movu : p->vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
+    p->memop = p->vw * es >= 16;
+    p->mv = cdiv((int)d->m, p->vw);
+    p->overlap = !p->part && d->m % p->vw != 0;
 
-    p.a_split = a_split_share(&p);
-    choose_blocking(&p);
+    p->a_split = a_split_share(p);
+    return XW_OK;
+}
+
+int xw_gen_choices(const xw_desc *d, xw_target t, xw_gen_choice *out, int most)
+{
+    gen_plan p;
+    xw_desc free_plan = *d;
+    free_plan.mb_max = free_plan.nb_max = 0;
+    if (most <= 0 || plan_init(&p, &free_plan, t) != XW_OK)
+        return 0;
+    int n = 0;
+    choose_blocking(&p, out, most, &n);
+    for (int i = 1; i < n; i++)  // cheapest first (insertion sort: a few dozen at most)
+        for (int j = i; j > 0 && out[j].cost < out[j - 1].cost; j--) {
+            const xw_gen_choice x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
+{
+    if (c->err)
+        return c->err;
+    gen_plan p;
+    const xw_status st = plan_init(&p, d, t);
+    if (st != XW_OK)
+        return st;
+    choose_blocking(&p, NULL, 0, NULL);
     if (!p.nmg)
         return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
     // Entry prefetch helps streamed operands but costs the tiniest cached kernels (4^3, 5^3)

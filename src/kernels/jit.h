@@ -10,6 +10,14 @@
 // data may come first, *entry receives the offset of the first instruction. Returns
 // XW_ERR_UNSUPPORTED for a descriptor it does not generate, or the encoder's first error.
 XW_HIDDEN xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry);
+// The plans the cost model weighs for d on target t (its own hints ignored), cheapest first:
+// each as the hints that select it (descriptor mb_max, nb_max) and its modeled cycles. Returns
+// how many were written (at most `most`); 0 when the generator declines d.
+typedef struct {
+    uint8_t mb_max, nb_max;
+    double cost;
+} xw_gen_choice;
+XW_HIDDEN int xw_gen_choices(const xw_desc *d, xw_target t, xw_gen_choice *out, int most);
 // Kernel name as in reports and dumps, e.g. "dgemm_avx512_nt_8x8x8_lda8_ldb8_ldc8_a1_b0";
 // the target is "portable" for XW_TARGET_GENERIC.
 XW_HIDDEN void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n);

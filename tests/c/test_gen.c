@@ -409,6 +409,42 @@ static void run_target(ctx *x, xw_target t, bool quick)
                 run_case(x, t, mk(prec, tr & 1, tr >> 1, big[s][0], big[s][1], big[s][2], rnd_in(0, 5),
                                   rnd_in(0, 5), rnd_in(0, 5), rnd_in(0, 3), rnd_in(0, 3)));
             }
+    // Plans asked for (tuning hints): every choice the cost model weighs makes a kernel that
+    // keeps the contract, and its cheapest choice as hints gives the very kernel it picks alone.
+    static const int tuned[][3] = { { 13, 13, 13 }, { 64, 64, 64 }, { 5, 25, 5 }, { 23, 8, 33 }, { 4, 64, 26 },
+                                    { 9, 40, 46 }, { 1, 17, 30 } };
+    for (size_t s = 0; s < sizeof tuned / sizeof tuned[0]; s++)
+        for (int prec = 0; prec < 2; prec++) {
+            const xw_desc d = mk(prec, (int)(s & 1), 0, tuned[s][0], tuned[s][1], tuned[s][2], (int)(s % 3), 0, 1,
+                                 XW_SCALE_ANY, XW_SCALE_ONE);
+            xw_gen_choice ch[64];
+            const int nch = xw_gen_choices(&d, t, ch, 64);
+            bool sorted = nch > 0, same = false;
+            for (int i = 1; i < nch; i++)
+                sorted &= ch[i - 1].cost <= ch[i].cost;
+            if (nch > 0) {
+                static uint8_t auto_code[CODE_CAP];
+                xw_code c0 = { .buf = auto_code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+                xw_code c1 = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+                xw_desc h = d;
+                h.mb_max = ch[0].mb_max;
+                h.nb_max = ch[0].nb_max;
+                size_t e0, e1;
+                same = xw_gen_gemm(&d, t, &c0, &e0) == XW_OK && xw_gen_gemm(&h, t, &c1, &e1) == XW_OK
+                       && c0.len == c1.len && e0 == e1 && !memcmp(c0.buf, c1.buf, c0.len);
+            }
+            if (!sorted || !same) {
+                printf("FAIL choices %ux%ux%u prec %d: %d choices, sorted %d, cheapest as hints same code %d\n", d.m,
+                       d.n, d.k, prec, nch, sorted, same);
+                x->failed++;
+            }
+            for (int i = 0; i < nch && i < (quick ? 3 : 8); i++) {
+                xw_desc h = d;
+                h.mb_max = ch[i].mb_max;
+                h.nb_max = ch[i].nb_max;
+                run_case(x, t, h);
+            }
+        }
     // Small code buffers: the generator falls back to loops, or declines leaving c clean.
     static const size_t caps[] = { 64, 512, 2048, 6000, 20000 };
     for (size_t s = 0; s < sizeof caps / sizeof caps[0]; s++) {
