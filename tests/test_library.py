@@ -359,3 +359,23 @@ def test_jit_off_uses_the_portable_kernel(libpath: Path, tmp_path: Path) -> None
     _, _, stats = run(libpath, ["8x8x8", "9x2x4:1"], tmp_path, XSMMWRAP_JIT="0")
     assert stats["target"] == "generic"
     assert stats["routes"]["portable"] == 2 and stats["jit_failures"] == 0
+
+
+def test_shapes_taken_in_turns(libpath: Path, tmp_path: Path) -> None:
+    """Calls that take turns among a few shapes are served from the thread's recent calls (the
+    miss path skips the route); among more shapes than it remembers, some are evicted. Either
+    way every result is right (PROGRAM checks each against numpy) and every call is counted on
+    its own kernel."""
+    few = ["5x25x5", "5x5x5", "25x5x5:1", "5x5x5:1"] * 60
+    many = [f"{3 + i % 7}x{2 + i % 11}x{4 + i}" for i in range(40)] * 6
+    shapes = few + many
+    _, _, stats = run(libpath, shapes, tmp_path)
+    assert stats["intercepted"] == len(shapes) == stats["routes"]["jit"]
+    calls: dict[tuple[int, int, int, int], int] = {}
+    for s in shapes:
+        dims, _, beta = s.partition(":")
+        m, n, k = (int(x) for x in dims.split("x"))
+        key = (m, n, k, beta or "0")
+        calls[key] = calls.get(key, 0) + 1
+    got = {(kn["m"], kn["n"], kn["k"], kn["beta"]): kn["calls"] for kn in stats["kernels"]}
+    assert got == calls

@@ -9,7 +9,8 @@
 
 // Every adapter is a hit path (this thread's last kernel serves the call: a tail jump into it)
 // and a miss path: a function of the same signature, out of line so that the hit path carries
-// none of its work, which runs the full route and, when it declines, the original.
+// none of its work, which tries the thread's recent calls, then runs the full route and, when
+// it declines, the original.
 
 // The hidden string lengths gfortran passes are accepted and passed on. The original's type,
 // xw_f77_<name>_fn, is declared in wrap.h.
@@ -22,6 +23,11 @@
         xw_call_key key;                                                                         \
         const bool keyed = xw_key_f77(&key, XW_SYM_##name, sizeof(I), *ta, *tb, *m, *n, *k,      \
                                       *lda, *ldb, *ldc, XW_BITS(*alpha), XW_BITS(*beta));        \
+        if (keyed && xw_route_recent(&key)) {                                                    \
+            const xw_kernel *kn = xw_last.kernel;                                                \
+            kn->fn(a, b, c, alpha, beta, &kn->desc);                                             \
+            return;                                                                              \
+        }                                                                                        \
         const xw_gemm_args g = { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb,            \
                                  beta, c, *ldc, XW_SYM_##name };                                 \
         if (!xw_route_slow(&g, keyed ? &key : NULL))                                             \
@@ -70,6 +76,18 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
 // classes are baked in gets pointers to constants of the same value, so no local's address
 // escapes and the jump stays a tail jump; a kernel that reads them at call time is called
 // through xw_run_f64/xw_run_f32. The original's type, xw_cblas_<name>_fn, is in wrap.h.
+// XW_CBLAS_RUN_LAST runs xw_last.kernel on the adapter's arguments (row-major: A and B swapped).
+#define XW_CBLAS_RUN_LAST(T)                                                                     \
+    do {                                                                                         \
+        const xw_kernel *kn = xw_last.kernel;                                                    \
+        const bool row = order == XW_CBLAS_ROW_MAJOR;                                            \
+        const T *x = row ? b : a, *y = row ? a : b;                                              \
+        const unsigned ac = kn->desc.alpha, bc = kn->desc.beta;                                  \
+        if (XW_LIKELY(ac != XW_SCALE_ANY && bc != XW_SCALE_ANY))                                 \
+            kn->fn(x, y, c, &XW_SCALE_VALUES(T)[ac], &XW_SCALE_VALUES(T)[bc], &kn->desc);        \
+        else                                                                                     \
+            _Generic(alpha, double: xw_run_f64, float: xw_run_f32)(kn, x, y, c, alpha, beta);    \
+    } while (0)
 #define XW_DEFINE_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                          \
     __attribute__((noinline)) static void xw_miss_##EXPORT(int order, int ta, int tb, I m, I n,  \
                                                            I k, T alpha, const T *a, I lda,      \
@@ -79,6 +97,10 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
         xw_call_key key;                                                                         \
         const bool keyed = xw_key_cblas(&key, XW_SYM_##name, sizeof(I), order, ta, tb, m, n, k,  \
                                         lda, ldb, ldc, XW_BITS(alpha), XW_BITS(beta));           \
+        if (keyed && xw_route_recent(&key)) {                                                    \
+            XW_CBLAS_RUN_LAST(T);                                                                \
+            return;                                                                              \
+        }                                                                                        \
         const xw_gemm_args g = xw_cblas_args(PREC, XW_SYM_##name, order, ta, tb, m, n, k,        \
                                              &alpha, a, lda, b, ldb, &beta, c, ldc);             \
         if (!xw_route_slow(&g, keyed ? &key : NULL))                                             \
@@ -92,15 +114,7 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
         if (XW_LIKELY(xw_key_cblas(&key, XW_SYM_##name, sizeof(I), order, ta, tb, m, n, k, lda,  \
                                    ldb, ldc, XW_BITS(alpha), XW_BITS(beta)) &&                   \
                       xw_route_hit(&key))) {                                                     \
-            const xw_kernel *kn = xw_last.kernel;                                                \
-            const bool row = order == XW_CBLAS_ROW_MAJOR;                                        \
-            const T *x = row ? b : a, *y = row ? a : b;                                          \
-            const unsigned ac = kn->desc.alpha, bc = kn->desc.beta;                              \
-            if (XW_LIKELY(ac != XW_SCALE_ANY && bc != XW_SCALE_ANY)) {                           \
-                kn->fn(x, y, c, &XW_SCALE_VALUES(T)[ac], &XW_SCALE_VALUES(T)[bc], &kn->desc);    \
-                return;                                                                          \
-            }                                                                                    \
-            _Generic(alpha, double: xw_run_f64, float: xw_run_f32)(kn, x, y, c, alpha, beta);    \
+            XW_CBLAS_RUN_LAST(T);                                                                \
             return;                                                                              \
         }                                                                                        \
         xw_miss_##EXPORT(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);           \

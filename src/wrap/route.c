@@ -3,9 +3,10 @@
 // report and the original BLAS beside it.
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "wrap.h"
+#include "route_fast.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool initialized;
@@ -100,17 +101,23 @@ void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, floa
 }
 
 _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+_Thread_local xw_recent_calls *xw_recent __attribute__((tls_model("initial-exec")));
 
-// Counts and runs a registry kernel; a keyed call becomes this thread's last call, so that
-// the next equal call takes the hit path of route_fast.h.
+// Counts and runs a registry kernel; a keyed call becomes this thread's last call and one of
+// its recent ones, so that the next equal call takes the hit path of route_fast.h.
 static void run(const xw_gemm_args *g, const xw_kernel *kn, const xw_call_key *key)
 {
     _Atomic uint64_t *kc = xw_stats_kernel_counter(kn->id), *sc = xw_stats_sym_counter(g->sym);
     if (XW_LIKELY(kc && sc)) {
         xw_bump(kc);
         xw_bump(sc);
-        if (key)
+        if (key) {
             xw_last = (xw_last_call){ .key = *key, .kernel = kn, .kernel_calls = kc, .sym_calls = sc };
+            if (!xw_recent)  // (out of memory: only the last call is remembered)
+                xw_recent = calloc(1, sizeof *xw_recent);
+            if (xw_recent)
+                xw_recent->e[xw_key_slot(key)] = xw_last;
+        }
     }
     kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
 }

@@ -52,6 +52,19 @@ static inline uint64_t xw_bits_f64(double x) { uint64_t b; memcpy(&b, &x, sizeof
 static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof b); return b; }
 #define XW_BITS(x) _Generic((x), double: xw_bits_f64, float: xw_bits_f32)(x)
 
+static inline bool xw_key_equal(const xw_call_key *a, const xw_call_key *b)
+{
+    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) | (a->w[3] ^ b->w[3]) |
+            (a->w[4] ^ b->w[4]) | (a->w[5] ^ b->w[5])) == 0;
+}
+
+// The slot of xw_recent a key lives in (multiplicative hash of all its words).
+static inline unsigned xw_key_slot(const xw_call_key *k)
+{
+    const uint64_t x = k->w[0] ^ k->w[1] ^ k->w[2] ^ k->w[3] ^ k->w[4] ^ k->w[5];
+    return (unsigned)((x * 0x9E3779B97F4A7C15ull) >> (64 - XW_RECENT_BITS));
+}
+
 // True when the call equals this thread's last one (whose kernel is xw_last.kernel), the call
 // counted; false otherwise, nothing counted. The slow path records a call only after every
 // check and once its kernel ran, and the configuration does not change, so an equal call needs
@@ -59,11 +72,24 @@ static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof 
 static inline bool xw_route_hit(const xw_call_key *key)
 {
     xw_last_call *r = &xw_last;
-    const uint64_t diff = (key->w[0] ^ r->key.w[0]) | (key->w[1] ^ r->key.w[1]) |
-                          (key->w[2] ^ r->key.w[2]) | (key->w[3] ^ r->key.w[3]) |
-                          (key->w[4] ^ r->key.w[4]) | (key->w[5] ^ r->key.w[5]);
-    if (XW_UNLIKELY(diff))
+    if (XW_UNLIKELY(!xw_key_equal(key, &r->key)))
         return false;
+    xw_bump(r->kernel_calls);
+    xw_bump(r->sym_calls);
+    return true;
+}
+
+// The miss path's first check: the call is one of this thread's recent ones. Then it becomes
+// the last (xw_last.kernel serves it) and is counted, as on the hit path.
+static inline bool xw_route_recent(const xw_call_key *key)
+{
+    xw_recent_calls *t = xw_recent;
+    if (!t)
+        return false;
+    const xw_last_call *r = &t->e[xw_key_slot(key)];
+    if (!xw_key_equal(key, &r->key))
+        return false;
+    xw_last = *r;
     xw_bump(r->kernel_calls);
     xw_bump(r->sym_calls);
     return true;

@@ -72,14 +72,24 @@ typedef struct {
     uint64_t w[6];
 } xw_call_key;
 
-// This thread's last call that ran a kernel, and the counters that call bumps (route.c sets
-// it, stats.c clears it when the thread's counters are given up).
+// A call that ran a kernel, and the counters it bumps. Each thread remembers its last such call
+// (xw_last, which every adapter checks first) and XW_RECENT more by a hash of their keys
+// (xw_recent, which the miss path checks before the full route: programs that take turns among
+// a few shapes then skip the route too). route.c records them; stats.c drops them when the
+// thread's counters are given up. The table is allocated at a thread's first kernel call: in
+// static TLS it would be too large for a library loaded by dlopen().
 typedef struct {
     xw_call_key key;
     const xw_kernel *kernel;
     _Atomic uint64_t *kernel_calls, *sym_calls;
 } xw_last_call;
+#define XW_RECENT_BITS 4
+#define XW_RECENT (1 << XW_RECENT_BITS)
+typedef struct {
+    xw_last_call e[XW_RECENT];
+} xw_recent_calls;
 XW_HIDDEN extern _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+XW_HIDDEN extern _Thread_local xw_recent_calls *xw_recent __attribute__((tls_model("initial-exec")));
 
 // The wrapper's own routes (a kernel, or C = beta*C); every other one is the original BLAS's.
 static inline bool xw_route_served(xsmmwrap_route r)
