@@ -34,7 +34,7 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
 #define GEN_AHEAD_MAX 128     // C lines a tile spreads over its k steps (more: before them)
 #define GEN_B_AHEAD_LINES 3   // op(B) requested this many lines of k ahead (gen_emit.c, bprefetch)
-#define GEN_B_AHEAD_COLS 4    // ... by tiles of at least this many columns
+#define GEN_B_AHEAD_COLS 8    // ... by tiles of at least this many columns
 
 typedef struct {
     xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
