@@ -154,7 +154,7 @@ class Stats:
         Bytes of generated code, and of the memory the library holds, each page once
         (``docs/REPORT.md`` lists what it counts).
     kernel_gflop : float
-        Floating-point work (GFLOP) done on the kernel path.
+        Floating-point work (GFLOP) done on the kernel path (a complex multiply-add is 8 flops).
     symbols : dict[str, int]
         Calls per exported GEMM symbol, only symbols that were called.
     """
@@ -221,9 +221,10 @@ class KernelInfo:
     Attributes
     ----------
     precision : str
-        "f64" or "f32".
+        numpy's name of the element type: "f64", "f32" (dgemm, sgemm), "c128" or "c64"
+        (complex128 and complex64: zgemm, cgemm).
     trans_a, trans_b : str
-        "N" or "T".
+        "N", "T" or "C" (conjugate transpose, complex kernels only).
     m, n, k, lda, ldb, ldc : int
         Shape and leading dimensions.
     alpha_class, beta_class : str
@@ -272,7 +273,7 @@ def kernels() -> list[KernelInfo]:
             break  # the registry may not shrink, but stay safe against races
         result.append(
             KernelInfo(
-                precision=f"f{int(info.precision)}",
+                precision=f"{'c' if info.is_complex else 'f'}{int(info.precision)}",
                 trans_a=_char(info.trans_a),
                 trans_b=_char(info.trans_b),
                 m=int(info.m),
@@ -300,7 +301,8 @@ class Config:
     Attributes
     ----------
     max_mnk : int
-        Largest M*N*K served by a kernel (``XSMMWRAP_MAX_MNK``).
+        Largest M*N*K served by a kernel (``XSMMWRAP_MAX_MNK``), in real multiply-adds: a
+        complex call is served up to 4*M*N*K = max_mnk.
     max_kernels : int
         Registry capacity (``XSMMWRAP_MAX_KERNELS``).
     disabled : bool

@@ -59,9 +59,10 @@ void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
     char plan[16] = "";
     if (d->mb_max || d->nb_max)
         snprintf(plan, sizeof plan, "_p%ux%u", d->mb_max, d->nb_max);
-    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", d->prec == XW_F64 ? 'd' : 's',
-             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", d->ta ? 't' : 'n',
-             d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
+    // BLAS's letters: d s z c for the precision, n t c for the transposes (c: conjugate).
+    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", "dszc"[d->prec & 3],
+             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", "ntc?"[d->ta & 3],
+             "ntc?"[d->tb & 3], d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
              plan);
 }
 

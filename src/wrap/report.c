@@ -102,6 +102,12 @@ static void json_string(FILE *f, const char *s)
 
 static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
 
+// numpy's name of the element type: f64, f32, c128 (zgemm), c64 (cgemm).
+static void precision_text(const xsmmwrap_kernel_info *k, char *out, size_t n)
+{
+    snprintf(out, n, "%c%d", k->is_complex ? 'c' : 'f', k->precision);
+}
+
 int xw_report_json(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -133,12 +139,14 @@ int xw_report_json(const char *path)
     for (uint32_t i = 0; i < n; i++) {
         xsmmwrap_kernel_info k;
         xw_kernel_info(xw_reg_at(i), &s, &k);
+        char precision[8];
+        precision_text(&k, precision, sizeof precision);
         fprintf(f,
-                "%s\n    {\"precision\": \"f%d\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
+                "%s\n    {\"precision\": \"%s\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
                 "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"lda\": %lld, \"ldb\": %lld, \"ldc\": %lld, "
                 "\"alpha\": \"%s\", \"beta\": \"%s\", \"jit\": %s, \"target\": \"%s\", "
                 "\"code_bytes\": %llu, \"calls\": %llu, \"gflop\": %.6f}",
-                i ? "," : "", k.precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
+                i ? "," : "", precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
                 (long long)k.k, (long long)k.lda, (long long)k.ldb, (long long)k.ldc,
                 scale_text(k.alpha_class), scale_text(k.beta_class), k.jit ? "true" : "false",
                 k.jit ? xsmmwrap_target_name(k.target) : "portable",

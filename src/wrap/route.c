@@ -34,22 +34,31 @@ void xw_init(void)
         pthread_once(&init_once, init_impl);
 }
 
-// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
+// Transpose character -> 1 + XW_TRANS_*; 0 marks an invalid one.
 static const uint8_t trans_code[256] = {
-    ['N'] = 1, ['n'] = 1, ['T'] = 2, ['t'] = 2, ['C'] = 2, ['c'] = 2,
+    ['N'] = 1 + XW_TRANS_N, ['n'] = 1 + XW_TRANS_N, ['T'] = 1 + XW_TRANS_T,
+    ['t'] = 1 + XW_TRANS_T, ['C'] = 1 + XW_TRANS_C, ['c'] = 1 + XW_TRANS_C,
 };
+
+// The XW_TRANS_* of a valid transpose character: 'C' is 'T' for real types.
+static unsigned trans_of(xw_prec p, char t)
+{
+    const unsigned x = trans_code[(unsigned char)t] - 1u;
+    return x == XW_TRANS_C && !xw_prec_complex(p) ? XW_TRANS_T : x;
+}
 
 // The descriptor of a call, before any validation; false when a transpose character is unknown
 // or a size does not fit its field (negative, or 2^32 and above).
 static bool describe(const xw_gemm_args *g, xw_desc *d)
 {
-    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
     const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
-    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
+    if (XW_UNLIKELY(!trans_code[(unsigned char)g->ta] || !trans_code[(unsigned char)g->tb] ||
+                    (all >> 32)))
         return false;
     *d = xw_desc_make((uint32_t)g->m, (uint32_t)g->n, (uint32_t)g->k, (uint32_t)g->lda,
-                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, ta - 1, tb - 1,
-                      xw_scale_class(g->prec, g->alpha), xw_scale_class(g->prec, g->beta));
+                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, trans_of(g->prec, g->ta),
+                      trans_of(g->prec, g->tb), xw_scale_class(g->prec, g->alpha),
+                      xw_scale_class(g->prec, g->beta));
     return true;
 }
 
@@ -61,7 +70,7 @@ static bool valid(const xw_gemm_args *g)
 {
     const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
     return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
-           g->lda >= max1(ta == 2 ? g->k : g->m) && g->ldb >= max1(tb == 2 ? g->n : g->k) &&
+           g->lda >= max1(ta > 1 ? g->k : g->m) && g->ldb >= max1(tb > 1 ? g->n : g->k) &&
            g->ldc >= max1(g->m);
 }
 
@@ -77,10 +86,12 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     // and a NaN there reaches C: issue 11). No kernel is made for it.
     if (!g->m || !g->n || !g->k || xw_scale_class(g->prec, g->alpha) == XW_SCALE_ZERO)
         return XSMMWRAP_ROUTE_SCALE;
-    // Sizes are checked one by one first so that the product cannot overflow.
+    // Sizes are checked one by one first so that the product cannot overflow. The threshold
+    // is in real multiply-adds: a complex one is four.
     const int64_t lim = xw_cfg.max_mnk;
+    const double work = xw_prec_complex(g->prec) ? 4.0 : 1.0;
     if (g->m > lim || g->n > lim || g->k > lim ||
-        (double)g->m * (double)g->n * (double)g->k > (double)lim)
+        work * (double)g->m * (double)g->n * (double)g->k > (double)lim)
         return XSMMWRAP_ROUTE_TOO_LARGE;
     if (!describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
@@ -190,9 +201,8 @@ xsmmwrap_route xw_route_api(const xw_gemm_args *g)
         r = XSMMWRAP_ROUTE_INVALID;  // the API answers invalid calls itself, disabled or not
     if (r != XSMMWRAP_ROUTE_INVALID && !call_original_lp64(g)) {
         // No original can take it: the portable kernel does, and is counted as what ran.
-        xw_ref_gemm(g->prec, trans_code[(unsigned char)g->ta] == 2,
-                    trans_code[(unsigned char)g->tb] == 2, g->m, g->n, g->k, g->alpha, g->a,
-                    g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+        xw_ref_gemm(g->prec, trans_of(g->prec, g->ta), trans_of(g->prec, g->tb), g->m, g->n,
+                    g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
         r = XSMMWRAP_ROUTE_PORTABLE;
     }
     xw_stats_count(g->sym, r);

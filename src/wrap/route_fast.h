@@ -48,9 +48,25 @@ static inline bool xw_key_cblas(xw_call_key *key, xw_sym s, size_t isize, int or
     return true;
 }
 
+// The key word of alpha or beta. The route decides by the scalar's scale class only, so any
+// word the class follows from will do: a real scalar's bits, a complex float's two parts'
+// bits. A complex double has 128: its real part's bits when its imaginary part is a zero of
+// either sign (the class is then the real part's), else all ones, a NaN's bits (class "any",
+// as the call's scalar is). So every complex call is keyed, and calls whose scalars differ
+// only in nonzero imaginary parts share the kernel that reads alpha and beta at call time.
 static inline uint64_t xw_bits_f64(double x) { uint64_t b; memcpy(&b, &x, sizeof b); return b; }
 static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof b); return b; }
-#define XW_BITS(x) _Generic((x), double: xw_bits_f64, float: xw_bits_f32)(x)
+static inline uint64_t xw_key_c64(xw_c64 x)
+{
+    return xw_bits_f64(x.im) << 1 ? ~(uint64_t)0 : xw_bits_f64(x.re);
+}
+static inline uint64_t xw_key_c32(xw_c32 x) { return xw_bits_f32(x.re) | xw_bits_f32(x.im) << 32; }
+static inline uint64_t xw_key_c64p(const xw_c64 *x) { return xw_key_c64(*x); }
+static inline uint64_t xw_key_c32p(const xw_c32 *x) { return xw_key_c32(*x); }
+// x: a Fortran entry's *alpha, or a CBLAS entry's alpha (a value, or a complex one's pointer).
+#define XW_KEY_SCALAR(x)                                                                         \
+    _Generic((x), double: xw_bits_f64, float: xw_bits_f32, xw_c64: xw_key_c64,                   \
+             xw_c32: xw_key_c32, const xw_c64 *: xw_key_c64p, const xw_c32 *: xw_key_c32p)(x)
 
 static inline bool xw_key_equal(const xw_call_key *a, const xw_call_key *b)
 {

@@ -7,6 +7,17 @@
 
 #include "../../include/xsmmwrap.h"
 #include "../kernels/kernels.h"
+
+// Complex elements as BLAS stores them (Fortran COMPLEX*16 and COMPLEX, C99 double _Complex and
+// float _Complex): the real part, then the imaginary part. The element types of XW_C64 and
+// XW_C32 rows of entry_list.h.
+typedef struct {
+    double re, im;
+} xw_c64;
+typedef struct {
+    float re, im;
+} xw_c32;
+
 #include "entry_list.h"
 
 #define XW_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -32,15 +43,24 @@ typedef struct {
     xw_sym sym;
 } xw_gemm_args;
 
+// How CBLAS passes alpha and beta for element type T: a real scalar by value, a complex one by
+// pointer (cblas.h: const void *alpha). XW_CBLAS_SCALAR(double) is double,
+// XW_CBLAS_SCALAR(xw_c64) is const xw_c64 *.
+typedef double xw_cblas_scalar_double;
+typedef float xw_cblas_scalar_float;
+typedef const xw_c64 *xw_cblas_scalar_xw_c64;
+typedef const xw_c32 *xw_cblas_scalar_xw_c32;
+#define XW_CBLAS_SCALAR(T) xw_cblas_scalar_##T
+
 // The type of each exported name's original (Fortran: the hidden string lengths gfortran
-// passes at the end; CBLAS: layout first, scalars by value), xw_f77_dgemm__fn and so on.
+// passes at the end; CBLAS: layout first, scalars as XW_CBLAS_SCALAR), xw_f77_dgemm__fn and so on.
 #define XW_F77_TYPE(name, PREC, T, I)                                                            \
     typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
                                     const T *, const T *, const I *, const T *, const I *,       \
                                     const T *, T *, const I *, size_t, size_t);
 #define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
-    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
-                                      T *, I);
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, XW_CBLAS_SCALAR(T), const T *, I,  \
+                                      const T *, I, XW_CBLAS_SCALAR(T), T *, I);
 XW_F77_ENTRIES(XW_F77_TYPE)
 XW_CBLAS_ENTRIES(XW_CBLAS_TYPE)
 #undef XW_F77_TYPE
@@ -117,7 +137,6 @@ XW_HIDDEN void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, voi
 // 1, -1 and 0 indexed by xw_scale: what a kernel with a baked-in scale class may be given.
 XW_HIDDEN extern const double xw_scale_f64[3];
 XW_HIDDEN extern const float xw_scale_f32[3];
-#define XW_SCALE_VALUES(T) _Generic((T)0, double: xw_scale_f64, float: xw_scale_f32)
 
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
