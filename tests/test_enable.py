@@ -692,17 +692,20 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     table, _, raw = r.stdout.partition("\n{")
     figures = json.loads("{" + raw)
-    cases = ["matmul 4x4 float64", "matmul 8x8 float64", "scipy dgemm 8x8"]
+    cases = ["matmul 4x4 float64", "matmul 8x8 float64", "matmul 8x8 complex128"]
+    cases.append("scipy dgemm 8x8")
     for mode in ("plain", "enable()", "LD_PRELOAD"):
         assert sorted(figures[mode]) == sorted(cases), figures[mode]
         assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
     rows = [line.split() for line in table.splitlines() if line.startswith(("matmul", "scipy"))]
-    assert len(rows) == 3 and all(len(row) == 10 for row in rows), table
+    assert len(rows) == 4 and all(len(row) == 10 for row in rows), table
     # np.add over the matmul stacks (no GEMM call: the plain turns' count of 0 covers it)
-    assert sorted(figures["a+b"]) == cases[:2] and all(t > 0 for t in figures["a+b"].values())
-    assert rows[2][-2:] == ["-", "-"], rows[2]  # scipy's case has no stacks
+    assert sorted(figures["a+b"]) == sorted(cases[:3])
+    assert all(t > 0 for t in figures["a+b"].values())
+    assert rows[3][-2:] == ["-", "-"], rows[3]  # scipy's case has no stacks
     assert any(p.startswith("_multiarray_umath") for p in figures["patched"]), figures["patched"]
     assert "redirected by enable(): _multiarray_umath (scipy_cblas_dgemm64_" in table, table
+    assert "scipy_cblas_zgemm64_" in table, table  # the complex row's entry point
 
 
 def test_benchmark_places_stacks_alike_in_every_process() -> None:
