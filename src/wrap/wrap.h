@@ -53,7 +53,8 @@ typedef const xw_c32 *xw_cblas_scalar_xw_c32;
 #define XW_CBLAS_SCALAR(T) xw_cblas_scalar_##T
 
 // The type of each exported name's original (Fortran: the hidden string lengths gfortran
-// passes at the end; CBLAS: layout first, scalars as XW_CBLAS_SCALAR), xw_f77_dgemm__fn and so on.
+// passes at the end; CBLAS: layout first, scalars as XW_CBLAS_SCALAR), xw_f77_dgemm__fn and so
+// on.
 #define XW_F77_TYPE(name, PREC, T, I)                                                            \
     typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
                                     const T *, const T *, const I *, const T *, const I *,       \
