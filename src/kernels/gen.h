@@ -14,6 +14,7 @@ typedef struct {
     int nvregs;      // 16 (VEX) or 32 (EVEX)
     bool ebcst;      // AVX-512: tiles of one vector take op(B) as an embedded broadcast {1toN}
     xw_insn movu, movs, bcst, fma, fnma, fma213, fms213, mul, add, sub;
+    xw_insn fmaddsub, fmsubadd, fmsubadd231, permil;  // complex epilogue (132 forms, imm8 swap)
     // Cost model weights (gen_gemm.c, tile_cycles and choose_blocking).
     double acc_penalty;  // cycles per k step for each accumulator beyond half the registers
     double walk_cost;    // cycles per element of op(B) for each M block that walks it
@@ -31,6 +32,7 @@ typedef struct {
 enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 
 #define GEN_MB_MAX 8            // most vectors along M in one tile (gen_gemm.c, gen_emit.c)
+#define GEN_NB_MAX 24           // most columns in one tile
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
 #define GEN_AHEAD_MAX 128     // C lines a tile spreads over its k steps (more: before them)
 #define GEN_B_AHEAD_LINES 3   // op(B) requested this many lines of k ahead (gen_emit.c, bprefetch)
@@ -39,6 +41,14 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 typedef struct {
     xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
     gen_isa isa;
+    // Complex descriptors (zgemm, cgemm) are planned and emitted in real parts: an element is
+    // u = 2 consecutive parts (re, im), so C's M rows are rows = 2m parts and a column of A, B
+    // or C starts every 2*ld parts. Vectors along M then hold vw/2 elements and start at even
+    // parts; op(B)(k, j) is broadcast twice (br, bi) into two accumulator sets. Conjugation
+    // is applied in the epilogue (gen_zepi.c), never to stored values. Real: u = 1, rows = m.
+    int u;
+    bool conj_a, conj_b;  // ta, tb == XW_TRANS_C (complex only)
+    uint32_t rows, lda, ldb, ldc;  // in parts
     // M is covered by mv vectors of vw elements, vw the widest of the register, its halves
     // down to 4 bytes, that fits in m. When vw does not divide m the last vector starts at row
     // m - vw, overlapping its neighbour, which must then share its tile (both read C before
@@ -69,10 +79,13 @@ typedef struct {
     int npush;
 } gen_plan;
 
-// gen_emit.c
+// gen_emit.c (nb: columns of C; a complex tile has u*nb accumulators per vector)
 XW_HIDDEN int gen_prefetch_lines(const gen_plan *p);
 XW_HIDDEN int gen_opregs(const gen_plan *p, int mb, int nb);
-XW_HIDDEN int gen_epiregs(const gen_plan *p);
+XW_HIDDEN int gen_epiregs(const gen_plan *p, int mb, int nb);
 XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
+
+// gen_zepi.c: registers the complex epilogue needs above its tile's accumulators.
+XW_HIDDEN int gen_zepiregs(const gen_plan *p, int mb, int nb);
 
 #endif
