@@ -171,16 +171,24 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
         xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
 }
 
-KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
+// The accumulator and the op(B) offset of broadcast j, the tile's kind (cx) a constant in each
+// copy of kstep: a real tile's are the plain v*nb + j and j*bj, a complex one's acc() and bcol.
+KSTEP_INLINE int k_acc(const tile *t, int v, int j, bool cx)
+{
+    return cx ? acc(t, v, j) : t->acc0 + v * t->nb + j;
+}
+KSTEP_INLINE int64_t k_bcol(const tile *t, int j, bool cx) { return cx ? t->bcol[j] : j * t->bj; }
+
+KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct, bool cx)
 {
     if (t->bfirst) {  // nbc broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nbc; j++)
-            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + t->bcol[j]);
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, j, cx));
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
             k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + t->arow[v]);
             for (int j = 0; j < t->nbc; j++)
-                k_rrr(k, direct, k->fma, acc(t, v, j), ar, t->breg + j);
+                k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), ar, t->breg + j);
         }
         return;
     }
@@ -189,13 +197,14 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
                a.disp + t->arow[v]);
     for (int j = 0; j < t->nbc; j++) {
         if (t->ebcst) {  // never direct (EVEX)
-            xw_x86_vp_rrm(g->c, &g->fma_eb, acc(t, 0, j), t->areg, b.base, disp32(g, b.disp + t->bcol[j]));
+            xw_x86_vp_rrm(g->c, &g->fma_eb, k_acc(t, 0, j, cx), t->areg, b.base,
+                          disp32(g, b.disp + k_bcol(t, j, cx)));
             continue;
         }
         const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
-        k_load(g, k, direct, k->bc, br, b.base, b.disp + t->bcol[j]);
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, j, cx));
         for (int v = 0; v < t->mb; v++)
-            k_rrr(k, direct, k->fma, acc(t, v, j), t->areg + v, br);
+            k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), t->areg + v, br);
     }
 }
 
@@ -233,7 +242,7 @@ static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t
     return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
            && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
-           && b.disp + (n - 1) * bk + t->bcol[t->nbc - 1] <= INT32_MAX;
+           && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj + (t->nbc - t->nb) * g->I->es <= INT32_MAX;
 }
 
 // k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk; op(B) requested ahead
@@ -245,7 +254,10 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         const xw_vprep ld = g->ld, bc = g->bcst, fma = g->fma;
         kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
-            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true);
+            if (t->nbc != t->nb)
+                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, true);
+            else
+                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, false);
             if (g->pfat < g->npf || (t->bdist && i % bline(g) == 0)) {
                 // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
@@ -259,7 +271,10 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
     }
     kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
-        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false);
+        if (t->nbc != t->nb)
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, true);
+        else
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, false);
         bprefetch(g, t, b, bk, i, blimit);
         prefetch_queued(g, g->pfper);
     }
@@ -384,8 +399,12 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
     t.bj = (int64_t)(p->d.tb ? (uint32_t)p->u : p->ldb) * I->es;
-    for (int j = 0; j < t.nbc; j++)  // complex: br, then bi one part on
-        t.bcol[j] = j / p->u * t.bj + j % p->u * I->es;
+    if (p->u == 2 && t.nbc > GEN_BCOL_MAX) {  // the register check of choose_blocking prevents this
+        if (!g->c->err) g->c->err = XW_ERR_RANGE;
+        return;
+    }
+    for (int j = 0; p->u == 2 && j < t.nbc; j++)  // complex: br, then bi one part on
+        t.bcol[j] = (int32_t)((j >> 1) * t.bj + (j & 1) * I->es);
     t.direct = !t.ebcst && !t.partial && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
     for (int i = 0; i < mb * t.nbc; i++)  // every chain starts from zero
         vzero(g, t.acc0 + i);

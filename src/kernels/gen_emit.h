@@ -41,7 +41,9 @@ typedef struct {
     bool zmask;
 } G;
 
-#define GEN_BCOL_MAX (2 * GEN_NB_MAX)
+// Broadcasts of a complex tile: 2*nb, nb at most 15 (2*nb accumulators and 2 more registers
+// within 32).
+#define GEN_BCOL_MAX 32
 
 typedef struct {
     int v0, mb, nb, acc0, nbreg, nareg, areg, breg;
@@ -49,7 +51,7 @@ typedef struct {
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
     int64_t bj;                // bytes between columns of op(B)
-    int64_t bcol[GEN_BCOL_MAX];  // bytes from op(B)(k, first column) to each broadcast
+    int32_t bcol[GEN_BCOL_MAX];  // complex: bytes from op(B)(k, first column) to each broadcast
     bool direct;               // kstep may write at a cursor (kstep_direct)
     bool partial;              // its last vector is plan.part rows: loaded k1-masked
     bool ebcst;
