@@ -733,18 +733,24 @@ def check_kernel(
     A = elements(a, m, k, lda, ta)
     B = elements(b, k, n, ldb, tb)
     C0 = elements(c, m, n, ldc, False)
+
+    def parts(X):
+        return X[..., 0], X[..., 1]
+
     if u == 1:
-        exact = contract(A[..., 0], B[..., 0], C0[..., 0], dt(alpha[0]), dt(beta[0]), alpha_cls, beta_cls, dt)
+        a0, b0 = dt(alpha[0]), dt(beta[0])
+        exact = contract(A[..., 0], B[..., 0], C0[..., 0], a0, b0, alpha_cls, beta_cls, dt)
         exact = exact[..., None]
         Ac, Bc, Cc = (X[..., 0].astype(np.float64) for X in (A, B, C0))
     else:
         ca, cb = ta == 2, tb == 2
         er, ei = zcontract(
-            (A[..., 0], A[..., 1]), (B[..., 0], B[..., 1]), (C0[..., 0], C0[..., 1]),
-            alpha, beta, alpha_cls, beta_cls, ca, cb, dt,
+            parts(A), parts(B), parts(C0), alpha, beta, alpha_cls, beta_cls, ca, cb, dt
         )
         exact = np.stack([er, ei], axis=-1)
-        Ac, Bc, Cc = (X[..., 0].astype(np.float64) + 1j * X[..., 1].astype(np.float64) for X in (A, B, C0))
+        Ac, Bc, Cc = (
+            xr.astype(np.float64) + 1j * xi.astype(np.float64) for xr, xi in map(parts, (A, B, C0))
+        )
         Ac, Bc = (Ac.conj() if ca else Ac), (Bc.conj() if cb else Bc)
     for j in range(n):
         for i in range(m):

@@ -23,7 +23,7 @@
 // covers a byte outside its column's M rows.
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
 // roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
-// ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
+// ta T or C: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
 // vector v of the block at rows v*vw; rsp first aligned down to 32 or 64 bytes, the entry rsp
 // kept in G_FRAME) and the same NN body runs from there.
 #include "gen_emit.h"

@@ -3,7 +3,7 @@
 // assigns general registers, then emits through gen_emit.c, retrying more compactly when the
 // code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): nothing to multiply (M, N or K
 // zero, alpha zero: the route scales C itself), displacements beyond 2 GiB, dimensions above
-// GEN_MAX_DIM, ta == 1 panels above GEN_SCRATCH_MAX, code too large.
+// GEN_MAX_DIM, transposed op(A) panels above GEN_SCRATCH_MAX, code too large.
 #include <math.h>  // INFINITY only: no libm
 #include <stdio.h>
 

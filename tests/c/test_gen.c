@@ -416,9 +416,74 @@ static xw_desc mk(xw_prec prec, int ta, int tb, int m, int n, int k, int pa, int
     return d;
 }
 
+// The contract's promise (docs/ARCHITECTURE.md), through generated complex kernels: every
+// m x n product (m, n in 1..S, the same K, operands and leading dimensions S) equals the same
+// elements of the S x S one bit for bit, and leaves the rest of C as it was. Each kernel also
+// equals the portable kernel (run_case), whose loops cannot depend on the shape; this checks the
+// promise itself, whatever plan, remainder vector or packing each shape gets.
+#define SHAPE_S 20
+static void shape_contract(ctx *x, xw_target t, bool quick)
+{
+    static const int pairs[][2] = { { 0, 0 }, { 2, 0 }, { 0, 2 }, { 2, 2 }, { 1, 1 }, { 2, 1 } };
+    const int K = 13;
+    for (int prec = XW_C64; prec <= XW_C32; prec++)
+        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
+            if (quick && q % 3) continue;
+            const bool f64 = prec == XW_C64;
+            const size_t es = f64 ? 8 : 4, parts = 2 * SHAPE_S * (SHAPE_S > K ? SHAPE_S : K);
+            void *a = guarded_place(x->ga, parts * es), *b = guarded_place(x->gb, parts * es);
+            void *c0 = malloc(2 * SHAPE_S * SHAPE_S * es), *full = malloc(2 * SHAPE_S * SHAPE_S * es);
+            void *cm = guarded_place(x->gc, 2 * SHAPE_S * SHAPE_S * es);
+            for (size_t i = 0; i < parts; i++) {
+                put(a, i, rnd_val(), f64);
+                put(b, i, rnd_val(), f64);
+            }
+            for (size_t i = 0; i < 2 * SHAPE_S * SHAPE_S; i++) put(c0, i, rnd_val(), f64);
+            const double alpha[2] = { 0.75, -0.5 }, beta[2] = { 1.25, 0.25 };
+            const float alpha_f[2] = { 0.75f, -0.5f }, beta_f[2] = { 1.25f, 0.25f };
+            long bad = 0, run = 0;
+            for (int m = SHAPE_S; m >= 1 && !bad; m--)
+                for (int n = SHAPE_S; n >= 1 && !bad; n--) {
+                    if (m != SHAPE_S && n != SHAPE_S && quick && (m * 7 + n) % 5) continue;
+                    xw_desc d = mk(prec, pairs[q][0], pairs[q][1], m, n, K, 0, 0, 0, XW_SCALE_ANY, XW_SCALE_ANY);
+                    d.lda = d.ldb = d.ldc = SHAPE_S;
+                    xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+                    size_t entry = 0;
+                    exec_code ex;
+                    if (xw_gen_gemm(&d, t, &c, &entry) != XW_OK || !exec_install(&ex, c.buf, c.len, entry)) {
+                        bad++;
+                        break;
+                    }
+                    memcpy(cm, c0, 2 * SHAPE_S * SHAPE_S * es);
+                    ex.fn(a, b, cm, f64 ? (const void *)alpha : alpha_f, f64 ? (const void *)beta : beta_f, &d);
+                    exec_free(&ex);
+                    run++;
+                    if (m == SHAPE_S && n == SHAPE_S) {
+                        memcpy(full, cm, 2 * SHAPE_S * SHAPE_S * es);
+                        continue;
+                    }
+                    for (int j = 0; j < SHAPE_S; j++)
+                        for (int i = 0; i < 2 * SHAPE_S; i++) {
+                            const size_t at_ = (size_t)j * 2 * SHAPE_S + (size_t)i;
+                            const void *want = i < 2 * m && j < n ? full : c0;
+                            if (memcmp((char *)cm + at_ * es, (const char *)want + at_ * es, es) && bad++ < 3)
+                                printf("FAIL shape contract %s %c%c: %dx%dx%d C part %d of column %d differs from the "
+                                       "%s\n", prec == XW_C64 ? "zgemm" : "cgemm", "ntc"[pairs[q][0]], "ntc"[pairs[q][1]],
+                                       m, n, K, i, j, want == full ? "20x20 product" : "untouched C");
+                        }
+                }
+            if (bad) x->failed++;
+            else x->passed += run;
+            free(c0);
+            free(full);
+        }
+}
+
 // Complex (zgemm, cgemm): the transpose pairs NN .. CC as tr = 3*ta + tb (N 0, T 1, C 2).
 static void run_complex(ctx *x, xw_target t, bool quick)
 {
+    if (x->run)
+        shape_contract(x, t, quick);
     // All of 1..12 cubed, pairs rotating, both precisions; one case plain, one random.
     for (int m = 1; m <= 12; m++)
         for (int n = 1; n <= 12; n++)
