@@ -355,7 +355,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                 if (any_a)
                     xw_x86_vp_rrr(g->c, &g->epi_r, a, a, ra);  // alpha*s
             } else if (any_a && any_b) {
-                gen_op_mem(g, &g->epi_c, tmp, rb, m, tmp);       // beta*C
+                gen_op_mem(g, &g->epi_c, tmp, rb, m, tmp);  // beta*C
                 xw_x86_vp_rrr(g->c, &g->epi_r, a, ra, tmp);  // alpha*s + beta*C
             } else {
                 gen_op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
@@ -452,7 +452,7 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
         tile_epilogue(g, &t, cm);
 }
 
-// ---- ta != 0: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
+// ---- ta T or C: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
 // (ld = mb*vw). op(A)(i, kk) = A[kk + i*lda]: rows of op(A) are contiguous along k, so square
 // blocks of one ymm are transposed in registers (VEX ymm, also on AVX-512: no AVX512VL);
 // rows and k steps left over are copied one element at a time. A complex element moves as one
