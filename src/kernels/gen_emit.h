@@ -56,7 +56,6 @@ typedef struct {
     bool partial;              // its last vector is plan.part rows: loaded k1-masked
     bool ebcst;
     bool bfirst;  // nbc < mb: nbc broadcasts held, op(A) pieces through nareg registers
-    int bdist;    // k steps ahead op(B)'s lines are requested (0: none; see bprefetch)
 } tile;
 
 static inline ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
