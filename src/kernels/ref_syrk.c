@@ -11,26 +11,36 @@
 //   alpha +-1:  s | s + c | s - c | fma(beta, c, s)                 for beta 0 | 1 | -1 | other
 //   alpha other: alpha*s | fma(alpha, s, c) | fma(alpha, s, -c) | fma(alpha, s, beta*c)
 // so that each element of the triangle is the GEMM contract's with op(B) = op(A)^T.
+// One loop over the triangle per scale-class pair (the class tests outside it, so that it
+// vectorizes); E is the element's epilogue of s = sj[i] and c = cj[i].
+#define XW_TRI_LOOP(T, E)                                                                             \
+    for (int64_t j = 0; j < n; j++) {                                                              \
+        const int64_t i0 = upper ? 0 : j, i1 = upper ? j + 1 : n;                                  \
+        const T *sj = s + j * lds;                                                                 \
+        T *cj = c + j * ldc;                                                                       \
+        for (int64_t i = i0; i < i1; i++)                                                          \
+            cj[i] = (E);                                                                           \
+    }
 #define XW_REF_SYRK_EPILOGUE(NAME, T, FMA, ATTR)                                                   \
     ATTR static void NAME(bool upper, int64_t n, T alpha, unsigned ac, T beta, unsigned bc,        \
                           const T *s, int64_t lds, T *c, int64_t ldc)                              \
     {                                                                                              \
         const bool any = ac == XW_SCALE_ANY;                                                       \
-        for (int64_t j = 0; j < n; j++) {                                                          \
-            const int64_t i0 = upper ? 0 : j, i1 = upper ? j + 1 : n;                              \
-            const T *sj = s + j * lds;                                                             \
-            T *cj = c + j * ldc;                                                                   \
-            for (int64_t i = i0; i < i1; i++) {                                                    \
-                switch (bc) {                                                                      \
-                case XW_SCALE_ZERO: cj[i] = any ? alpha * sj[i] : sj[i]; break;                    \
-                case XW_SCALE_ONE: cj[i] = any ? FMA(alpha, sj[i], cj[i]) : sj[i] + cj[i]; break;  \
-                case XW_SCALE_MINUS_ONE:                                                           \
-                    cj[i] = any ? FMA(alpha, sj[i], -cj[i]) : sj[i] - cj[i];                       \
-                    break;                                                                         \
-                default:                                                                           \
-                    cj[i] = any ? FMA(alpha, sj[i], beta * cj[i]) : FMA(beta, cj[i], sj[i]);       \
-                }                                                                                  \
-            }                                                                                      \
+        switch (bc) {                                                                              \
+        case XW_SCALE_ZERO:                                                                        \
+            if (any)                                                                               \
+                XW_TRI_LOOP(T, alpha * sj[i]) else XW_TRI_LOOP(T, sj[i]) break;                          \
+        case XW_SCALE_ONE:                                                                         \
+            if (any)                                                                               \
+                XW_TRI_LOOP(T, FMA(alpha, sj[i], cj[i])) else XW_TRI_LOOP(T, sj[i] + cj[i]) break;       \
+        case XW_SCALE_MINUS_ONE:                                                                   \
+            if (any)                                                                               \
+                XW_TRI_LOOP(T, FMA(alpha, sj[i], -cj[i])) else XW_TRI_LOOP(T, sj[i] - cj[i]) break;      \
+        default:                                                                                   \
+            if (any)                                                                               \
+                XW_TRI_LOOP(T, FMA(alpha, sj[i], beta * cj[i]))                                       \
+            else                                                                                   \
+                XW_TRI_LOOP(T, FMA(beta, cj[i], sj[i]))                                               \
         }                                                                                          \
     }
 

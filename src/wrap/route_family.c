@@ -2,6 +2,7 @@
 // arguments and goes through route.c's one decision and the registry (no second route); what
 // it declines is counted under the reason and left to the caller's original. Calls route.c,
 // the portable layer (C = beta*C, SYRK's epilogue) and stats.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,19 @@ static void syrk_run(const xw_syrk_args *s, const xw_kernel *kn, void *sq)
                          s->n, s->c, s->ldc);
 }
 
+// Where the square stops paying, measured against OpenBLAS 0.3.21's dsyrk_ (SkylakeX kernels;
+// Xeon family 6 model 167, docs/BENCHMARKS.md): n up to 48 gains 1.2x to 3.9x at every k of the
+// threshold, n 56 and 64 gain 0.94x to 1.4x (the square's twice the work catches up). With A
+// transposed, K above 128 meets the generator's slow plan for a transposed A of long K (TN
+// 8x8x160: 7 us, 8x8x128: 0.56 us). Both limits scale with the size threshold's side (64 at
+// the default XSMMWRAP_MAX_MNK), so that raising it serves more, as it does for GEMM.
+static bool syrk_too_large(const xw_syrk_args *s)
+{
+    const double side = cbrt((double)xw_cfg.max_mnk);
+    return (double)s->n > 0.75 * side ||
+           (trans_code[(unsigned char)s->trans] == 2 && (double)s->k > 2.0 * side);
+}
+
 bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key)
 {
     if (key && (xw_route_hit(key) || xw_route_recent(key))) {
@@ -133,8 +147,8 @@ bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key)
         xw_ref_scale_tri(s->prec, s->uplo == 'U' || s->uplo == 'u', s->n, s->beta, s->c, s->ldc);
         xw_stats_count(s->sym, XSMMWRAP_ROUTE_SCALE);
         return true;
-    } else if (s->n > XW_SYRK_MAX_N) {
-        r = XSMMWRAP_ROUTE_TOO_LARGE;  // OpenBLAS's own is as fast or faster there
+    } else if (syrk_too_large(s)) {
+        r = XSMMWRAP_ROUTE_TOO_LARGE;
     } else {
         const bool t = trans_code[(unsigned char)s->trans] == 2;
         const unsigned ac = xw_scale_class(s->prec, s->alpha) == XW_SCALE_MINUS_ONE

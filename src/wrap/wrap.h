@@ -210,8 +210,6 @@ typedef struct {
     xw_sym sym;
 } xw_syrk_args;
 XW_HIDDEN bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key);
-// The largest n SYRK serves (docs/ARCHITECTURE.md: measured against OpenBLAS's dsyrk_).
-#define XW_SYRK_MAX_N 48
 // A strided batch: count products g with A, B and C advanced by their strides (in elements).
 typedef struct {
     xw_gemm_args g;
