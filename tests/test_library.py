@@ -18,24 +18,17 @@ from pathlib import Path
 import pytest
 from conftest import clean_env
 
-ENTRY_POINTS = {
-    "dgemm_",
-    "sgemm_",
-    "dgemm_64_",
-    "sgemm_64_",
-    "scipy_dgemm_",
-    "scipy_sgemm_",
-    "scipy_dgemm_64_",
-    "scipy_sgemm_64_",
-    "cblas_dgemm",
-    "cblas_sgemm",
-    "cblas_dgemm64_",
-    "cblas_sgemm64_",
-    "scipy_cblas_dgemm",
-    "scipy_cblas_sgemm",
-    "scipy_cblas_dgemm64_",
-    "scipy_cblas_sgemm64_",
-}
+ROOT = Path(__file__).resolve().parent.parent
+# Every name of src/wrap/entry_list.h (GEMM, GEMV, SYRK, batches), as meson.build reads them.
+ENTRY_POINTS = set(
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools/entry_names.py"), str(ROOT / "src/wrap/entry_list.h")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+)
+assert {"dgemm_", "scipy_cblas_sgemm64_", "dgemv_", "cblas_ssyrk64_"} <= ENTRY_POINTS
 
 # Calls dgemm_ on the shapes given as argv[2:] ("MxNxK", alpha 1, beta 0 or "MxNxK:1" for beta
 # 1; K = 0 is C = beta*C), checks each result against numpy, then prints the process's

@@ -176,7 +176,8 @@ bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key)
 
 // ---------------------------------------------------------------------------------------------
 // Batches. The statistics count each call once under its symbol and each product under the
-// route it took (a call the wrapper declines whole counts the products it names, at least one).
+// route it took; a call passed on whole counts one product when invalid (it computes nothing),
+// the products it names when disabled (at least one).
 
 bool xw_route_strided(const xw_strided_args *s)
 {
@@ -187,8 +188,9 @@ bool xw_route_strided(const xw_strided_args *s)
     if (r != XSMMWRAP_ROUTE_DISABLED && s->count < 0)
         r = XSMMWRAP_ROUTE_INVALID;
     if (r == XSMMWRAP_ROUTE_DISABLED || r == XSMMWRAP_ROUTE_INVALID) {
-        xw_stats_route_add(r, named ? named : 1);
-        xw_stats_batch_call(g->sym, named ? named : 1);
+        const uint64_t n = r == XSMMWRAP_ROUTE_INVALID || !named ? 1 : named;
+        xw_stats_route_add(r, n);
+        xw_stats_batch_call(g->sym, n);
         return false;
     }
     if (s->stride_a < 0 || s->stride_b < 0 || s->stride_c < 0)
@@ -256,12 +258,13 @@ bool xw_route_batch(const xw_batch_args *v)
         const int64_t size = entry(v->size, v->isize, g);
         const xw_gemm_args ga = group_args(v, g);
         ok = size >= 0 && xw_route_valid(&ga);
-        named += ok ? (uint64_t)size : 0;
+        named += size > 0 ? (uint64_t)size : 0;
     }
     if (XW_UNLIKELY(xw_cfg.disabled) || !ok) {
         const xsmmwrap_route r = xw_cfg.disabled ? XSMMWRAP_ROUTE_DISABLED : XSMMWRAP_ROUTE_INVALID;
-        xw_stats_route_add(r, named ? named : 1);
-        xw_stats_batch_call(v->sym, named ? named : 1);
+        const uint64_t n = r == XSMMWRAP_ROUTE_INVALID || !named ? 1 : named;
+        xw_stats_route_add(r, n);
+        xw_stats_batch_call(v->sym, n);
         return false;
     }
     const bool row = v->cblas && v->order == XW_CBLAS_ROW_MAJOR;
