@@ -160,6 +160,8 @@ class Driver:
             return "invalid"
         if not m or not n or alpha == 0:
             return "scale"
+        if t and m * n > self.side**2 / 16:
+            return "too_large"  # transposed: OpenBLAS's dot products are faster there
         if incx < 0 or incy < 0:
             return "unsupported"
         return "too_large" if m * n > self.max_mnk else "kernel"
@@ -743,7 +745,7 @@ class Driver:
             spell = ["N", "T", "C", "n", "t"]
             for _ in range(n_random):
                 m, n = small(40), small(40)
-                while kernel_only and m * n > self.max_mnk:
+                while kernel_only and m * n > min(self.max_mnk, self.side**2 / 16):
                     m, n = small(40), small(40)
                 incx = pick([1, 1, 2, 3, -1, -2]) if not kernel_only else pick([1, 2, 3])
                 incy = pick([1, 1, 2, -1]) if not kernel_only else pick([1, 2])

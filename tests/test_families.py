@@ -342,7 +342,7 @@ def test_gemv_independent_of_increments(libpath: Path) -> None:
     def ptr(x: np.ndarray) -> Any:
         return x.ctypes.data_as(ctypes.c_void_p)
 
-    for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 32, 32)]:
+    for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), (b"N", 32, 32)]:
         a = np.asfortranarray(rng.standard_normal((m, n)))
         lx, ly = (m, n) if trans == b"T" else (n, m)
         x = rng.standard_normal(lx)

@@ -42,6 +42,17 @@ static xw_gemm_args gemv_as_gemm(const xw_gemv_args *v, bool t, int64_t m, int64
                            v->a, v->lda, v->beta, v->y, v->incy, v->sym };
 }
 
+// A transposed GEMV (numpy's matrix @ vector on a C-ordered matrix is one) reads op(A) = A^T
+// along its rows: the contract's one chain per element leaves the generator's transposed-A plan,
+// which OpenBLAS's dot products outrun beyond 16 x 16 (Xeon family 6 model 167, whole dgemv_
+// 'T': 8x8 1.8x, 16x16 1.3x, 24x24 0.72x, 32x32 0.55x; docs/BENCHMARKS.md). Served up to
+// side^2/16 elements of A (256 at the default threshold, side 64), scaled with the threshold.
+static double gemv_t_limit(void)
+{
+    const double side = cbrt((double)xw_cfg.max_mnk);
+    return side * side / 16.0;
+}
+
 bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key)
 {
     xw_init();
@@ -62,11 +73,14 @@ bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key)
             xw_stats_count(v->sym, XSMMWRAP_ROUTE_SCALE);
             return true;
         }
-        if (v->incx > 0 && v->incy > 0) {
+        if (t && (double)m * (double)k > gemv_t_limit()) {
+            r = XSMMWRAP_ROUTE_TOO_LARGE;
+        } else if (v->incx > 0 && v->incy > 0) {
             const xw_gemm_args g = gemv_as_gemm(v, t, m, k);
             return xw_route_slow(&g, key);  // counts, under v->sym
+        } else {
+            r = XSMMWRAP_ROUTE_UNSUPPORTED;  // negative increments: the original's
         }
-        r = XSMMWRAP_ROUTE_UNSUPPORTED;  // negative increments: the original's
     }
     xw_stats_count(v->sym, r);
     return false;
