@@ -338,6 +338,16 @@ def test_scipy_linalg_same_answers_enabled_and_disabled() -> None:
     )
 
 
+def test_threadpoolctl_lists_it_from_import() -> None:
+    """As the README says: once the package is imported, before any use of it."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import xsmmwrap, threadpoolctl; "
+         "print(sorted(i['user_api'] for i in threadpoolctl.threadpool_info()))"],
+        capture_output=True, text=True, env=_env(), check=True,
+    )
+    assert "'xsmmwrap'" in r.stdout, r.stdout + r.stderr
+
+
 def test_threadpoolctl_lists_the_controller() -> None:
     _python(
         """

@@ -594,14 +594,15 @@ def check_kernel(
     if any(g[r] != saved[r] for r in CALLEE_SAVED):
         return "callee-saved register changed"
     # Prefetches are hints that cost time: each must request a line of an operand that the
-    # kernel then reads or writes, or lie just past C (the last pass of a column-block loop
-    # prefetching the next block's C, one C at most).
-    past_c = C_AT + len(cbuf)
+    # kernel then reads or writes, or lie just past B or C (the last pass of a column-block
+    # loop prefetching the next block's, one B or C at most).
+    past = [(B_AT + sb * dt().itemsize, (sb + ldb) * dt().itemsize),
+            (C_AT + len(cbuf), len(cbuf) + ldc * dt().itemsize)]
     for addr, issued in mach.prefetches:
         if mem.region_of(addr) in (A_AT, B_AT, C_AT):
             if mem.last_use.get(addr >> 6, 0) <= issued:
                 return f"prefetch of {addr:#x}: a line the kernel does not use after it"
-        elif not past_c <= addr < past_c + len(cbuf) + ldc * dt().itemsize:
+        elif not any(end <= addr < end + most for end, most in past):
             return f"prefetch of {addr:#x} outside the operands"
     got_dt = np.frombuffer(bytes(cbuf), dt)
     got = got_dt.astype(np.float64)

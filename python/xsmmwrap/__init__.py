@@ -601,12 +601,14 @@ sys.modules[__name__].__class__ = _Module
 
 
 def _register_threadpoolctl() -> None:
-    """List libxsmmwrap in ``threadpoolctl.threadpool_info()`` when threadpoolctl is there."""
+    """List libxsmmwrap in ``threadpoolctl.threadpool_info()`` when threadpoolctl is there:
+    the controller registered, and the library loaded (threadpoolctl lists loaded ones)."""
     try:
         from ._threadpoolctl import register
     except ImportError:  # threadpoolctl is not installed, or too old
         return
     register()
+    _lib.load_early()
 
 
 _register_threadpoolctl()

@@ -32,9 +32,7 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 
 #define GEN_MB_MAX 8            // most vectors along M in one tile (gen_gemm.c, gen_emit.c)
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta == 1)
-#define GEN_AHEAD_MAX 128     // C lines a tile spreads over its k steps (more: before them)
-#define GEN_B_AHEAD_LINES 3   // op(B) requested this many lines of k ahead (gen_emit.c, bprefetch)
-#define GEN_B_AHEAD_COLS 8    // ... by tiles of at least this many columns
+#define GEN_AHEAD_MAX 512     // lines a tile spreads over its k steps (more: before them)
 
 typedef struct {
     xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
@@ -62,7 +60,7 @@ typedef struct {
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta == 1)
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
-    bool ahead;          // or, C being read, each tile prefetches the next column block's C
+    bool ahead;          // or each tile prefetches the next column block's C (when read) and op(B)
     int32_t scratch;     // bytes of panel below the pushes, rsp aligned first
     xw_gpr g[G_ROLES];
     xw_gpr pushed[6];

@@ -64,7 +64,6 @@ typedef struct {
     bool partial;              // its last vector is plan.part rows: loaded k1-masked
     bool ebcst;
     bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
-    int bdist;    // k steps ahead op(B)'s lines are requested (0: none; see bprefetch)
 } tile;
 
 static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
@@ -252,36 +251,12 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
     }
 }
 
-// ---- op(B) ahead of the k steps. A wide tile reads nb columns of op(B) in step: from memory,
-// more streams than the hardware prefetchers follow (Xeon family 6 model 167, 5x28x59 with
-// tiles of 14 columns: 2250 ns streamed, 1745 with 4 columns, whose cached time is 1.5x). So
-// every line's worth of k steps such a tile requests the lines of its columns bdist steps on:
-// 5x28x59 1850 ns streamed, cached unchanged within 2%.
-static int bline(const G *g) { return 64 / g->I->es; }  // k steps per line of an op(B) column
-
-static int bprefetch_dist(const G *g, const tile *t)
-{
-    const gen_plan *p = g->p;
-    const int L = bline(g), dist = GEN_B_AHEAD_LINES * L;
-    return !p->d.tb && !p->prefetch && t->nb >= GEN_B_AHEAD_COLS && (int)p->d.k >= dist + L ? dist : 0;
-}
-
-// At step i of a run from b: row i + bdist of each column, when i starts a line's worth of
-// steps and that row is below `limit` (steps from b).
-static void bprefetch(G *g, const tile *t, ref b, int64_t bk, int i, int limit)
-{
-    if (!t->bdist || i % bline(g) || i + t->bdist >= limit)
-        return;
-    for (int j = 0; j < t->nb; j++)
-        xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, off(b, (int64_t)(i + t->bdist) * bk + j * t->bj)));
-}
-
 // Whether n k steps from a and b (ak, bk bytes apart, all positive) may be written directly:
 // the tile's preparations are VEX and its registers below 16 (t->direct), room for every
 // instruction, no error, bases below 16 and every displacement in range.
 static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
-    const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb + (t->bdist ? t->nb : 0));
+    const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
     const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
     return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
            && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
@@ -289,9 +264,8 @@ static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
 }
 
-// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk; op(B) requested ahead
-// (bprefetch) for rows below blimit steps from b (0: none).
-static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n, int blimit)
+// k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk.
+static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
     if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
         // Copies: the preparations stay in registers while bytes are stored at the cursor.
@@ -299,10 +273,8 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
             kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true);
-            if (g->pfat < g->npf || (t->bdist && i % bline(g) == 0)) {
-                // (checked calls: the cursor is handed back and forth)
+            if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
-                bprefetch(g, t, b, bk, i, blimit);
                 prefetch_queued(g, g->pfper);
                 k.o = g->c->buf + g->c->len;
             }
@@ -313,7 +285,6 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
     kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
         kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false);
-        bprefetch(g, t, b, bk, i, blimit);
         prefetch_queued(g, g->pfper);
     }
 }
@@ -404,19 +375,37 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     }
 }
 
-// Queues the lines of C rows of tile t in the next column block's next_nb columns.
-static void queue_next_c(G *g, const tile *t, ref cm)
+// Every line of B's columns [j0, j0 + cols) (all k rows) from b, its first column, when op(B)
+// is B: a transposed B is read a row at a time, lines the hardware prefetchers follow.
+static void prefetch_opb(G *g, ref b, int64_t j0, int64_t cols, pf_how how)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, k = p->d.k, ld = (int64_t)p->d.ldb * es;
+    for (int64_t j = j0; !p->d.tb && j < j0 + cols; j++)
+        prefetch_bytes(g, b, j * ld, j * ld + k * es, how);
+}
+
+// Queues what the next column block (next_nb columns) will read that tile t can see coming: the
+// lines of its C rows there (when C is read), and, the block's first tile, its op(B). A wide
+// tile reads nb columns of op(B) at once, more streams than the hardware prefetchers follow
+// from memory (Xeon family 6 model 167, avx512, streamed: 13x24x38 1920 -> 1560 ns, 9x22x21
+// 1150 -> 750, 16x64x58 6090 -> 5290; cached 1-3% slower).
+static void queue_next(G *g, const tile *t, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, cj = (int64_t)p->d.ldc * es;
     const int64_t r0 = row_of(p, t->v0);
     const int64_t r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
-    for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
-        prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
+    if (p->d.beta != XW_SCALE_ZERO)
+        for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
+            prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
+    if (first)
+        prefetch_opb(g, b, t->nb, g->next_nb, PF_QUEUE);
 }
 
-// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
-static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
+// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column;
+// `first` when it is the first tile of its column block.
+static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
@@ -446,35 +435,24 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
     const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
     if (p->ahead && g->next_nb)
-        queue_next_c(g, &t, cm);
-    t.bdist = bprefetch_dist(g, &t);
+        queue_next(g, &t, b, cm, first);
     if (p->kunroll >= k) {
         g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
-        ksteps(g, &t, a, ak, b, bk, k, k);
+        ksteps(g, &t, a, ak, b, bk, k);
     } else {
         prefetch_queued(g, g->npf);  // a loop would repeat them
         const int u = p->kunroll, iters = k / u, tail = k % u;
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
         xw_x86_lea(g->c, pa, at(g, a));
         xw_x86_lea(g->c, pb, at(g, b));
-        // Iterations whose requests of op(B) stay within its k rows run first, in a loop of
-        // their own; the rest request nothing.
-        const int reach = t.bdist + (u - 1) / bline(g) * bline(g);  // rows past an iteration's first
-        const int ahead = !t.bdist || k - 1 - reach < 0 ? 0 : (k - 1 - reach) / u + 1;
-        const int with = ahead < iters ? ahead : iters;
-        for (int pass = 0; pass < 2; pass++) {
-            const int count = pass ? iters - with : with;
-            if (!count)
-                continue;
-            xw_x86_mov_ri(g->c, kc, count);
-            const size_t top = xw_x86_here(g->c);
-            ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u, pass ? 0 : INT32_MAX);
-            alu(g, XW_ADD, pa, u * ak);
-            alu(g, XW_ADD, pb, u * bk);
-            alu(g, XW_SUB, kc, 1);
-            xw_x86_jcc_to(g->c, XW_JNZ, top);
-        }
-        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail, 0);
+        xw_x86_mov_ri(g->c, kc, iters);
+        const size_t top = xw_x86_here(g->c);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
+        alu(g, XW_ADD, pa, u * ak);
+        alu(g, XW_ADD, pb, u * bk);
+        alu(g, XW_SUB, kc, 1);
+        xw_x86_jcc_to(g->c, XW_JNZ, top);
+        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
     prefetch_queued(g, g->npf);
     g->npf = g->pfat = 0;
@@ -609,7 +587,7 @@ static void emit_tiles(G *g, int v0, int span, int nb, ref b, ref cm)
     for (int i = 0; i < p->nmg; i++)
         for (int q = 0; q < p->mg[i].count; q++, v += p->mg[i].size)
             if (v >= v0 && v < v0 + span)
-                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es));
+                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es), v == v0);
 }
 
 // N outer over the column blocks, the tiles of M blocks [v0, v0 + span) inside (emit_tiles):
@@ -629,7 +607,7 @@ static void emit_columns(G *g, int v0, int span)
             xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
             xw_x86_mov_ri(g->c, nc, cnt);
             const size_t top = xw_x86_here(g->c);
-            g->next_nb = nb;  // (the last iteration's lie past C: prefetches never fault)
+            g->next_nb = nb;  // (the last iteration's lie past B and C: prefetches never fault)
             emit_tiles(g, v0, span, nb, (ref){ pbn, 0 }, (ref){ pcn, 0 });
             alu(g, XW_ADD, pbn, nb * bj);
             alu(g, XW_ADD, pcn, nb * cj);
@@ -729,8 +707,11 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         alu(&g, XW_AND, XW_RSP, p->vw * p->isa.es > 32 ? -64 : -32);
         alu(&g, XW_SUB, XW_RSP, p->scratch);
     }
-    if (p->ahead)  // the first column block's C, which no tile before it requests
-        prefetch_matrix(&g, XW_RDX, p->d.m, p->ng[0].size, p->d.ldc, PF_NOW);
+    if (p->ahead) {  // the first column block's op(B) and C, which no tile before it requests
+        prefetch_opb(&g, (ref){ XW_RSI, 0 }, 0, p->ng[0].size, PF_NOW);
+        if (p->d.beta != XW_SCALE_ZERO)
+            prefetch_matrix(&g, XW_RDX, p->d.m, p->ng[0].size, p->d.ldc, PF_NOW);
+    }
     if (!p->pack) {
         if (p->prefetch)
             prefetch_all(&g, PF_NOW);

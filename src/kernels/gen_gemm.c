@@ -213,7 +213,7 @@ static int64_t estimate_insns(const gen_plan *p)
         for (int j = 0; j < p->nng; j++) {
             const int mb = p->mg[i].size, nb = p->ng[j].size;
             const int64_t steps = p->kunroll >= k ? k : p->kunroll + k % p->kunroll;
-            const int64_t ahead = p->ahead ? (int64_t)nb * (mb * p->vw * p->isa.es / 64 + 2) : 0;
+            const int64_t ahead = p->ahead ? (int64_t)nb * ((mb * p->vw + k) * p->isa.es / 64 + 4) : 0;
             const int64_t tile = steps * kstep_insns(p, mb, nb) + 3 * (int64_t)mb * nb + 12 + ahead;
             per_mblock += tile * (p->nloop && p->ng[j].count > 1 ? 1 : p->ng[j].count);
         }
@@ -359,7 +359,7 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     const int64_t lines = gen_prefetch_lines(&p);
     const int64_t fmas = (int64_t)p.mv * d->n * d->k;
     p.prefetch = !p.pack && lines <= GEN_PREFETCH_LINES && fmas >= GEN_PREFETCH_WORK * lines;
-    p.ahead = !p.prefetch && d->beta != XW_SCALE_ZERO;
+    p.ahead = !p.prefetch;
     int first;
     for (first = 0; first < 3; first++) {
         set_level(&p, first);
