@@ -17,7 +17,6 @@ library's own gemm_ (the arithmetic contract); SYRK's other triangle bit for bit
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import importlib.util
 import json
@@ -26,7 +25,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from conftest import clean_env
 
@@ -334,56 +332,43 @@ print(json.dumps(out))
 
 def test_gemv_independent_of_increments(libpath: Path) -> None:
     """The same product with x and y at any positive stride (the two GEMM forms a GEMV takes)
-    and through dgemm_ gives the same bits."""
-    lib = ctypes.CDLL(str(libpath))
-    rng = np.random.default_rng(3)
-    i32, f64 = ctypes.c_int32, ctypes.c_double
-
-    def ptr(x: np.ndarray) -> Any:
-        return x.ctypes.data_as(ctypes.c_void_p)
-
-    for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), (b"N", 32, 32)]:
-        a = np.asfortranarray(rng.standard_normal((m, n)))
-        lx, ly = (m, n) if trans == b"T" else (n, m)
-        x = rng.standard_normal(lx)
-        y0 = rng.standard_normal(ly)
-        results = []
-        for incx, incy in [(1, 1), (3, 1), (1, 2), (2, 5)]:
-            xs = np.zeros(lx * incx)
-            xs[::incx] = x
-            ys = np.zeros(ly * incy)
-            ys[::incy] = y0
-            lib.dgemv_(
-                trans,
-                ctypes.byref(i32(m)),
-                ctypes.byref(i32(n)),
-                ctypes.byref(f64(0.7)),
-                ptr(a),
-                ctypes.byref(i32(m)),
-                ptr(xs),
-                ctypes.byref(i32(incx)),
-                ctypes.byref(f64(-1.0)),
-                ptr(ys),
-                ctypes.byref(i32(incy)),
-                ctypes.c_size_t(1),
-            )
-            results.append(ys[::incy].tobytes())
-        c = y0.copy()
-        lib.dgemm_(
-            trans,
-            b"N",
-            ctypes.byref(i32(ly)),
-            ctypes.byref(i32(1)),
-            ctypes.byref(i32(lx)),
-            ctypes.byref(f64(0.7)),
-            ptr(a),
-            ctypes.byref(i32(m)),
-            ptr(x),
-            ctypes.byref(i32(lx)),
-            ctypes.byref(f64(-1.0)),
-            ptr(c),
-            ctypes.byref(i32(ly)),
-            ctypes.c_size_t(1),
-            ctypes.c_size_t(1),
-        )
-        assert len(set(results)) == 1 and results[0] == c.tobytes(), (trans, m, n)
+    and through dgemm_ gives the same bits (in a process of its own: a second copy of the
+    library in pytest's would become the original of the first's declined calls)."""
+    code = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+rng = np.random.default_rng(3)
+i32, f64, ref = ctypes.c_int32, ctypes.c_double, ctypes.byref
+ptr = lambda x: x.ctypes.data_as(ctypes.c_void_p)
+bad = []
+for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), (b"N", 32, 32)]:
+    a = np.asfortranarray(rng.standard_normal((m, n)))
+    lx, ly = (m, n) if trans == b"T" else (n, m)
+    x = rng.standard_normal(lx)
+    y0 = rng.standard_normal(ly)
+    results = []
+    for incx, incy in [(1, 1), (3, 1), (1, 2), (2, 5)]:
+        xs = np.zeros(lx * incx)
+        xs[::incx] = x
+        ys = np.zeros(ly * incy)
+        ys[::incy] = y0
+        lib.dgemv_(trans, ref(i32(m)), ref(i32(n)), ref(f64(0.7)), ptr(a), ref(i32(m)), ptr(xs),
+                   ref(i32(incx)), ref(f64(-1.0)), ptr(ys), ref(i32(incy)), ctypes.c_size_t(1))
+        results.append(ys[::incy].tobytes())
+    c = y0.copy()
+    lib.dgemm_(trans, b"N", ref(i32(ly)), ref(i32(1)), ref(i32(lx)), ref(f64(0.7)), ptr(a),
+               ref(i32(m)), ptr(x), ref(i32(lx)), ref(f64(-1.0)), ptr(c), ref(i32(ly)),
+               ctypes.c_size_t(1), ctypes.c_size_t(1))
+    if len(set(results)) != 1 or results[0] != c.tobytes():
+        bad.append((trans, m, n))
+print("BAD", bad)
+"""
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(libpath)],
+        env=clean_env(OPENBLAS_NUM_THREADS="1", XSMMWRAP_BLAS=str(OPENBLAS)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == "BAD []", r.stdout

@@ -78,9 +78,10 @@ static bool lp64_name(const char *name)
 static xw_fn not_ours(void *addr, const char *name)
 {
     Dl_info where;
-    if (!addr || (dladdr(addr, &where) && where.dli_fbase == own_base()))
+    const bool known = addr && dladdr(addr, &where);
+    if (!addr || (known && where.dli_fbase == own_base()))
         return NULL;
-    if (lp64_name(name) && ilp64_openblas(where.dli_fname))
+    if (known && lp64_name(name) && ilp64_openblas(where.dli_fname))
         return NULL;
     xw_fn f;
     memcpy(&f, &addr, sizeof f);  // POSIX: a dlsym result converts to a function pointer
