@@ -665,6 +665,7 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     table, _, raw = r.stdout.partition("\n{")
     figures = json.loads("{" + raw)
     cases = ["matmul 4x4 float64", "matmul 8x8 float64", "scipy dgemm 8x8"]
+    cases += ["matvec 8x8 float64", "a @ v 8x8 (loop)", "a @ a.T 8x8 (loop)"]  # GEMV, SYRK
     for mode in ("plain", "enable()", "LD_PRELOAD"):
         assert sorted(figures[mode]) == sorted(cases), figures[mode]
         assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
