@@ -336,6 +336,7 @@ def test_gemv_independent_of_increments(libpath: Path) -> None:
     library in pytest's would become the original of the first's declined calls)."""
     code = """
 import ctypes, sys
+import numpy as np
 lib = ctypes.CDLL(sys.argv[1])
 rng = np.random.default_rng(3)
 i32, f64, ref = ctypes.c_int32, ctypes.c_double, ctypes.byref
