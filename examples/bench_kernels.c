@@ -73,6 +73,8 @@ static struct {
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
     bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
     bool complex_only;    // --complex: the complex section, nothing else
+    bool families_only;   // --families-only: the GEMV and strided batch sections, nothing else
+    const char *batch_blas;  // an OpenBLAS with dgemm_batch_strided_ (scipy_ prefixed or not)
     shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
     int nshapes;               // 0: the standard shapes and every section
 } opt = {
@@ -85,7 +87,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
-            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only] [--complex]\n"
+            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only | --families-only]\n"
+            "                     [--complex] [--batch-blas LIBOPENBLAS.so]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
             "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
             "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n"
@@ -135,6 +138,10 @@ static void parse_args(int argc, char **argv)
             opt.complex_only = true;
             continue;
         }
+        if (!strcmp(a, "--families-only")) {
+            opt.families_only = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -155,6 +162,8 @@ static void parse_args(int argc, char **argv)
             opt.lib = v;
         else if (!strcmp(a, "--blas"))
             opt.blas = v;
+        else if (!strcmp(a, "--batch-blas"))
+            opt.batch_blas = v;
         else if (!strcmp(a, "--shapes")) {
             if (!parse_shapes(v)) {
                 fprintf(stderr, "bench_kernels: --shapes %s: want MxNxK[,MxNxK...], each 1..%d\n", v,
@@ -167,11 +176,11 @@ static void parse_args(int argc, char **argv)
         }
         i++;
     }
-    if (opt.complex_only && opt.dispatch_only) {
-        fprintf(stderr, "bench_kernels: --complex and --dispatch-only exclude each other\n");
+    if (opt.complex_only + opt.dispatch_only + opt.families_only > 1) {
+        fprintf(stderr, "bench_kernels: --complex, --dispatch-only and --families-only exclude each other\n");
         exit(2);
     }
-    if (opt.dispatch_only && opt.nshapes) {
+    if ((opt.dispatch_only || opt.families_only) && opt.nshapes) {
         fprintf(stderr, "bench_kernels: --shapes and --dispatch-only exclude each other\n");
         exit(2);
     }
@@ -1144,6 +1153,242 @@ static void section_sp(void)
                        sp_shapes[s].k, 1.0, 1.0);
 }
 
+// ---------------------------------------------------------------------------------------------
+// GEMV and the strided batch (issue 15). Each peer is a loop of calls on cached operands; the
+// peers of a case take turns, one loop each per round, and the best loop of opt.repeats counts.
+
+typedef void dgemv_fn(const char *, const int *, const int *, const double *, const double *,
+                      const int *, const double *, const int *, const double *, double *,
+                      const int *, size_t);
+typedef void dbatch_fn(const char *, const char *, const int *, const int *, const int *,
+                       const double *, const double *, const int *, const int *, const double *,
+                       const int *, const int *, const double *, double *, const int *,
+                       const int *, const int *, size_t, size_t);
+
+static struct {
+    dgemv_fn *wrap_gemv, *blas_gemv;
+    dbatch_fn *wrap_batch, *blas_batch;
+    char blas_batch_path[PATH_MAX];
+} fam;
+
+// One timed loop: `calls` invocations of peer p of the case; returns seconds.
+typedef double (*loop_fn)(void *ctx, int peer, size_t calls);
+
+// Best seconds per call of each of n peers (absent peers: has[p] false, result NAN).
+static void time_peers(void *ctx, loop_fn loop, int n, const bool *has, double *best)
+{
+    size_t reps[8];
+    for (int p = 0; p < n; p++) {
+        best[p] = NAN;
+        if (!has[p])
+            continue;
+        size_t r = 1;
+        double t = loop(ctx, p, r);
+        while ((t = loop(ctx, p, r)) < 0.25 * opt.min_time && r < ((size_t)1 << 40))
+            r = (size_t)((double)r * (t > 0 ? fmin(100.0, 0.3 * opt.min_time / t) + 1 : 100));
+        reps[p] = (size_t)ceil((double)r * opt.min_time / (t > 0 ? t : 1e-9));
+        best[p] = INFINITY;
+    }
+    for (int round = 0; round < opt.repeats; round++)
+        for (int p = 0; p < n; p++)
+            if (has[p]) {
+                const double t = loop(ctx, p, reps[p]) / (double)reps[p];
+                if (t < best[p])
+                    best[p] = t;
+            }
+}
+
+enum { G_OURS_KERNEL, G_OURS_GEMV, G_BLAS, G_COUNT };
+static const char *const gemv_peer[G_COUNT] = { "ours_kernel", "ours_gemv", "blas" };
+
+typedef struct {
+    char trans;
+    int m, n;
+    double *a, *x, *y;
+    const xw_kernel *kn;  // the GEMM kernel of y = op(A)x: M x 1 x K
+    double ns[G_COUNT];
+    double max_err;
+} gemv_case;
+
+static double gemv_loop(void *ctx, int peer, size_t calls)
+{
+    gemv_case *g = ctx;
+    const double one = 1.0;
+    const int inc = 1;
+    const double t0 = now();
+    if (peer == G_OURS_KERNEL) {
+        const xw_kernel_fn f = g->kn->fn;
+        for (size_t i = 0; i < calls; i++)
+            f(g->a, g->x, g->y, &one, &one, &g->kn->desc);
+    } else {
+        dgemv_fn *f = peer == G_OURS_GEMV ? fam.wrap_gemv : fam.blas_gemv;
+        for (size_t i = 0; i < calls; i++)
+            f(&g->trans, &g->m, &g->n, &one, g->a, &g->m, g->x, &inc, &one, g->y, &inc, 1);
+    }
+    return now() - t0;
+}
+
+static const shape gemv_shapes[] = { { 4, 4, 0 }, { 8, 8, 0 }, { 12, 12, 0 }, { 16, 16, 0 },
+                                     { 24, 24, 0 }, { 32, 32, 0 }, { 8, 32, 0 }, { 32, 8, 0 },
+                                     { 64, 64, 0 } };
+#define N_GEMV (sizeof gemv_shapes / sizeof *gemv_shapes)
+static gemv_case gemv_rec[2 * N_GEMV];
+
+// y = A x (and A^T x), alpha = beta = 1, A m x n with lda = m, unit increments.
+static void section_gemv(void)
+{
+    for (size_t i = 0; i < 2 * N_GEMV; i++) {
+        gemv_case *g = &gemv_rec[i];
+        const shape sh = gemv_shapes[i % N_GEMV];
+        g->trans = i < N_GEMV ? 'N' : 'T';
+        g->m = sh.m;
+        g->n = sh.n;
+        const int ly = g->trans == 'N' ? g->m : g->n, lx = g->trans == 'N' ? g->n : g->m;
+        g->a = xalloc(sizeof(double) * (size_t)(g->m * g->n));
+        g->x = xalloc(sizeof(double) * (size_t)lx);
+        g->y = xalloc(sizeof(double) * (size_t)ly);
+        fill(g->a, (size_t)(g->m * g->n), 64, 11 + i);
+        fill(g->x, (size_t)lx, 64, 12 + i);
+        const xw_desc d = xw_desc_make((uint32_t)ly, 1, (uint32_t)lx, (uint32_t)g->m, (uint32_t)lx,
+                                       (uint32_t)ly, XW_F64, g->trans == 'T', 0, XW_SCALE_ONE,
+                                       XW_SCALE_ONE);
+        const xw_kernel *kn = NULL;
+        const xw_reg_result r = xw_reg_get(&d, &kn);
+        g->kn = r == XW_REG_FOUND || r == XW_REG_CREATED ? kn : NULL;
+        // Check: our dgemv_ against OpenBLAS's on the same inputs (y = 0 + A x).
+        g->max_err = NAN;
+        if (fam.wrap_gemv && fam.blas_gemv) {
+            double *y2 = xalloc(sizeof(double) * (size_t)ly);
+            memset(g->y, 0, sizeof(double) * (size_t)ly);
+            memset(y2, 0, sizeof(double) * (size_t)ly);
+            const double one = 1.0;
+            const int inc = 1;
+            fam.wrap_gemv(&g->trans, &g->m, &g->n, &one, g->a, &g->m, g->x, &inc, &one, g->y, &inc, 1);
+            fam.blas_gemv(&g->trans, &g->m, &g->n, &one, g->a, &g->m, g->x, &inc, &one, y2, &inc, 1);
+            g->max_err = 0;
+            for (int j = 0; j < ly; j++)
+                g->max_err = fmax(g->max_err, fabs(g->y[j] - y2[j]) / (fabs(y2[j]) + 1e-300));
+            free(y2);
+        }
+        const bool has[G_COUNT] = { g->kn != NULL, fam.wrap_gemv != NULL, fam.blas_gemv != NULL };
+        double best[G_COUNT];
+        time_peers(g, gemv_loop, G_COUNT, has, best);
+        for (int p = 0; p < G_COUNT; p++)
+            g->ns[p] = best[p] * 1e9;
+        fprintf(stderr, "bench_kernels: gemv %c %dx%d: ours %.1f ns, OpenBLAS %.1f ns\n", g->trans,
+                g->m, g->n, g->ns[G_OURS_GEMV], g->ns[G_BLAS]);
+    }
+}
+
+enum { B_OURS_BATCH, B_OURS_CALLS, B_BLAS_BATCH, B_BLAS_CALLS, B_COUNT };
+static const char *const batch_peer[B_COUNT] = { "ours_batch", "ours_calls", "blas_batch",
+                                                  "blas_calls" };
+
+typedef struct {
+    int m, n, k, count;
+    double *a, *b, *c;
+    double ns[B_COUNT];  // per product
+} batch_case;
+
+// One loop of `calls` batches of count products (count single dgemm_ calls for the _calls peers).
+static double batch_loop(void *ctx, int peer, size_t calls)
+{
+    batch_case *bc = ctx;
+    const double one = 1.0;
+    const int sa = bc->m * bc->k, sb = bc->k * bc->n, sc = bc->m * bc->n;
+    const double t0 = now();
+    for (size_t r = 0; r < calls; r++) {
+        if (peer == B_OURS_BATCH || peer == B_BLAS_BATCH) {
+            dbatch_fn *f = peer == B_OURS_BATCH ? fam.wrap_batch : fam.blas_batch;
+            f("N", "N", &bc->m, &bc->n, &bc->k, &one, bc->a, &bc->m, &sa, bc->b, &bc->k, &sb, &one,
+              bc->c, &bc->m, &sc, &bc->count, 1, 1);
+        } else {
+            dgemm_fn *f = peer == B_OURS_CALLS ? wrap.dgemm : blas.dgemm;
+            for (int i = 0; i < bc->count; i++)
+                f("N", "N", &bc->m, &bc->n, &bc->k, &one, bc->a + (size_t)i * sa, &bc->m,
+                  bc->b + (size_t)i * sb, &bc->k, &one, bc->c + (size_t)i * sc, &bc->m, 1, 1);
+        }
+    }
+    return now() - t0;
+}
+
+static const shape batch_shapes[] = { { 8, 8, 8 }, { 4, 4, 4 }, { 16, 16, 16 }, { 5, 25, 5 } };
+#define N_BATCH (sizeof batch_shapes / sizeof *batch_shapes)
+static batch_case batch_rec[N_BATCH];
+
+// dgemm_batch_strided_ of 10000 products (NN, alpha = beta = 1, each product its own A, B
+// and C, packed): the whole batch through our entry point and OpenBLAS's, and the same
+// products as single dgemm_ calls through each.
+static void section_batch(void)
+{
+    for (size_t i = 0; i < N_BATCH; i++) {
+        batch_case *bc = &batch_rec[i];
+        bc->m = batch_shapes[i].m;
+        bc->n = batch_shapes[i].n;
+        bc->k = batch_shapes[i].k;
+        bc->count = 10000;
+        const size_t na = (size_t)bc->m * bc->k * bc->count, nb = (size_t)bc->k * bc->n * bc->count;
+        const size_t nc = (size_t)bc->m * bc->n * bc->count;
+        bc->a = xalloc(sizeof(double) * na);
+        bc->b = xalloc(sizeof(double) * nb);
+        bc->c = xalloc(sizeof(double) * nc);
+        fill(bc->a, na, 64, 21);
+        fill(bc->b, nb, 64, 22);
+        memset(bc->c, 0, sizeof(double) * nc);
+        const bool has[B_COUNT] = { fam.wrap_batch != NULL, wrap.dgemm != NULL,
+                                    fam.blas_batch != NULL, blas.dgemm != NULL };
+        double best[B_COUNT];
+        time_peers(bc, batch_loop, B_COUNT, has, best);
+        for (int p = 0; p < B_COUNT; p++)
+            bc->ns[p] = best[p] * 1e9 / bc->count;
+        fprintf(stderr, "bench_kernels: batch %dx%dx%d x %d: ours %.1f ns/product\n", bc->m, bc->n,
+                bc->k, bc->count, bc->ns[B_OURS_BATCH]);
+        free(bc->a);
+        free(bc->b);
+        free(bc->c);
+    }
+}
+
+static void j_ns(const char *key, double ns) { isfinite(ns) ? j_num(key, ns) : j_null(key); }
+
+static void emit_families(void)
+{
+    j_open("gemv", '[');
+    for (size_t i = 0; i < 2 * N_GEMV; i++) {
+        const gemv_case *g = &gemv_rec[i];
+        j_open(NULL, '{');
+        j_str("trans", g->trans == 'N' ? "N" : "T");
+        j_int("m", g->m);
+        j_int("n", g->n);
+        j_bool("ours_jit", g->kn && g->kn->jit);
+        j_open("ns", '{');
+        for (int p = 0; p < G_COUNT; p++)
+            j_ns(gemv_peer[p], g->ns[p]);
+        j_close('}');
+        j_ns("max_rel_err", g->max_err);
+        j_close('}');
+    }
+    j_close(']');
+    j_open("batch", '{');
+    j_str("blas_batch", fam.blas_batch ? fam.blas_batch_path : NULL);
+    j_open("cases", '[');
+    for (size_t i = 0; i < N_BATCH; i++) {
+        const batch_case *bc = &batch_rec[i];
+        j_open(NULL, '{');
+        j_int("m", bc->m);
+        j_int("n", bc->n);
+        j_int("k", bc->k);
+        j_int("count", bc->count);
+        j_open("ns_per_product", '{');
+        for (int p = 0; p < B_COUNT; p++)
+            j_ns(batch_peer[p], bc->ns[p]);
+        j_close('}');
+        j_close('}');
+    }
+    j_close(']');
+    j_close('}');
+}
+
 // Dispatch: the 1000 shapes {2,3,4,5,7,8,9,12,16,23}^3 (NN, alpha=1, beta=1, tight lds).
 static const int dispatch_dims[10] = { 2, 3, 4, 5, 7, 8, 9, 12, 16, 23 };
 
@@ -1533,6 +1778,21 @@ int main(int argc, char **argv)
 
     load_blas();
     read_cpuinfo();
+    fam.wrap_gemv = (dgemv_fn *)sym(wrap.handle, "dgemv_");
+    fam.wrap_batch = (dbatch_fn *)sym(wrap.handle, "dgemm_batch_strided_");
+    fam.blas_gemv = (dgemv_fn *)sym(blas.handle, "dgemv_");
+    if (opt.batch_blas) {
+        void *h = dlopen(opt.batch_blas, RTLD_NOW | RTLD_LOCAL);
+        fam.blas_batch = (dbatch_fn *)sym(h, "scipy_dgemm_batch_strided_");
+        if (!fam.blas_batch)
+            fam.blas_batch = (dbatch_fn *)sym(h, "dgemm_batch_strided_");
+        void (*threads)(int) = (void (*)(int))sym(h, "scipy_openblas_set_num_threads");
+        if (threads)
+            threads(1);
+        snprintf(fam.blas_batch_path, sizeof fam.blas_batch_path, "%s", opt.batch_blas);
+        if (!fam.blas_batch)
+            fprintf(stderr, "bench_kernels: %s has no dgemm_batch_strided_\n", opt.batch_blas);
+    }
 
     // This program's own registry (core): same environment, same kernels as the library's.
     xsmmwrap_config cfg;
@@ -1550,15 +1810,18 @@ int main(int argc, char **argv)
             peak_zmm ? "avx512" : "avx2", opt.cpu);
 
     // --shapes: those shapes' DP section only; --dispatch-only: dispatch and memory only;
-    // --complex: the complex section only (of --shapes when given).
-    const bool all = opt.nshapes == 0 && !opt.dispatch_only && !opt.complex_only;
-    const bool dispatch = opt.nshapes == 0 && !opt.complex_only;
+    // --complex: the complex section only (of --shapes when given); --families-only: GEMV and
+    // the strided batch only.
+    const bool only = opt.dispatch_only || opt.complex_only || opt.families_only;
+    const bool all = opt.nshapes == 0 && !only;
+    const bool dispatch = opt.nshapes == 0 && !opt.complex_only && !opt.families_only;
+    const bool families = all || opt.families_only;
     if (opt.complex_only) {
         n_dp = 0;
     } else if (opt.nshapes) {
         dp_list = opt.shapes;
         n_dp = (size_t)opt.nshapes;
-    } else if (opt.dispatch_only) {
+    } else if (opt.dispatch_only || opt.families_only) {
         n_dp = 0;
     }
     dp_rec = calloc(n_dp ? n_dp : 1, sizeof *dp_rec);
@@ -1570,8 +1833,12 @@ int main(int argc, char **argv)
         section_memory();  // first: both registries are empty but for the library's first call
         section_dispatch();
     }
-    if (!opt.dispatch_only && !opt.complex_only)
+    if (!only)
         section_dp();
+    if (families) {
+        section_gemv();
+        section_batch();
+    }
     update_peak();
     if (all) {
         section_variants();
@@ -1591,8 +1858,12 @@ int main(int argc, char **argv)
     j_open("sections", '[');
     if (opt.complex_only)
         j_str(NULL, "complex");
-    else if (!opt.dispatch_only)
+    else if (!opt.dispatch_only && !opt.families_only)
         j_str(NULL, "dp");
+    if (families) {
+        j_str(NULL, "gemv");
+        j_str(NULL, "batch");
+    }
     if (dispatch) {
         j_str(NULL, "dispatch");
         j_str(NULL, "memory");
@@ -1668,6 +1939,8 @@ int main(int argc, char **argv)
         emit_dispatch();
         emit_memory();
     }
+    if (families)
+        emit_families();
     j_open("dp", '[');
     for (size_t i = 0; i < n_dp; i++)
         emit_record(&dp_rec[i]);

@@ -1,8 +1,8 @@
 /* xsmmwrap.h: the public C API of libxsmmwrap, the GEMM call wrapper.
  *
  * The library intercepts the BLAS GEMM entry points of a program (dgemm_, sgemm_, zgemm_,
- * cgemm_, cblas_dgemm... and their ILP64 and scipy_ forms) and serves small calls with
- * generated code. This header is for
+ * cgemm_, cblas_dgemm... and their ILP64 and scipy_ forms), and GEMV, SYRK and the batch
+ * interfaces, and serves small products with generated code. This header is for
  * programs and tools that want to look inside: statistics, kernels, configuration, and a
  * direct GEMM call. The Python package binds the block between XSMMWRAP_CDEF_BEGIN and
  * XSMMWRAP_CDEF_END with cffi, so that block is plain C: no macros, no includes.
@@ -56,9 +56,24 @@ typedef enum xsmmwrap_target {
     XSMMWRAP_TARGET_COUNT = 3
 } xsmmwrap_target;
 
-/** Counters summed over all threads since load or the last xsmmwrap_reset_stats(). */
+/** The families of entry points: GEMM, GEMV, SYRK, and the batches (?gemm_batch and
+ *  ?gemm_batch_strided). A GEMM, GEMV or SYRK call is one product; a batch call is as many
+ *  products as it names. */
+typedef enum xsmmwrap_family {
+    XSMMWRAP_FAMILY_GEMM = 0,
+    XSMMWRAP_FAMILY_GEMV = 1,
+    XSMMWRAP_FAMILY_SYRK = 2,
+    XSMMWRAP_FAMILY_BATCH = 3,
+    XSMMWRAP_FAMILY_COUNT = 4
+} xsmmwrap_family;
+
+/** Counters summed over all threads since load or the last xsmmwrap_reset_stats(). Routes count
+ *  products: a GEMM, GEMV or SYRK call is one, a batch call counts each of its products under
+ *  the route that product took (a batch the wrapper declines whole: the products it names, at
+ *  least one). */
 typedef struct xsmmwrap_stats {
-    uint64_t intercepted;                  /**< GEMM calls that reached the wrapper */
+    uint64_t intercepted;                  /**< products that reached the wrapper: the sum of
+                                                by_route (the calls, when only GEMM was called) */
     uint64_t by_route[9];                  /**< indexed by xsmmwrap_route (COUNT entries) */
     uint64_t kernels;                      /**< kernels in the registry (not reset) */
     uint64_t jit_kernels;                  /**< of which generated code (not reset) */
@@ -68,6 +83,10 @@ typedef struct xsmmwrap_stats {
                                                 generator buffer, statistics (docs/REPORT.md) */
     double kernel_gflop;                   /**< floating-point work done on the kernel path
                                                 (a complex multiply-add counts 8) */
+    uint64_t calls;                        /**< calls of the entry points (xsmmwrap_gemm too) */
+    uint64_t family_calls[4];              /**< calls per xsmmwrap_family (COUNT entries) */
+    uint64_t family_products[4];           /**< products per xsmmwrap_family; they add up to
+                                                intercepted */
 } xsmmwrap_stats;
 
 /** One kernel of the registry, with its call counts. */
@@ -111,6 +130,9 @@ const char *xsmmwrap_strerror(int status);
 /** Name of a route ("jit", "portable", "too_large", ...), NULL when out of range. */
 const char *xsmmwrap_route_name(int route);
 
+/** Name of a family ("gemm", "gemv", "syrk", "batch"), NULL when out of range. */
+const char *xsmmwrap_family_name(int family);
+
 /** Name of a target ("generic", "avx2", "avx512"), NULL when out of range. */
 const char *xsmmwrap_target_name(int target);
 
@@ -129,7 +151,7 @@ int xsmmwrap_get_stats(xsmmwrap_stats *out);
 /** Zero the call counters (kernels stay in the registry). */
 int xsmmwrap_reset_stats(void);
 
-/** Number of exported GEMM symbols the library counts calls for. */
+/** Number of exported symbols the library counts calls for (every family, xsmmwrap_gemm). */
 int xsmmwrap_symbol_count(void);
 
 /** Name of symbol i and its call count since the last reset. */
@@ -197,6 +219,8 @@ int xsmmwrap_skip_get(int i, const char **object, const char **reason);
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(((xsmmwrap_stats *)0)->by_route) / sizeof(uint64_t) == XSMMWRAP_ROUTE_COUNT,
                "xsmmwrap_stats.by_route has one entry per route");
+_Static_assert(sizeof(((xsmmwrap_stats *)0)->family_calls) / sizeof(uint64_t) ==
+                   XSMMWRAP_FAMILY_COUNT, "xsmmwrap_stats.family_calls has one entry per family");
 #endif
 
 #pragma GCC visibility pop

@@ -104,7 +104,9 @@ def test_numpy_matmul_stacks_are_intercepted_and_equal() -> None:
         assert xsmmwrap.stats().intercepted == 0  # not enabled, not preloaded
 
         pairs = xsmmwrap.enable()
-        assert {s for p, s in pairs if "_multiarray_umath" in p} == set(SYM.values()), pairs
+        # numpy's GEMM, GEMV and SYRK imports (matmul, matrix @ vector, a @ a.T)
+        names = {f"scipy_cblas_{p}{f}64_" for p in "sd" for f in ("gemm", "gemv", "syrk")}
+        assert {s for p, s in pairs if "_multiarray_umath" in p} == names, pairs
         assert xsmmwrap.is_enabled()
         assert xsmmwrap.enable() == pairs  # idempotent
         assert interpose.skipped() == []
@@ -183,7 +185,10 @@ def test_scipy_blas_gemm_is_intercepted_and_equal() -> None:
 
         pairs = xsmmwrap.enable()
         fblas = {s for p, s in pairs if "/_fblas." in p}
-        assert fblas == {f"scipy_{name}_" for name in GEMM.values()}, pairs
+        # scipy's fblas imports GEMM of the four types, GEMV and SYRK of the real ones.
+        want = {f"scipy_{name}_" for name in GEMM.values()}
+        want |= {f"scipy_{p}{f}_" for p in "sd" for f in ("gemv", "syrk")}
+        assert fblas == want, pairs
         xsmmwrap.reset_stats()
         got = [run(p) for p in plan]
         for i, (g, r) in enumerate(zip(got, ref)):
@@ -693,7 +698,7 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     table, _, raw = r.stdout.partition("\n{")
     figures = json.loads("{" + raw)
     cases = ["matmul 4x4 float64", "matmul 8x8 float64", "matmul 8x8 complex128"]
-    cases.append("scipy dgemm 8x8")
+    cases += ["scipy dgemm 8x8", "matvec 8x8 float64", "a @ v 8x8 (loop)", "a @ a.T 8x8 (loop)"]
     for mode in ("plain", "enable()", "LD_PRELOAD"):
         assert sorted(figures[mode]) == sorted(cases), figures[mode]
         assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
@@ -704,7 +709,8 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     assert all(t > 0 for t in figures["a+b"].values())
     assert rows[3][-2:] == ["-", "-"], rows[3]  # scipy's case has no stacks
     assert any(p.startswith("_multiarray_umath") for p in figures["patched"]), figures["patched"]
-    assert "redirected by enable(): _multiarray_umath (scipy_cblas_dgemm64_" in table, table
+    assert "redirected by enable(): _multiarray_umath (" in table, table
+    assert "scipy_cblas_dgemm64_" in table.split("_multiarray_umath (")[1].split(")")[0], table
     assert "scipy_cblas_zgemm64_" in table, table  # the complex row's entry point
 
 

@@ -244,7 +244,7 @@ def test_bench_kernels_quick_json(env: dict[str, str], cbuild: Path, tmp_path: P
     assert "WARNING" not in r.stdout, r.stdout
     data = json.loads(saved.read_text())
     assert data["kind"] == "bench-kernels"
-    assert data["sections"] == ["dp", "dispatch", "memory", "variants", "sp"]
+    assert data["sections"] == ["dp", "gemv", "batch", "dispatch", "memory", "variants", "sp"]
     assert (len(data["dp"]), len(data["variants"]), len(data["sp"])) == (17, 20, 5)
     _check_kernel_cases(data["dp"] + data["variants"], 1e-12)
     _check_kernel_cases(data["sp"], 1e-5)

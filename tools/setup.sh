@@ -33,6 +33,8 @@ fi
 export PYTHON
 
 pip_quiet=(-q --disable-pip-version-check)
+# scipy-openblas32: an OpenBLAS (0.3.34) whose ?gemm_batch* work on small products, the original
+# the batch tests forward to and the batch benchmark's peer (numpy's and scipy's own crash there).
 "$PYTHON" -m pip install "${pip_quiet[@]}" meson meson-python ninja cffi numpy scipy pytest threadpoolctl matplotlib \
-  ruff mypy types-cffi
+  ruff mypy types-cffi scipy-openblas32
 "$PYTHON" -m pip install "${pip_quiet[@]}" --no-build-isolation "$root"

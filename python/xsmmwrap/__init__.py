@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Config",
+    "FamilyStats",
     "KernelInfo",
     "Stats",
     "XsmmwrapError",
@@ -130,15 +131,40 @@ def set_verbosity(level: int) -> None:
 
 
 @dataclass(frozen=True)
+class FamilyStats:
+    """Calls and products of one family of entry points.
+
+    Attributes
+    ----------
+    calls : int
+        Calls of the family's entry points.
+    products : int
+        Products they made: one a call for GEMM, GEMV and SYRK, the products a batch names.
+    """
+
+    calls: int
+    products: int
+
+
+@dataclass(frozen=True)
 class Stats:
     """Call counters summed over all threads since load or the last :func:`reset_stats`.
+
+    Routes count products: a GEMM, GEMV or SYRK call is one, a batch call
+    (``?gemm_batch``, ``?gemm_batch_strided``) counts each of its products under the route that
+    product took.
 
     Attributes
     ----------
     intercepted : int
-        GEMM calls that reached the wrapper.
+        Products that reached the wrapper (the sum of ``by_route``; the number of calls when
+        only GEMM was called).
+    calls : int
+        Calls of the entry points.
+    families : dict[str, FamilyStats]
+        Calls and products per family: "gemm", "gemv", "syrk", "batch".
     by_route : dict[str, int]
-        Calls per route name ("jit", "portable", "scale", "too_large", ...).
+        Products per route name ("jit", "portable", "scale", "too_large", ...).
     kernel_calls : int
         Calls served by a kernel (jit + portable).
     scale_calls : int
@@ -156,10 +182,12 @@ class Stats:
     kernel_gflop : float
         Floating-point work (GFLOP) done on the kernel path (a complex multiply-add is 8 flops).
     symbols : dict[str, int]
-        Calls per exported GEMM symbol, only symbols that were called.
+        Calls per exported symbol, only symbols that were called.
     """
 
     intercepted: int
+    calls: int
+    families: dict[str, FamilyStats]
     by_route: dict[str, int]
     kernel_calls: int
     scale_calls: int
@@ -193,8 +221,16 @@ def stats() -> Stats:
         _lib.check(lib.xsmmwrap_symbol_get(i, name, calls))
         if calls[0]:
             symbols[_text(name[0])] = int(calls[0])
+    families = {
+        _text(lib.xsmmwrap_family_name(f)): FamilyStats(
+            int(raw.family_calls[f]), int(raw.family_products[f])
+        )
+        for f in range(int(lib.XSMMWRAP_FAMILY_COUNT))
+    }
     return Stats(
         intercepted=int(raw.intercepted),
+        calls=int(raw.calls),
+        families=families,
         by_route=by_route,
         kernel_calls=kernel_calls,
         scale_calls=scale_calls,

@@ -50,6 +50,10 @@ SIZES = (4, 8, 16, 32)
 COMPLEX_SIZES = (8,)
 COMPLEX_DTYPE = "complex128"
 SCIPY_CASE = "scipy dgemm 8x8"
+#: numpy's calls that reach GEMV and SYRK (issue 15): np.matvec on a C-ordered stack (one
+#: cblas_dgemv per matrix), ``a @ v`` and ``a @ a.T`` on one 8 x 8 matrix in a Python loop.
+MATVEC_CASE = "matvec 8x8 float64"
+LOOP_CASES = ("a @ v 8x8 (loop)", "a @ a.T 8x8 (loop)")
 TRAFFIC = "a+b"  # np.add over the stacks: the memory traffic alone
 
 
@@ -81,8 +85,15 @@ class _Cases:
         self.y = np.asfortranarray(rng.standard_normal((8, 8)))
         self.z = np.zeros((8, 8), order="F")
         self.calls: int = max(1, int(args.stack) // 2)
+        self.mv_a = _placed((args.stack, 8, 8), args.dtype)
+        self.mv_a[...] = rng.standard_normal((args.stack, 8, 8))
+        self.mv_v = rng.standard_normal((args.stack, 8)).astype(args.dtype)
+        self.mv_y = np.empty((args.stack, 8), args.dtype)
+        self.m8 = rng.standard_normal((8, 8)).astype(args.dtype)
+        self.v8 = rng.standard_normal(8).astype(args.dtype)
         self.dgemm = blas.dgemm
         self.matmul = np.matmul
+        self.matvec = np.matvec
         self.add = np.add
 
     def _per_matrix(self, op: Any) -> dict[str, float]:
@@ -103,15 +114,35 @@ class _Cases:
         for _ in range(self.calls):
             dgemm(1.0, x, y, 0.0, z, overwrite_c=1)
 
+    def _loops(self) -> tuple[float, float]:
+        m, v, matmul = self.m8, self.v8, self.matmul
+        t0 = time.perf_counter_ns()
+        for _ in range(self.calls):
+            matmul(m, v)
+        t1 = time.perf_counter_ns()
+        mt = m.T
+        for _ in range(self.calls):
+            matmul(m, mt)
+        return float(t1 - t0), float(time.perf_counter_ns() - t1)
+
     def matrices(self) -> int:
-        """Matrices (GEMM calls) of one :meth:`time` call per repeat."""
-        return int(self.args.stack) * len(self.stacks) + self.calls
+        """Calls (GEMM, GEMV, SYRK) of one :meth:`time` call per repeat."""
+        return int(self.args.stack) * (len(self.stacks) + 1) + 3 * self.calls
 
     def time(self) -> dict[str, float]:
         """Best of ``repeats`` per case, each after one warm-up call."""
         result = self._per_matrix(self.matmul)
         times = [_timed(self._scipy) for _ in range(self.args.repeats + 1)]
         result[SCIPY_CASE] = min(times[1:]) / self.calls
+        mv = []
+        for _ in range(self.args.repeats + 1):
+            t0 = time.perf_counter_ns()
+            self.matvec(self.mv_a, self.mv_v, out=self.mv_y)
+            mv.append(time.perf_counter_ns() - t0)
+        result[MATVEC_CASE] = min(mv[1:]) / self.args.stack
+        loops = [self._loops() for _ in range(self.args.repeats + 1)][1:]
+        for i, case in enumerate(LOOP_CASES):
+            result[case] = min(t[i] for t in loops) / self.calls
         return result
 
     def traffic(self) -> dict[str, float]:
@@ -298,7 +329,8 @@ def run(args: argparse.Namespace) -> int:
             _best(results[TRAFFIC], got.get(TRAFFIC, {}))
             results["patched"] = got.get("patched", results.get("patched"))
     cases = [_case_name(n, args.dtype) for n in args.sizes]
-    cases += [_case_name(n, COMPLEX_DTYPE) for n in args.complex_sizes] + [SCIPY_CASE]
+    cases += [_case_name(n, COMPLEX_DTYPE) for n in args.complex_sizes]
+    cases += [SCIPY_CASE, MATVEC_CASE, *LOOP_CASES]
     print(
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
         f"{args.stack}); x = plain / time"

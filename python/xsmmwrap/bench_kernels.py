@@ -123,6 +123,7 @@ def run(
     keep_openblas_env: bool = False,
     shapes: Sequence[tuple[int, int, int]] | None = None,
     dispatch_only: bool = False,
+    families_only: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; return its JSON document with ``"kind": "bench-kernels"`` and
     ``summary`` (the geometric means) added. With ``shapes``, only those are measured (DP, NN,
@@ -147,6 +148,11 @@ def run(
         argv += ["--shapes", ",".join(f"{m}x{n}x{k}" for m, n, k in shapes)]
     if dispatch_only:
         argv.append("--dispatch-only")
+    if families_only:
+        argv.append("--families-only")
+    batch_blas = _batch_blas()
+    if batch_blas:
+        argv += ["--batch-blas", batch_blas]
     env = samples.sample_env(
         keep_openblas_env=keep_openblas_env, extra={"OPENBLAS_NUM_THREADS": "1"}
     )
@@ -157,6 +163,17 @@ def run(
     data["openblas_env_kept"] = keep_openblas_env
     data["summary"] = summary(data)
     return data
+
+
+def _batch_blas() -> str | None:
+    """An OpenBLAS whose dgemm_batch_strided_ works on small products (scipy-openblas32 0.3.34;
+    the numpy and scipy wheels' 0.3.30/0.3.31 crash below 100^3), None when not installed."""
+    try:
+        import scipy_openblas32  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    path = Path(scipy_openblas32.get_lib_dir()) / f"lib{scipy_openblas32.get_library()}.so"
+    return str(path) if path.is_file() else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -433,6 +450,48 @@ def _memory_table(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ratio_of(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{b / a:.2f}x"
+
+
+def _gemv_table(cases: Sequence[dict[str, Any]]) -> list[str]:
+    header = ["trans", "m x n", "ours kernel", "ours dgemv_", "OpenBLAS", "ours/OpenBLAS"]
+    rows = []
+    for c in cases:
+        ns = c.get("ns") or {}
+        rows.append(
+            [
+                str(c["trans"]),
+                f"{c['m']}x{c['n']}",
+                _fmt_ns(ns.get("ours_kernel")),
+                _fmt_ns(ns.get("ours_gemv")),
+                _fmt_ns(ns.get("blas")),
+                _ratio_of(ns.get("ours_gemv"), ns.get("blas")),
+            ]
+        )
+    return _table(header, rows, left=2)
+
+
+def _batch_table(batch: dict[str, Any]) -> list[str]:
+    header = ["MxNxK x count", "ours batch", "ours dgemm_ calls", "OpenBLAS batch",
+              "OpenBLAS dgemm_ calls", "batch/calls (ours)", "ours/OpenBLAS batch"]  # fmt: skip
+    rows = []
+    for c in batch.get("cases") or []:
+        ns = c.get("ns_per_product") or {}
+        rows.append(
+            [
+                f"{c['m']}x{c['n']}x{c['k']} x {c['count']}",
+                _fmt_ns(ns.get("ours_batch")),
+                _fmt_ns(ns.get("ours_calls")),
+                _fmt_ns(ns.get("blas_batch")),
+                _fmt_ns(ns.get("blas_calls")),
+                _ratio_of(ns.get("ours_batch"), ns.get("ours_calls")),
+                _ratio_of(ns.get("ours_batch"), ns.get("blas_batch")),
+            ]
+        )
+    return _table(header, rows)
+
+
 def format_report(data: dict[str, Any]) -> str:
     """The readable report of one benchmark document."""
     m = data.get("machine") or {}
@@ -512,6 +571,19 @@ def format_report(data: dict[str, Any]) -> str:
         add("SP, cached: GFLOP/s (% of SP peak)")
         out.extend(_gf_table(sp, "cached", "s"))
         add("")
+    gemv = data.get("gemv") or []
+    if gemv:
+        add("GEMV y = op(A)x + y, A m x n (lda = m), unit increments, cached: ns per call")
+        out.extend(_gemv_table(gemv))
+        add("")
+    batch = data.get("batch") or {}
+    if batch.get("cases"):
+        add(
+            "dgemm_batch_strided_, NN, alpha = beta = 1, cached operands packed: ns per product; "
+            f"OpenBLAS batch: {batch.get('blas_batch') or 'absent'}"
+        )
+        out.extend(_batch_table(batch))
+        add("")
     if data.get("dispatch"):
         out.extend(_dispatch_table(data))
         add("")
@@ -586,6 +658,7 @@ def main(args: argparse.Namespace) -> int:
             keep_openblas_env=args.keep_openblas_env,
             shapes=shapes,
             dispatch_only=args.dispatch_only,
+            families_only=args.families_only,
         )
     except samples.SampleError as err:
         print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
@@ -656,6 +729,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="only the dispatch cost and the memory of 1000 kernels (through dgemm_ and "
         "libxsmm_dgemm): a few seconds",
+    )
+    which.add_argument(
+        "--families-only",
+        action="store_true",
+        help="only GEMV (dgemv_ against OpenBLAS's) and dgemm_batch_strided_ (10000 products: "
+        "our batch, our single calls, OpenBLAS's batch and calls): seconds",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of --random (1)")
     p.add_argument(

@@ -335,6 +335,8 @@ class Run:
     output: Output = field(default_factory=Output)
     kernel_calls: int | None = None  #: GEMM calls on the kernel path (wrapped runs)
     scale_calls: int | None = None  #: GEMM calls with nothing to multiply (route "scale")
+    #: GEMV calls with a negative increment, which the wrapper passes on (route "unsupported")
+    unsupported_calls: int | None = None
     intercepted: int | None = None
     target: str | None = None  #: the wrapper's target in this run
     error: str | None = None  #: why this run cannot be compared (crash, timeout...)
@@ -410,6 +412,7 @@ def run_case(
             routes = stats["routes"]
             result.kernel_calls = int(routes.get("jit", 0)) + int(routes.get("portable", 0))
             result.scale_calls = int(routes.get("scale", 0))
+            result.unsupported_calls = int(routes.get("unsupported", 0))
             result.target = stats.get("target")
         if result.error is None:
             result.error = _run_error(result, err_file)

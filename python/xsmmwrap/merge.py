@@ -36,6 +36,8 @@ def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "version": __version__,
         "intercepted": 0,
+        "calls": 0,
+        "families": {},
         "routes": {},
         "symbols": {},
         "kernels": [],
@@ -48,6 +50,9 @@ def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
         if i == 0:
             out.update({k: doc[k] for k in ("version", "target", "cpu_target") if k in doc})
         out["intercepted"] += doc.get("intercepted", 0)
+        out["calls"] += doc.get("calls", doc.get("intercepted", 0))
+        for name, counts in doc.get("families", {}).items():
+            _add_counts(out["families"].setdefault(name, {}), counts)
         _add_counts(out["routes"], doc.get("routes", {}))
         _add_counts(out["symbols"], doc.get("symbols", {}))
         _add_counts(out["memory"], doc.get("memory", {}))

@@ -124,6 +124,18 @@ XW_HIDDEN void xw_ref_kernel(const void *a, const void *b, void *c, const void *
 XW_HIDDEN void xw_ref_scale(xw_prec prec, int64_t m, int64_t n, const void *beta, void *c,
                             int64_t ldc);
 
+// Functions in ref_syrk.c (SYRK's triangle, real precisions)
+// C's triangle (upper or lower, diagonal included) from s, the n x n square op(A)op(A)^T a
+// kernel wrote with alpha class 1 (-1 when alpha is -1) and beta 0: the contract's epilogue of
+// alpha's and beta's classes per element. beta 0 never reads C; the other triangle is never
+// touched.
+XW_HIDDEN void xw_ref_syrk_epilogue(xw_prec prec, bool upper, int64_t n, const void *alpha,
+                                    const void *beta, const void *s, int64_t lds, void *c,
+                                    int64_t ldc);
+// C = beta*C on one triangle, as xw_ref_scale does it (beta 0 writes zeros without reading).
+XW_HIDDEN void xw_ref_scale_tri(xw_prec prec, bool upper, int64_t n, const void *beta, void *c,
+                                int64_t ldc);
+
 // Functions in registry.c
 typedef struct {
     uint32_t capacity;   // most kernels kept

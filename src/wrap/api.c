@@ -20,6 +20,10 @@ static const char *const route_text[] = {
 };
 _Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
 
+static const char *const family_text[] = { "gemm", "gemv", "syrk", "batch" };
+_Static_assert(sizeof family_text / sizeof *family_text == XSMMWRAP_FAMILY_COUNT, "family table");
+_Static_assert((int)XW_FAM_COUNT == (int)XSMMWRAP_FAMILY_COUNT, "families numbered alike");
+
 static const char *const target_text[] = { "generic", "avx2", "avx512" };
 _Static_assert(sizeof target_text / sizeof *target_text == XSMMWRAP_TARGET_COUNT, "target table");
 
@@ -33,6 +37,11 @@ XW_API const char *xsmmwrap_strerror(int status)
 XW_API const char *xsmmwrap_route_name(int route)
 {
     return route >= 0 && route < XSMMWRAP_ROUTE_COUNT ? route_text[route] : NULL;
+}
+
+XW_API const char *xsmmwrap_family_name(int family)
+{
+    return family >= 0 && family < XSMMWRAP_FAMILY_COUNT ? family_text[family] : NULL;
 }
 
 XW_API const char *xsmmwrap_target_name(int target)
@@ -92,6 +101,12 @@ XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
         if (i < s.kernel_count)
             out->kernel_gflop += kernel_gflop(&k->desc, s.kernel[i]);
     }
+    for (int i = 0; i < XW_SYM_COUNT; i++) {
+        out->calls += s.sym[i];
+        out->family_calls[xw_sym_family((xw_sym)i)] += s.sym[i];
+    }
+    for (int f = 0; f < XSMMWRAP_FAMILY_COUNT; f++)  // one product a call, but for batches
+        out->family_products[f] = f == XSMMWRAP_FAMILY_BATCH ? s.batch_products : out->family_calls[f];
     out->kernels = n;
     out->jit_failures = xw_reg_jit_failures();
     out->code_bytes = xw_reg_code_bytes();

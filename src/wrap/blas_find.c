@@ -14,9 +14,19 @@
 
 #define XW_SYM_NAME(name, PREC, T, I) #name,
 static const char *const sym_names[XW_SYM_COUNT] = {
-    XW_F77_ENTRIES(XW_SYM_NAME) XW_CBLAS_ENTRIES(XW_SYM_NAME) "xsmmwrap_gemm",
+    XW_ALL_ENTRIES(XW_SYM_NAME) "xsmmwrap_gemm",
 };
 #undef XW_SYM_NAME
+#define XW_GEMV_OF(name, PREC, T, I) [XW_SYM_##name] = XW_FAM_GEMV,
+#define XW_SYRK_OF(name, PREC, T, I) [XW_SYM_##name] = XW_FAM_SYRK,
+#define XW_BATCH_OF(name, PREC, T, I) [XW_SYM_##name] = XW_FAM_BATCH,
+static const uint8_t sym_families[XW_SYM_COUNT] = {  // GEMM (0) unless listed
+    XW_GEMV_ENTRIES(XW_GEMV_OF) XW_SYRK_ENTRIES(XW_SYRK_OF) XW_BATCH_ENTRIES(XW_BATCH_OF)
+};
+#undef XW_GEMV_OF
+#undef XW_SYRK_OF
+#undef XW_BATCH_OF
+_Static_assert(XW_FAM_GEMM == 0, "unlisted names are GEMM's");
 
 static _Atomic(xw_fn) found[XW_SYM_COUNT];
 // dl_iterate_phdr's count of objects ever loaded when a search for the symbol found nothing:
@@ -26,16 +36,52 @@ static pthread_mutex_t find_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *xw_sym_name(xw_sym s) { return (unsigned)s < XW_SYM_COUNT ? sym_names[s] : "?"; }
 
+xw_family xw_sym_family(xw_sym s)
+{
+    return (unsigned)s < XW_SYM_COUNT ? (xw_family)sym_families[s] : XW_FAM_GEMM;
+}
+
 static void *own_base(void)
 {
     Dl_info self;
     return dladdr((void *)&own_base, &self) ? self.dli_fbase : NULL;
 }
 
-static xw_fn not_ours(void *addr)
+// An OpenBLAS built with 64-bit integers (USE64BITINT) exports some names unsuffixed: Debian's
+// libopenblas64 all of them, numpy's wheel (0.3.31) its ?gemm_batch* ones. Such a definition
+// is not the original of an LP64 name: it would read 32-bit integers as 64-bit ones.
+static bool ilp64_openblas(const char *object)
+{
+    static const char *const config[] = { "openblas_get_config", "openblas_get_config64_",
+                                          "scipy_openblas_get_config",
+                                          "scipy_openblas_get_config64_" };
+    void *h = object ? dlopen(object, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+    bool wide = false;
+    for (size_t i = 0; h && i < sizeof config / sizeof *config && !wide; i++) {
+        void *f = dlsym(h, config[i]);
+        const char *(*get)(void);
+        memcpy(&get, &f, sizeof get);
+        const char *text = f ? get() : NULL;
+        wide = text && strstr(text, "USE64BITINT");
+    }
+    if (h)
+        dlclose(h);
+    return wide;
+}
+
+static bool lp64_name(const char *name)
+{
+    const size_t n = strlen(name);
+    return n < 3 || strcmp(name + n - 3, "64_") != 0;
+}
+
+static xw_fn not_ours(void *addr, const char *name)
 {
     Dl_info where;
-    if (!addr || (dladdr(addr, &where) && where.dli_fbase == own_base()))
+    const bool known = addr && dladdr(addr, &where);
+    if (!addr || (known && where.dli_fbase == own_base()))
+        return NULL;
+    if (known && lp64_name(name) && ilp64_openblas(where.dli_fname))
         return NULL;
     xw_fn f;
     memcpy(&f, &addr, sizeof f);  // POSIX: a dlsym result converts to a function pointer
@@ -66,7 +112,7 @@ static xw_fn search_loaded(const char *name)
     for (int i = 0; i < l.count; i++) {
         void *h = f ? NULL : dlopen(l.names[i], RTLD_LAZY | RTLD_NOLOAD);
         if (h) {
-            f = not_ours(dlsym(h, name));
+            f = not_ours(dlsym(h, name), name);
             dlclose(h);
         }
         free(l.names[i]);
@@ -80,11 +126,11 @@ static xw_fn resolve(const char *name)
         static void *lib;
         if (!lib)
             lib = dlopen(xw_cfg.blas_path, RTLD_NOW | RTLD_LOCAL);
-        xw_fn f = lib ? not_ours(dlsym(lib, name)) : NULL;
+        xw_fn f = lib ? not_ours(dlsym(lib, name), name) : NULL;
         if (f)
             return f;
     }
-    xw_fn f = not_ours(dlsym(RTLD_NEXT, name));
+    xw_fn f = not_ours(dlsym(RTLD_NEXT, name), name);
     return f ? f : search_loaded(name);
 }
 

@@ -24,7 +24,7 @@
 #include "wrap.h"
 
 #define XW_API __attribute__((visibility("default")))
-#define N_ENTRY ((int)XW_SYM_API)  // the exported GEMM names (XW_SYM_API is not one)
+#define N_ENTRY ((int)XW_SYM_API)  // the exported names of entry_list.h (XW_SYM_API is not one)
 
 typedef struct {  // one loaded object, as dl_iterate_phdr shows it
     uintptr_t base;    // l_addr
@@ -295,7 +295,7 @@ static bool in_relro(const dso *o, uintptr_t addr)
 
 static bool is_entry(const char *name, xw_sym *s)
 {
-    if (!strstr(name, "gemm"))
+    if (!strstr(name, "gemm") && !strstr(name, "gemv") && !strstr(name, "syrk"))
         return false;
     for (int i = 0; i < N_ENTRY; i++)
         if (!strcmp(name, xw_sym_name((xw_sym)i))) {

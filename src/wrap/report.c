@@ -43,7 +43,22 @@ static void print_summary(FILE *f, const xw_stats_snapshot *s)
     fprintf(f, "xsmmwrap %s: target %s (cpu %s), kernels for M*N*K <= %lld\n", xsmmwrap_version(),
             xsmmwrap_target_name(xw_cfg.target), xsmmwrap_target_name(xw_cfg.cpu_target),
             (long long)xw_cfg.max_mnk);
-    fprintf(f, "  calls intercepted: %llu\n", (unsigned long long)calls);
+    fprintf(f, "  calls intercepted: %llu\n", (unsigned long long)st.calls);
+    if (st.family_calls[XSMMWRAP_FAMILY_GEMM] != st.calls) {
+        // Other families: the lines below count products (a batch call has many).
+        fprintf(f, "  products:          %llu:", (unsigned long long)calls);
+        const char *sep = " ";
+        for (int i = 0; i < XSMMWRAP_FAMILY_COUNT; i++) {
+            if (!st.family_calls[i])
+                continue;
+            fprintf(f, "%s%s %llu", sep, xsmmwrap_family_name(i),
+                    (unsigned long long)st.family_products[i]);
+            if (i == XSMMWRAP_FAMILY_BATCH)
+                fprintf(f, " in %llu calls", (unsigned long long)st.family_calls[i]);
+            sep = ", ";
+        }
+        fputc('\n', f);
+    }
     fprintf(f, "  kernel path:       %llu (%.1f%%): jit %llu, portable %llu\n",
             (unsigned long long)kernel, pct(kernel, calls),
             (unsigned long long)s->route[XSMMWRAP_ROUTE_JIT],
@@ -123,7 +138,13 @@ int xw_report_json(const char *path)
     fprintf(f, "  \"pid\": %ld,\n  \"program\": ", (long)getpid());
     json_string(f, program_invocation_name);
     fprintf(f, ",\n");
-    fprintf(f, "  \"intercepted\": %llu,\n  \"routes\": {", (unsigned long long)st.intercepted);
+    fprintf(f, "  \"intercepted\": %llu,\n  \"calls\": %llu,\n  \"families\": {",
+            (unsigned long long)st.intercepted, (unsigned long long)st.calls);
+    for (int i = 0; i < XSMMWRAP_FAMILY_COUNT; i++)
+        fprintf(f, "%s\"%s\": {\"calls\": %llu, \"products\": %llu}", i ? ", " : "",
+                xsmmwrap_family_name(i), (unsigned long long)st.family_calls[i],
+                (unsigned long long)st.family_products[i]);
+    fprintf(f, "},\n  \"routes\": {");
     for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", xsmmwrap_route_name(r), (unsigned long long)s.route[r]);
     fprintf(f, "},\n  \"symbols\": {");
@@ -186,7 +207,7 @@ void xw_report_at_exit(void)
 {
     xsmmwrap_stats st;
     xsmmwrap_get_stats(&st);
-    if (st.intercepted == 0)  // (a child forked after the first call counts its own calls only)
+    if (st.calls == 0)  // (a child forked after the first call counts its own calls only)
         return;
     char path[4096];
     if (xw_cfg.stats_json && (!stats_json_path(path, sizeof path) || xw_report_json(path) != XSMMWRAP_OK))

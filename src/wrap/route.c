@@ -74,6 +74,8 @@ static bool valid(const xw_gemm_args *g)
            g->ldc >= max1(g->m);
 }
 
+bool xw_route_valid(const xw_gemm_args *g) { return valid(g); }
+
 // The full decision; on XSMMWRAP_ROUTE_JIT the call belongs on the kernel path with key *d.
 static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
 {
@@ -114,32 +116,47 @@ void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, floa
 _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
 _Thread_local xw_recent_calls *xw_recent __attribute__((tls_model("initial-exec")));
 
-// Counts and runs a registry kernel; a keyed call becomes this thread's last call and one of
-// its recent ones, so that the next equal call takes the hit path of route_fast.h.
-static void run(const xw_gemm_args *g, const xw_kernel *kn, const xw_call_key *key)
+void xw_route_count_kernel(xw_sym s, const xw_kernel *kn, uint64_t calls, uint64_t products,
+                           const xw_call_key *key)
 {
-    _Atomic uint64_t *kc = xw_stats_kernel_counter(kn->id), *sc = xw_stats_sym_counter(g->sym);
-    if (XW_LIKELY(kc && sc)) {
-        xw_bump(kc);
-        xw_bump(sc);
-        if (key) {
-            xw_last = (xw_last_call){ .key = *key, .kernel = kn, .kernel_calls = kc, .sym_calls = sc };
-            if (!xw_recent)  // (out of memory: only the last call is remembered)
-                xw_recent = calloc(1, sizeof *xw_recent);
-            if (xw_recent)
-                xw_recent->e[xw_key_slot(key)] = xw_last;
-        }
+    _Atomic uint64_t *kc = xw_stats_kernel_counter(kn->id), *sc = xw_stats_sym_counter(s);
+    if (XW_UNLIKELY(!kc || !sc))
+        return;  // out of memory: the call runs uncounted
+    xw_add(kc, products);
+    xw_add(sc, calls);
+    if (key) {
+        xw_last = (xw_last_call){ .key = *key, .kernel = kn, .kernel_calls = kc, .sym_calls = sc };
+        if (!xw_recent)  // (out of memory: only the last call is remembered)
+            xw_recent = calloc(1, sizeof *xw_recent);
+        if (xw_recent)
+            xw_recent->e[xw_key_slot(key)] = xw_last;
     }
-    kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
 }
 
-// Decides, and runs and counts a call the wrapper serves itself; any other route comes back
-// uncounted, for the caller to forward the call and count it as what ran.
-static xsmmwrap_route serve(const xw_gemm_args *g, const xw_call_key *key)
+xsmmwrap_route xw_route_kernel(const xw_gemm_args *g, const xw_kernel **kn)
 {
     xw_init();
     xw_desc d;
     const xsmmwrap_route r = decide(g, &d);
+    if (r != XSMMWRAP_ROUTE_JIT)
+        return r;
+    const xw_reg_result got = xw_reg_get(&d, kn);
+    if (got == XW_REG_FULL)
+        return XSMMWRAP_ROUTE_FULL;
+    if (got == XW_REG_BUSY)
+        return XSMMWRAP_ROUTE_LOCK_BUSY;
+    if (got == XW_REG_CREATED)
+        xw_report_kernel_created(*kn);
+    return XSMMWRAP_ROUTE_JIT;
+}
+
+// Decides, and runs and counts a call the wrapper serves itself; any other route comes back
+// uncounted, for the caller to forward the call and count it as what ran. A call that ran a
+// kernel becomes this thread's last and recent call under key (the hit path of route_fast.h).
+static xsmmwrap_route serve(const xw_gemm_args *g, const xw_call_key *key)
+{
+    const xw_kernel *kn;
+    const xsmmwrap_route r = xw_route_kernel(g, &kn);
     if (r == XSMMWRAP_ROUTE_SCALE) {
         // Not keyed for the hit path: rare, and it has no kernel to jump to.
         xw_ref_scale(g->prec, g->m, g->n, g->beta, g->c, g->ldc);
@@ -148,15 +165,8 @@ static xsmmwrap_route serve(const xw_gemm_args *g, const xw_call_key *key)
     }
     if (r != XSMMWRAP_ROUTE_JIT)
         return r;
-    const xw_kernel *kn;
-    const xw_reg_result got = xw_reg_get(&d, &kn);
-    if (got == XW_REG_FULL)
-        return XSMMWRAP_ROUTE_FULL;
-    if (got == XW_REG_BUSY)
-        return XSMMWRAP_ROUTE_LOCK_BUSY;
-    if (got == XW_REG_CREATED)
-        xw_report_kernel_created(kn);
-    run(g, kn, key);
+    xw_route_count_kernel(g->sym, kn, 1, 1, key);
+    kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
     return kn->jit ? XSMMWRAP_ROUTE_JIT : XSMMWRAP_ROUTE_PORTABLE;
 }
 

@@ -4,7 +4,7 @@
 // name, and its strong __real_ reference then keeps the program's BLAS linked (a weak one would
 // let --as-needed drop it).
 #define XW_EXPORT
-#include "adapters.h"
+#include "adapters_family.h"
 
 // XW_IS_ONE(x) is 1 when x expands to 1, else 0 (a defined-or-not test usable inside macros).
 #define XW_ARG2(a, b, ...) b
@@ -19,11 +19,26 @@
 #define XW_WHEN_WANTED(name) XW_CAT(XW_IF_, XW_IS_ONE(XW_WANT_##name))
 
 #define XW_REAL(name) __real_##name
-#define XW_F77(name, PREC, T, I)                                                 \
-    XW_WHEN_WANTED(name)(extern xw_f77_##name##_fn __real_##name;                 \
-                         XW_DEFINE_F77(__wrap_##name, name, PREC, T, I, XW_REAL))
-#define XW_CBLAS(name, PREC, T, I)                                               \
-    XW_WHEN_WANTED(name)(extern xw_cblas_##name##_fn __real_##name;               \
-                         XW_DEFINE_CBLAS(__wrap_##name, name, PREC, T, I, XW_REAL))
+#define XW_ADAPTER(KIND, TYPE, name, PREC, T, I)                                  \
+    XW_WHEN_WANTED(name)(extern xw_##TYPE##_##name##_fn __real_##name;             \
+                         XW_DEFINE_##KIND(__wrap_##name, name, PREC, T, I, XW_REAL))
+#define XW_F77(name, PREC, T, I) XW_ADAPTER(F77, f77, name, PREC, T, I)
+#define XW_CBLAS(name, PREC, T, I) XW_ADAPTER(CBLAS, cblas, name, PREC, T, I)
+#define XW_GEMV_F77(name, PREC, T, I) XW_ADAPTER(GEMV_F77, f77, name, PREC, T, I)
+#define XW_GEMV_CBLAS(name, PREC, T, I) XW_ADAPTER(GEMV_CBLAS, cblas, name, PREC, T, I)
+#define XW_SYRK_F77(name, PREC, T, I) XW_ADAPTER(SYRK_F77, f77, name, PREC, T, I)
+#define XW_SYRK_CBLAS(name, PREC, T, I) XW_ADAPTER(SYRK_CBLAS, cblas, name, PREC, T, I)
+#define XW_BATCH_F77(name, PREC, T, I) XW_ADAPTER(BATCH_F77, f77, name, PREC, T, I)
+#define XW_BATCH_CBLAS(name, PREC, T, I) XW_ADAPTER(BATCH_CBLAS, cblas, name, PREC, T, I)
+#define XW_STRIDED_F77(name, PREC, T, I) XW_ADAPTER(STRIDED_F77, f77, name, PREC, T, I)
+#define XW_STRIDED_CBLAS(name, PREC, T, I) XW_ADAPTER(STRIDED_CBLAS, cblas, name, PREC, T, I)
 XW_F77_ENTRIES(XW_F77)
 XW_CBLAS_ENTRIES(XW_CBLAS)
+XW_GEMV_F77_ENTRIES(XW_GEMV_F77)
+XW_GEMV_CBLAS_ENTRIES(XW_GEMV_CBLAS)
+XW_SYRK_F77_ENTRIES(XW_SYRK_F77)
+XW_SYRK_CBLAS_ENTRIES(XW_SYRK_CBLAS)
+XW_BATCH_F77_ENTRIES(XW_BATCH_F77)
+XW_BATCH_CBLAS_ENTRIES(XW_BATCH_CBLAS)
+XW_STRIDED_F77_ENTRIES(XW_STRIDED_F77)
+XW_STRIDED_CBLAS_ENTRIES(XW_STRIDED_CBLAS)

@@ -13,6 +13,7 @@
 typedef struct block {
     _Atomic uint64_t sym[XW_SYM_COUNT];
     _Atomic uint64_t route[XSMMWRAP_ROUTE_COUNT];
+    _Atomic uint64_t batch_products;
     _Atomic(_Atomic uint64_t *) *chunks;  // nchunks pointers to CHUNK counters
     struct block *next;
     bool live;
@@ -45,6 +46,7 @@ static void add_block(xw_stats_snapshot *s, block *b)
         s->sym[i] += atomic_load_explicit(&b->sym[i], memory_order_relaxed);
     for (int i = 0; i < XSMMWRAP_ROUTE_COUNT; i++)
         s->route[i] += atomic_load_explicit(&b->route[i], memory_order_relaxed);
+    s->batch_products += atomic_load_explicit(&b->batch_products, memory_order_relaxed);
     for (uint32_t c = 0; c < nchunks; c++) {
         _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_acquire);
         if (!ch)
@@ -63,6 +65,7 @@ static void clear_block(block *b)
         atomic_store_explicit(&b->sym[i], 0, memory_order_relaxed);
     for (int i = 0; i < XSMMWRAP_ROUTE_COUNT; i++)
         atomic_store_explicit(&b->route[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&b->batch_products, 0, memory_order_relaxed);
     for (uint32_t c = 0; c < nchunks; c++) {
         _Atomic uint64_t *ch = atomic_load_explicit(&b->chunks[c], memory_order_relaxed);
         for (uint32_t i = 0; ch && i < CHUNK; i++)
@@ -83,6 +86,8 @@ static void thread_exit(void *p)
     memset(&xw_last, 0, sizeof xw_last);  // they point into b
     free(xw_recent);
     xw_recent = NULL;
+    free(xw_scratch);
+    xw_scratch = NULL;
 }
 
 // fork(): the lock is held across it, so that no child inherits it taken by a thread it does
@@ -185,11 +190,28 @@ void xw_stats_count(xw_sym s, xsmmwrap_route r)
     xw_bump(&b->route[r]);
 }
 
+void xw_stats_route_add(xsmmwrap_route r, uint64_t products)
+{
+    block *b = mine();
+    if (b)
+        xw_add(&b->route[r], products);
+}
+
+void xw_stats_batch_call(xw_sym s, uint64_t products)
+{
+    block *b = mine();
+    if (!b)
+        return;
+    xw_bump(&b->sym[s]);
+    xw_add(&b->batch_products, products);
+}
+
 static void sum_all(xw_stats_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     memcpy(s->sym, retired.sym, sizeof s->sym);
     memcpy(s->route, retired.route, sizeof s->route);
+    s->batch_products = retired.batch_products;
     ensure_kernels(s, retired.kernel_count);
     if (retired.kernel_count && s->kernel)
         memcpy(s->kernel, retired.kernel, retired.kernel_count * sizeof *s->kernel);
@@ -207,6 +229,7 @@ int xw_stats_read(xw_stats_snapshot *out)
         out->sym[i] -= baseline.sym[i];
     for (int i = 0; i < XSMMWRAP_ROUTE_COUNT; i++)
         out->route[i] -= baseline.route[i];
+    out->batch_products -= baseline.batch_products;
     for (uint32_t i = 0; i < out->kernel_count && i < baseline.kernel_count; i++)
         out->kernel[i] -= baseline.kernel[i];
     pthread_mutex_unlock(&stats_lock);

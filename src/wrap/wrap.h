@@ -67,6 +67,57 @@ XW_CBLAS_ENTRIES(XW_CBLAS_TYPE)
 #undef XW_F77_TYPE
 #undef XW_CBLAS_TYPE
 
+// The originals of the other families (reference BLAS and MKL argument orders).
+#define XW_GEMV_F77_TYPE(name, PREC, T, I)                                                       \
+    typedef void xw_f77_##name##_fn(const char *, const I *, const I *, const T *, const T *,     \
+                                    const I *, const T *, const I *, const T *, T *, const I *,  \
+                                    size_t);
+#define XW_GEMV_CBLAS_TYPE(name, PREC, T, I)                                                     \
+    typedef void xw_cblas_##name##_fn(int, int, I, I, T, const T *, I, const T *, I, T, T *, I);
+#define XW_SYRK_F77_TYPE(name, PREC, T, I)                                                       \
+    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const T *,  \
+                                    const T *, const I *, const T *, T *, const I *, size_t,     \
+                                    size_t);
+#define XW_SYRK_CBLAS_TYPE(name, PREC, T, I)                                                     \
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, T, const T *, I, T, T *, I);
+#define XW_BATCH_F77_TYPE(name, PREC, T, I)                                                      \
+    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *,  \
+                                    const T *, const T *const *, const I *, const T *const *,    \
+                                    const I *, const T *, T *const *, const I *, const I *,      \
+                                    const I *, size_t, size_t);
+#define XW_BATCH_CBLAS_TYPE(name, PREC, T, I)                                                    \
+    typedef void xw_cblas_##name##_fn(int, const int *, const int *, const I *, const I *,        \
+                                      const I *, const T *, const T *const *, const I *,         \
+                                      const T *const *, const I *, const T *, T *const *,        \
+                                      const I *, I, const I *);
+#define XW_STRIDED_F77_TYPE(name, PREC, T, I)                                                    \
+    typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *,  \
+                                    const T *, const T *, const I *, const I *, const T *,       \
+                                    const I *, const I *, const T *, T *, const I *, const I *,  \
+                                    const I *, size_t, size_t);
+#define XW_STRIDED_CBLAS_TYPE(name, PREC, T, I)                                                  \
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, I, const T *, I,   \
+                                      I, T, T *, I, I, I);
+XW_GEMV_F77_ENTRIES(XW_GEMV_F77_TYPE)
+XW_GEMV_CBLAS_ENTRIES(XW_GEMV_CBLAS_TYPE)
+XW_SYRK_F77_ENTRIES(XW_SYRK_F77_TYPE)
+XW_SYRK_CBLAS_ENTRIES(XW_SYRK_CBLAS_TYPE)
+XW_BATCH_F77_ENTRIES(XW_BATCH_F77_TYPE)
+XW_BATCH_CBLAS_ENTRIES(XW_BATCH_CBLAS_TYPE)
+XW_STRIDED_F77_ENTRIES(XW_STRIDED_F77_TYPE)
+XW_STRIDED_CBLAS_ENTRIES(XW_STRIDED_CBLAS_TYPE)
+#undef XW_GEMV_F77_TYPE
+#undef XW_GEMV_CBLAS_TYPE
+#undef XW_SYRK_F77_TYPE
+#undef XW_SYRK_CBLAS_TYPE
+#undef XW_BATCH_F77_TYPE
+#undef XW_BATCH_CBLAS_TYPE
+#undef XW_STRIDED_F77_TYPE
+#undef XW_STRIDED_CBLAS_TYPE
+
+// The family of each exported name; xsmmwrap_family in include/xsmmwrap.h numbers them alike.
+typedef enum { XW_FAM_GEMM = 0, XW_FAM_GEMV, XW_FAM_SYRK, XW_FAM_BATCH, XW_FAM_COUNT } xw_family;
+
 // Functions in env.c: the configuration, read once from the environment.
 typedef struct {
     int64_t max_mnk;
@@ -130,6 +181,15 @@ XW_HIDDEN bool xw_route_slow(const xw_gemm_args *g, const xw_call_key *key);
 // reason), else to the portable kernel (counted as portable). Returns the route counted;
 // XSMMWRAP_ROUTE_INVALID (even when disabled) means nothing ran.
 XW_HIDDEN xsmmwrap_route xw_route_api(const xw_gemm_args *g);
+// The decision for a call the wrapper may serve, without running or counting it: JIT with *kn
+// the kernel (its jit field says generated or portable), SCALE (nothing to multiply: the
+// caller does C = beta*C), or the reason it declines.
+XW_HIDDEN xsmmwrap_route xw_route_kernel(const xw_gemm_args *g, const xw_kernel **kn);
+XW_HIDDEN bool xw_route_valid(const xw_gemm_args *g);  // the reference BLAS argument checks
+// Counts `products` products of symbol s on kernel kn (one call of s when calls is 1, none when
+// 0: a batch counts its call once) and, with a key, makes it this thread's last and recent call.
+XW_HIDDEN void xw_route_count_kernel(xw_sym s, const xw_kernel *kn, uint64_t calls,
+                                     uint64_t products, const xw_call_key *key);
 // Runs kernel kn with scalars passed by value (CBLAS), nothing counted.
 XW_HIDDEN void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha,
                           double beta);
@@ -139,12 +199,73 @@ XW_HIDDEN void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, voi
 XW_HIDDEN extern const double xw_scale_f64[3];
 XW_HIDDEN extern const float xw_scale_f32[3];
 
+// Functions in route_family.c: GEMV, SYRK and batches as GEMM calls through the one decision
+// above. Each returns true when the wrapper served the call (counted), false when the caller
+// must call the original with its untouched arguments (counted under the reason).
+// GEMV in the column-major view (CBLAS row-major: m and n swapped, the transpose flipped).
+typedef struct {
+    xw_prec prec;
+    char trans;
+    int64_t m, n;
+    const void *alpha, *a;
+    int64_t lda;
+    const void *x;
+    int64_t incx;
+    const void *beta;
+    void *y;
+    int64_t incy;
+    xw_sym sym;
+} xw_gemv_args;
+XW_HIDDEN bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key);
+// SYRK in the column-major view (CBLAS row-major: uplo and the transpose flipped).
+typedef struct {
+    xw_prec prec;
+    char uplo, trans;
+    int64_t n, k;
+    const void *alpha, *a;
+    int64_t lda;
+    const void *beta;
+    void *c;
+    int64_t ldc;
+    xw_sym sym;
+} xw_syrk_args;
+XW_HIDDEN bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key);
+// A strided batch: count products g with A, B and C advanced by their strides (in elements).
+typedef struct {
+    xw_gemm_args g;
+    int64_t stride_a, stride_b, stride_c, count;
+} xw_strided_args;
+XW_HIDDEN bool xw_route_strided(const xw_strided_args *s);
+// A grouped batch as the caller passed it: per-group arrays of isize-byte integers, transposes
+// as characters (Fortran) or CBLAS values (cblas, with its layout), per-group scalars, and
+// pointer arrays with one entry per product, group after group. forward(v, group, first)
+// passes one group, whose first product is pointer entry `first`, to the original.
+typedef struct xw_batch_args xw_batch_args;
+typedef void xw_batch_forward(const xw_batch_args *v, int64_t group, int64_t first);
+struct xw_batch_args {
+    xw_prec prec;
+    bool cblas;
+    int order;
+    size_t isize;
+    const void *ta, *tb, *m, *n, *k, *lda, *ldb, *ldc, *size;
+    const void *alpha, *beta;
+    const void *const *a, *const *b;
+    void *const *c;
+    int64_t groups;
+    xw_sym sym;
+    xw_batch_forward *forward;
+};
+XW_HIDDEN bool xw_route_batch(const xw_batch_args *v);
+// This thread's scratch for SYRK's square (freed at its exit by stats.c).
+XW_HIDDEN extern _Thread_local void *xw_scratch __attribute__((tls_model("initial-exec")));
+
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
 XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
 XW_HIDDEN void xw_blas_init(void);  // once, from xw_init: the fork handler of the finder's lock
 XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
+XW_HIDDEN xw_family xw_sym_family(xw_sym s);  // xsmmwrap_gemm's XW_SYM_API is GEMM
 
 // Functions in stats.c: per-thread counters, summed on read. Each thread owns the counters it
 // alone writes (relaxed load + store, see xw_bump); a call that ran a kernel is counted per
@@ -160,9 +281,18 @@ XW_HIDDEN _Atomic uint64_t *xw_stats_sym_counter(xw_sym s);
 XW_HIDDEN _Atomic uint64_t *xw_stats_kernel_counter(uint32_t id);
 // One call of symbol s that ran no kernel went route r.
 XW_HIDDEN void xw_stats_count(xw_sym s, xsmmwrap_route r);
+// Batches: `products` products that went route r without a kernel; and one call of batch
+// symbol s with the products it counted in the routes.
+XW_HIDDEN void xw_stats_route_add(xsmmwrap_route r, uint64_t products);
+XW_HIDDEN void xw_stats_batch_call(xw_sym s, uint64_t products);
+static inline void xw_add(_Atomic uint64_t *x, uint64_t n)
+{
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + n, memory_order_relaxed);
+}
 typedef struct {
     uint64_t sym[XW_SYM_COUNT];
-    uint64_t route[XSMMWRAP_ROUTE_COUNT];
+    uint64_t route[XSMMWRAP_ROUTE_COUNT];  // products (a GEMM, GEMV or SYRK call is one)
+    uint64_t batch_products;
     uint64_t *kernel;    // kernel_count entries, owned by the snapshot
     uint32_t kernel_count;
 } xw_stats_snapshot;
