@@ -105,7 +105,8 @@ def test_numpy_matmul_stacks_are_intercepted_and_equal() -> None:
 
         pairs = xsmmwrap.enable()
         # numpy's GEMM, GEMV and SYRK imports (matmul, matrix @ vector, a @ a.T)
-        names = {f"scipy_cblas_{p}{f}64_" for p in "sd" for f in ("gemm", "gemv", "syrk")}
+        names = {f"scipy_cblas_{p}gemm64_" for p in "sdzc"}
+        names |= {f"scipy_cblas_{p}{f}64_" for p in "sd" for f in ("gemv", "syrk")}
         assert {s for p, s in pairs if "_multiarray_umath" in p} == names, pairs
         assert xsmmwrap.is_enabled()
         assert xsmmwrap.enable() == pairs  # idempotent

@@ -150,8 +150,10 @@ CASES: tuple[Case, ...] = tuple(
     )
 )
 
-#: XSMMWRAP_MAX_MNK of the ``kernels`` configuration: every GEMM call on a kernel.
+#: XSMMWRAP_MAX_MNK of the ``kernels`` configuration: every GEMM call on a kernel; and a
+#: registry large enough for every shape (xlintstd's GEMV and GEMM calls make ~26000 kernels).
 KERNELS_ONLY_MNK = "1000000000"
+KERNELS_ONLY_REGISTRY = "1000000"
 #: The line every LAPACK test program prints last.
 _END = "End of tests"
 
@@ -174,7 +176,15 @@ def configs(targets: Sequence[str] = ()) -> list[Config]:
         suffix = f"@{target}" if target else ""
         out.append(Config("wrapped" + suffix, True, forced))
         out.append(
-            Config("kernels" + suffix, True, {**forced, "XSMMWRAP_MAX_MNK": KERNELS_ONLY_MNK})
+            Config(
+                "kernels" + suffix,
+                True,
+                {
+                    **forced,
+                    "XSMMWRAP_MAX_MNK": KERNELS_ONLY_MNK,
+                    "XSMMWRAP_MAX_KERNELS": KERNELS_ONLY_REGISTRY,
+                },
+            )
         )
     return out
 
@@ -555,7 +565,13 @@ def run(
 
 
 #: Set or replaced for each run, so not the caller's settings.
-_SET_PER_RUN = ("XSMMWRAP_LIBRARY", "XSMMWRAP_STATS_JSON", "XSMMWRAP_MAX_MNK", "XSMMWRAP_TARGET")
+_SET_PER_RUN = (
+    "XSMMWRAP_LIBRARY",
+    "XSMMWRAP_STATS_JSON",
+    "XSMMWRAP_MAX_MNK",
+    "XSMMWRAP_MAX_KERNELS",
+    "XSMMWRAP_TARGET",
+)
 
 
 def _targets(config: Config, results: Sequence[dict[str, Any]]) -> list[str]:
