@@ -39,6 +39,7 @@
 
 #include "../include/xsmmwrap.h"
 #include "../src/kernels/kernels.h"
+#include "bench_timing.h"
 
 #ifndef XW_BENCH_LIBXSMM
 #define XW_BENCH_LIBXSMM 0
@@ -178,12 +179,7 @@ static void parse_args(int argc, char **argv)
 // ---------------------------------------------------------------------------------------------
 // Small utilities: time, RSS, JSON output
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return bt_now(); }
 
 static long rss_kb(void)
 {
@@ -473,9 +469,10 @@ static xw_desc desc_of(const bench_case *b)
     default: break;                                                                                \
     }
 
-// Runs `reps` calls of one peer; returns the elapsed seconds.
-static double run_peer(bench_case *bc, int peer, size_t reps)
+// Runs `reps` calls of one peer; returns the elapsed seconds (a bt_run_fn: ctx is the case).
+static double run_peer(void *ctx, int peer, size_t reps)
 {
+    bench_case *bc = ctx;
     const char ta = bc->ta, tb = bc->tb;
     const int m = bc->m, n = bc->n, k = bc->k, lda = bc->lda, ldb = bc->ldb, ldc = bc->ldc;
     const double ad = bc->alpha, bd = bc->beta;
@@ -486,23 +483,6 @@ static double run_peer(bench_case *bc, int peer, size_t reps)
     else
         PEERS(float, s, as, bs)
     return now() - t0;
-}
-
-// Calls per timed loop for the loop to last at least opt.min_time (after a warm-up call: first
-// call, page faults, lazy binding).
-static size_t calibrate_peer(bench_case *bc, int peer)
-{
-    size_t reps = 1;
-    double t = run_peer(bc, peer, reps);
-    for (;;) {
-        t = run_peer(bc, peer, reps);
-        if (t >= 0.25 * opt.min_time || reps >= ((size_t)1 << 40))
-            break;
-        const double f = t > 0 ? 0.3 * opt.min_time / t : 100.0;
-        reps = (size_t)((double)reps * (f < 2 ? 2 : f > 100 ? 100 : f)) + 1;
-    }
-    reps = (size_t)ceil((double)reps * opt.min_time / (t > 0 ? t : 1e-9));
-    return reps < 1 ? 1 : reps;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,14 +548,7 @@ static double peak_gflops(bool zmm)
 
 static void pin_cpu(void)
 {
-    if (opt.cpu < 0)
-        opt.cpu = sched_getcpu();
-    if (opt.cpu < 0)
-        opt.cpu = 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(opt.cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
+    if (!bt_pin(&opt.cpu))
         fprintf(stderr, "bench_kernels: cannot pin to CPU %d: %s\n", opt.cpu, strerror(errno));
 }
 
@@ -791,21 +764,11 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
 
 static double flops_of(const bench_case *bc) { return 2.0 * bc->m * bc->n * bc->k; }
 
-// Measures every present peer: opt.repeats rounds, each timing one loop of every peer in turn,
-// and per peer the best loop in ns per call (NAN for an absent peer). Interleaving puts every
-// peer under the same load: a slow spell of a shared machine spoils one round of all peers,
-// not all loops of one.
+// Measures every present peer (bench_timing.c): opt.repeats interleaved rounds, per peer the
+// best loop in ns per call (NAN for an absent peer).
 static void measure_peers(bench_case *bc, double ns[P_COUNT])
 {
-    size_t reps[P_COUNT];
-    for (int p = 0; p < P_COUNT; p++) {
-        ns[p] = bc->has[p] ? INFINITY : NAN;
-        reps[p] = bc->has[p] ? calibrate_peer(bc, p) : 0;
-    }
-    for (int i = 0; i < opt.repeats; i++)
-        for (int p = 0; p < P_COUNT; p++)
-            if (bc->has[p])
-                ns[p] = fmin(ns[p], run_peer(bc, p, reps[p]) / (double)reps[p] * 1e9);
+    bt_measure(run_peer, bc, P_COUNT, bc->has, opt.min_time, opt.repeats, ns);
 }
 
 // The peak is measured at the start, between the sections and at the end; the best of them is

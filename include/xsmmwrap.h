@@ -43,8 +43,17 @@ typedef enum xsmmwrap_route {
     XSMMWRAP_ROUTE_DISABLED = 6,   /**< XSMMWRAP_DISABLE=1 */
     XSMMWRAP_ROUTE_FULL = 7,       /**< the kernel registry is full (XSMMWRAP_MAX_KERNELS) */
     XSMMWRAP_ROUTE_LOCK_BUSY = 8,  /**< LIBXSMM_TRYLOCK=1 and another thread was generating */
-    XSMMWRAP_ROUTE_COUNT = 9
+    XSMMWRAP_ROUTE_TUNED_BLAS = 9, /**< the tuning file (XSMMWRAP_TUNE) measured the original
+                                        BLAS faster for this call's descriptor */
+    XSMMWRAP_ROUTE_COUNT = 10
 } xsmmwrap_route;
+
+/** What became of the tuning file (XSMMWRAP_TUNE, or the default cache file). */
+typedef enum xsmmwrap_tune_state {
+    XSMMWRAP_TUNE_NONE = 0,        /**< no file: XSMMWRAP_TUNE=0, or unset with no cache file */
+    XSMMWRAP_TUNE_IN_USE = 1,      /**< read, made for this CPU, library and BLAS */
+    XSMMWRAP_TUNE_IGNORED = 2      /**< not used (tune_reason says why): default routing */
+} xsmmwrap_tune_state;
 
 /** Code generation targets. */
 typedef enum xsmmwrap_target {
@@ -57,7 +66,7 @@ typedef enum xsmmwrap_target {
 /** Counters summed over all threads since load or the last xsmmwrap_reset_stats(). */
 typedef struct xsmmwrap_stats {
     uint64_t intercepted;                  /**< GEMM calls that reached the wrapper */
-    uint64_t by_route[9];                  /**< indexed by xsmmwrap_route (COUNT entries) */
+    uint64_t by_route[10];                 /**< indexed by xsmmwrap_route (COUNT entries) */
     uint64_t kernels;                      /**< kernels in the registry (not reset) */
     uint64_t jit_kernels;                  /**< of which generated code (not reset) */
     uint64_t jit_failures;                 /**< generations that fell back to the portable kernel */
@@ -65,6 +74,8 @@ typedef struct xsmmwrap_stats {
     uint64_t memory_bytes;                 /**< memory held, each page once: code, registry,
                                                 generator buffer, statistics (docs/REPORT.md) */
     double kernel_gflop;                   /**< floating-point work done on the kernel path */
+    uint64_t tuned_calls;                  /**< calls whose descriptor the tuning file names:
+                                                by_route[TUNED_BLAS] + the calls of tuned kernels */
 } xsmmwrap_stats;
 
 /** One kernel of the registry, with its call counts. */
@@ -81,6 +92,8 @@ typedef struct xsmmwrap_kernel_info {
     uint64_t code_bytes;    /**< size of the generated code (0 for the portable kernel) */
     uint64_t calls;         /**< calls since the last reset */
     double gflop;           /**< work done since the last reset */
+    int tuned;              /**< 1 when the tuning file names its descriptor (its calls follow it) */
+    int mb_max, nb_max;     /**< the plan asked for (tile limits; 0: the cost model's) */
 } xsmmwrap_kernel_info;
 
 /** The configuration in effect, read once from the environment at first use. */
@@ -93,6 +106,13 @@ typedef struct xsmmwrap_config {
     int cpu_target;         /**< best xsmmwrap_target the CPU and OS support */
     int trylock;            /**< LIBXSMM_TRYLOCK */
     int verbosity;          /**< LIBXSMM_VERBOSE / XSMMWRAP_VERBOSE */
+    const char *tune_file;  /**< the tuning file read (XSMMWRAP_TUNE, else the default cache
+                                 file when it exists); NULL when none */
+    int tune_state;         /**< xsmmwrap_tune_state */
+    const char *tune_reason;/**< why the file is ignored ("" otherwise) */
+    int64_t tune_entries;   /**< descriptors the file names (0 unless in use) */
+    const char *tune_default; /**< this CPU's default cache file, present or not
+                                   ($XDG_CACHE_HOME/xsmmwrap/tune-....json) */
 } xsmmwrap_config;
 
 /** Version string of the library, e.g. "0.1.0". */

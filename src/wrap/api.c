@@ -16,7 +16,7 @@ _Static_assert(sizeof status_text / sizeof *status_text == XSMMWRAP_STATUS_COUNT
 
 static const char *const route_text[] = {
     "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled", "registry_full",
-    "lock_busy",
+    "lock_busy", "tuned_blas",
 };
 _Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
 
@@ -51,6 +51,7 @@ XW_API int xsmmwrap_get_config(xsmmwrap_config *out)
         .cpu_target = (int)xw_cfg.cpu_target, .trylock = xw_cfg.trylock,
         .verbosity = xw_cfg.verbosity,
     };
+    xw_tune_config(out);
     return XSMMWRAP_OK;
 }
 
@@ -88,9 +89,12 @@ XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
     for (uint32_t i = 0; i < n; i++) {
         const xw_kernel *k = xw_reg_at(i);
         out->jit_kernels += k->jit;
-        if (i < s.kernel_count)
+        if (i < s.kernel_count) {
             out->kernel_gflop += kernel_gflop(&k->desc, s.kernel[i]);
+            out->tuned_calls += xw_tune_names(&k->desc) ? s.kernel[i] : 0;
+        }
     }
+    out->tuned_calls += s.route[XSMMWRAP_ROUTE_TUNED_BLAS];
     out->kernels = n;
     out->jit_failures = xw_reg_jit_failures();
     out->code_bytes = xw_reg_code_bytes();
@@ -145,6 +149,7 @@ void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_ker
         .alpha_class = scale_number(d->alpha), .beta_class = scale_number(d->beta),
         .jit = k->jit, .target = k->target, .code_bytes = k->code_bytes,
         .calls = calls, .gflop = kernel_gflop(d, calls),
+        .tuned = xw_tune_names(d), .mb_max = d->mb_max, .nb_max = d->nb_max,
     };
 }
 

@@ -22,6 +22,7 @@ static void init_impl(void)
     };
     xw_reg_init(&p);
     xw_blas_init();
+    xw_tune_load();
     atomic_store(&initialized, true);
 }
 
@@ -76,6 +77,13 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     // and a NaN there reaches C: issue 11). No kernel is made for it.
     if (!g->m || !g->n || !g->k || xw_scale_class(g->prec, g->alpha) == XW_SCALE_ZERO)
         return XSMMWRAP_ROUTE_SCALE;
+    // A tuning file's choice for this descriptor (tune.c), at any size it names: the original
+    // BLAS, or a kernel with the plan measured fastest here.
+    if (XW_UNLIKELY(atomic_load_explicit(&xw_tune_active, memory_order_relaxed)) && describe(g, d)) {
+        const xw_tune_choice t = xw_tune_choose(g->sym, d);
+        if (t != XW_TUNE_UNNAMED)
+            return t == XW_TUNE_BLAS ? XSMMWRAP_ROUTE_TUNED_BLAS : XSMMWRAP_ROUTE_JIT;
+    }
     // Sizes are checked one by one first so that the product cannot overflow.
     const int64_t lim = xw_cfg.max_mnk;
     if (g->m > lim || g->n > lim || g->k > lim ||

@@ -59,7 +59,13 @@ typedef struct {
     const char *stats_json;  // XSMMWRAP_STATS_JSON
     const char *dump_dir;    // XSMMWRAP_DUMP, or "." with a negative verbosity
     const char *blas_path;   // XSMMWRAP_BLAS
+    const char *tune_path;   // XSMMWRAP_TUNE, else the default cache file when it exists; NULL: none
+    char tune_default[4096]; // this CPU's default cache file, present or not ("" without a home)
     const char *bad_name, *bad_value;  // the first setting not understood (its default used)
+    // Settings naming a file that cannot serve (XSMMWRAP_DUMP not a writable directory): the
+    // setting is dropped and report.c names it at init.
+    struct xw_unusable { const char *name, *value, *why; } unusable[2];
+    int nunusable;
 } xw_env;
 XW_HIDDEN extern xw_env xw_cfg;
 XW_HIDDEN void xw_env_read(xw_env *out);
@@ -109,12 +115,35 @@ XW_HIDDEN extern const double xw_scale_f64[3];
 XW_HIDDEN extern const float xw_scale_f32[3];
 #define XW_SCALE_VALUES(T) _Generic((T)0, double: xw_scale_f64, float: xw_scale_f32)
 
+// Functions in tune.c: the tuning file (xsmmwrap tune), read once at init.
+XW_HIDDEN void xw_tune_load(void);  // from init: reads xw_cfg.tune_path, checks CPU and version
+XW_HIDDEN extern _Atomic bool xw_tune_active;  // a file is in use (may still fail its BLAS check)
+typedef enum { XW_TUNE_UNNAMED = 0, XW_TUNE_KERNEL, XW_TUNE_BLAS } xw_tune_choice;
+// The file's choice for descriptor *d (hints clear) of a call through symbol s: KERNEL sets
+// d's hints (plan, target), BLAS sends the call to the original; UNNAMED when the file does
+// not name d or does not apply to s's original BLAS (checked once per symbol).
+XW_HIDDEN xw_tune_choice xw_tune_choose(xw_sym s, xw_desc *d);
+XW_HIDDEN int xw_tune_names(const xw_desc *d);  // 1 when an in-use file names d (hints ignored)
+XW_HIDDEN void xw_tune_config(xsmmwrap_config *out);  // the tune_* fields
+
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
 XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
 XW_HIDDEN void xw_blas_init(void);  // once, from xw_init: the fork handler of the finder's lock
 XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
+// What a tuning file records of a BLAS: the library that implements it (the object defining
+// openblas_get_config or bli_info_get_version_str when the one holding f reaches one, else that
+// one) by its real path and size, and its own account of itself (OpenBLAS: config and core).
+typedef struct {
+    char path[4096];
+    long long bytes;
+    char config[512];  // "" when the library says nothing
+} xw_blas_id;
+XW_HIDDEN bool xw_blas_identify(xw_fn f, xw_blas_id *out);  // false when f is in no object
+// The objects that served the originals resolved so far: their paths, each once, into out
+// (at most n); returns how many. symbols[i] gets a bit per xw_sym they serve.
+XW_HIDDEN int xw_blas_objects(char (*out)[4096], uint32_t *symbols, int n);
 
 // Functions in stats.c: per-thread counters, summed on read. Each thread owns the counters it
 // alone writes (relaxed load + store, see xw_bump); a call that ran a kernel is counted per
@@ -151,5 +180,8 @@ XW_HIDDEN void xw_report_no_blas(const char *symbol);  // then abort()
 XW_HIDDEN int xw_report_json(const char *path);
 XW_HIDDEN void xw_report_at_exit(void);
 XW_HIDDEN void xw_report_settings(void);  // at init: a setting that was not understood
+// A setting naming a file the library cannot use, dropped: one line on stderr.
+XW_HIDDEN void xw_report_unusable(const char *name, const char *value, const char *why);
+XW_HIDDEN void xw_report_tune_ignored(const char *path, const char *why);
 
 #endif
