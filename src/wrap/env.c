@@ -95,10 +95,10 @@ static void unusable(xw_env *e, const char *name, const char *value, const char 
 static const char *dump_dir(xw_env *e, const char *dir)
 {
     struct stat st;
-    const char *why = stat(dir, &st) != 0      ? "no such directory"
-                      : !S_ISDIR(st.st_mode)   ? "not a directory"
-                      : access(dir, W_OK | X_OK) ? "a directory this process cannot write"
-                                               : NULL;
+    const char *why = stat(dir, &st) != 0        ? "no such directory: no kernel is dumped"
+                      : !S_ISDIR(st.st_mode)     ? "not a directory: no kernel is dumped"
+                      : access(dir, W_OK | X_OK) ? "a directory this process cannot write: no kernel is dumped"
+                                                 : NULL;
     if (!why)
         return dir;
     unusable(e, "XSMMWRAP_DUMP", dir, why);
