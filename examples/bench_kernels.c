@@ -68,6 +68,7 @@ static struct {
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
+    const char *tune;     // --tune FILE: a second instance of the library reads it (ours_tuned)
     bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
     shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
     int nshapes;               // 0: the standard shapes and every section
@@ -81,7 +82,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
-            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only]\n"
+            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only] [--tune FILE]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
             "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
             "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n",
@@ -146,6 +147,8 @@ static void parse_args(int argc, char **argv)
             opt.lib = v;
         else if (!strcmp(a, "--blas"))
             opt.blas = v;
+        else if (!strcmp(a, "--tune"))
+            opt.tune = v;
         else if (!strcmp(a, "--shapes")) {
             if (!parse_shapes(v)) {
                 fprintf(stderr, "bench_kernels: --shapes %s: want MxNxK[,MxNxK...], each 1..%d\n", v,
@@ -318,9 +321,9 @@ static void j_close(char bracket)
 // ---------------------------------------------------------------------------------------------
 // The peers
 
-enum { P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_COUNT };
+enum { P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_OURS_TUNED, P_COUNT };
 static const char *const peer_name[P_COUNT] = {
-    "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm",
+    "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm", "ours_tuned",
 };
 
 // Fortran GEMM; the two trailing hidden string lengths are passed (gfortran's convention),
@@ -342,6 +345,17 @@ static struct {
     const char *(*route_name)(int);
     char path[PATH_MAX];
 } wrap;
+
+// --tune: a copy of libxsmmwrap.so loaded as a second instance, with XSMMWRAP_TUNE=FILE in the
+// environment when it starts (the first one starts with XSMMWRAP_TUNE=0): the untuned and the
+// tuned wrapper timed in the same run, interleaved.
+static struct {
+    void *handle;
+    dgemm_fn *dgemm;
+    sgemm_fn *sgemm;
+    xsmmwrap_config cfg;
+    bool in_use;
+} tuned;
 
 static struct {
     void *handle;
@@ -462,6 +476,11 @@ static xw_desc desc_of(const bench_case *b)
     }                                                                                              \
     case P_BLAS: {                                                                                 \
         P##gemm_fn *const f = blas.P##gemm;                                                        \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_OURS_TUNED: {                                                                           \
+        P##gemm_fn *const f = tuned.P##gemm;                                                       \
         LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
         break;                                                                                     \
     }                                                                                              \
@@ -643,6 +662,37 @@ static void load_blas(void)
     blas.config = config ? config() : NULL;
 }
 
+// The second instance: a copy of the library (the loader would return the first for the same
+// file), started with XSMMWRAP_TUNE naming the file; the copy is unlinked once mapped.
+static void load_tuned(void)
+{
+    char copy[] = "/tmp/xsmmwrap-bench-tuned-XXXXXX.so";
+    const int out = mkstemps(copy, 3);
+    FILE *in = fopen(wrap.path, "rb");
+    bool ok = out >= 0 && in;
+    char buf[1 << 16];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = write(out, buf, n) == (ssize_t)n;
+    if (in)
+        fclose(in);
+    if (out >= 0)
+        close(out);
+    setenv("XSMMWRAP_TUNE", opt.tune, 1);
+    tuned.handle = ok ? dlopen(copy, RTLD_NOW | RTLD_LOCAL) : NULL;
+    unlink(copy);
+    if (!tuned.handle) {
+        fprintf(stderr, "bench_kernels: cannot load a second libxsmmwrap.so for --tune\n");
+        exit(1);
+    }
+    tuned.dgemm = (dgemm_fn *)sym(tuned.handle, "dgemm_");
+    tuned.sgemm = (sgemm_fn *)sym(tuned.handle, "sgemm_");
+    int (*get_config)(xsmmwrap_config *) = (int (*)(xsmmwrap_config *))sym(tuned.handle, "xsmmwrap_get_config");
+    if (get_config)
+        get_config(&tuned.cfg);
+    tuned.in_use = tuned.cfg.tune_state == XSMMWRAP_TUNE_IN_USE;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cases
 
@@ -663,6 +713,7 @@ static void bind_peers(bench_case *bc)
     bc->has[P_OURS_KERNEL] = bc->ours != NULL;
     bc->has[P_OURS_GEMM] = bc->prec == 64 ? wrap.dgemm != NULL : wrap.sgemm != NULL;
     bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
+    bc->has[P_OURS_TUNED] = bc->prec == 64 ? tuned.dgemm != NULL : tuned.sgemm != NULL;
 #if XW_BENCH_LIBXSMM
     const int flags = (bc->ta != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
                       (bc->tb != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
@@ -1329,6 +1380,8 @@ int main(int argc, char **argv)
     struct stat st;
     const long long lib_bytes = stat(wrap.path, &st) == 0 ? (long long)st.st_size : -1;
     const long rss_before = rss_kb();
+    if (opt.tune)
+        setenv("XSMMWRAP_TUNE", "0", 1);  // the untuned wrapper, whatever the user's cache holds
     wrap.handle = dlopen(wrap.path, RTLD_NOW | RTLD_LOCAL);
     const long rss_loaded = rss_kb();
     if (!wrap.handle)
@@ -1353,6 +1406,8 @@ int main(int argc, char **argv)
     // This program's own registry (core): same environment, same kernels as the library's.
     xsmmwrap_config cfg;
     xsmmwrap_get_config(&cfg);
+    if (opt.tune)
+        load_tuned();  // after this program's own registry started (with XSMMWRAP_TUNE=0)
     xsmmwrap_config lib_cfg = cfg;
     if (wrap.get_config)
         wrap.get_config(&lib_cfg);
@@ -1446,6 +1501,13 @@ int main(int argc, char **argv)
     j_bool("jit_enabled", lib_cfg.jit != 0);
     j_int("max_mnk", lib_cfg.max_mnk);
     j_int("max_kernels", lib_cfg.max_kernels);
+    j_close('}');
+
+    j_open("tune", '{');
+    j_str("file", opt.tune);
+    j_bool("in_use", tuned.in_use);
+    j_str("reason", opt.tune ? tuned.cfg.tune_reason : NULL);
+    j_int("entries", opt.tune ? tuned.cfg.tune_entries : 0);
     j_close('}');
 
     j_open("blas", '{');

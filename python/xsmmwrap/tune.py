@@ -30,7 +30,8 @@ PROGRAM = "tune-kernels"
 SCHEMA = "xsmmwrap-tune/1"
 #: The rule :func:`choose` applies, recorded in each file.
 RULE = (
-    "minimax-ratio/1: least worst ratio to the fastest, cached and streamed; untuned kept within 3%"
+    "max-min-gain/1: the highest worst gain (cached, streamed) over the faster of the untuned "
+    "wrapper and the BLAS; the untuned wrapper kept within 3%"
 )
 #: Another candidate replaces the untuned wrapper's choice only when its worst gain is higher
 #: by more than this share.
