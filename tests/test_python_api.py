@@ -319,7 +319,7 @@ def test_stats_count_gemm_calls() -> None:
     assert scaled.intercepted == scaled.kernel_calls + scaled.scale_calls + scaled.original_calls
     assert set(scaled.by_route) == {
         "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled",
-        "registry_full", "lock_busy",
+        "registry_full", "lock_busy", "tuned_blas",
     }  # fmt: skip
 
 
