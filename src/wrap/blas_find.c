@@ -79,23 +79,27 @@ static xw_fn search_loaded(const char *name)
 
 static void *named_lib;  // XSMMWRAP_BLAS, loaded at init (xw_blas_init)
 
+static bool object_path(void *a, char out[4096]);
+static void *address_of(xw_fn f);
+
 static xw_fn resolve(const char *name)
 {
-    if (named_lib) {
-        xw_fn f = not_ours(dlsym(named_lib, name));
-        if (f)
-            return f;
-        // Said once: the calls then go to whichever BLAS the search below finds.
-        static bool said;
-        if (!said) {
-            said = true;
-            char why[160];
-            snprintf(why, sizeof why, "it has no %s (or it is this library): another BLAS serves it", name);
-            xw_report_unusable("XSMMWRAP_BLAS", xw_cfg.blas_path, why);
-        }
+    xw_fn f = named_lib ? not_ours(dlsym(named_lib, name)) : NULL;
+    if (f)
+        return f;
+    f = not_ours(dlsym(RTLD_NEXT, name));
+    f = f ? f : search_loaded(name);
+    // XSMMWRAP_BLAS named a library without this name, and another serves it: said once. (With
+    // none, the abort's message names XSMMWRAP_BLAS.)
+    static bool said;
+    char path[4096];
+    if (named_lib && f && !said && object_path(address_of(f), path)) {
+        said = true;
+        char why[4096 + 160];
+        snprintf(why, sizeof why, "it has no %s (or it is this library): %s's serves it", name, path);
+        xw_report_unusable("XSMMWRAP_BLAS", xw_cfg.blas_path, why);
     }
-    xw_fn f = not_ours(dlsym(RTLD_NEXT, name));
-    return f ? f : search_loaded(name);
+    return f;
 }
 
 static int read_adds(struct dl_phdr_info *info, size_t size, void *data)

@@ -115,6 +115,25 @@ XW_HIDDEN extern const double xw_scale_f64[3];
 XW_HIDDEN extern const float xw_scale_f32[3];
 #define XW_SCALE_VALUES(T) _Generic((T)0, double: xw_scale_f64, float: xw_scale_f32)
 
+// Functions in json.c: a strict JSON reader into a tree (for the tuning file).
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
+typedef struct jval {
+    jkind kind;
+    bool integral;       // J_NUM: an integer (no fraction, no exponent) that fits `i`
+    long long i;
+    double num;
+    char *str;           // J_STR
+    struct jval *items;  // J_ARR, J_OBJ: n values
+    char **keys;         // J_OBJ: their keys
+    size_t n;
+} jval;
+#define XW_JSON_ERR_BYTES 512
+#define XW_JSON_DEPTH_MAX 8  // the tuning file nests 5 deep
+// The document in text[0..n) into *out (free with xw_json_free); false with the first error in
+// err (XW_JSON_ERR_BYTES), *out then empty.
+XW_HIDDEN bool xw_json_parse(const char *text, size_t n, jval *out, char *err);
+XW_HIDDEN void xw_json_free(jval *v);
+
 // Functions in tune.c: the tuning file (xsmmwrap tune), read once at init.
 XW_HIDDEN void xw_tune_load(void);  // from init: reads xw_cfg.tune_path, checks CPU and version
 XW_HIDDEN extern _Atomic bool xw_tune_active;  // a file is in use (may still fail its BLAS check)
