@@ -170,16 +170,18 @@ static double run(void *ctx, int p, size_t reps)
     return dt;
 }
 
-// Every candidate once on the same operands, against the portable kernel: a kernel must give
-// its bits exactly (the arithmetic contract: a plan or target changes no element), the BLAS
-// agree within rounding.
+// Every candidate once on the same fresh operands (the batch's have been written by earlier
+// measurements), against the portable kernel: a kernel must give its bits exactly (the
+// arithmetic contract: a plan or target changes no element), the BLAS agree within rounding.
 static void check(tune_case *tc)
 {
     const xw_desc *d = &tc->d;
     const size_t cbytes = (size_t)d->ldc * d->n * tc->es;
-    char *c0 = malloc(cbytes), *ref = malloc(cbytes);
-    if (!c0 || !ref)
+    char *c0 = malloc(cbytes), *ref = malloc(cbytes), *batch = tc->base;
+    tc->base = aligned_alloc(64, tc->stride);
+    if (!c0 || !ref || !tc->base)
         die("out of memory");
+    fill(tc->base, tc->stride, (xw_prec)d->prec, d->m * 131u + d->n * 17u + d->k);
     char *a = tc->base, *b = tc->base + tc->off_b, *c = tc->base + tc->off_c;
     memcpy(c0, c, cbytes);
     memcpy(ref, c, cbytes);
@@ -210,7 +212,8 @@ static void check(tune_case *tc)
             cd->exact = e <= tol;
         }
     }
-    memcpy(c, c0, cbytes);
+    free(tc->base);
+    tc->base = batch;
     free(c0);
     free(ref);
 }

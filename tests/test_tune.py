@@ -416,3 +416,16 @@ def test_unusable_blas_and_dump_are_said(libpath: Path, tmp_path: Path) -> None:
         "cannot open shared object file: No such file or directory): the original BLAS is looked "
         "for as without it\n"
     )
+
+
+def test_reader_in_process(cbuild: Path) -> None:
+    """tests/c/test_tune_file.c: a valid file in use, each damage with its reason, 600 random
+    damages without a crash (the sanitizer build runs it too: tests/test_sanitizers.py)."""
+    r = subprocess.run(
+        [str(cbuild / "tests" / "c" / "test_tune_file")],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr
