@@ -33,7 +33,7 @@ static struct {
     const char *blas;    // the original BLAS to dlopen
     double spread;       // plans modeled within (1 + spread) of the cheapest are candidates
     int plans;           // at most this many plans per target
-} opt = { 0.01, 6, (size_t)256 << 20, -1, NULL, 0.35, 4 };
+} opt = { 0.002, 20, (size_t)256 << 20, -1, NULL, 0.35, 4 };  // short loops: see docs/TUNING.md
 
 // The original BLAS's GEMM under one of its names; ILP64 names take 64-bit integers.
 typedef void gemm32_fn(const char *, const char *, const int32_t *, const int32_t *, const int32_t *,
