@@ -74,8 +74,9 @@ typedef struct xsmmwrap_stats {
     uint64_t memory_bytes;                 /**< memory held, each page once: code, registry,
                                                 generator buffer, statistics (docs/REPORT.md) */
     double kernel_gflop;                   /**< floating-point work done on the kernel path */
-    uint64_t tuned_calls;                  /**< calls whose descriptor the tuning file names:
-                                                by_route[TUNED_BLAS] + the calls of tuned kernels */
+    uint64_t tuned_calls;                  /**< calls the tuning file routed otherwise than the
+                                                defaults: by_route[TUNED_BLAS] + the calls of
+                                                tuned kernels */
 } xsmmwrap_stats;
 
 /** One kernel of the registry, with its call counts. */
@@ -92,7 +93,7 @@ typedef struct xsmmwrap_kernel_info {
     uint64_t code_bytes;    /**< size of the generated code (0 for the portable kernel) */
     uint64_t calls;         /**< calls since the last reset */
     double gflop;           /**< work done since the last reset */
-    int tuned;              /**< 1 when the tuning file names its descriptor (its calls follow it) */
+    int tuned;              /**< 1 when the tuning file chose it over the default routing */
     int mb_max, nb_max;     /**< the plan asked for (tile limits; 0: the cost model's) */
 } xsmmwrap_kernel_info;
 
@@ -111,6 +112,8 @@ typedef struct xsmmwrap_config {
     int tune_state;         /**< xsmmwrap_tune_state */
     const char *tune_reason;/**< why the file is ignored ("" otherwise) */
     int64_t tune_entries;   /**< descriptors the file names (0 unless in use) */
+    int64_t tune_moved;     /**< of those, the ones whose choice differs from the default
+                                 routing here: only their calls are routed by the file */
     const char *tune_default; /**< this CPU's default cache file, present or not
                                    ($XDG_CACHE_HOME/xsmmwrap/tune-....json) */
 } xsmmwrap_config;

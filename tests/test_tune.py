@@ -141,15 +141,19 @@ def test_tune_writes_a_file_the_library_uses(
         assert routes.count("blas") == 1 and "kernel" in routes
         assert 0 <= e["choice"] < len(routes)
         assert all(c["cached_ns"] > 0 and c["streamed_ns"] > 0 for c in e["candidates"])
-    f = write(tmp_path, made)
-    shapes = ["8x8x8:1", "7x7x7:1", "72x72x72:1"]
+    doc = copy.deepcopy(made)
+    pick(entry(doc, 8, 8, 8), "blas")
+    pick(entry(doc, 72, 72, 72), "kernel", plan=True)
+    pick(entry(doc, 5, 5, 5), "kernel", made["cpu"]["isa"])  # what the defaults do anyway
+    f = write(tmp_path, doc)
+    shapes = ["8x8x8:1", "7x7x7:1", "72x72x72:1", "5x5x5:1"]
     err, stats, _ = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f))
     assert err == ""
     tune = stats["tune"]
-    assert (tune["file"], tune["state"], tune["entries"]) == (str(f), "in use", 3)
-    assert tune["calls"] == 2  # 8x8x8 and 72x72x72 named, 7x7x7 not
+    assert (tune["file"], tune["state"], tune["entries"], tune["moved"]) == (str(f), "in use", 3, 2)
+    assert tune["calls"] == 2  # 8x8x8 and 72x72x72 routed by it; 5x5x5 as by default
     tuned = {(k["m"], k["tuned"]) for k in stats["kernels"]}
-    assert (7, False) in tuned
+    assert tuned == {(7, False), (72, True), (5, False)}
 
 
 def test_routing_per_descriptor(made: dict[str, Any], libpath: Path, tmp_path: Path) -> None:
@@ -174,8 +178,9 @@ def test_routing_per_descriptor(made: dict[str, Any], libpath: Path, tmp_path: P
     assert k72["tuned"] and not kernels[(7, "1")]["tuned"] and not kernels[(8, "0")]["tuned"]
     assert stats["tune"]["calls"] == 4 and stats["tune"]["blas_calls"] == 2
     assert re.search(r"^  original BLAS:     3 \(42\.9%\): too_large 1, tuned_blas 2$", err, re.M)
-    assert re.search(rf"^  tuning file:       {re.escape(str(f))} \(3 descriptors\): 4 calls "
-                     r"followed it \(2 kernel, 2 original BLAS\)$", err, re.M), err  # fmt: skip
+    assert re.search(rf"^  tuning file:       {re.escape(str(f))} \(3 descriptors, 3 routed "
+                     r"otherwise\): 4 calls followed it \(2 kernel, 2 original BLAS\)$", err,
+                     re.M), err  # fmt: skip
     assert re.search(r"^  original library:  /\S+ \(dgemm_\)$", err, re.M)
     assert re.search(r"_72x72x72_\S+_p\d+x\d+\s+1\s+[\d.]+%\s+[\d.]+  tuned$", err, re.M), err
 
@@ -277,6 +282,7 @@ def test_a_file_for_another_blas_is_ignored_at_its_first_call(
 ) -> None:
     doc = copy.deepcopy(made)
     doc["blas"]["bytes"] += 1
+    pick(entry(doc, 8, 8, 8), "blas")  # checked at the first call the file routes otherwise
     f = write(tmp_path, doc)
     shapes = ["7x7x7", "8x8x8:1", "72x72x72:1"]
     err, stats, _ = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f))
@@ -297,7 +303,8 @@ def test_missing_file_and_off(made: dict[str, Any], libpath: Path, tmp_path: Pat
     assert stats["tune"]["state"] == "ignored"
     err, stats, _ = run(libpath, ["8x8x8"], tmp_path, XSMMWRAP_TUNE="0")
     assert err == "" and stats["tune"] == {
-        "file": None, "state": "none", "reason": "", "entries": 0, "calls": 0, "blas_calls": 0,
+        "file": None, "state": "none", "reason": "", "entries": 0, "moved": 0, "calls": 0,
+        "blas_calls": 0,
     }  # fmt: skip
 
 
@@ -360,8 +367,12 @@ def test_tune_from_statistics_and_show(
     assert got == [(6, 6, 6, "0", 2), (9, 4, 3, "1", 1)]
     r = xsmmwrap(cli_env, "tune", "--show", str(out))
     assert r.returncode == 0 and "dgemm_nn_6x6x6_lda6_ldb6_ldc6_a1_b0" in r.stdout
-    _, tuned, _ = run(libpath, ["6x6x6", "9x4x3:1"], tmp_path, XSMMWRAP_TUNE=str(out))
-    assert tuned["tune"]["calls"] == 2
+    from xsmmwrap.tune import untuned_index
+
+    _, tuned, _ = run(libpath, ["6x6x6", "6x6x6", "9x4x3:1"], tmp_path, XSMMWRAP_TUNE=str(out))
+    moved = [e for e in doc["entries"] if e["choice"] != untuned_index(e, stats["target"])]
+    assert tuned["tune"]["state"] == "in use" and tuned["tune"]["moved"] == len(moved)
+    assert tuned["tune"]["calls"] == sum(2 if e["m"] == 6 else 1 for e in moved)
     bad = xsmmwrap(cli_env, "tune", "--shapes", "8x8x8x8")
     assert bad.returncode == 2 and "neither MxNxK nor a kernel name" in bad.stderr
     bad = xsmmwrap(cli_env, "tune", "--shapes", "256x256x256")

@@ -158,8 +158,8 @@ class Stats:
     symbols : dict[str, int]
         Calls per exported GEMM symbol, only symbols that were called.
     tuned_calls : int
-        Calls whose descriptor the tuning file names (they followed it: its kernel plan, or the
-        original BLAS, route "tuned_blas").
+        Calls the tuning file routed otherwise than the defaults (its kernel plan or target, or
+        the original BLAS: route "tuned_blas").
     """
 
     intercepted: int
@@ -244,7 +244,7 @@ class KernelInfo:
     gflop : float
         Work done since the last reset.
     tuned : bool
-        The tuning file names its descriptor: its calls followed the file.
+        The tuning file chose it over the default routing: its calls followed the file.
     mb_max, nb_max : int
         The plan asked for (tile limits from the tuning file; 0: the cost model's own).
     """
@@ -338,6 +338,9 @@ class Config:
         Why the tuning file is ignored ("" otherwise).
     tune_entries : int
         Descriptors the file names, when in use.
+    tune_moved : int
+        Of those, the ones whose choice differs from the default routing here: only their
+        calls are routed by the file (and counted as following it).
     tune_default : str or None
         This CPU's per-user cache file (``xsmmwrap tune`` writes it by default).
     """
@@ -354,6 +357,7 @@ class Config:
     tune_state: str = "none"
     tune_reason: str = ""
     tune_entries: int = 0
+    tune_moved: int = 0
     tune_default: str | None = None
 
 
@@ -378,6 +382,7 @@ def config() -> Config:
         tune_state=_TUNE_STATES.get(int(raw.tune_state), str(raw.tune_state)),
         tune_reason=_text(raw.tune_reason),
         tune_entries=int(raw.tune_entries),
+        tune_moved=int(raw.tune_moved),
         tune_default=_text(raw.tune_default) or None,
     )
 

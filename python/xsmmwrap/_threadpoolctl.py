@@ -36,6 +36,7 @@ class _Config(ctypes.Structure):
         ("tune_state", ctypes.c_int),
         ("tune_reason", ctypes.c_char_p),
         ("tune_entries", ctypes.c_int64),
+        ("tune_moved", ctypes.c_int64),
         ("tune_default", ctypes.c_char_p),
     ]
 

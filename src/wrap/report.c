@@ -60,8 +60,9 @@ static void print_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapsho
         return;
     }
     const uint64_t blas = s->route[XSMMWRAP_ROUTE_TUNED_BLAS];
-    fprintf(f, "  tuning file:       %s (%lld descriptors): %llu calls followed it (%llu kernel, %llu "
-               "original BLAS)\n", c.tune_file, (long long)c.tune_entries, (unsigned long long)st->tuned_calls,
+    fprintf(f, "  tuning file:       %s (%lld descriptors, %lld routed otherwise): %llu calls followed it "
+               "(%llu kernel, %llu original BLAS)\n", c.tune_file, (long long)c.tune_entries,
+            (long long)c.tune_moved, (unsigned long long)st->tuned_calls,
             (unsigned long long)(st->tuned_calls - blas), (unsigned long long)blas);
 }
 
@@ -151,8 +152,9 @@ static void json_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapshot
         fprintf(f, "null");
     fprintf(f, ", \"state\": \"%s\", \"reason\": ", states[c.tune_state]);
     json_string(f, c.tune_reason);
-    fprintf(f, ", \"entries\": %lld, \"calls\": %llu, \"blas_calls\": %llu},\n", (long long)c.tune_entries,
-            (unsigned long long)st->tuned_calls, (unsigned long long)s->route[XSMMWRAP_ROUTE_TUNED_BLAS]);
+    fprintf(f, ", \"entries\": %lld, \"moved\": %lld, \"calls\": %llu, \"blas_calls\": %llu},\n",
+            (long long)c.tune_entries, (long long)c.tune_moved, (unsigned long long)st->tuned_calls,
+            (unsigned long long)s->route[XSMMWRAP_ROUTE_TUNED_BLAS]);
 }
 
 // "original_blas": the libraries behind the originals resolved, with their symbols.

@@ -107,10 +107,11 @@ typedef struct {
     bool blas;           // the original BLAS was chosen
     uint8_t target;      // else this plan: an xw_target and tile limits
     uint8_t mb_max, nb_max;
+    bool moved;          // the choice differs from what the default routing does here
 } tune_entry;
 
 static tune_entry *entries;
-static uint32_t nentries, *slots, mask;  // slots: entry index + 1, 0 empty
+static uint32_t nentries, nmoved, *slots, mask;  // slots: entry index + 1, 0 empty
 
 _Atomic bool xw_tune_active;
 static int state;  // xsmmwrap_tune_state
@@ -212,6 +213,13 @@ static bool read_entry(const jval *v, uint32_t i, xw_target cpu, tune_entry *e)
     e->key = xw_desc_make((uint32_t)d[0], (uint32_t)d[1], (uint32_t)d[2], (uint32_t)d[3], (uint32_t)d[4],
                           (uint32_t)d[5], (unsigned)prec, (unsigned)ta, (unsigned)tb, (unsigned)alpha,
                           (unsigned)beta);
+    // What the default routing does for it here: a kernel of the configured target with the cost
+    // model's plan within the threshold, else the original BLAS. A choice that is the same changes
+    // nothing: it is not consulted, and its calls are not counted as following the file.
+    const bool small = (double)d[0] * (double)d[1] * (double)d[2] <= (double)xw_cfg.max_mnk;
+    const bool default_kernel = e->target >= (uint8_t)xw_cfg.target && (e->target > (uint8_t)xw_cfg.target ||
+                                                                         (!e->mb_max && !e->nb_max));
+    e->moved = e->blas ? small : !(small && default_kernel);
     return true;
 }
 
@@ -237,6 +245,7 @@ static bool read_entries(const jval *list, xw_target cpu)
         if (twin)
             return bad("entries[%u]: the descriptor of entries[%ld] again", i, (long)(twin - entries));
         entries[i] = e;
+        nmoved += e.moved;
         uint32_t s = hash(&e.key) & mask;
         while (slots[s])
             s = (s + 1) & mask;
@@ -341,7 +350,7 @@ static void reject(void)
     free(slots);
     entries = NULL;
     slots = NULL;
-    nentries = 0;
+    nentries = nmoved = 0;
     state = XSMMWRAP_TUNE_IGNORED;
     xw_report_tune_ignored(path, reason);
 }
@@ -376,7 +385,8 @@ void xw_tune_load(void)
     }
     state = XSMMWRAP_TUNE_IN_USE;
     pthread_atfork(fork_lock, fork_unlock, fork_unlock);
-    atomic_store_explicit(&xw_tune_active, true, memory_order_release);
+    // A file that moves nothing costs the route nothing: no lookup at all.
+    atomic_store_explicit(&xw_tune_active, nmoved > 0, memory_order_release);
 }
 
 // Whether the original BLAS behind symbol s is the one the file was measured against; the
@@ -427,7 +437,7 @@ xw_tune_choice xw_tune_choose(xw_sym s, xw_desc *d)
     if (!atomic_load_explicit(&xw_tune_active, memory_order_acquire))
         return XW_TUNE_UNNAMED;
     const tune_entry *e = find(d);
-    if (!e || !blas_matches(s))
+    if (!e || !e->moved || !blas_matches(s))
         return XW_TUNE_UNNAMED;
     if (e->blas)
         return XW_TUNE_BLAS;
@@ -444,7 +454,10 @@ xw_tune_choice xw_tune_choose(xw_sym s, xw_desc *d)
 
 int xw_tune_names(const xw_desc *d)
 {
-    return atomic_load_explicit(&xw_tune_active, memory_order_acquire) && find(d) != NULL;
+    if (!atomic_load_explicit(&xw_tune_active, memory_order_acquire))
+        return 0;
+    const tune_entry *e = find(d);
+    return e && e->moved;
 }
 
 void xw_tune_config(xsmmwrap_config *out)
@@ -454,6 +467,7 @@ void xw_tune_config(xsmmwrap_config *out)
     out->tune_state = state;
     out->tune_reason = state == XSMMWRAP_TUNE_IGNORED ? reason : "";
     out->tune_entries = state == XSMMWRAP_TUNE_IN_USE ? nentries : 0;
+    out->tune_moved = state == XSMMWRAP_TUNE_IN_USE ? nmoved : 0;
     out->tune_default = xw_cfg.tune_default;
     pthread_mutex_unlock(&check_lock);
 }
