@@ -15,6 +15,10 @@
 // a known kernel, create a new one), memory of 1000 kernels (made through the registry, and
 // made through dgemm_ and libxsmm_dgemm: the resident set a program sees grow), and the RSS
 // cost of loading libxsmmwrap.so. --dispatch-only runs the dispatch and memory sections alone.
+// --complex runs the complex section alone: ZGEMM and CGEMM cached, NN alpha = beta = 1 on a
+// few shapes, then conjugations, a transpose and other scalars on two (peers: our kernel, the
+// original zgemm_/cgemm_, and the interposed ones once libxsmmwrap.so exports them; % of peak
+// counts 8*M*N*K real flops).
 // The peak of the core is measured with a register-only FMA loop.
 //
 // The registry is the one linked into this program (the `core` static library): its kernels
@@ -70,6 +74,7 @@ static struct {
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
     const char *tune;     // --tune FILE: a second instance of the library reads it (ours_tuned)
     bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
+    bool complex_only;    // --complex: the complex section, nothing else
     shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
     int nshapes;               // 0: the standard shapes and every section
 } opt = {
@@ -82,10 +87,12 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
-            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only] [--tune FILE]\n"
+            "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only] [--complex]\n"
+            "                     [--tune FILE]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
             "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
-            "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n",
+            "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n"
+            "--complex measures only ZGEMM and CGEMM (cached; of --shapes when given).\n",
             SHAPE_DIM_MAX);
 }
 
@@ -127,6 +134,10 @@ static void parse_args(int argc, char **argv)
             opt.dispatch_only = true;
             continue;
         }
+        if (!strcmp(a, "--complex")) {
+            opt.complex_only = true;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
@@ -160,6 +171,10 @@ static void parse_args(int argc, char **argv)
             exit(2);
         }
         i++;
+    }
+    if (opt.complex_only && opt.dispatch_only) {
+        fprintf(stderr, "bench_kernels: --complex and --dispatch-only exclude each other\n");
+        exit(2);
     }
     if (opt.dispatch_only && opt.nshapes) {
         fprintf(stderr, "bench_kernels: --shapes and --dispatch-only exclude each other\n");
@@ -334,11 +349,16 @@ typedef void dgemm_fn(const char *, const char *, const int *, const int *, cons
 typedef void sgemm_fn(const char *, const char *, const int *, const int *, const int *,
                       const float *, const float *, const int *, const float *, const int *,
                       const float *, float *, const int *, size_t, size_t);
+// zgemm_ and cgemm_: scalars and matrices of interleaved (re, im) pairs.
+typedef void zgemm_fn(const char *, const char *, const int *, const int *, const int *,
+                      const void *, const void *, const int *, const void *, const int *,
+                      const void *, void *, const int *, size_t, size_t);
 
 static struct {
     void *handle;
     dgemm_fn *dgemm;
     sgemm_fn *sgemm;
+    zgemm_fn *zgemm, *cgemm;  // NULL until the library exports them
     int (*get_config)(xsmmwrap_config *);
     int (*get_stats)(xsmmwrap_stats *);
     const char *(*version)(void);
@@ -361,6 +381,7 @@ static struct {
     void *handle;
     dgemm_fn *dgemm;
     sgemm_fn *sgemm;
+    zgemm_fn *zgemm, *cgemm;
     char path[PATH_MAX];
     const char *corename;
     const char *config;
@@ -373,11 +394,14 @@ static void *sym(void *h, const char *name)
 
 // One benchmark case: a shape, transposes, scalars, the operands and every peer's callable.
 typedef struct {
-    int prec;  // 64 or 32
+    int prec;  // 64 or 32: of each part when complex
+    bool cx;   // complex (zgemm, cgemm): elements are (re, im) pairs
     char ta, tb;
     int m, n, k, lda, ldb, ldc;
-    double alpha, beta;
+    double alpha, beta;  // real scalars, and the real parts of complex ones (imaginary 0)
     float alpha_f, beta_f;
+    double alpha_z[2], beta_z[2];
+    float alpha_c[2], beta_c[2];
     // Operands: `count` triples [A|B|C], `stride` bytes apart; one triple when cached.
     char *base;
     size_t stride, off_b, off_c, count, pos;
@@ -390,7 +414,8 @@ typedef struct {
     bool has[P_COUNT];
 } bench_case;
 
-static size_t elem_size(const bench_case *b) { return b->prec == 64 ? 8 : 4; }
+static size_t part_size(const bench_case *b) { return b->prec == 64 ? 8 : 4; }
+static size_t elem_size(const bench_case *b) { return part_size(b) * (b->cx ? 2 : 1); }
 static size_t round64(size_t x) { return (x + 63) / 64 * 64; }
 
 // Sizes of A, B and C in elements (column-major, leading dimension times columns).
@@ -419,14 +444,26 @@ static void fill(void *p, size_t n, int prec, uint64_t seed)
     }
 }
 
+static xw_prec prec_of(const bench_case *b)
+{
+    return b->cx ? (b->prec == 64 ? XW_C64 : XW_C32) : b->prec == 64 ? XW_F64 : XW_F32;
+}
+
+static uint8_t trans_of(const bench_case *b, char t)
+{
+    return t == 'N' ? XW_TRANS_N : t == 'C' && b->cx ? XW_TRANS_C : XW_TRANS_T;
+}
+
 static xw_desc desc_of(const bench_case *b)
 {
+    const void *al = b->cx ? (const void *)b->alpha_z : (const void *)&b->alpha;
+    const void *be = b->cx ? (const void *)b->beta_z : (const void *)&b->beta;
+    const xw_prec scale_prec = b->cx ? XW_C64 : XW_F64;  // the class of the double values
     return (xw_desc){
         .m = (uint32_t)b->m, .n = (uint32_t)b->n, .k = (uint32_t)b->k,
         .lda = (uint32_t)b->lda, .ldb = (uint32_t)b->ldb, .ldc = (uint32_t)b->ldc,
-        .prec = (uint8_t)(b->prec == 64 ? XW_F64 : XW_F32),
-        .ta = b->ta != 'N', .tb = b->tb != 'N',
-        .alpha = (uint8_t)xw_scale_class(XW_F64, &b->alpha), .beta = (uint8_t)xw_scale_class(XW_F64, &b->beta),
+        .prec = (uint8_t)prec_of(b), .ta = trans_of(b, b->ta), .tb = trans_of(b, b->tb),
+        .alpha = (uint8_t)xw_scale_class(scale_prec, al), .beta = (uint8_t)xw_scale_class(scale_prec, be),
     };
 }
 
@@ -488,6 +525,29 @@ static xw_desc desc_of(const bench_case *b)
     default: break;                                                                                \
     }
 
+// Complex: our kernel, the interposed zgemm_/cgemm_ and the original's (P: z or c; AL, BE
+// arrays of two parts). LIBXSMM 1.17 has no complex GEMM.
+#define ZPEERS(T, P, AL, BE)                                                                       \
+    switch (peer) {                                                                                \
+    case P_OURS_KERNEL: {                                                                          \
+        const xw_kernel_fn fn = bc->ours->fn;                                                      \
+        const xw_desc *d = &bc->ours->desc;                                                        \
+        LOOP(T, fn(a, b, c, AL, BE, d));                                                           \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_OURS_GEMM: {                                                                            \
+        zgemm_fn *const f = wrap.P##gemm;                                                          \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, AL, a, &lda, b, &ldb, BE, c, &ldc, 1, 1));                 \
+        break;                                                                                     \
+    }                                                                                              \
+    case P_BLAS: {                                                                                 \
+        zgemm_fn *const f = blas.P##gemm;                                                          \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, AL, a, &lda, b, &ldb, BE, c, &ldc, 1, 1));                 \
+        break;                                                                                     \
+    }                                                                                              \
+    default: break;                                                                                \
+    }
+
 // Runs `reps` calls of one peer; returns the elapsed seconds (a bt_run_fn: ctx is the case).
 static double run_peer(void *ctx, int peer, size_t reps)
 {
@@ -497,7 +557,11 @@ static double run_peer(void *ctx, int peer, size_t reps)
     const double ad = bc->alpha, bd = bc->beta;
     const float as = bc->alpha_f, bs = bc->beta_f;
     const double t0 = now();
-    if (bc->prec == 64)
+    if (bc->cx && bc->prec == 64)
+        ZPEERS(double, z, bc->alpha_z, bc->beta_z)
+    else if (bc->cx)
+        ZPEERS(float, c, bc->alpha_c, bc->beta_c)
+    else if (bc->prec == 64)
         PEERS(double, d, ad, bd)
     else
         PEERS(float, s, as, bs)
@@ -650,6 +714,8 @@ static void load_blas(void)
     }
     blas.dgemm = (dgemm_fn *)sym(blas.handle, "dgemm_");
     blas.sgemm = (sgemm_fn *)sym(blas.handle, "sgemm_");
+    blas.zgemm = (zgemm_fn *)sym(blas.handle, "zgemm_");
+    blas.cgemm = (zgemm_fn *)sym(blas.handle, "cgemm_");
     Dl_info info;
     if (blas.dgemm && dladdr((void *)blas.dgemm, &info) && info.dli_fname)
         snprintf(blas.path, sizeof blas.path, "%s", info.dli_fname);
@@ -709,8 +775,17 @@ static void bind_peers(bench_case *bc)
 {
     bc->alpha_f = (float)bc->alpha;
     bc->beta_f = (float)bc->beta;
+    for (int i = 0; i < 2; i++) {
+        bc->alpha_c[i] = (float)bc->alpha_z[i];
+        bc->beta_c[i] = (float)bc->beta_z[i];
+    }
     bc->ours = ours_kernel(bc);
     bc->has[P_OURS_KERNEL] = bc->ours != NULL;
+    if (bc->cx) {
+        bc->has[P_OURS_GEMM] = (bc->prec == 64 ? wrap.zgemm : wrap.cgemm) != NULL;
+        bc->has[P_BLAS] = (bc->prec == 64 ? blas.zgemm : blas.cgemm) != NULL;
+        return;
+    }
     bc->has[P_OURS_GEMM] = bc->prec == 64 ? wrap.dgemm != NULL : wrap.sgemm != NULL;
     bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
     bc->has[P_OURS_TUNED] = bc->prec == 64 ? tuned.dgemm != NULL : tuned.sgemm != NULL;
@@ -732,11 +807,14 @@ static void bind_peers(bench_case *bc)
 #endif
 }
 
-static void case_init(bench_case *bc, int prec, char ta, char tb, int m, int n, int k, double alpha,
-                      double beta)
+static void case_init(bench_case *bc, int prec, bool cx, char ta, char tb, int m, int n, int k,
+                      double alpha, double beta)
 {
     memset(bc, 0, sizeof *bc);
     bc->prec = prec;
+    bc->cx = cx;
+    bc->alpha_z[0] = alpha;
+    bc->beta_z[0] = beta;
     bc->ta = ta;
     bc->tb = tb;
     bc->m = m;
@@ -755,7 +833,7 @@ static void case_init(bench_case *bc, int prec, char ta, char tb, int m, int n, 
 static char *case_cached(bench_case *bc)
 {
     char *buf = xalloc(bc->stride);
-    fill(buf, bc->stride / elem_size(bc), bc->prec, (uint64_t)bc->m * 131 + bc->n * 17 + bc->k);
+    fill(buf, bc->stride / part_size(bc), bc->prec, (uint64_t)bc->m * 131 + bc->n * 17 + bc->k);
     bc->base = buf;
     bc->count = 1;
     bc->pos = 0;
@@ -766,7 +844,7 @@ static char *case_cached(bench_case *bc)
 // the largest error relative to the largest reference element. -1 when the peer is absent.
 static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
 {
-    const size_t es = elem_size(bc), cn = c_elems(bc);
+    const size_t es = part_size(bc), cn = c_elems(bc) * (bc->cx ? 2 : 1);  // parts
     char *c0 = xalloc(cn * es), *ref = xalloc(cn * es);
     char *c = bc->base + bc->off_c;
     memcpy(c0, c, cn * es);
@@ -774,7 +852,11 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
     const float as = bc->alpha_f, bs = bc->beta_f;
     const void *al = bc->prec == 64 ? (const void *)&bc->alpha : (const void *)&as;
     const void *be = bc->prec == 64 ? (const void *)&bc->beta : (const void *)&bs;
-    xw_ref_gemm(bc->prec == 64 ? XW_F64 : XW_F32, bc->ta != 'N', bc->tb != 'N', bc->m, bc->n, bc->k,
+    if (bc->cx) {
+        al = bc->prec == 64 ? (const void *)bc->alpha_z : (const void *)bc->alpha_c;
+        be = bc->prec == 64 ? (const void *)bc->beta_z : (const void *)bc->beta_c;
+    }
+    xw_ref_gemm(prec_of(bc), trans_of(bc, bc->ta), trans_of(bc, bc->tb), bc->m, bc->n, bc->k,
                 al, bc->base, bc->lda, bc->base + bc->off_b, bc->ldb, be, ref, bc->ldc);
     double refmax = 0;
     for (size_t i = 0; i < cn; i++) {
@@ -813,7 +895,8 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
     free(ref);
 }
 
-static double flops_of(const bench_case *bc) { return 2.0 * bc->m * bc->n * bc->k; }
+// Real flops: a complex multiply-add is 8 (4 multiplies, 4 additions).
+static double flops_of(const bench_case *bc) { return (bc->cx ? 8.0 : 2.0) * bc->m * bc->n * bc->k; }
 
 // Measures every present peer (bench_timing.c): opt.repeats interleaved rounds, per peer the
 // best loop in ns per call (NAN for an absent peer).
@@ -870,6 +953,8 @@ static void emit_record(const record *r)
 {
     const bench_case *bc = &r->bc;
     j_open(NULL, '{');
+    if (bc->cx)
+        j_str("gemm", bc->prec == 64 ? "zgemm" : "cgemm");
     if (r->variant) {
         j_str("variant", r->variant);
         j_str("trans", (char[]){ bc->ta, bc->tb, 0 });
@@ -916,18 +1001,18 @@ static void progress(const record *r, const char *operands, const double ns[P_CO
     const bench_case *bc = &r->bc;
     fprintf(stderr,
             "bench_kernels: %s %-14s %2dx%2dx%2d %-8s ns: ours %.1f blas %.1f libxsmm %.1f\n",
-            bc->prec == 64 ? "dp" : "sp", r->variant ? r->variant : "NN", bc->m, bc->n, bc->k,
+            bc->cx ? (bc->prec == 64 ? "z " : "c ") : bc->prec == 64 ? "dp" : "sp", r->variant ? r->variant : "NN", bc->m, bc->n, bc->k,
             operands, ns[P_OURS_KERNEL], ns[P_BLAS], ns[P_LIBXSMM_KERNEL]);
 }
 
 // Sets up a case with cached operands, checks every peer against the portable kernel and
 // times them. The operands are freed; the record keeps the figures.
-static void measure_cached(record *r, int prec, const char *variant, char ta, char tb, int m, int n,
-                           int k, double alpha, double beta)
+static void measure_cached(record *r, int prec, bool cx, const char *variant, char ta, char tb, int m,
+                           int n, int k, double alpha, double beta)
 {
     memset(r, 0, sizeof *r);
     r->variant = variant;
-    case_init(&r->bc, prec, ta, tb, m, n, k, alpha, beta);
+    case_init(&r->bc, prec, cx, ta, tb, m, n, k, alpha, beta);
     char *buf = case_cached(&r->bc);
     check_peers(&r->bc, r->err, &r->route);
     warn_errors(&r->bc, r->err);
@@ -971,12 +1056,34 @@ static const shape sp_shapes[] = {
 };
 #define N_SP (sizeof sp_shapes / sizeof *sp_shapes)
 
+// Complex (--complex): ZGEMM and CGEMM NN alpha = beta = 1 on these shapes (or --shapes), then
+// the other conjugations and transposes and general scalars on two of them.
+static const shape cx_shapes[] = {
+    { 4, 4, 4 }, { 8, 8, 8 }, { 13, 13, 13 }, { 16, 16, 16 }, { 23, 23, 23 }, { 32, 32, 32 },
+};
+static const shape cx_var_shapes[] = { { 8, 8, 8 }, { 23, 23, 23 } };
+static const struct {
+    const char *name;
+    char ta, tb;
+    double alpha, beta;  // real parts; the section adds imaginary parts to "any"
+    bool any;
+} cx_variants[] = {
+    { "NC", 'N', 'C', 1.0, 1.0, false },  { "CN", 'C', 'N', 1.0, 1.0, false },
+    { "CC", 'C', 'C', 1.0, 1.0, false },  { "TN", 'T', 'N', 1.0, 1.0, false },
+    { "NN a=-1 b=0", 'N', 'N', -1.0, 0.0, false },
+    { "NN a,b complex", 'N', 'N', 0.5, 0.7, true },
+};
+#define N_CX_VARIANTS (sizeof cx_variants / sizeof *cx_variants)
+#define CX_RECORDS_MAX (2 * (SHAPES_MAX + 2 * N_CX_VARIANTS))
+
 static record *dp_rec, var_rec[N_VAR_SHAPES * N_VARIANTS], sp_rec[N_SP];
+static record cx_rec[CX_RECORDS_MAX];
+static size_t n_cx;
 
 static void section_dp(void)
 {
     for (size_t i = 0; i < n_dp; i++)
-        measure_cached(&dp_rec[i], 64, NULL, 'N', 'N', dp_list[i].m, dp_list[i].n, dp_list[i].k,
+        measure_cached(&dp_rec[i], 64, false, NULL, 'N', 'N', dp_list[i].m, dp_list[i].n, dp_list[i].k,
                        1.0, 1.0);
     update_peak();
     // Streamed: one batch far larger than the caches, walked through triple by triple; each
@@ -1001,15 +1108,54 @@ static void section_variants(void)
 {
     for (size_t s = 0; s < N_VAR_SHAPES; s++)
         for (size_t v = 0; v < N_VARIANTS; v++)
-            measure_cached(&var_rec[s * N_VARIANTS + v], 64, variants[v].name, variants[v].ta,
+            measure_cached(&var_rec[s * N_VARIANTS + v], 64, false, variants[v].name, variants[v].ta,
                            variants[v].tb, variant_shapes[s].m, variant_shapes[s].n,
                            variant_shapes[s].k, variants[v].alpha, variants[v].beta);
+}
+
+static void measure_complex(int prec, const char *variant, char ta, char tb, shape s, double alpha,
+                            double beta, bool any)
+{
+    record *r = &cx_rec[n_cx++];
+    memset(r, 0, sizeof *r);
+    r->variant = variant;
+    bench_case *bc = &r->bc;
+    case_init(bc, prec, true, ta, tb, s.m, s.n, s.k, alpha, beta);
+    if (any) {  // (0.5 - 0.25i), (0.7 + 0.1i): class "any" with both parts
+        bc->alpha_z[1] = -0.25;
+        bc->beta_z[1] = 0.1;
+        bind_peers(bc);
+    }
+    char *buf = case_cached(bc);
+    check_peers(bc, r->err, &r->route);
+    warn_errors(bc, r->err);
+    measure_peers(bc, r->cached);
+    free(buf);
+    bc->base = NULL;
+    progress(r, "cached", r->cached);
+}
+
+static void section_complex(void)
+{
+    const shape *list = opt.nshapes ? opt.shapes : cx_shapes;
+    const size_t n = opt.nshapes ? (size_t)opt.nshapes : sizeof cx_shapes / sizeof *cx_shapes;
+    for (int prec = 64; prec >= 32; prec -= 32)
+        for (size_t i = 0; i < n; i++)
+            measure_complex(prec, NULL, 'N', 'N', list[i], 1.0, 1.0, false);
+    if (opt.nshapes)
+        return;
+    for (int prec = 64; prec >= 32; prec -= 32)
+        for (size_t s = 0; s < sizeof cx_var_shapes / sizeof *cx_var_shapes; s++)
+            for (size_t v = 0; v < N_CX_VARIANTS; v++)
+                measure_complex(prec, cx_variants[v].name, cx_variants[v].ta, cx_variants[v].tb,
+                                cx_var_shapes[s], cx_variants[v].alpha, cx_variants[v].beta,
+                                cx_variants[v].any);
 }
 
 static void section_sp(void)
 {
     for (size_t s = 0; s < N_SP; s++)
-        measure_cached(&sp_rec[s], 32, NULL, 'N', 'N', sp_shapes[s].m, sp_shapes[s].n,
+        measure_cached(&sp_rec[s], 32, false, NULL, 'N', 'N', sp_shapes[s].m, sp_shapes[s].n,
                        sp_shapes[s].k, 1.0, 1.0);
 }
 
@@ -1388,6 +1534,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_kernels: cannot load %s: %s\n", wrap.path, dlerror());
     wrap.dgemm = (dgemm_fn *)sym(wrap.handle, "dgemm_");
     wrap.sgemm = (sgemm_fn *)sym(wrap.handle, "sgemm_");
+    wrap.zgemm = (zgemm_fn *)sym(wrap.handle, "zgemm_");
+    wrap.cgemm = (zgemm_fn *)sym(wrap.handle, "cgemm_");
     wrap.get_config = (int (*)(xsmmwrap_config *))sym(wrap.handle, "xsmmwrap_get_config");
     wrap.get_stats = (int (*)(xsmmwrap_stats *))sym(wrap.handle, "xsmmwrap_get_stats");
     wrap.version = (const char *(*)(void))sym(wrap.handle, "xsmmwrap_version");
@@ -1420,10 +1568,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_kernels: peak %.1f GFLOP/s DP (%s) on CPU %d\n", peak_dp,
             peak_zmm ? "avx512" : "avx2", opt.cpu);
 
-    // --shapes: those shapes' DP section only; --dispatch-only: dispatch and memory only.
-    const bool all = opt.nshapes == 0 && !opt.dispatch_only;
-    const bool dispatch = opt.nshapes == 0;
-    if (opt.nshapes) {
+    // --shapes: those shapes' DP section only; --dispatch-only: dispatch and memory only;
+    // --complex: the complex section only (of --shapes when given).
+    const bool all = opt.nshapes == 0 && !opt.dispatch_only && !opt.complex_only;
+    const bool dispatch = opt.nshapes == 0 && !opt.complex_only;
+    if (opt.complex_only) {
+        n_dp = 0;
+    } else if (opt.nshapes) {
         dp_list = opt.shapes;
         n_dp = (size_t)opt.nshapes;
     } else if (opt.dispatch_only) {
@@ -1438,13 +1589,15 @@ int main(int argc, char **argv)
         section_memory();  // first: both registries are empty but for the library's first call
         section_dispatch();
     }
-    if (!opt.dispatch_only)
+    if (!opt.dispatch_only && !opt.complex_only)
         section_dp();
     update_peak();
     if (all) {
         section_variants();
         section_sp();
     }
+    if (opt.complex_only)
+        section_complex();
     update_peak();
     fprintf(stderr, "bench_kernels: peak (best of the run) %.1f GFLOP/s DP\n", peak_dp);
 
@@ -1455,7 +1608,9 @@ int main(int argc, char **argv)
     j_int("repeats", opt.repeats);
     j_int("stream_bytes", (long long)opt.stream_bytes);
     j_open("sections", '[');
-    if (!opt.dispatch_only)
+    if (opt.complex_only)
+        j_str(NULL, "complex");
+    else if (!opt.dispatch_only)
         j_str(NULL, "dp");
     if (dispatch) {
         j_str(NULL, "dispatch");
@@ -1551,6 +1706,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; all && i < N_SP; i++)
         emit_record(&sp_rec[i]);
     j_close(']');
+    if (opt.complex_only) {
+        j_open("complex", '[');
+        for (size_t i = 0; i < n_cx; i++)
+            emit_record(&cx_rec[i]);
+        j_close(']');
+    }
 
     // Whether the kernels of this run were generated: counted over this program's registry.
     xsmmwrap_stats st_end;

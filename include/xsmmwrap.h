@@ -1,7 +1,8 @@
 /* xsmmwrap.h: the public C API of libxsmmwrap, the GEMM call wrapper.
  *
- * The library intercepts the BLAS GEMM entry points of a program (dgemm_, cblas_dgemm, their
- * ILP64 and scipy_ forms) and serves small calls with generated code. This header is for
+ * The library intercepts the BLAS GEMM entry points of a program (dgemm_, sgemm_, zgemm_,
+ * cgemm_, cblas_dgemm... and their ILP64 and scipy_ forms) and serves small calls with
+ * generated code. This header is for
  * programs and tools that want to look inside: statistics, kernels, configuration, and a
  * direct GEMM call. The Python package binds the block between XSMMWRAP_CDEF_BEGIN and
  * XSMMWRAP_CDEF_END with cffi, so that block is plain C: no macros, no includes.
@@ -37,7 +38,8 @@ typedef enum xsmmwrap_route {
     XSMMWRAP_ROUTE_PORTABLE = 1,   /**< the portable C kernel */
     XSMMWRAP_ROUTE_SCALE = 2,      /**< alpha = 0, K = 0, M = 0 or N = 0: C = beta*C by the
                                         wrapper at any size, A and B never read */
-    XSMMWRAP_ROUTE_TOO_LARGE = 3,  /**< M*N*K above the threshold (XSMMWRAP_MAX_MNK) */
+    XSMMWRAP_ROUTE_TOO_LARGE = 3,  /**< M*N*K above the threshold (XSMMWRAP_MAX_MNK; complex:
+                                        4*M*N*K) */
     XSMMWRAP_ROUTE_UNSUPPORTED = 4,/**< a shape or stride the kernel path does not handle */
     XSMMWRAP_ROUTE_INVALID = 5,    /**< invalid arguments: the original BLAS reports them */
     XSMMWRAP_ROUTE_DISABLED = 6,   /**< XSMMWRAP_DISABLE=1 */
@@ -73,7 +75,8 @@ typedef struct xsmmwrap_stats {
     uint64_t code_bytes;                   /**< bytes of generated code (not reset) */
     uint64_t memory_bytes;                 /**< memory held, each page once: code, registry,
                                                 generator buffer, statistics (docs/REPORT.md) */
-    double kernel_gflop;                   /**< floating-point work done on the kernel path */
+    double kernel_gflop;                   /**< floating-point work done on the kernel path
+                                                (a complex multiply-add counts 8) */
     uint64_t tuned_calls;                  /**< calls the tuning file routed otherwise than the
                                                 defaults: by_route[TUNED_BLAS] + the calls of
                                                 tuned kernels */
@@ -81,8 +84,11 @@ typedef struct xsmmwrap_stats {
 
 /** One kernel of the registry, with its call counts. */
 typedef struct xsmmwrap_kernel_info {
-    int precision;          /**< 64 or 32 (bits of the element type) */
-    char trans_a;           /**< 'N' or 'T' (column-major view) */
+    int precision;          /**< bits of the element type: 64 or 32 real (dgemm, sgemm), 128 or
+                                 64 complex (zgemm, cgemm) */
+    int is_complex;         /**< 1 for complex elements (zgemm, cgemm), else 0 */
+    char trans_a;           /**< 'N', 'T' or 'C' (conjugate transpose, complex only), in the
+                                 column-major view */
     char trans_b;
     int64_t m, n, k;
     int64_t lda, ldb, ldc;
@@ -99,7 +105,8 @@ typedef struct xsmmwrap_kernel_info {
 
 /** The configuration in effect, read once from the environment at first use. */
 typedef struct xsmmwrap_config {
-    int64_t max_mnk;        /**< XSMMWRAP_MAX_MNK: largest M*N*K served by a kernel */
+    int64_t max_mnk;        /**< XSMMWRAP_MAX_MNK: largest M*N*K served by a kernel, in real
+                                 multiply-adds (a complex call's 4*M*N*K) */
     int64_t max_kernels;    /**< XSMMWRAP_MAX_KERNELS: registry capacity */
     int disabled;           /**< XSMMWRAP_DISABLE */
     int jit;                /**< XSMMWRAP_JIT (0 = portable kernel only) */

@@ -1,5 +1,9 @@
 """Differential driver for one exported GEMM name of libxsmmwrap.so (run by test_entry_points.py).
 
+Real (dgemm, sgemm) and complex (zgemm, cgemm) names alike: complex calls add the transpose C
+(conjugate) and complex scalars (parts zero or not, signed zeros), are compared with numpy's
+complex product, and their threshold is 4*M*N*K (a complex multiply-add is four real ones).
+
 The library is loaded with ctypes (not preloaded) and its entry point is called directly; the
 original BLAS behind declined calls is whatever XSMMWRAP_BLAS (set by the test) provides. Every
 result is compared with numpy, the ld padding of C and the inputs A and B must be untouched.
@@ -40,7 +44,12 @@ import numpy as np
 # name -> (interface, element type, integer type)
 SYMBOLS: dict[str, tuple[str, Any, Any]] = {}
 for _prefix in ("", "scipy_"):
-    for _p, _dt in (("d", np.float64), ("s", np.float32)):
+    for _p, _dt in (
+        ("d", np.float64),
+        ("s", np.float32),
+        ("z", np.complex128),
+        ("c", np.complex64),
+    ):
         SYMBOLS[f"{_prefix}{_p}gemm_"] = ("f77", _dt, ct.c_int32)
         SYMBOLS[f"{_prefix}{_p}gemm_64_"] = ("f77", _dt, ct.c_int64)
         SYMBOLS[f"{_prefix}cblas_{_p}gemm"] = ("cblas", _dt, ct.c_int32)
@@ -49,7 +58,19 @@ for _prefix in ("", "scipy_"):
 ROW_MAJOR, COL_MAJOR = 101, 102
 NO_TRANS, TRANS, CONJ_TRANS = 111, 112, 113
 SCALARS = [0.0, 1.0, -1.0, 0.37]
+# Complex: the grid's, then more for random picks: a zero imaginary part of either sign keeps the
+# real part's class (1 - 0j is 1); any other imaginary part makes it "any"; both parts zero is 0.
+COMPLEX_SCALARS = [0.0, 1.0, -1.0, 0.37, complex(0.5, -1.25)]
+COMPLEX_PICKS = COMPLEX_SCALARS + [
+    complex(1.0, -0.0),
+    complex(-1.0, 0.0),
+    complex(-0.0, -0.0),
+    complex(0.0, 0.75),
+    complex(-0.0, 2.0),
+]
 C_PAD = 1234.5  # exact in f32; the ld padding of C must keep it
+SCALE_CHECKED = 2048  # elements of a complex C = beta*C checked bit for bit
+PRECISION_NAMES = {"d": "f64", "f": "f32", "D": "c128", "F": "c64"}  # by numpy's dtype.char
 DEFAULT_MAX_MNK = 64 * 64 * 64
 
 
@@ -86,6 +107,23 @@ class Case:
 
 def is_trans(t: Any) -> bool:
     return t in ("T", "t", "C", "c", TRANS, CONJ_TRANS)
+
+
+def is_conj(t: Any) -> bool:
+    return t in ("C", "c", CONJ_TRANS)
+
+
+def stored(t: Any, x: np.ndarray) -> np.ndarray:
+    """The matrix as stored for op(X) = x under transpose t (conjugated for 'C' when complex:
+    a real 'C' is 'T')."""
+    if not is_trans(t):
+        return x
+    return x.conj().T if is_conj(t) and np.iscomplexobj(x) else x.T
+
+
+def real_dtype(dtype: Any) -> Any:
+    """The type of one part: float64 for complex128, float32 for complex64, else itself."""
+    return np.dtype(dtype).type(0).real.dtype
 
 
 def stored_shapes(c: Case) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -133,19 +171,64 @@ def block_index(shape: tuple[int, int], ld: int, row_major: bool) -> np.ndarray:
     return (i * ld + j) if row_major else (j * ld + i)
 
 
+def parts(x: np.ndarray) -> np.ndarray:
+    """A real array as it is; a complex one as its parts (re, im interleaved on the last axis)."""
+    x = np.ascontiguousarray(x)
+    return x.view(real_dtype(x.dtype)) if np.iscomplexobj(x) else x
+
+
 def bits(x: np.ndarray) -> np.ndarray:
-    """The bit patterns of a float array, as unsigned integers of the same width."""
+    """The bit patterns of a float array (of each part of a complex one), as unsigned integers
+    of the same width."""
+    x = parts(x)
     return x.view(np.uint64 if x.dtype == np.float64 else np.uint32)
 
 
 def special_values(dtype: Any) -> np.ndarray:
-    """Values a careless C = beta*C or a read of A/B gets wrong: signed zeros, infinities and
-    NaNs with payloads and either sign (quiet, so that copies keep their bits)."""
-    if dtype == np.float64:
+    """Values a careless C = beta*C or a read of A/B gets wrong: signed zeros (the first
+    values), infinities and NaNs with payloads and either sign (quiet, so that copies keep their
+    bits). Complex: zeros with either sign in either part, then each of those in one part."""
+    part = real_dtype(dtype)
+    if part == np.float64:
         nans = np.array([0x7FF8000000000ABC, 0xFFF8000000000123], dtype=np.uint64)
     else:
         nans = np.array([0x7FC00ABC, 0xFFC00123], dtype=np.uint32)
-    return np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf], dtype=dtype), nans.view(dtype)])
+    real = np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf], dtype=part), nans.view(part)])
+    if not np.issubdtype(dtype, np.complexfloating):
+        return real
+    pairs = [(0.0, -0.0), (-0.0, 0.0)]
+    for x in real[2:]:
+        pairs += [(x, 0.5), (0.25, x), (x, -0.0)]
+    out = np.empty(len(pairs), dtype=dtype)
+    out.view(part)[0::2] = [p[0] for p in pairs]
+    out.view(part)[1::2] = [p[1] for p in pairs]
+    return out
+
+
+_LIBM = ct.CDLL("libm.so.6")
+_FMA = {np.dtype(np.float64): _LIBM.fma, np.dtype(np.float32): _LIBM.fmaf}
+for _t, _f in ((ct.c_double, _LIBM.fma), (ct.c_float, _LIBM.fmaf)):
+    _f.restype = _t
+    _f.argtypes = [_t, _t, _t]
+
+
+def fma(x: np.ndarray, y: Any, z: np.ndarray) -> np.ndarray:
+    """x*y + z rounded once, elementwise, in x's precision (libm's fma)."""
+    f = np.frompyfunc(_FMA[x.dtype], 3, 1)
+    return np.asarray(f(x, x.dtype.type(y), z), dtype=object).astype(x.dtype)
+
+
+def contract_scale(c: np.ndarray, beta: complex) -> np.ndarray:
+    """beta*c for a complex c as the arithmetic contract forms it (docs/ARCHITECTURE.md):
+    (fma(cr, br, -(ci*bi)), fma(ci, br, cr*bi)), each product and fma rounded in c's precision."""
+    part = real_dtype(c.dtype)
+    cr, ci = np.ascontiguousarray(c.real), np.ascontiguousarray(c.imag)
+    br, bi = part.type(beta.real), part.type(beta.imag)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.empty_like(c)
+        out.real = fma(cr, br, -(ci * bi))
+        out.imag = fma(ci, br, cr * bi)
+    return out
 
 
 def plant(rng: np.random.Generator, x: np.ndarray, values: np.ndarray, share: float) -> None:
@@ -171,8 +254,13 @@ class Driver:
         self.iface, self.dtype, self.itype = SYMBOLS[symbol]
         self.fn = getattr(self.lib, symbol)
         self.fn.restype = None
-        self.scalar = ct.c_double if self.dtype == np.float64 else ct.c_float
-        self.tol = 1e-12 if self.dtype == np.float64 else 1e-5
+        self.complex = bool(np.issubdtype(self.dtype, np.complexfloating))
+        self.scalar = ct.c_double if real_dtype(self.dtype) == np.float64 else ct.c_float
+        self.tol = 1e-12 if real_dtype(self.dtype) == np.float64 else 1e-5
+        if self.complex:  # four chains and a combination per part: a looser bound
+            self.tol *= 3
+        self.scalars = COMPLEX_SCALARS if self.complex else SCALARS
+        self.picks = COMPLEX_PICKS if self.complex else SCALARS
         self.rng = np.random.default_rng(seed)
         self.pyrng = random.Random(seed)
         self.failures: list[str] = []
@@ -192,6 +280,13 @@ class Driver:
         self.max_mnk = int(env, 0) if env else DEFAULT_MAX_MNK
 
     # -- the call -------------------------------------------------------------------------
+    def scalar_arg(self, v: Any, by_pointer: bool) -> Any:
+        """A scalar as the interface passes it: Fortran by pointer, CBLAS real by value and
+        complex by pointer (the array must outlive the call: ctypes keeps it in byref)."""
+        if self.complex:
+            return ct.byref((self.scalar * 2)(complex(v).real, complex(v).imag))
+        return ct.byref(self.scalar(v)) if by_pointer else self.scalar(v)
+
     def call(self, c: Case, a: np.ndarray, b: np.ndarray, cc: np.ndarray) -> None:
         lda, ldb, ldc = leading_dims(c)
         ptr = [x.ctypes.data_as(ct.c_void_p) for x in (a, b, cc)]
@@ -206,12 +301,12 @@ class Driver:
                 ct.byref(it(c.m)),
                 ct.byref(it(c.n)),
                 ct.byref(it(c.k)),
-                ct.byref(self.scalar(c.alpha)),
+                self.scalar_arg(c.alpha, True),
                 ptr[0],
                 ct.byref(it(lda)),
                 ptr[1],
                 ct.byref(it(ldb)),
-                ct.byref(self.scalar(c.beta)),
+                self.scalar_arg(c.beta, True),
                 ptr[2],
                 ct.byref(it(ldc)),
                 ct.c_size_t(1),
@@ -225,15 +320,22 @@ class Driver:
                 it(c.m),
                 it(c.n),
                 it(c.k),
-                self.scalar(c.alpha),
+                self.scalar_arg(c.alpha, False),
                 ptr[0],
                 it(lda),
                 ptr[1],
                 it(ldb),
-                self.scalar(c.beta),
+                self.scalar_arg(c.beta, False),
                 ptr[2],
                 it(ldc),
             )
+
+    def values(self, shape: tuple[int, int]) -> np.ndarray:
+        """Random elements in [-1, 1] (each part, when complex)."""
+        x = self.rng.uniform(-1.0, 1.0, shape)
+        if self.complex:
+            x = x + 1j * self.rng.uniform(-1.0, 1.0, shape)
+        return x.astype(self.dtype)
 
     def fail(self, c: Case, what: str) -> None:
         lds = leading_dims(c)
@@ -249,9 +351,7 @@ class Driver:
         lda, ldb, ldc = leading_dims(c)
         dt = self.dtype
         served = not self.disabled and c.expect in ("kernel", "scale")
-        opa = self.rng.uniform(-1.0, 1.0, (c.m, c.k)).astype(dt)
-        opb = self.rng.uniform(-1.0, 1.0, (c.k, c.n)).astype(dt)
-        c0 = self.rng.uniform(-1.0, 1.0, (c.m, c.n)).astype(dt)
+        opa, opb, c0 = self.values((c.m, c.k)), self.values((c.k, c.n)), self.values((c.m, c.n))
         nonfinite = special_values(dt)[2:]
         if served and c.alpha == 0.0:  # the wrapper never reads A or B then
             plant(self.rng, opa, nonfinite, 0.3)
@@ -260,8 +360,8 @@ class Driver:
             plant(self.rng, c0, nonfinite, 0.3)
         elif served and c.expect == "scale":  # C = beta*C bit for bit, zeros and NaNs too
             plant(self.rng, c0, special_values(dt), 0.3)
-        a = pack(opa.T if is_trans(c.ta) else opa, lda, rm, np.nan, dt)
-        b = pack(opb.T if is_trans(c.tb) else opb, ldb, rm, np.nan, dt)
+        a = pack(stored(c.ta, opa), lda, rm, np.nan, dt)
+        b = pack(stored(c.tb, opb), ldb, rm, np.nan, dt)
         cbuf = pack(c0, ldc, rm, C_PAD, dt)
         a0, b0, cbuf0 = a.copy(), b.copy(), cbuf.copy()
 
@@ -278,17 +378,18 @@ class Driver:
         if served and c.expect == "scale":
             self.check_scale(c, c0, cbuf[idx])
             return
-        got = cbuf[idx].astype(np.float64)
+        wide = np.complex128 if self.complex else np.float64
+        got = cbuf[idx].astype(wide)
 
-        ref = np.zeros((c.m, c.n))
+        ref = np.zeros((c.m, c.n), dtype=wide)
         bound = np.zeros((c.m, c.n))
         if c.alpha != 0.0 and c.k:
-            a64, b64 = opa.astype(np.float64), opb.astype(np.float64)
+            a64, b64 = opa.astype(wide), opb.astype(wide)
             ref += c.alpha * (a64 @ b64)
             bound += abs(c.alpha) * (np.abs(a64) @ np.abs(b64))
         if c.beta != 0.0:
-            ref += c.beta * c0.astype(np.float64)
-            bound += abs(c.beta) * np.abs(c0.astype(np.float64))
+            ref += c.beta * c0.astype(wide)
+            bound += abs(c.beta) * np.abs(c0.astype(wide))
         if got.size and not np.isfinite(got).all():
             self.fail(
                 c,
@@ -305,14 +406,22 @@ class Driver:
     def check_scale(self, c: Case, c0: np.ndarray, got: np.ndarray) -> None:
         """Reference BLAS's C = beta*C, bit for bit: beta = 0 gives +0.0 (C not read), beta = 1
         leaves C as it was (NaN payloads too), any other beta is one multiply in the precision
-        of C (where that gives NaN, which NaN is the hardware's choice: only NaN is required)."""
+        of C (where that gives NaN, which NaN is the hardware's choice: only NaN is required).
+        A complex beta*c is the contract's (contract_scale), computed with libm's fma one
+        element at a time: of a larger C, SCALE_CHECKED elements at random are checked."""
         if c.beta == 0.0:
             want = np.zeros_like(c0)
         elif c.beta == 1.0:
             want = c0
+        elif self.complex:
+            if c0.size > SCALE_CHECKED:
+                keep = np.sort(self.rng.choice(c0.size, SCALE_CHECKED, replace=False))
+                c0, got = c0.ravel()[keep], got.ravel()[keep]
+            want = contract_scale(c0, complex(c.beta))
         else:
             with np.errstate(invalid="ignore", over="ignore"):
                 want = c0 * c0.dtype.type(c.beta)
+        got, want = parts(got), parts(want)  # complex: each part on its own
         differ = bits(got) != bits(want)
         if c.beta not in (0.0, 1.0):
             differ &= ~(np.isnan(want) & np.isnan(got))
@@ -328,7 +437,7 @@ class Driver:
             self.fail(
                 c,
                 f"wrong result: C is not beta*C bit for bit at {at} "
-                f"(got {got[at]!r}, want {want[at]!r}, C was {c0[at]!r})",
+                f"(got {got[at]!r}, want {want[at]!r}, C was {parts(c0)[at]!r})",
             )
 
     def damage(self, c: Case, a: np.ndarray, cbuf: np.ndarray, idx: np.ndarray) -> None:
@@ -337,7 +446,7 @@ class Driver:
             return
         first = idx.flat[0]
         if self.sabotage == "result":
-            cbuf[first] += 1e-9 * max(1.0, abs(float(cbuf[first])))
+            cbuf[first] += 1e-9 * max(1.0, abs(cbuf[first]))
         elif self.sabotage == "nan":
             cbuf[first] = np.nan
         elif self.sabotage == "padding":
@@ -347,11 +456,8 @@ class Driver:
 
     # -- one invalid call: C must be untouched, the original BLAS reports it ---------------
     def run_invalid(self, c: Case) -> None:
-        dt = self.dtype
         size = (max(abs(c.m), abs(c.n), abs(c.k)) + 2) ** 2 + 16
-        a = self.rng.uniform(-1, 1, size).astype(dt)
-        b = self.rng.uniform(-1, 1, size).astype(dt)
-        cbuf = self.rng.uniform(-1, 1, size).astype(dt)
+        a, b, cbuf = (self.values((size, 1)).ravel() for _ in range(3))
         c0 = cbuf.copy()
         self.call(c, a, b, cbuf)
         if cbuf.tobytes() != c0.tobytes():
@@ -377,13 +483,17 @@ class Driver:
         if c.order == ROW_MAJOR:
             ta, tb, m, n, lda, ldb = tb, ta, n, m, ldb, lda
 
-        def cls(v: float) -> str:
+        def cls(v: complex) -> str:
+            # (A complex 1 - 0j equals 1: a zero imaginary part of either sign keeps the class.)
             return {1.0: "1", -1.0: "-1", 0.0: "0"}.get(v, "any")
 
+        def trans(t: Any) -> str:
+            return "C" if self.complex and is_conj(t) else "T" if is_trans(t) else "N"
+
         return {
-            "precision": "f64" if self.dtype == np.float64 else "f32",
-            "trans_a": "T" if is_trans(ta) else "N",
-            "trans_b": "T" if is_trans(tb) else "N",
+            "precision": PRECISION_NAMES[np.dtype(self.dtype).char],
+            "trans_a": trans(ta),
+            "trans_b": trans(tb),
             "m": m,
             "n": n,
             "k": c.k,
@@ -395,19 +505,25 @@ class Driver:
         }
 
     # -- the cases ---------------------------------------------------------------------------
-    def route_of(self, m: int, n: int, k: int, alpha: float) -> str:
+    def work(self, m: int, n: int, k: int) -> int:
+        """What the threshold counts: real multiply-adds (a complex one is four)."""
+        return (4 if self.complex else 1) * m * n * k
+
+    def route_of(self, m: int, n: int, k: int, alpha: complex) -> str:
         """The route of a valid call (with leading dimensions that fit 32 bits)."""
         if not (m and n and k) or alpha == 0.0:
             return "scale"  # nothing to multiply: the wrapper's at any size
-        if m * n * k > self.max_mnk:
+        if self.work(m, n, k) > self.max_mnk:
             return "too_large"
         return "kernel"
 
     def trans_values(self) -> tuple[list[Any], list[Any]]:
-        """(the four-transposes basis, every accepted spelling)."""
+        """(the basis of transposes: every pair is tried, and every accepted spelling). The
+        basis is N, T, and C too when complex (a real C is T)."""
         if self.iface == "f77":
-            return ["N", "T"], ["N", "T", "C", "n", "t", "c"]
-        return [NO_TRANS, TRANS], [NO_TRANS, TRANS, CONJ_TRANS]
+            return ["N", "T", *(["C"] if self.complex else [])], ["N", "T", "C", "n", "t", "c"]
+        basis = [NO_TRANS, TRANS, *([CONJ_TRANS] if self.complex else [])]
+        return basis, [NO_TRANS, TRANS, CONJ_TRANS]
 
     def orders(self) -> list[int]:
         return [COL_MAJOR] if self.iface == "f77" else [COL_MAJOR, ROW_MAJOR]
@@ -450,20 +566,20 @@ class Driver:
         pick = self.pyrng.choice
 
         # Sides up to twice the threshold's cube root: calls on both sides of it.
-        hi = min(80, 2 * round(self.max_mnk ** (1 / 3)))
+        hi = min(80, 2 * round((self.max_mnk / self.work(1, 1, 1)) ** (1 / 3)))
 
-        def shape(alpha: float) -> tuple[int, int, int]:
+        def shape(alpha: complex) -> tuple[int, int, int]:
             while True:
                 m, n, k = self.dim(hi), self.dim(hi), self.dim(hi)
                 if not kernel_only or self.route_of(m, n, k, alpha) != "too_large":
                     return m, n, k
 
-        # The four transposes x every alpha/beta, per layout.
+        # Every pair of transposes x every alpha/beta, per layout.
         for order in self.orders():
             for ta in basis:
                 for tb in basis:
-                    for alpha in SCALARS:
-                        for beta in SCALARS:
+                    for alpha in self.scalars:
+                        for beta in self.scalars:
                             cases.append(
                                 self.make(ta, tb, *shape(alpha), alpha, beta, order, "grid")
                             )
@@ -471,28 +587,28 @@ class Driver:
         for order in self.orders():
             for ta in spellings:
                 for tb in spellings:
-                    alpha = pick(SCALARS)
+                    alpha = pick(self.picks)
                     cases.append(
-                        self.make(ta, tb, *shape(alpha), alpha, pick(SCALARS), order, "spelling")
+                        self.make(ta, tb, *shape(alpha), alpha, pick(self.picks), order, "spelling")
                     )
         # Random shapes, scalars and paddings.
         for _ in range(n_random):
-            alpha = pick(SCALARS)
+            alpha = pick(self.picks)
             cases.append(
                 self.make(
                     pick(spellings),
                     pick(spellings),
                     *shape(alpha),
                     alpha,
-                    pick(SCALARS),
+                    pick(self.picks),
                     pick(self.orders()),
                     "random",
                 )
             )
         # Zero sizes with every scalar: C scaled by beta (or untouched) only.
         for m, n, k in [(0, 5, 3), (4, 0, 3), (4, 5, 0), (0, 0, 0), (1, 1, 0)]:
-            for alpha in SCALARS:
-                for beta in SCALARS:
+            for alpha in self.scalars:
+                for beta in self.scalars:
                     cases.append(
                         self.make(
                             pick(spellings),
@@ -506,18 +622,21 @@ class Driver:
                             "zero",
                         )
                     )
-        # The threshold's edge: M*N*K == limit is served, one more is not.
+        # The threshold's edge: work(M, N, K) == limit is served, one more K is not (q: the
+        # limit in M*N*K; side x side x q/side^2 with the side nearest q's cube root that fits).
         lim = self.max_mnk
-        edge = [(1, 1, lim)] if lim <= 1 << 20 else []
-        cube = round(lim ** (1 / 3))
-        if cube**3 == lim:
-            edge.append((cube, cube, cube))
+        q = lim // self.work(1, 1, 1)
+        edge = [(1, 1, q)] if q <= 1 << 20 else []
+        side = next(a for a in range(round(q ** (1 / 3)), 0, -1) if q % (a * a) == 0)
+        box = (side, side, q // (side * side)) if self.work(1, 1, q) == lim else None
+        if box:
+            edge.append(box)
         if not kernel_only:
-            if lim < 1 << 20:
-                edge.append((1, 1, lim + 1))
-                edge.append((1, 2, lim // 2 + 1))
-            if cube**3 == lim:
-                edge.append((cube, cube, cube + 1))
+            if q < 1 << 20:
+                edge.append((1, 1, q + 1))
+                edge.append((1, 2, q // 2 + 1))
+            if box:
+                edge.append((box[0], box[1], box[2] + 1))
             # Above the default threshold whatever the setting (original BLAS when lowered).
             edge += [(65, 65, 65), (3, 300, 400), (100, 90, 80)]
         for m, n, k in edge:
@@ -529,8 +648,8 @@ class Driver:
                         m,
                         n,
                         k,
-                        pick(SCALARS[1:]),
-                        pick(SCALARS),
+                        pick([v for v in self.picks if v != 0.0]),
+                        pick(self.picks),
                         order,
                         "edge",
                     )
@@ -546,10 +665,17 @@ class Driver:
         shapes = [(8, 8, 8), (5, 7, 3), (cube, cube, cube), (3, 300, 400), (70, 70, 0), (3, 4, 0)]
         if lim <= 1 << 20:
             shapes.append((1, lim + 1, 0))  # one side above the threshold
+        zeros: list[complex] = [0.0, -0.0]
+        others: list[complex] = [0.37, 1.0]
+        betas: list[complex] = [0.0, -0.0, 1.0, -1.0, 0.37]
+        if self.complex:
+            zeros.append(complex(-0.0, 0.0))
+            others.append(complex(0.0, 2.0))
+            betas += [complex(0.0, -0.0), complex(1.0, -0.0), complex(0.5, -1.25), 1j]
         out = []
         for m, n, k in shapes:
-            for alpha in [0.0, -0.0] if k else [0.37, 1.0]:
-                for beta in [0.0, -0.0, 1.0, -1.0, 0.37]:
+            for alpha in zeros if k else others:
+                for beta in betas:
                     order = self.pyrng.choice(self.orders())
                     ta, tb = self.pyrng.choice(spellings), self.pyrng.choice(basis)
                     out.append(self.make(ta, tb, m, n, k, alpha, beta, order, "scale"))
@@ -612,16 +738,17 @@ class Driver:
         every argument apart from that memory."""
         basis, spellings = self.trans_values()
         out: list[Case] = []
+        m, n, k = (4, 5, 6) if self.complex else (8, 7, 6)  # a kernel's under XSMMWRAP_MAX_MNK=1000
         for order in self.orders():
-            base = Case(basis[0], basis[0], 8, 7, 6, 1.0, 1.0, order, note="neighbour base")
+            base = Case(basis[0], basis[0], m, n, k, 1.0, 1.0, order, note="neighbour base")
             lda, ldb, ldc = leading_dims(base)
             variants: list[tuple[str, Case]] = [
                 ("transa", replace(base, ta=basis[1])),
                 ("transb", replace(base, tb=basis[1])),
                 ("transa spelling", replace(base, ta=spellings[-1])),
-                ("m", replace(base, m=9)),
-                ("n", replace(base, n=8)),
-                ("k", replace(base, k=5)),
+                ("m", replace(base, m=m + 1)),
+                ("n", replace(base, n=n + 1)),
+                ("k", replace(base, k=k - 1)),
                 ("lda", replace(base, pad=(1, 0, 0))),
                 ("ldb", replace(base, pad=(0, 1, 0))),
                 ("ldc", replace(base, pad=(0, 0, 1))),
@@ -635,6 +762,17 @@ class Driver:
             if self.iface == "cblas":
                 other = ROW_MAJOR if order == COL_MAJOR else COL_MAJOR
                 variants.append(("layout", replace(base, order=other)))
+            if self.complex:
+                variants += [
+                    ("transa C", replace(base, ta=basis[2])),
+                    ("transb C", replace(base, tb=basis[2])),
+                    ("alpha 1-0j", replace(base, alpha=complex(1.0, -0.0))),
+                    ("alpha 0.5j", replace(base, alpha=0.5j)),
+                    ("alpha -0-0j", replace(base, alpha=complex(-0.0, -0.0))),
+                    ("beta 1-0j", replace(base, beta=complex(1.0, -0.0))),
+                    ("beta 2j", replace(base, beta=2j)),
+                    ("beta -0+0j", replace(base, beta=complex(-0.0, 0.0))),
+                ]
             if with_invalid:
                 bad_t = "X" if self.iface == "f77" else 110
                 variants += [
@@ -647,13 +785,32 @@ class Driver:
                 ]
                 variants += [
                     ("bad transa", replace(base, ta=bad_t, expect="invalid")),
-                    ("m < 0", replace(base, m=-8, expect="invalid")),
+                    ("m < 0", replace(base, m=-m, expect="invalid")),
                 ]
             for what, v in variants:
                 if v.expect != "invalid":
                     v = replace(v, expect=self.route_of(v.m, v.n, v.k, v.alpha))
                 out += [base, base, replace(v, note=f"neighbour: {what}")]
             out.append(base)
+        if self.complex:
+            out += self.complex_neighbours(basis)
+        return out
+
+    def complex_neighbours(self, basis: list[Any]) -> list[Case]:
+        """Neighbours of complex calls from other bases: scalars whose imaginary parts differ
+        (the same kernel, which must read them at each call), and T against C."""
+        out: list[Case] = []
+        for order in self.orders():
+            base = Case(basis[0], basis[0], 4, 5, 6, 0.5j, complex(0.25, -1.0), order, note="")
+            pairs = [
+                (base, "other alpha and beta", replace(base, alpha=complex(-2, 1), beta=3j)),
+                (replace(base, alpha=2.0), "alpha 2 then 2+1j", replace(base, alpha=2 + 1j)),
+                (replace(base, ta=basis[1]), "transa T then C", replace(base, ta=basis[2])),
+                (replace(base, tb=basis[2]), "transb C then T", replace(base, tb=basis[1])),
+            ]
+            for first, what, then in pairs:
+                first = replace(first, note="neighbour base", expect="kernel")
+                out += [first, first, replace(then, note=f"neighbour: {what}"), first]
         return out
 
     def big_ld_cases(self) -> list[Case]:

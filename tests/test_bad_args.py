@@ -1,6 +1,7 @@
 """Invalid GEMM calls reach the original BLAS untouched: same output, same exit status.
 
-tests/c/bad_args.c makes one invalid dgemm_ or cblas_dgemm call per invocation. It is linked
+tests/c/bad_args.c makes one invalid dgemm_ or cblas_dgemm call per invocation, or the same
+through zgemm_ or cblas_zgemm (complex scalars, by pointer for CBLAS). It is linked
 twice (tests/c/meson.build): bad_args_openblas against libopenblas.so.0, bad_args_refblas
 against the reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3 through the run path,
 ahead of the libblas.so.3 alternative). Each case runs plain and with LD_PRELOAD=libxsmmwrap.so;
@@ -29,7 +30,8 @@ PROVIDERS = {
 
 
 # Invalid for the reference BLAS, accepted by OpenBLAS 0.3.21: 'R' and CblasConjNoTrans (114)
-# are taken as no transpose, and lda = 0 with m = 0 is not reported (nothing to compute).
+# are taken as no transpose (zgemm: conjugate, no transpose), and lda = 0 with m = 0 is not
+# reported (nothing to compute).
 OPENBLAS_ACCEPTS = {"f77_transa_R", "cblas_transa_conjnotrans", "f77_lda_zero_m_zero"}
 
 
@@ -50,9 +52,9 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
-def _run(exe: Path, case: str, alpha: str, **env: str) -> subprocess.CompletedProcess:
+def _run(exe: Path, case: str, alpha: str, prec: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(exe), case, alpha],
+        [str(exe), case, alpha, prec],
         env=clean_env(OPENBLAS_NUM_THREADS="1", **env),
         capture_output=True,
         text=True,
@@ -73,17 +75,21 @@ def test_provider_is_the_intended_one(cbuild: Path, provider: str) -> None:
     assert listed == CASES
 
 
+@pytest.mark.parametrize("prec", ["d", "z"], ids=["real", "complex"])
 @pytest.mark.parametrize("alpha", ["1.5", "0"])
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_invalid_call_same_as_plain(
-    cbuild: Path, libpath: Path, tmp_path: Path, provider: str, case: str, alpha: str
+    cbuild: Path, libpath: Path, tmp_path: Path, provider: str, case: str, alpha: str, prec: str
 ) -> None:
     exe = _exe(cbuild, provider)
-    plain = _run(exe, case, alpha)
+    plain = _run(exe, case, alpha, prec)
     stats = tmp_path / "stats.json"
-    wrapped = _run(exe, case, alpha, LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats))
-    assert plain.stdout.startswith(f"case {case} alpha {float(alpha):g}\n"), plain.stdout
+    wrapped = _run(
+        exe, case, alpha, prec, LD_PRELOAD=str(libpath), XSMMWRAP_STATS_JSON=str(stats)
+    )
+    head = f"case {case} alpha {float(alpha):g}{' complex' if prec == 'z' else ''}\n"
+    assert plain.stdout.startswith(head), plain.stdout
     # The original BLAS noticed: it printed a complaint (except the cases OpenBLAS accepts).
     if not (provider == "openblas" and case in OPENBLAS_ACCEPTS):
         assert plain.stderr or "illegal value" in plain.stdout, plain
@@ -98,11 +104,11 @@ def test_invalid_call_same_as_plain(
     routes = st["routes"]
     assert routes["invalid"] >= 1, routes
     assert st["intercepted"] == routes["invalid"], routes
-    entry = "cblas_dgemm" if case.startswith("cblas_") else "dgemm_"
+    entry = f"cblas_{prec}gemm" if case.startswith("cblas_") else f"{prec}gemm_"
     assert st["symbols"].get(entry) == 1, st["symbols"]
-    # The reference cblas_dgemm passes m/n/k/ld errors on to dgemm_, which the preload
-    # intercepts as well (also invalid); nothing else may appear.
-    assert set(st["symbols"]) <= {entry, "dgemm_"}, st["symbols"]
+    # The reference cblas_dgemm passes m/n/k/ld errors on to dgemm_ (cblas_zgemm to zgemm_),
+    # which the preload intercepts as well (also invalid); nothing else may appear.
+    assert set(st["symbols"]) <= {entry, f"{prec}gemm_"}, st["symbols"]
     assert sum(st["symbols"].values()) == st["intercepted"]
     assert st["kernels"] == []
 

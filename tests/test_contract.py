@@ -1,8 +1,9 @@
 """The arithmetic contract (docs/ARCHITECTURE.md): an element of C does not depend on M, N, the
 leading dimensions, the transposes' spelling, the tile or the target. Checked bit for bit through
-the library's own dgemm_/sgemm_ entry points, in one process per target: the portable kernel
-(XSMMWRAP_JIT=0), AVX2 and, where the CPU has it, AVX-512 (tests/test_jit.py checks the AVX-512
-kernels against the contract in its emulator on every CPU). NaN matches any NaN."""
+the library's own dgemm_/sgemm_/zgemm_/cgemm_ entry points, in one process per target: the
+portable kernel (XSMMWRAP_JIT=0), AVX2 and, where the CPU has it, AVX-512 (tests/test_jit.py
+checks the AVX-512 kernels against the contract in its emulator on every CPU). NaN matches any
+NaN; a complex element is compared part by part."""
 
 from __future__ import annotations
 
@@ -24,20 +25,23 @@ cases = json.load(open(sys.argv[2]))
 out = {}
 P = ctypes.POINTER
 for c in cases:
-    dt = np.float64 if c["prec"] == 64 else np.float32
-    ct = ctypes.c_double if c["prec"] == 64 else ctypes.c_float
-    fn = lib.dgemm_ if c["prec"] == 64 else lib.sgemm_
+    kind = c["prec"]  # d s z c
+    part = np.float64 if kind in "dz" else np.float32
+    ct = ctypes.c_double if kind in "dz" else ctypes.c_float
+    fn = getattr(lib, kind + "gemm_")
+    parts = 2 if kind in "zc" else 1  # a complex element is (re, im)
     rng = np.random.default_rng(c["seed"])
-    a = rng.uniform(-1, 1, c["sa"]).astype(dt)
-    b = rng.uniform(-1, 1, c["sb"]).astype(dt)
-    cm = rng.uniform(-1, 1, c["sc"]).astype(dt)
-    if c.get("beta") == 0.0:
+    a = rng.uniform(-1, 1, parts * c["sa"]).astype(part)
+    b = rng.uniform(-1, 1, parts * c["sb"]).astype(part)
+    cm = rng.uniform(-1, 1, parts * c["sc"]).astype(part)
+    if c["beta"] == [0.0, 0.0]:
         cm[:] = np.nan  # never read
     i32 = lambda v: ctypes.byref(ctypes.c_int32(v))
+    scalar = lambda v: ctypes.byref((ct * parts)(*v[:parts]))
     fn(ctypes.c_char_p(c["ta"].encode()), ctypes.c_char_p(c["tb"].encode()),
-       i32(c["m"]), i32(c["n"]), i32(c["k"]), ctypes.byref(ct(c["alpha"])),
+       i32(c["m"]), i32(c["n"]), i32(c["k"]), scalar(c["alpha"]),
        a.ctypes.data_as(P(ct)), i32(c["lda"]), b.ctypes.data_as(P(ct)), i32(c["ldb"]),
-       ctypes.byref(ct(c["beta"])), cm.ctypes.data_as(P(ct)), i32(c["ldc"]),
+       scalar(c["beta"]), cm.ctypes.data_as(P(ct)), i32(c["ldc"]),
        ctypes.c_size_t(1), ctypes.c_size_t(1))
     out[c["name"]] = cm
 np.savez(sys.argv[3], **out)
@@ -51,31 +55,37 @@ def _span(rows: int, cols: int, ld: int) -> int:
 def _cases() -> list[dict[str, object]]:
     cases: list[dict[str, object]] = []
     # Issue 12's direct check: every m x n in 1..24 of the same A, B, C (all ld 64), K 7..36,
-    # alpha -1, beta 1; each element must equal the same element of the 24 x 24 product.
-    for prec in (64, 32):
+    # alpha -1, beta 1 (complex: alpha 0.5 - 2i, a conjugate transpose); each element must
+    # equal the same element of the 24 x 24 product. Scalars are [re, im].
+    for prec in "dszc":
+        cplx = prec in "zc"
         for m in range(1, 25):
             for n in range(1, 25):
                 k = 7 + (m * 7 + n * 3) % 30
+                ta, tb = ("C", "N") if cplx and (m + n) % 2 else ("N", "C") if cplx else ("N", "N")
                 for mm, nn in ((m, n), (24, 24)):
                     cases.append(
-                        dict(name=f"sub{prec}_{m}_{n}_{mm}x{nn}", prec=prec, ta="N", tb="N",
-                             m=mm, n=nn, k=k, lda=64, ldb=64, ldc=64, alpha=-1.0, beta=1.0,
+                        dict(name=f"sub{prec}_{m}_{n}_{mm}x{nn}", prec=prec, ta=ta, tb=tb,
+                             m=mm, n=nn, k=k, lda=64, ldb=64, ldc=64,
+                             alpha=[0.5, -2.0] if cplx else [-1.0, 0.0], beta=[1.0, 0.0],
                              sa=64 * 64, sb=64 * 64, sc=64 * 64, seed=k)
                     )
     # Random calls: shapes, padded leading dimensions, transposes in every spelling, scale
     # classes; compared across targets.
     rng = np.random.default_rng(12)
-    scalars = [1.0, -1.0, 0.5, -2.25]
-    for i in range(400):
-        prec = int(rng.choice([64, 32]))
+    scalars = [[1.0, 0.0], [-1.0, 0.0], [0.5, 0.0], [-2.25, 0.0]]
+    complex_scalars = [*scalars, [1.0, -0.0], [0.0, 1.5], [-0.75, 0.25]]
+    for i in range(600):
+        prec = str(rng.choice(list("ds"))) if i < 400 else str(rng.choice(list("zc")))
+        pick = complex_scalars if prec in "zc" else scalars
         m, n, k = (int(x) for x in rng.integers(1, 41, 3))
         ta, tb = str(rng.choice(list("NnTtCc"))), str(rng.choice(list("NnTtCc")))
         ra, rb = (k if ta in "TtCc" else m), (n if tb in "TtCc" else k)
         lda, ldb, ldc = ra + int(rng.integers(0, 4)), rb + int(rng.integers(0, 4)), m + int(
             rng.integers(0, 4)
         )
-        alpha = float(rng.choice(scalars))
-        beta = float(rng.choice([*scalars, 0.0]))
+        alpha = pick[int(rng.integers(len(pick)))]
+        beta = [*pick, [0.0, 0.0]][int(rng.integers(len(pick) + 1))]
         cases.append(
             dict(name=f"r{i}", prec=prec, ta=ta, tb=tb, m=m, n=n, k=k, lda=lda, ldb=ldb, ldc=ldc,
                  alpha=alpha, beta=beta, sa=_span(ra, k if ta in "Nn" else m, lda),
@@ -133,9 +143,11 @@ def test_element_independent_of_shape_and_target(libpath, tmp_path):
             if not name.startswith("sub") or name.endswith("_24x24"):
                 continue
             prec, m, n, _ = name[3:].split("_")
-            whole = res[f"sub{prec}_{m}_{n}_24x24"].reshape(64, 64)  # column j is row j here
-            part = res[name].reshape(64, 64)
-            same = _same(part[: int(n), : int(m)], whole[: int(n), : int(m)])
+            parts = 2 if prec in "zc" else 1  # a complex element's (re, im) are one row's pair
+            whole = res[f"sub{prec}_{m}_{n}_24x24"].reshape(64, 64 * parts)  # column j: row j
+            part = res[name].reshape(64, 64 * parts)
+            rows, cols = int(n), int(m) * parts
+            same = _same(part[:rows, :cols], whole[:rows, :cols])
             if not same.all():
                 bad.append(f"{name}: {int((~same).sum())} of {same.size} elements differ")
         assert not bad, f"{target}: " + "; ".join(bad[:10]) + f" ({len(bad)} products)"

@@ -43,7 +43,7 @@ import xsmmwrap
 
 def close(x, y, what):
     x, y = np.asarray(x), np.asarray(y)
-    tol = 1e-4 if np.float32 in (x.dtype, y.dtype) else 1e-10
+    tol = 1e-4 if {x.dtype, y.dtype} & {np.dtype(np.float32), np.dtype(np.complex64)} else 1e-10
     assert x.shape == y.shape, (what, x.shape, y.shape)
     assert np.allclose(x, y, rtol=tol, atol=tol), (what, float(np.max(np.abs(x - y))))
 
@@ -73,12 +73,19 @@ def test_numpy_matmul_stacks_are_intercepted_and_equal() -> None:
         """
         from xsmmwrap import interpose
         rng = np.random.default_rng(5)
-        SYM = {np.float64: "scipy_cblas_dgemm64_", np.float32: "scipy_cblas_sgemm64_"}
+        SYM = {np.float64: "scipy_cblas_dgemm64_", np.float32: "scipy_cblas_sgemm64_",
+               np.complex128: "scipy_cblas_zgemm64_", np.complex64: "scipy_cblas_cgemm64_"}
+
+        def rand(shape, dtype):
+            x = rng.standard_normal(shape)
+            if np.issubdtype(dtype, np.complexfloating):
+                x = x + 1j * rng.standard_normal(shape)
+            return x.astype(dtype)
 
         def cases():
-            for dtype in (np.float64, np.float32):
-                a = rng.standard_normal((1000, 8, 8)).astype(dtype)
-                b = rng.standard_normal((1000, 8, 8)).astype(dtype)
+            for dtype in SYM:
+                a = rand((1000, 8, 8), dtype)
+                b = rand((1000, 8, 8), dtype)
                 yield dtype, "C", a, b
                 yield dtype, "F", np.asfortranarray(a), np.asfortranarray(b)
                 yield dtype, "A^T", a.swapaxes(1, 2), b
@@ -88,8 +95,8 @@ def test_numpy_matmul_stacks_are_intercepted_and_equal() -> None:
                 for _ in range(6):  # random small shapes
                     m, n, k = rng.integers(2, 17, 3)  # 1 would be gemv or dot
                     count = int(rng.integers(1, 300))
-                    x = rng.standard_normal((count, m, k)).astype(dtype)
-                    y = rng.standard_normal((count, n, k)).astype(dtype).swapaxes(1, 2)
+                    x = rand((count, m, k), dtype)
+                    y = rand((count, n, k), dtype).swapaxes(1, 2)
                     yield dtype, f"{m}x{n}x{k}", x, y
 
         plan = list(cases())
@@ -112,6 +119,9 @@ def test_numpy_matmul_stacks_are_intercepted_and_equal() -> None:
             np.matmul(a, b, out=out)
             close(out, ref, name + " out=")
         assert xsmmwrap.stats().kernel_calls > 0
+        # Complex products ran complex kernels (zgemm_..., cgemm_... in the report).
+        precisions = {k.precision for k in xsmmwrap.kernels()}
+        assert precisions == {"f64", "f32", "c128", "c64"}, precisions
 
         xsmmwrap.disable()
         assert not xsmmwrap.is_enabled() and interpose.patches() == []
@@ -129,43 +139,60 @@ def test_scipy_blas_gemm_is_intercepted_and_equal() -> None:
         """
         import scipy.linalg.blas as blas
         rng = np.random.default_rng(7)
+        # scipy's ?gemm: trans 0, 1 and (complex) 2, the conjugate transpose; complex scalars.
+        GEMM = {np.float64: "dgemm", np.float32: "sgemm", np.complex128: "zgemm",
+                np.complex64: "cgemm"}
         plan = []
-        for i in range(120):
-            dtype = (np.float64, np.float32)[i % 2]
+        for i in range(240):
+            dtype = list(GEMM)[i % 4]
+            cplx = np.issubdtype(dtype, np.complexfloating)
             m, n, k = (int(v) for v in rng.integers(1, 20, 3))
-            ta, tb = int(rng.integers(0, 2)), int(rng.integers(0, 2))
-            a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
-            b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+            ta, tb = (int(rng.integers(0, 3 if cplx else 2)) for _ in range(2))
+
+            def rand(shape):
+                x = rng.standard_normal(shape)
+                return (x + 1j * rng.standard_normal(shape) if cplx else x).astype(dtype)
+
+            a = rand((k, m) if ta else (m, k))
+            b = rand((n, k) if tb else (k, n))
             if i % 3 == 0:
                 a = np.asfortranarray(a)
-            c = rng.standard_normal((m, n)).astype(dtype, order="F")
+            c = np.asfortranarray(rand((m, n)))
             alpha, beta = (1.0, 0.0) if i % 4 == 0 else (float(rng.uniform(-2, 2)), 0.5)
+            if cplx and i % 3:
+                alpha, beta = alpha + 0.75j, beta - 0.25j
             plan.append((dtype, a, b, c, alpha, beta, ta, tb))
 
         def run(p):
             dtype, a, b, c, alpha, beta, ta, tb = p
-            gemm = blas.dgemm if dtype == np.float64 else blas.sgemm
+            gemm = getattr(blas, GEMM[dtype])
             c1 = c.copy(order="F")
             r = gemm(alpha, a, b, beta=beta, c=c1, trans_a=ta, trans_b=tb, overwrite_c=1)
             assert r is c1 or np.shares_memory(r, c1)  # overwrite_c on an F-ordered c
             return r.copy()
 
+        def op(x, t):
+            return x if t == 0 else x.T if t == 1 else x.conj().T
+
         ref = [run(p) for p in plan]
         for p, r in zip(plan, ref):
             dtype, a, b, c, alpha, beta, ta, tb = p
-            expect = alpha * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) + beta * c
+            wide = np.complex128 if np.issubdtype(dtype, np.complexfloating) else np.float64
+            expect = alpha * op(a, ta).astype(wide) @ op(b, tb) + beta * c
             close(r, expect, "scipy before enable")
 
         pairs = xsmmwrap.enable()
         fblas = {s for p, s in pairs if "/_fblas." in p}
-        assert fblas == {"scipy_dgemm_", "scipy_sgemm_"}, pairs
+        assert fblas == {f"scipy_{name}_" for name in GEMM.values()}, pairs
         xsmmwrap.reset_stats()
         got = [run(p) for p in plan]
         for i, (g, r) in enumerate(zip(got, ref)):
             close(g, r, f"case {i}")
-        n64 = sum(1 for p in plan if p[0] == np.float64)
-        assert calls("scipy_dgemm_") == n64 and calls("scipy_sgemm_") == len(plan) - n64
+        for dtype, name in GEMM.items():
+            assert calls(f"scipy_{name}_") == sum(1 for p in plan if p[0] == dtype), name
         assert xsmmwrap.stats().kernel_calls == len(plan)
+        conj = {(k.trans_a, k.trans_b) for k in xsmmwrap.kernels() if k.precision == "c128"}
+        assert any("C" in pair for pair in conj), conj
 
         xsmmwrap.disable()
         xsmmwrap.reset_stats()
@@ -317,7 +344,8 @@ def test_scipy_linalg_same_answers_enabled_and_disabled() -> None:
                         la.cho_solve(la.cho_factor(spd), b), la.lstsq(a, b)[0],
                         la.sqrtm(spd), la.det(a), la.schur(spd)[0], la.funm(a, np.sin),
                         la.solve_sylvester(a + n * np.eye(n), a.T + n * np.eye(n), a),
-                        la.expm(a.astype(np.float32))]
+                        la.expm(a.astype(np.float32)), la.expm(a + 0.5j * a.T),
+                        la.sqrtm(spd + 1j * (a - a.T)), la.logm(spd + 0.25j * a)]
             return out
 
         state = rng.bit_generator.state
@@ -331,9 +359,21 @@ def test_scipy_linalg_same_answers_enabled_and_disabled() -> None:
             close(g, r, f"result {i}")
         s = xsmmwrap.stats()
         assert s.symbols.get("scipy_dgemm_", 0) > 0, s.symbols  # expm, sqrtm, ... call GEMM
+        assert s.symbols.get("scipy_zgemm_", 0) > 0, s.symbols  # complex expm, sqrtm, logm
+        assert s.symbols.get("scipy_cblas_zgemm64_", 0) > 0, s.symbols  # logm's matmul
         xsmmwrap.disable()
         """
     )
+
+
+def test_threadpoolctl_lists_it_from_import() -> None:
+    """As the README says: once the package is imported, before any use of it."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import xsmmwrap, threadpoolctl; "
+         "print(sorted(i['user_api'] for i in threadpoolctl.threadpool_info()))"],
+        capture_output=True, text=True, env=_env(), check=True,
+    )
+    assert "'xsmmwrap'" in r.stdout, r.stdout + r.stderr
 
 
 def test_threadpoolctl_lists_the_controller() -> None:
@@ -652,17 +692,20 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     table, _, raw = r.stdout.partition("\n{")
     figures = json.loads("{" + raw)
-    cases = ["matmul 4x4 float64", "matmul 8x8 float64", "scipy dgemm 8x8"]
+    cases = ["matmul 4x4 float64", "matmul 8x8 float64", "matmul 8x8 complex128"]
+    cases.append("scipy dgemm 8x8")
     for mode in ("plain", "enable()", "LD_PRELOAD"):
         assert sorted(figures[mode]) == sorted(cases), figures[mode]
         assert all(0 < t < 1e8 for t in figures[mode].values()), figures[mode]
     rows = [line.split() for line in table.splitlines() if line.startswith(("matmul", "scipy"))]
-    assert len(rows) == 3 and all(len(row) == 10 for row in rows), table
+    assert len(rows) == 4 and all(len(row) == 10 for row in rows), table
     # np.add over the matmul stacks (no GEMM call: the plain turns' count of 0 covers it)
-    assert sorted(figures["a+b"]) == cases[:2] and all(t > 0 for t in figures["a+b"].values())
-    assert rows[2][-2:] == ["-", "-"], rows[2]  # scipy's case has no stacks
+    assert sorted(figures["a+b"]) == sorted(cases[:3])
+    assert all(t > 0 for t in figures["a+b"].values())
+    assert rows[3][-2:] == ["-", "-"], rows[3]  # scipy's case has no stacks
     assert any(p.startswith("_multiarray_umath") for p in figures["patched"]), figures["patched"]
     assert "redirected by enable(): _multiarray_umath (scipy_cblas_dgemm64_" in table, table
+    assert "scipy_cblas_zgemm64_" in table, table  # the complex row's entry point
 
 
 def test_benchmark_places_stacks_alike_in_every_process() -> None:

@@ -1,12 +1,13 @@
 """Every exported GEMM name of libxsmmwrap.so against numpy, one process per name and provider.
 
 tests/_entry_driver.py loads the library with ctypes and calls the name directly; the original
-BLAS behind declined calls is chosen with XSMMWRAP_BLAS. Providers on this machine:
+BLAS behind declined calls is chosen with XSMMWRAP_BLAS. Providers on this machine (* is d, s, z
+or c: real and complex names alike):
 
-  dgemm_ sgemm_ cblas_dgemm cblas_sgemm          system OpenBLAS (LP64) and reference BLAS
-  scipy_dgemm_ scipy_sgemm_ scipy_cblas_*gemm    scipy.libs/libscipy_openblas-*.so
+  *gemm_ cblas_*gemm                             system OpenBLAS (LP64) and reference BLAS
+  scipy_*gemm_ scipy_cblas_*gemm                 scipy.libs/libscipy_openblas-*.so
   scipy_*gemm_64_ scipy_cblas_*gemm64_           numpy.libs/libscipy_openblas64_-*.so
-  dgemm_64_ sgemm_64_ cblas_*gemm64_             none: nothing here exports these names
+  *gemm_64_ cblas_*gemm64_                       none: nothing here exports these names
 
 The last four are run on calls the wrapper serves only (kernel path, and C = beta*C at any
 size), and a call they would have to forward must abort with the one-line message. Reference
@@ -50,11 +51,13 @@ def _wheel_lib(package: str, pattern: str) -> Path:
 NUMPY_OPENBLAS64 = _wheel_lib("numpy", "libscipy_openblas64_*.so")
 SCIPY_OPENBLAS = _wheel_lib("scipy", "libscipy_openblas-*.so")
 
-LP64 = ["dgemm_", "sgemm_", "cblas_dgemm", "cblas_sgemm"]
-SCIPY = ["scipy_dgemm_", "scipy_sgemm_", "scipy_cblas_dgemm", "scipy_cblas_sgemm"]
-SCIPY64 = ["scipy_dgemm_64_", "scipy_sgemm_64_", "scipy_cblas_dgemm64_", "scipy_cblas_sgemm64_"]
-ILP64 = ["dgemm_64_", "sgemm_64_", "cblas_dgemm64_", "cblas_sgemm64_"]
+PRECISIONS = "dszc"
+LP64 = [f"{f}{p}gemm{s}" for p in PRECISIONS for f, s in (("", "_"), ("cblas_", ""))]
+SCIPY = [f"scipy_{x}" for x in LP64]
+ILP64 = [f"{p}gemm_64_" for p in PRECISIONS] + [f"cblas_{p}gemm64_" for p in PRECISIONS]
+SCIPY64 = [f"scipy_{x}" for x in ILP64]
 ALL = LP64 + ILP64 + SCIPY + SCIPY64
+COMPLEX = [s for s in ALL if "zgemm" in s or "cgemm" in s]
 
 # (symbol, provider name, provider path, invalid calls allowed)
 PROVIDED = (
@@ -146,6 +149,75 @@ def test_providers_export_their_names() -> None:
     assert "dgemm_" in _exported(OPENBLAS64)
 
 
+def test_wheels_call_only_listed_names() -> None:
+    """Every GEMM name numpy's and scipy's extension modules import is an entry point (the
+    complex ones too: numpy's complex matmul calls scipy_cblas_zgemm64_/scipy_cblas_cgemm64_)."""
+    imported: set[str] = set()
+    for package in ("numpy", "scipy"):
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.origin
+        for so in Path(spec.origin).parent.rglob("*.so"):
+            out = subprocess.run(
+                ["nm", "-D", "--undefined-only", str(so)], capture_output=True, text=True
+            ).stdout
+            imported |= {line.split()[-1] for line in out.splitlines() if "gemm" in line}
+    gemm = {n for n in imported if n.removeprefix("scipy_").removeprefix("cblas_")[1:5] == "gemm"}
+    assert {"scipy_cblas_zgemm64_", "scipy_cblas_cgemm64_", "scipy_zgemm_"} <= gemm, gemm
+    assert gemm <= set(ALL), gemm - set(ALL)
+
+
+# Row-major CBLAS through the wrapper (kernel path) and reference CBLAS side by side, every
+# transpose pair: a row-major C = op(A)op(B) is the column-major C' = op(B)'op(A)', in which a
+# conjugate transpose stays one.
+ROW_MAJOR_VS_REFERENCE = r"""
+import ctypes as ct, sys
+import numpy as np
+ours, ref = ct.CDLL(sys.argv[1]), ct.CDLL(sys.argv[2])
+rng = np.random.default_rng(3)
+worst = 0.0
+names = (("cblas_zgemm", np.complex128, ct.c_double), ("cblas_cgemm", np.complex64, ct.c_float))
+for name, dt, part in names:
+    for ta in (111, 112, 113):
+        for tb in (111, 112, 113):
+            m, n, k = 5, 7, 4
+            sa = (k, m) if ta != 111 else (m, k)  # as stored, row-major
+            sb = (n, k) if tb != 111 else (k, n)
+            def rnd(shape):
+                return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
+            a, b, c = rnd(sa), rnd(sb), rnd((m, n))
+            results = []
+            for lib in (ours, ref):
+                out = c.copy()
+                alpha, beta = (part * 2)(0.5, -1.5), (part * 2)(0.25, 0.75)
+                ptr = [ct.c_void_p(x.ctypes.data) for x in (a, b, out)]
+                getattr(lib, name)(101, ta, tb, m, n, k, ct.byref(alpha), ptr[0], sa[1], ptr[1],
+                                   sb[1], ct.byref(beta), ptr[2], n)
+                results.append(out)
+            scale = np.abs(results[1]).max()
+            worst = max(worst, float(np.abs(results[0] - results[1]).max() / scale))
+            assert worst < (1e-13 if dt == np.complex128 else 1e-5), (name, ta, tb, worst)
+print("worst", worst)
+"""
+
+
+def test_cblas_row_major_conjugate_matches_reference(libpath: Path, tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    r = subprocess.run(
+        [sys.executable, "-c", ROW_MAJOR_VS_REFERENCE, str(libpath), str(REFBLAS)],
+        env=clean_env(XSMMWRAP_STATS_JSON=str(stats), XSMMWRAP_BLAS=str(REFBLAS)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(stats.read_text())
+    assert got["symbols"] == {"cblas_zgemm": 9, "cblas_cgemm": 9}
+    assert got["routes"]["jit"] + got["routes"]["portable"] == 18
+    # Row-major: A and B swapped, transposes kept, C (conjugate) among them.
+    seen = {(k["precision"], k["trans_a"], k["trans_b"], k["m"], k["n"]) for k in got["kernels"]}
+    assert ("c128", "C", "T", 7, 5) in seen and ("c64", "N", "C", 7, 5) in seen, seen
+
+
 @pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
 @pytest.mark.parametrize(
     "symbol,provider,path,invalid", PROVIDED, ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED]
@@ -220,7 +292,8 @@ def test_ilp64_declined_without_provider_aborts(
 
 
 @pytest.mark.parametrize(
-    "symbol", ["dgemm_", "cblas_sgemm", "scipy_sgemm_", "scipy_cblas_dgemm64_"]
+    "symbol",
+    ["dgemm_", "cblas_sgemm", "scipy_sgemm_", "scipy_cblas_dgemm64_", "zgemm_", "cblas_cgemm"],
 )
 def test_disabled_forwards_everything(libpath: Path, tmp_path: Path, symbol: str) -> None:
     """XSMMWRAP_DISABLE=1: every call, alpha = 0 and K = 0 ones and invalid ones too, reaches

@@ -312,14 +312,71 @@ class Machine:
     def op_vsubps(self, d, a, b):
         self._arith("ps", d, a, b, lambda d, a, b: a - b)
 
+    # Complex: alternating signs of the addend, even lanes first (SDM: FMADDSUB subtracts in
+    # even lanes, FMSUBADD adds); 132: d = d*b -+ a, 231: d = a*b -+ d.
+    @staticmethod
+    def _alt(x, y, z, even_sign, dt):
+        sign = np.resize(np.array([even_sign, -even_sign], dt), len(z))
+        return fma(x, y, sign * z, dt)
+
+    def op_vfmaddsub132pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: self._alt(d, b, a, -1, np.float64))
+
+    def op_vfmaddsub132ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: self._alt(d, b, a, -1, np.float32))
+
+    def op_vfmaddsub231pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float64))
+
+    def op_vfmaddsub231ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float32))
+
+    def op_vfmsubadd132pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: self._alt(d, b, a, 1, np.float64))
+
+    def op_vfmsubadd132ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: self._alt(d, b, a, 1, np.float32))
+
+    def op_vfmsubadd231pd(self, d, a, b):
+        self._arith("pd", d, a, b, lambda d, a, b: self._alt(a, b, d, 1, np.float64))
+
+    def op_vfmsubadd231ps(self, d, a, b):
+        self._arith("ps", d, a, b, lambda d, a, b: self._alt(a, b, d, 1, np.float32))
+
     def op_vpxorq(self, d, a, b):
-        assert b[0] == "v" and not d[3], "vpxor from memory or masked"
+        assert not d[3], "vpxor masked"
         w = d[2]
-        res = self.v[a[1]][:w] ^ self.v[b[1]][:w]
+        if b[0] == "v":
+            other = self.v[b[1]][:w]
+        else:
+            assert not b[3], "vpxor with a broadcast"
+            self.mem.touch(b[1](), w)
+            other = np.frombuffer(self.mem.read(b[1](), w), np.uint8)
+        res = self.v[a[1]][:w] ^ other
         self.v[d[1]][:w] = res
         self.v[d[1]][w:] = 0
 
     op_vpxor = op_vpxorq
+
+    # VPERMILPD/PS with an imm8 (register source): within each 128-bit lane, element i takes
+    # element imm[i] (PD: one bit each) or imm[2i+1:2i] (PS: the same selectors in every lane).
+    def _permil(self, d, s, imm, dt):
+        assert s[0] == "v", "vpermil from memory"
+        lanes = self._lanes(d[2], dt)
+        x = self.v[s[1]].view(dt)[:lanes].copy()
+        per = 16 // np.dtype(dt).itemsize
+        out = np.zeros(lanes, dt)
+        for i in range(lanes):
+            base = i - i % per
+            sel = (imm[1] >> i) & 1 if per == 2 else (imm[1] >> (2 * (i % 4))) & 3
+            out[i] = x[base + sel]
+        self._write_vec(d, dt, out)
+
+    def op_vpermilpd(self, d, s, imm):
+        self._permil(d, s, imm, np.float64)
+
+    def op_vpermilps(self, d, s, imm):
+        self._permil(d, s, imm, np.float32)
 
     # Shuffles (ymm, register operands; per 128-bit lane as in the SDM).
     def _shuffle(self, d, a, b, dt, pick):
@@ -548,37 +605,91 @@ def contract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, dt) -> np.nda
         return fma(al, s, be * C0, dt) if any_a else fma(be, C0, s, dt)
 
 
+def zcontract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, conj_a, conj_b, dt):
+    """Complex C by the arithmetic contract (docs/ARCHITECTURE.md), from its definition. A, B,
+    C0 are (re, im) pairs of arrays in dt: op(A) and op(B) transposed as the call says but not
+    conjugated (the stored values); alpha, beta (re, im). Returns (re, im) of C: four FMA
+    chains over k in order from +0, then t by the conjugations, u = alpha*t, C by beta."""
+    (ar, ai), (br, bi) = A, B
+    m, k = ar.shape
+    P = Q = R = S = np.zeros((m, br.shape[1]), dt)
+    for p in range(k):
+        x, y, u, v = ar[:, p : p + 1], ai[:, p : p + 1], br[p : p + 1, :], bi[p : p + 1, :]
+        P, Q, R, S = fma(x, u, P, dt), fma(y, u, Q, dt), fma(x, v, R, dt), fma(y, v, S, dt)
+    alr, ali, ber, bei = dt(alpha[0]), dt(alpha[1]), dt(beta[0]), dt(beta[1])
+    cr, ci = C0
+    with np.errstate(all="ignore"):
+        tr = P - S if conj_a == conj_b else P + S
+        if not conj_a and not conj_b:
+            ti = Q + R
+        elif conj_a and not conj_b:
+            ti = R - Q
+        elif conj_b and not conj_a:
+            ti = Q - R
+        else:
+            ti = -(Q + R)
+        ur, ui = tr, ti
+        if alpha_cls == MINUS_ONE:
+            ur, ui = -tr, -ti
+        elif alpha_cls == ANY:
+            ur, ui = fma(tr, alr, -(ti * ali), dt), fma(ti, alr, tr * ali, dt)
+        if beta_cls == ZERO:
+            return ur, ui
+        if beta_cls == ONE:
+            return ur + cr, ui + ci
+        if beta_cls == MINUS_ONE:
+            return ur - cr, ui - ci
+        vr, vi = fma(cr, ber, -(ci * bei), dt), fma(ci, ber, cr * bei, dt)
+        return ur + vr, ui + vi
+
+
 def check_kernel(
     code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls, rng
 ) -> str | None:
-    """Runs one kernel on random data; returns None when it is right, else what went wrong."""
+    """Runs one kernel on random data; returns None when it is right, else what went wrong.
+    prec 0, 1 real (f64, f32); 2, 3 complex (zgemm, cgemm: u = 2 parts per element)."""
     assert alpha_cls != ZERO and m and n and k, "nothing to multiply: the route's, not a kernel's"
-    dt = np.float64 if prec == 0 else np.float32
-    sa = _span(k, m, lda) if ta else _span(m, k, lda)
-    sb = _span(n, k, ldb) if tb else _span(k, n, ldb)
-    sc = _span(m, n, ldc)
-    a = rng.uniform(-1, 1, sa).astype(dt)
-    b = rng.uniform(-1, 1, sb).astype(dt)
-    c = rng.uniform(-1, 1, sc).astype(dt)
-    rows = np.arange(sc) % ldc if sc else np.arange(0)
-    c[rows >= m] = 12345.0
+    dt = np.float64 if prec in (0, 2) else np.float32
+    u = 2 if prec >= 2 else 1
+    es = dt().itemsize
+    sa = u * (_span(k, m, lda) if ta else _span(m, k, lda))
+    sb = u * (_span(n, k, ldb) if tb else _span(k, n, ldb))
+    sc = u * _span(m, n, ldc)
+    # One kernel in four gets a few exact values, zeros of both signs among them: results then
+    # come out exactly zero, where the form of each operation shows in the sign (-t against 0 - t).
+    exact = rng.integers(4) == 0
+
+    def values(count):
+        if exact:
+            return rng.choice(np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.0]), count).astype(dt)
+        return rng.uniform(-1, 1, count).astype(dt)
+
+    a, b, c = values(sa), values(sb), values(sc)
+    rows = np.arange(sc) % (u * ldc) if sc else np.arange(0)  # in parts
+    c[rows >= u * m] = 12345.0
     if beta_cls == ZERO:
-        c[rows < m] = np.nan
+        c[rows < u * m] = np.nan
 
     def scale(cls):
-        return {0: 1.0, 1: -1.0, 2: 0.0}.get(cls, float(rng.choice([0.75, -1.5, 2.25])))
+        if cls != ANY:
+            re = {ONE: 1.0, MINUS_ONE: -1.0, ZERO: 0.0}[cls]
+            return [re, float(rng.choice([0.0, -0.0]))] if u == 2 else [re]
+        if u == 1:
+            return [float(rng.choice([0.75, -1.5, 2.25]))]
+        i = int(rng.integers(5))  # general, real, purely imaginary, real part 1
+        return [[0.75, -0.5], [-1.5, 2.0], [0.0, 1.25], [1.0, 0.5], [2.25, 0.0]][i]
 
-    alpha, beta = dt(scale(alpha_cls)), dt(scale(beta_cls))
+    alpha, beta = scale(alpha_cls), scale(beta_cls)
     mem = Memory()
     mem.add(A_AT, bytearray(a.tobytes()))
     mem.add(B_AT, bytearray(b.tobytes()))
     cbuf = bytearray(c.tobytes())
     mem.add(C_AT, cbuf)
-    mem.add(AL_AT, bytearray(np.array([alpha], dt).tobytes()))
-    mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
+    mem.add(AL_AT, bytearray(np.array(alpha, dt).tobytes()))
+    mem.add(BE_AT, bytearray(np.array(beta, dt).tobytes()))
     mem.add(0, bytearray(code))  # code addresses are buffer offsets, as objdump prints them
     mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
-    mem.c_rows = (C_AT, ldc * dt().itemsize, m * dt().itemsize)
+    mem.c_rows = (C_AT, u * ldc * es, u * m * es)
     mach = Machine(mem, code, entry)
     g = mach.g
     for i, r in enumerate(GPR64):
@@ -594,55 +705,79 @@ def check_kernel(
     if any(g[r] != saved[r] for r in CALLEE_SAVED):
         return "callee-saved register changed"
     # Prefetches are hints that cost time: each must request a line of an operand that the
-    # kernel then reads or writes, or lie just past C (the last pass of a column-block loop
-    # prefetching the next block's C, one C at most).
-    past_c = C_AT + len(cbuf)
+    # kernel then reads or writes, or lie just past B or C (the last pass of a column-block
+    # loop prefetching the next block's, one B or C at most).
+    past = [(B_AT + sb * es, (sb + u * ldb) * es), (C_AT + len(cbuf), len(cbuf) + u * ldc * es)]
     for addr, issued in mach.prefetches:
         if mem.region_of(addr) in (A_AT, B_AT, C_AT):
             if mem.last_use.get(addr >> 6, 0) <= issued:
                 return f"prefetch of {addr:#x}: a line the kernel does not use after it"
-        elif not past_c <= addr < past_c + len(cbuf) + ldc * dt().itemsize:
+        elif not any(end <= addr < end + most for end, most in past):
             return f"prefetch of {addr:#x} outside the operands"
     got_dt = np.frombuffer(bytes(cbuf), dt)
     got = got_dt.astype(np.float64)
+    for idx in range(sc):
+        if rows[idx] >= u * m and got[idx] != 12345.0:
+            return f"padding C({rows[idx]} parts,{idx // (u * ldc)}) overwritten"
 
-    # Reference in float64 from the stored matrices.
-    A = np.zeros((m, k))
-    B = np.zeros((k, n))
-    for i in range(m):
-        for p in range(k):
-            A[i, p] = a[p + i * lda] if ta else a[i + p * lda]
-    for p in range(k):
-        for j in range(n):
-            B[p, j] = b[j + p * ldb] if tb else b[p + j * ldb]
-    C0 = np.array([[c[i + j * ldc] for j in range(n)] for i in range(m)], np.float64).reshape(m, n)
-    exact = contract(
-        A.astype(dt), B.astype(dt), C0.astype(dt), alpha, beta, alpha_cls, beta_cls, dt
-    )
+    # op(A), op(B) and C as stored, element by element (parts last); then the contract
+    # bit for bit, and a float64 product within rounding.
+    def elements(x, rows_, cols, ld, trans):
+        out = np.zeros((rows_, cols, u), dt)
+        for i in range(rows_):
+            for j in range(cols):
+                e = u * (j + i * ld if trans else i + j * ld)
+                out[i, j] = x[e : e + u]
+        return out
+
+    A = elements(a, m, k, lda, ta)
+    B = elements(b, k, n, ldb, tb)
+    C0 = elements(c, m, n, ldc, False)
+
+    def parts(X):
+        return X[..., 0], X[..., 1]
+
+    if u == 1:
+        a0, b0 = dt(alpha[0]), dt(beta[0])
+        exact = contract(A[..., 0], B[..., 0], C0[..., 0], a0, b0, alpha_cls, beta_cls, dt)
+        exact = exact[..., None]
+        Ac, Bc, Cc = (X[..., 0].astype(np.float64) for X in (A, B, C0))
+    else:
+        ca, cb = ta == 2, tb == 2
+        er, ei = zcontract(
+            parts(A), parts(B), parts(C0), alpha, beta, alpha_cls, beta_cls, ca, cb, dt
+        )
+        exact = np.stack([er, ei], axis=-1)
+        Ac, Bc, Cc = (
+            xr.astype(np.float64) + 1j * xi.astype(np.float64) for xr, xi in map(parts, (A, B, C0))
+        )
+        Ac, Bc = (Ac.conj() if ca else Ac), (Bc.conj() if cb else Bc)
     for j in range(n):
         for i in range(m):
-            g, w = got_dt[i + j * ldc], exact[i, j]
-            if g.tobytes() != w.tobytes() and not (np.isnan(g) and np.isnan(w)):
-                return f"C({i},{j}) = {float(g)!r}, the contract gives {float(w)!r}"
-    prod = A @ B
-    mag = abs(float(alpha)) * (np.abs(A) @ np.abs(B))
-    want = float(alpha) * prod
+            for q in range(u):
+                gv, w = got_dt[u * (i + j * ldc) + q], exact[i, j, q]
+                if gv.tobytes() != w.tobytes() and not (np.isnan(gv) and np.isnan(w)):
+                    part = (".re", ".im")[q] if u == 2 else ""
+                    return f"C({i},{j}){part} = {float(gv)!r}, the contract gives {float(w)!r}"
+    al = complex(alpha[0], alpha[1] if u == 2 else 0.0)
+    be = complex(beta[0], beta[1] if u == 2 else 0.0)
+    want = al * (Ac @ Bc)
+
+    def size(x):
+        return np.abs(x.real) + np.abs(x.imag)
+
+    mag = size(al) * (size(Ac) @ size(Bc))
     if beta_cls != ZERO:
-        want = want + float(beta) * C0
-        mag = mag + np.abs(float(beta) * C0)
-    tol = (1e-14 if prec == 0 else 1e-6) * (k + 2)
+        want = want + be * Cc
+        mag = mag + size(be) * size(Cc)
+    tol = (1e-14 if dt == np.float64 else 1e-6) * (k + 2 + 2 * (u - 1))
     for j in range(n):
-        for i in range(ldc):
-            idx = i + j * ldc
-            if idx >= sc:
-                continue
-            if i >= m:
-                if got[idx] != 12345.0:
-                    return f"padding C({i},{j}) overwritten"
-                continue
-            err = abs(got[idx] - want[i, j])
-            if not err <= tol * max(mag[i, j], 1e-300):
-                return f"C({i},{j}) = {got[idx]!r}, want {want[i, j]!r}"
+        for i in range(m):
+            for q in range(u):
+                w = want[i, j].imag if q else want[i, j].real
+                err = abs(got[u * (i + j * ldc) + q] - w)
+                if not err <= tol * max(mag[i, j], 1e-300):
+                    return f"C({i},{j}) part {q} = {got[u * (i + j * ldc) + q]!r}, want {w!r}"
     return None
 
 
@@ -662,16 +797,17 @@ def _corpus(cbuild: Path, target: str, tmp: Path):
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
 @pytest.mark.parametrize("target", ["avx512", "avx2"])
 def test_emulated_kernels(cbuild, tmp_path, target):
-    """Every corpus kernel computes the right C in the emulator (AVX2 as well: its kernels also
-    run natively in test_gen, which cross-checks the emulator)."""
+    """Every corpus kernel computes the right C in the emulator, real and complex (AVX2 one in
+    five: its kernels also run natively in test_gen, which cross-checks the emulator)."""
     rng = np.random.default_rng(7)
-    failures, count = [], 0
-    for name, code, entry, fields in _corpus(cbuild, target, tmp_path):
-        if target == "avx2" and count >= 150:
-            break
+    failures, count, complex_count = [], 0, 0
+    for i, (name, code, entry, fields) in enumerate(_corpus(cbuild, target, tmp_path)):
+        if target == "avx2" and i % 5:
+            continue
         count += 1
+        complex_count += fields[0] >= 2
         why = check_kernel(code, entry, *fields, rng)
         if why:
             failures.append(f"{name} {fields}: {why}")
-    assert count >= 100
+    assert count >= 100 and complex_count >= count // 3
     assert not failures, "\n".join(failures[:20]) + f"\n{len(failures)} of {count} failed"

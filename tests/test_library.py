@@ -18,23 +18,13 @@ from pathlib import Path
 import pytest
 from conftest import clean_env
 
+# Every exported GEMM name: the real and complex names in each form (Fortran, CBLAS; LP64,
+# ILP64; plain and scipy_), as src/wrap/entry_list.h lists them.
 ENTRY_POINTS = {
-    "dgemm_",
-    "sgemm_",
-    "dgemm_64_",
-    "sgemm_64_",
-    "scipy_dgemm_",
-    "scipy_sgemm_",
-    "scipy_dgemm_64_",
-    "scipy_sgemm_64_",
-    "cblas_dgemm",
-    "cblas_sgemm",
-    "cblas_dgemm64_",
-    "cblas_sgemm64_",
-    "scipy_cblas_dgemm",
-    "scipy_cblas_sgemm",
-    "scipy_cblas_dgemm64_",
-    "scipy_cblas_sgemm64_",
+    f"{prefix}{name}"
+    for prefix in ("", "scipy_")
+    for p in "dszc"
+    for name in (f"{p}gemm_", f"{p}gemm_64_", f"cblas_{p}gemm", f"cblas_{p}gemm64_")
 }
 
 # Calls dgemm_ on the shapes given as argv[2:] ("MxNxK", alpha 1, beta 0 or "MxNxK:1" for beta
@@ -82,6 +72,17 @@ def run(libpath: Path, shapes: list[str], tmp_path: Path, **env: str) -> tuple[s
     )
     assert r.returncode == 0, r.stderr
     return r.stdout, r.stderr, json.loads(stats.read_text())
+
+
+def test_entry_list_is_the_exported_names() -> None:
+    """entry_list.h (which the adapters, the archive's members and the statistics expand) and
+    exports.map (what the linker exports) name the same GEMM entry points."""
+    wrap = Path(__file__).resolve().parent.parent / "src" / "wrap"
+    listed = re.findall(r"^\s*X\((\w+),", (wrap / "entry_list.h").read_text(), re.M)
+    assert len(listed) == len(set(listed)) == 32
+    assert set(listed) == ENTRY_POINTS
+    exported = set(re.findall(r"\b(\w+);", (wrap / "exports.map").read_text()))  # not xsmmwrap_*
+    assert exported == ENTRY_POINTS
 
 
 def test_exports_only_entry_points_and_api(libpath: Path) -> None:
@@ -359,3 +360,23 @@ def test_jit_off_uses_the_portable_kernel(libpath: Path, tmp_path: Path) -> None
     _, _, stats = run(libpath, ["8x8x8", "9x2x4:1"], tmp_path, XSMMWRAP_JIT="0")
     assert stats["target"] == "generic"
     assert stats["routes"]["portable"] == 2 and stats["jit_failures"] == 0
+
+
+def test_shapes_taken_in_turns(libpath: Path, tmp_path: Path) -> None:
+    """Calls that take turns among a few shapes are served from the thread's recent calls (the
+    miss path skips the route); among more shapes than it remembers, some are evicted. Either
+    way every result is right (PROGRAM checks each against numpy) and every call is counted on
+    its own kernel."""
+    few = ["5x25x5", "5x5x5", "25x5x5:1", "5x5x5:1"] * 60
+    many = [f"{3 + i % 7}x{2 + i % 11}x{4 + i}" for i in range(40)] * 6
+    shapes = few + many
+    _, _, stats = run(libpath, shapes, tmp_path)
+    assert stats["intercepted"] == len(shapes) == stats["routes"]["jit"]
+    calls: dict[tuple[int, int, int, int], int] = {}
+    for s in shapes:
+        dims, _, beta = s.partition(":")
+        m, n, k = (int(x) for x in dims.split("x"))
+        key = (m, n, k, beta or "0")
+        calls[key] = calls.get(key, 0) + 1
+    got = {(kn["m"], kn["n"], kn["k"], kn["beta"]): kn["calls"] for kn in stats["kernels"]}
+    assert got == calls

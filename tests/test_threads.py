@@ -1,6 +1,7 @@
-"""Eight threads calling dgemm_/sgemm_ under LD_PRELOAD on a shared pool of 200 descriptors
-and 40 calls with nothing to multiply (tests/c/test_threads.c): every result right, one kernel
-per distinct descriptor, every call counted. With LIBXSMM_TRYLOCK=1 a thread that finds the
+"""Eight threads calling dgemm_, sgemm_, zgemm_ and cgemm_ under LD_PRELOAD on a shared pool of
+200 descriptors and 40 calls with nothing to multiply (tests/c/test_threads.c; complex ones with
+conjugate transposes and complex scalars): every result right, one kernel per distinct
+descriptor, every call counted under its name. With LIBXSMM_TRYLOCK=1 a thread that finds the
 generation lock taken hands its call to the original BLAS (route lock_busy) instead of waiting:
 results stay right, no descriptor gets two kernels. Calls with alpha = 0 or K = 0 never get
 there (route scale, no kernel, no lock), so the original never sees one: it would be free to

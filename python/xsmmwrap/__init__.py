@@ -154,7 +154,7 @@ class Stats:
         Bytes of generated code, and of the memory the library holds, each page once
         (``docs/REPORT.md`` lists what it counts).
     kernel_gflop : float
-        Floating-point work (GFLOP) done on the kernel path.
+        Floating-point work (GFLOP) done on the kernel path (a complex multiply-add is 8 flops).
     symbols : dict[str, int]
         Calls per exported GEMM symbol, only symbols that were called.
     tuned_calls : int
@@ -226,9 +226,10 @@ class KernelInfo:
     Attributes
     ----------
     precision : str
-        "f64" or "f32".
+        numpy's name of the element type: "f64", "f32" (dgemm, sgemm), "c128" or "c64"
+        (complex128 and complex64: zgemm, cgemm).
     trans_a, trans_b : str
-        "N" or "T".
+        "N", "T" or "C" (conjugate transpose, complex kernels only).
     m, n, k, lda, ldb, ldc : int
         Shape and leading dimensions.
     alpha_class, beta_class : str
@@ -284,7 +285,7 @@ def kernels() -> list[KernelInfo]:
             break  # the registry may not shrink, but stay safe against races
         result.append(
             KernelInfo(
-                precision=f"f{int(info.precision)}",
+                precision=f"{'c' if info.is_complex else 'f'}{int(info.precision)}",
                 trans_a=_char(info.trans_a),
                 trans_b=_char(info.trans_b),
                 m=int(info.m),
@@ -315,7 +316,8 @@ class Config:
     Attributes
     ----------
     max_mnk : int
-        Largest M*N*K served by a kernel (``XSMMWRAP_MAX_MNK``).
+        Largest M*N*K served by a kernel (``XSMMWRAP_MAX_MNK``), in real multiply-adds: a
+        complex call is served up to 4*M*N*K = max_mnk.
     max_kernels : int
         Registry capacity (``XSMMWRAP_MAX_KERNELS``).
     disabled : bool
@@ -608,12 +610,14 @@ sys.modules[__name__].__class__ = _Module
 
 
 def _register_threadpoolctl() -> None:
-    """List libxsmmwrap in ``threadpoolctl.threadpool_info()`` when threadpoolctl is there."""
+    """List libxsmmwrap in ``threadpoolctl.threadpool_info()`` when threadpoolctl is there:
+    the controller registered, and the library loaded (threadpoolctl lists loaded ones)."""
     try:
         from ._threadpoolctl import register
     except ImportError:  # threadpoolctl is not installed, or too old
         return
     register()
+    _lib.load_early()
 
 
 _register_threadpoolctl()

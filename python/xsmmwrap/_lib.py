@@ -151,6 +151,22 @@ def _load() -> Binding:
     return Binding(ffi, ffi.dlopen(str(path)), False, path)
 
 
+def load_early() -> None:
+    """Put the library in the process now (no binding yet), so that tools that list loaded
+    libraries (threadpoolctl) see it from ``import xsmmwrap`` on. Cheap: a dlopen without
+    cffi's parse of the header; the binding made on first use then finds the same instance.
+    Does nothing when an instance is already in the process, or none can be loaded."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).xsmmwrap_version  # noqa: B018  (preloaded, or loaded globally)
+    except AttributeError:
+        try:
+            ctypes.CDLL(str(library_path()))
+        except OSError:
+            pass
+
+
 def binding() -> Binding:
     """Load the library on first use (see the module docstring) and return the binding."""
     global _binding

@@ -1,8 +1,9 @@
 """``xsmmwrap bench enable``: what in-process interposition gains, next to LD_PRELOAD.
 
 Measures, in ns per matrix, ``np.matmul(a, b, out=c)`` on stacks of ``--stack`` (10000)
-n x n matrices for n = 4, 8, 16, 32, and one ``scipy.linalg.blas.dgemm`` call on 8 x 8
-matrices (Python's call overhead included), three ways in the same run:
+n x n matrices for n = 4, 8, 16, 32 (``--dtype``, float64) and n = 8 in complex128
+(``--complex-sizes``: numpy's complex matmul calls zgemm), and one ``scipy.linalg.blas.dgemm``
+call on 8 x 8 matrices (Python's call overhead included), three ways in the same run:
 
 plain
     numpy and scipy as they are (their OpenBLAS);
@@ -46,6 +47,8 @@ from typing import Any
 #: Removed from the environment of the benchmark's own processes (and only from theirs).
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 SIZES = (4, 8, 16, 32)
+COMPLEX_SIZES = (8,)
+COMPLEX_DTYPE = "complex128"
 SCIPY_CASE = "scipy dgemm 8x8"
 TRAFFIC = "a+b"  # np.add over the stacks: the memory traffic alone
 
@@ -64,12 +67,16 @@ class _Cases:
         rng = np.random.default_rng(1)
         self.args = args
         self.stacks: list[tuple[str, Any, Any, Any]] = []
-        for n in args.sizes:
+        sizes = [(n, args.dtype) for n in args.sizes]
+        sizes += [(n, COMPLEX_DTYPE) for n in args.complex_sizes]
+        for n, dtype in sizes:
             shape = (args.stack, n, n)
-            a, b, c = (_placed(shape, args.dtype) for _ in range(3))
-            a[...] = rng.standard_normal(shape)
-            b[...] = rng.standard_normal(shape)
-            self.stacks.append((_case_name(n, args.dtype), a, b, c))
+            a, b, c = (_placed(shape, dtype) for _ in range(3))
+            for x in (a, b):
+                x.real = rng.standard_normal(shape)
+                if dtype == COMPLEX_DTYPE:
+                    x.imag = rng.standard_normal(shape)
+            self.stacks.append((_case_name(n, dtype), a, b, c))
         self.x = np.asfortranarray(rng.standard_normal((8, 8)))
         self.y = np.asfortranarray(rng.standard_normal((8, 8)))
         self.z = np.zeros((8, 8), order="F")
@@ -187,6 +194,7 @@ def _run_worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     command += ["--stack", str(args.stack), "--repeats", str(args.repeats), "--dtype", args.dtype]
     command += ["--rounds", str(args.rounds)]
     command += ["--sizes", *(str(n) for n in args.sizes)]
+    command += ["--complex-sizes", *(str(n) for n in args.complex_sizes)]
     if not args.pin:
         command.append("--no-pin")
     elif args.cpu is not None:
@@ -231,6 +239,13 @@ def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", type=int, default=10000, help="matrices per stack (10000)")
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="n of n x n")
+    p.add_argument(
+        "--complex-sizes",
+        type=int,
+        nargs="*",
+        default=list(COMPLEX_SIZES),
+        help="n of the complex128 n x n stacks (8; none: no complex row)",
+    )
     p.add_argument("--repeats", type=int, default=7, help="timings per case, best kept (7)")
     p.add_argument("--rounds", type=int, default=2, help="turns of plain/enable() (2)")
     p.add_argument("--runs", type=int, default=8, help="processes of each kind, alternating (8)")
@@ -282,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
                     raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {got}")
             _best(results[TRAFFIC], got.get(TRAFFIC, {}))
             results["patched"] = got.get("patched", results.get("patched"))
-    cases = [_case_name(n, args.dtype) for n in args.sizes] + [SCIPY_CASE]
+    cases = [_case_name(n, args.dtype) for n in args.sizes]
+    cases += [_case_name(n, COMPLEX_DTYPE) for n in args.complex_sizes] + [SCIPY_CASE]
     print(
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
         f"{args.stack}); x = plain / time"

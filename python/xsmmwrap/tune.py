@@ -145,9 +145,12 @@ def parse_descriptor(text: str) -> Descriptor:
 
 def descriptors_from_stats(doc: dict[str, Any]) -> list[tuple[Descriptor, int]]:
     """The descriptors of a statistics document's kernels (``xsmmwrap run --json``) with their
-    calls, most calls first, each once; those not tuned (M*N*K above 128^3) left out."""
+    calls, most calls first, each once; those not tuned (complex ones, M*N*K above 128^3)
+    left out."""
     calls: dict[Descriptor, int] = {}
     for k in doc.get("kernels", []):
+        if k.get("precision") not in ("f64", "f32"):
+            continue
         try:
             d = _check(
                 Descriptor(

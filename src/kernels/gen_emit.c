@@ -1,85 +1,34 @@
 // gen_emit.c: emits a planned GEMM kernel (gen.h) through the x86 encoder. One body for AVX2
-// and AVX-512; gen_isa and the plan's vector width say which instructions.
+// and AVX-512, real and complex; gen_isa and the plan's vector width say which instructions.
 //
 // Arithmetic contract (docs/ARCHITECTURE.md): each element of C is one FMA chain over k in
 // order, from zero, then the epilogue of its scale class; nothing here may depend on the tile.
+// Complex (plan.u == 2): the same k steps on parts, each column of op(B) broadcast twice (br
+// and bi: nbc = 2*nb broadcasts), so that every part of op(A) carries the chains P, Q (times
+// br) and R, S (times bi); gen_zepi.c combines them.
 //
 // Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
-//   v0 .. mb*nb-1     accumulators, one chain per element (from v4 with a partial vector:
-//                     v0-v3 carry its C pieces, part_epilogue)
+//   v0 .. mb*nbc-1    accumulators, one chain per part (from v4 with a partial vector:
+//                     v0-v3 carry its C pieces, part_epilogue); complex: the (P, Q) set of
+//                     the tile, then its (R, S) set (acc(), gen_emit.h)
 //   next mb           op(A) column pieces for the current k               ("areg")
 //   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
 //                     with mb == 1 broadcasts from memory inside the FMA instead
-//   (nb < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nb breg held for the step)
+//   (nbc < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nbc breg held for the step)
 //   epilogue          from v(mb*nb): alpha, beta (each when read at call time), a temporary
+//                     (complex: gen_zepi.c's plan)
 // M remainders: the last vector overlaps its neighbour (gen.h), and a tile computes a whole
 // column of C before storing it, so both write the same values; or, M below one zmm, the one
 // vector loads op(A) k1-masked and moves C in unmasked pieces (part_epilogue). No access to C
 // covers a byte outside its column's M rows.
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
 // roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
-// ta == 1: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
+// ta T or C: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
 // vector v of the block at rows v*vw; rsp first aligned down to 32 or 64 bytes, the entry rsp
 // kept in G_FRAME) and the same NN body runs from there.
-#include "gen.h"
-
-typedef struct {
-    xw_gpr base;
-    int64_t disp;  // bytes
-} ref;
-
-// A vector operation with C from memory (op_mem): the reg-mem form, or the reg-reg form for
-// vectors narrower than a memory operand (C is loaded into a temporary first).
-typedef struct {
-    xw_vprep m, r;
-} memop;
-
-typedef struct {
-    const gen_plan *p;
-    const gen_isa *I;
-    xw_code *c;
-    int64_t sp;  // emit_pack: bytes between columns of the panel
-    // Prefetches of the next column block's C (plan.ahead), spread over a tile's k steps:
-    // queued lines pf[pfat..npf), pfper after each step.
-    int next_nb;  // columns of the next column block; 0: none
-    ref pf[GEN_AHEAD_MAX];
-    int npf, pfat, pfper;
-    // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
-    // kernel uses only: vw elements of A or C loaded and stored, op(B) broadcasts, the k
-    // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
-    // {1toN}, the zeroing idiom, and the epilogue's two steps (epi_c with C, epi_r without).
-    xw_vprep ld, st, bcst, fma, fma_eb, zero, epi_r;
-    memop epi_c;        // with C (alpha and beta any: beta*C into the temporary, then epi_r)
-    xw_insn cop, rop;   // the epilogue's operation with C and without (part_epilogue)
-    xw_vprep ldm;       // plan.part: op(A) loaded k1-masked, zeroing
-    xw_vprep ldp, stp;  // plan.part: a piece of C (part_epilogue)
-} G;
-
-typedef struct {
-    int v0, mb, nb, acc0, nbreg, nareg, areg, breg;
-    int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
-    int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
-    int64_t bj;                // bytes between columns of op(B)
-    bool direct;               // kstep may write at a cursor (kstep_direct)
-    bool partial;              // its last vector is plan.part rows: loaded k1-masked
-    bool ebcst;
-    bool bfirst;  // nb < mb: nb broadcasts held, op(A) pieces through nareg registers
-} tile;
+#include "gen_emit.h"
 
 static int cdiv_i(int a, int b) { return (a + b - 1) / b; }
-
-static ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
-
-static int32_t disp32(G *g, int64_t disp)
-{
-    if (disp < INT32_MIN || disp > INT32_MAX) {  // the planner's range check prevents this
-        if (!g->c->err) g->c->err = XW_ERR_RANGE;
-        return 0;
-    }
-    return (int32_t)disp;
-}
-
-static xw_mem at(G *g, ref r) { return xw_mem_at(r.base, disp32(g, r.disp)); }
 
 static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
 {
@@ -90,38 +39,38 @@ static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
     xw_x86_alu_ri(g->c, op, r, (int32_t)imm);
 }
 
-// Fewest registers the k step's operands need: op(A) pieces and one broadcast, or (nb < mb)
-// the broadcasts and one op(A) piece.
+// Fewest registers the k step's operands need: op(A) pieces and one broadcast, or (fewer
+// broadcasts than pieces) the broadcasts and one op(A) piece.
 int gen_opregs(const gen_plan *p, int mb, int nb)
 {
-    (void)p;
-    return (mb < nb ? mb : nb) + 1;
+    const int nbc = p->u * nb;
+    return (mb < nbc ? mb : nbc) + 1;
 }
 
 // Registers the epilogue needs above the accumulators: alpha and beta when read at call time,
 // and a temporary for beta*C or for C narrower than a memory operand.
-int gen_epiregs(const gen_plan *p)
+int gen_epiregs(const gen_plan *p, int mb, int nb)
 {
+    if (p->u == 2)
+        return gen_zepiregs(p, mb, nb);
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
     const bool tmp = p->d.beta != XW_SCALE_ZERO && (!p->memop || (any_a && any_b));
     return any_a + any_b + tmp;
 }
 
-// First row of M vector v; the overlapping last vector ends at row m.
+// First row (part) of M vector v; the overlapping last vector ends at the last row.
 static int64_t row_of(const gen_plan *p, int v)
 {
-    return p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
+    return p->overlap && v == p->mv - 1 ? (int64_t)p->rows - p->vw : (int64_t)v * p->vw;
 }
 
-static int acc(const tile *t, int v, int j) { return t->acc0 + v * t->nb + j; }
-
 // ---- Vector loads and stores of A and C: vw elements each, never masked.
-static void load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, r, m.base, disp32(g, m.disp)); }
+void gen_load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, r, m.base, disp32(g, m.disp)); }
 
-static void store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), r); }
+void gen_store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), r); }
 
-// The form op_mem takes for this kernel: rrm when vectors make a memory operand, else rrr.
-static memop prep_memop(const gen_plan *p, xw_insn op)
+// The form gen_op_mem takes for this kernel: rrm when vectors make a memory operand, else rrr.
+memop gen_prep_memop(const gen_plan *p, xw_insn op)
 {
     memop o = { 0 };
     if (p->memop)
@@ -133,10 +82,10 @@ static memop prep_memop(const gen_plan *p, xw_insn op)
 
 // dst = op(s1, C) with C in memory; vectors narrower than 16 bytes load C into tmp first (a
 // memory operand would read 16 bytes, past the column's rows).
-static void op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp)
+void gen_op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp)
 {
     if (!g->p->memop) {
-        load_vec(g, tmp, m);
+        gen_load_vec(g, tmp, m);
         xw_x86_vp_rrr(g->c, &o->r, dst, s1, tmp);
         return;
     }
@@ -222,32 +171,40 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
         xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
 }
 
-KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
+// The accumulator and the op(B) offset of broadcast j, the tile's kind (cx) a constant in each
+// copy of kstep: a real tile's are the plain v*nb + j and j*bj, a complex one's acc() and bcol.
+KSTEP_INLINE int k_acc(const tile *t, int v, int j, bool cx)
 {
-    const int64_t bj = t->bj;
-    if (t->bfirst) {  // nb broadcasts stay; each op(A) piece is loaded and used at once
-        for (int j = 0; j < t->nb; j++)
-            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + j * bj);
+    return cx ? acc(t, v, j) : t->acc0 + v * t->nb + j;
+}
+KSTEP_INLINE int64_t k_bcol(const tile *t, int j, bool cx) { return cx ? t->bcol[j] : j * t->bj; }
+
+KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct, bool cx)
+{
+    if (t->bfirst) {  // nbc broadcasts stay; each op(A) piece is loaded and used at once
+        for (int j = 0; j < t->nbc; j++)
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, j, cx));
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
             k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + t->arow[v]);
-            for (int j = 0; j < t->nb; j++)
-                k_rrr(k, direct, k->fma, acc(t, v, j), ar, t->breg + j);
+            for (int j = 0; j < t->nbc; j++)
+                k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), ar, t->breg + j);
         }
         return;
     }
     for (int v = 0; v < t->mb; v++)
         k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, t->areg + v, a.base,
                a.disp + t->arow[v]);
-    for (int j = 0; j < t->nb; j++) {
+    for (int j = 0; j < t->nbc; j++) {
         if (t->ebcst) {  // never direct (EVEX)
-            xw_x86_vp_rrm(g->c, &g->fma_eb, acc(t, 0, j), t->areg, b.base, disp32(g, b.disp + j * bj));
+            xw_x86_vp_rrm(g->c, &g->fma_eb, k_acc(t, 0, j, cx), t->areg, b.base,
+                          disp32(g, b.disp + k_bcol(t, j, cx)));
             continue;
         }
         const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
-        k_load(g, k, direct, k->bc, br, b.base, b.disp + j * bj);
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, j, cx));
         for (int v = 0; v < t->mb; v++)
-            k_rrr(k, direct, k->fma, acc(t, v, j), t->areg + v, br);
+            k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), t->areg + v, br);
     }
 }
 
@@ -256,12 +213,12 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct)
 // instruction, no error, bases below 16 and every displacement in range.
 static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
-    const size_t per = (size_t)(t->mb + t->nb + t->mb * t->nb);
+    const size_t per = (size_t)(t->mb + t->nbc + t->mb * t->nbc);
     const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
     return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
            && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
-           && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj <= INT32_MAX;
+           && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj + (t->nbc - t->nb) * g->I->es <= INT32_MAX;
 }
 
 // k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk.
@@ -272,7 +229,10 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
         const xw_vprep ld = g->ld, bc = g->bcst, fma = g->fma;
         kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
-            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true);
+            if (t->nbc != t->nb)
+                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, true);
+            else
+                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, false);
             if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
                 prefetch_queued(g, g->pfper);
@@ -284,7 +244,10 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
     }
     kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
-        kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false);
+        if (t->nbc != t->nb)
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, true);
+        else
+            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, false);
         prefetch_queued(g, g->pfper);
     }
 }
@@ -303,7 +266,7 @@ static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    const int64_t cj = (int64_t)p->d.ldc * I->es;
+    const int64_t cj = (int64_t)p->ldc * I->es;
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
     int w = 1;
     while (2 * w <= p->part)
@@ -344,7 +307,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    const int64_t cj = (int64_t)p->d.ldc * I->es;
+    const int64_t cj = (int64_t)p->ldc * I->es;
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
     int r = t->acc0 + t->mb * t->nb;  // free from here once the k loop is done
     const int ra = any_a ? r++ : 0, rb = any_b ? r++ : 0, tmp = r;
@@ -364,60 +327,84 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
                 if (any_a)
                     xw_x86_vp_rrr(g->c, &g->epi_r, a, a, ra);  // alpha*s
             } else if (any_a && any_b) {
-                op_mem(g, &g->epi_c, tmp, rb, m, tmp);       // beta*C
+                gen_op_mem(g, &g->epi_c, tmp, rb, m, tmp);  // beta*C
                 xw_x86_vp_rrr(g->c, &g->epi_r, a, ra, tmp);  // alpha*s + beta*C
             } else {
-                op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
+                gen_op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
             }
         }
         for (int v = 0; v < t->mb; v++)
-            store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, v, j));
+            gen_store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, v, j));
     }
 }
 
-// Queues the lines of C rows of tile t in the next column block's next_nb columns.
-static void queue_next_c(G *g, const tile *t, ref cm)
+// Every line of B's columns [j0, j0 + cols) (all k rows) from b, its first column, when op(B)
+// is B: a transposed B is read a row at a time, lines the hardware prefetchers follow.
+static void prefetch_opb(G *g, ref b, int64_t j0, int64_t cols, pf_how how)
 {
     const gen_plan *p = g->p;
-    const int64_t es = g->I->es, cj = (int64_t)p->d.ldc * es;
-    const int64_t r0 = row_of(p, t->v0);
-    const int64_t r1 = t->v0 + t->mb == p->mv ? (int64_t)p->d.m : row_of(p, t->v0 + t->mb);
-    for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
-        prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
+    const int64_t es = g->I->es, k = (int64_t)p->u * p->d.k, ld = (int64_t)p->ldb * es;  // parts
+    for (int64_t j = j0; !p->d.tb && j < j0 + cols; j++)
+        prefetch_bytes(g, b, j * ld, j * ld + k * es, how);
 }
 
-// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column.
-static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
+// Queues what the next column block (next_nb columns) will read that tile t can see coming: the
+// lines of its C rows there (when C is read), and, the block's first tile, its op(B). A wide
+// tile reads nb columns of op(B) at once, more streams than the hardware prefetchers follow
+// from memory (Xeon family 6 model 167, avx512, streamed: 13x24x38 1920 -> 1560 ns, 9x22x21
+// 1150 -> 750, 16x64x58 6090 -> 5290; cached 1-3% slower).
+static void queue_next(G *g, const tile *t, ref b, ref cm, bool first)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, cj = (int64_t)p->ldc * es;
+    const int64_t r0 = row_of(p, t->v0);
+    const int64_t r1 = t->v0 + t->mb == p->mv ? (int64_t)p->rows : row_of(p, t->v0 + t->mb);
+    if (p->d.beta != XW_SCALE_ZERO)
+        for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
+            prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
+    if (first)
+        prefetch_opb(g, b, t->nb, g->next_nb, PF_QUEUE);
+}
+
+// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column;
+// `first` when it is the first tile of its column block.
+static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    tile t = { .v0 = v0, .mb = mb, .nb = nb, .acc0 = p->acc0 };
+    tile t = { .v0 = v0, .mb = mb, .nb = nb, .acc0 = p->acc0, .nbc = p->u * nb };
     t.partial = p->part && v0 + mb == p->mv;
     t.ebcst = I->ebcst && mb == 1;
-    t.bfirst = !t.ebcst && nb < mb;
+    t.bfirst = !t.ebcst && t.nbc < mb;
     for (int v = 0; v < mb; v++)
         t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
-    t.areg = t.acc0 + mb * nb;
+    t.areg = t.acc0 + mb * t.nbc;
     if (t.bfirst) {
-        t.nareg = t.areg + 2 + nb <= I->nvregs ? 2 : 1;
+        t.nareg = t.areg + 2 + t.nbc <= I->nvregs ? 2 : 1;
         t.breg = t.areg + t.nareg;
-        t.nbreg = nb;
+        t.nbreg = t.nbc;
     } else {
         t.nareg = mb;
         t.breg = t.areg + mb;
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
-    t.bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * I->es;
+    t.bj = (int64_t)(p->d.tb ? (uint32_t)p->u : p->ldb) * I->es;
+    if (p->u == 2 && t.nbc > GEN_BCOL_MAX) {  // the register check of choose_blocking prevents this
+        if (!g->c->err) g->c->err = XW_ERR_RANGE;
+        return;
+    }
+    for (int j = 0; p->u == 2 && j < t.nbc; j++)  // complex: br, then bi one part on
+        t.bcol[j] = (int32_t)((j >> 1) * t.bj + (j & 1) * I->es);
     t.direct = !t.ebcst && !t.partial && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
-    for (int i = 0; i < mb * nb; i++)  // every chain starts from zero
+    for (int i = 0; i < mb * t.nbc; i++)  // every chain starts from zero
         vzero(g, t.acc0 + i);
 
     const int k = (int)p->d.k;
     const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
-    const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->d.lda) * I->es;
-    const int64_t bk = (int64_t)(p->d.tb ? p->d.ldb : 1) * I->es;
+    const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->lda) * I->es;
+    const int64_t bk = (int64_t)(p->d.tb ? p->ldb : (uint32_t)p->u) * I->es;
     if (p->ahead && g->next_nb)
-        queue_next_c(g, &t, cm);
+        queue_next(g, &t, b, cm, first);
     if (p->kunroll >= k) {
         g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
         ksteps(g, &t, a, ak, b, bk, k);
@@ -438,26 +425,44 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm)
     }
     prefetch_queued(g, g->npf);
     g->npf = g->pfat = 0;
-    tile_epilogue(g, &t, cm);
+    if (p->u == 2)
+        gen_zepilogue(g, &t, cm);
+    else
+        tile_epilogue(g, &t, cm);
 }
 
-// ---- ta == 1: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
+// ---- ta T or C: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
 // (ld = mb*vw). op(A)(i, kk) = A[kk + i*lda]: rows of op(A) are contiguous along k, so square
 // blocks of one ymm are transposed in registers (VEX ymm, also on AVX-512: no AVX512VL);
-// rows and k steps left over are copied one element at a time.
+// rows and k steps left over are copied one element at a time. A complex element moves as one
+// unit of both parts, 8 bytes (cgemm: as a double would) or 16 (zgemm: a 128-bit lane), and is
+// copied as stored: conjugation is the epilogue's (gen_zepi.c).
+static int64_t unit_bytes(const G *g) { return (int64_t)g->p->u * g->I->es; }
+
 static void copy_elem(G *g, ref src, ref dst, int *n)
 {
     const int r = (*n)++ & 7;  // rotating temporaries: the copies do not wait on each other
-    xw_x86_vload(g->c, g->I->movs, XW_XMM, r, at(g, src), xw_plain);
-    xw_x86_vstore(g->c, g->I->movs, XW_XMM, at(g, dst), r, XW_K0);
+    const int64_t ue = unit_bytes(g);
+    const xw_insn mv = ue == 16 ? XW_VMOVUPD : ue == 8 ? XW_VMOVSD : XW_VMOVSS;
+    xw_x86_vload(g->c, mv, XW_XMM, r, at(g, src), xw_plain);
+    xw_x86_vstore(g->c, mv, XW_XMM, at(g, dst), r, XW_K0);
 }
 
-// One block of bw x bw elements, bw = 4 (f64) or 8 (f32): row i of op(A) at src + i*sa,
+// One block of bw x bw units, bw = 32 bytes / unit (2, 4 or 8): row i of op(A) at src + i*sa,
 // column kk of the panel at dst + kk*sp.
 static void transpose_block(G *g, ref src, ref dst, int64_t sa, int64_t sp)
 {
     xw_code *c = g->c;
-    if (g->I->es == 8) {  // s0-3 rows; u = unpack pairs of rows; columns by 128-bit halves
+    if (unit_bytes(g) == 16) {  // rows in v0, v1; the columns are their 128-bit halves
+        for (int i = 0; i < 2; i++)
+            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
+        for (int kk = 0; kk < 2; kk++) {
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 2 + kk, 0, 1, kk ? 0x31 : 0x20);
+            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), 2 + kk, XW_K0);
+        }
+        return;
+    }
+    if (unit_bytes(g) == 8) {  // s0-3 rows; u = unpack pairs of rows; columns by 128-bit halves
         for (int i = 0; i < 4; i++)
             xw_x86_vload(c, XW_VMOVUPD, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
         xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, 4, 0, 1);  // a0 b0 a2 b2
@@ -495,28 +500,28 @@ static void transpose_block(G *g, ref src, ref dst, int64_t sa, int64_t sp)
 static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int *n)
 {
     const gen_plan *p = g->p;
-    const int64_t es = g->I->es, sa = (int64_t)p->d.lda * es, ldp = g->sp;
-    const int bw = (int)(32 / es);
-    const int nr = p->part ? p->part : p->vw;  // a partial vector's other lanes stay unread
-    const ref s = off(src, row_of(p, v) * sa), d = off(dst, (int64_t)vr * p->vw * es);
+    const int64_t ue = unit_bytes(g), sa = (int64_t)p->lda * g->I->es, ldp = g->sp;
+    const int bw = (int)(32 / ue);
+    const int nr = (p->part ? p->part : p->vw) / p->u;  // a partial vector's other lanes stay unread
+    const ref s = off(src, row_of(p, v) / p->u * sa), d = off(dst, (int64_t)vr * p->vw * g->I->es);
     if (kw == bw && nr >= bw) {
         for (int i = 0; i < nr; i += bw) {
             const int i0 = i + bw > nr ? nr - bw : i;
-            transpose_block(g, off(s, i0 * sa), off(d, i0 * es), sa, ldp);
+            transpose_block(g, off(s, i0 * sa), off(d, i0 * ue), sa, ldp);
         }
         return;
     }
     for (int kk = k0; kk < kw; kk++)
         for (int i = 0; i < nr; i++)
-            copy_elem(g, off(s, i * sa + kk * es), off(d, i * es + kk * ldp), n);
+            copy_elem(g, off(s, i * sa + kk * ue), off(d, i * ue + kk * ldp), n);
 }
 
 static void emit_pack(G *g, int v0, int mb)
 {
     const gen_plan *p = g->p;
-    const int64_t es = g->I->es;
+    const int64_t es = unit_bytes(g);  // per element of op(A)
     const int k = (int)p->d.k, bw = (int)(32 / es);
-    const int64_t sp = (int64_t)mb * p->vw * es;
+    const int64_t sp = (int64_t)mb * p->vw * g->I->es;
     g->sp = sp;
     int n = 0;
     ref src = { XW_RDI, 0 }, dst = { XW_RSP, 0 };
@@ -528,8 +533,8 @@ static void emit_pack(G *g, int v0, int mb)
     const int kb = k / bw, kr = k % bw;
     int body = 0;
     for (int v = 0; v < mb; v++) {
-        const int nr = p->part ? p->part : p->vw;
-        body += nr >= bw ? cdiv_i(nr, bw) * (es == 8 ? 16 : 40) : nr * bw * 2;
+        const int nr = (p->part ? p->part : p->vw) / p->u;
+        body += nr >= bw ? cdiv_i(nr, bw) * (es == 16 ? 6 : es == 8 ? 16 : 40) : nr * bw * 2;
     }
 #define PACK_KBLOCK(s_, d_, k0_)                                                              \
     do {                                                                                     \
@@ -569,7 +574,7 @@ static void emit_tiles(G *g, int v0, int span, int nb, ref b, ref cm)
     for (int i = 0; i < p->nmg; i++)
         for (int q = 0; q < p->mg[i].count; q++, v += p->mg[i].size)
             if (v >= v0 && v < v0 + span)
-                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es));
+                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es), v == v0);
 }
 
 // N outer over the column blocks, the tiles of M blocks [v0, v0 + span) inside (emit_tiles):
@@ -579,7 +584,7 @@ static void emit_columns(G *g, int v0, int span)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es;
-    const int64_t bj = (int64_t)(p->d.tb ? 1 : p->d.ldb) * es, cj = (int64_t)p->d.ldc * es;
+    const int64_t bj = (int64_t)(p->d.tb ? (uint32_t)p->u : p->ldb) * es, cj = (int64_t)p->ldc * es;
     int64_t col = 0;
     for (int i = 0; i < p->nng; i++) {
         const int nb = p->ng[i].size, cnt = p->ng[i].count;
@@ -589,7 +594,7 @@ static void emit_columns(G *g, int v0, int span)
             xw_x86_lea(g->c, pcn, at(g, (ref){ XW_RDX, col * cj }));
             xw_x86_mov_ri(g->c, nc, cnt);
             const size_t top = xw_x86_here(g->c);
-            g->next_nb = nb;  // (the last iteration's lie past C: prefetches never fault)
+            g->next_nb = nb;  // (the last iteration's lie past B and C: prefetches never fault)
             emit_tiles(g, v0, span, nb, (ref){ pbn, 0 }, (ref){ pcn, 0 });
             alu(g, XW_ADD, pbn, nb * bj);
             alu(g, XW_ADD, pcn, nb * cj);
@@ -608,7 +613,8 @@ static void emit_columns(G *g, int v0, int span)
 
 // ---- Small kernels whose operands come from memory wait on a few dozen misses: all lines
 // of A, B and C are requested at entry, in that order, so that the misses overlap.
-// Prefetches every line of a column-major rows x cols matrix at base (bytes: es each).
+// Prefetches every line of a column-major rows x cols matrix at base (rows and ld in parts of
+// es bytes).
 static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_t ld, pf_how how)
 {
     const int64_t es = g->I->es;
@@ -626,11 +632,12 @@ static int prefetch_all(G *g, pf_how how)
 {
     const gen_plan *p = g->p;
     const xw_desc *d = &p->d;
+    const int64_t u = p->u;
     int n = 0;
-    n += prefetch_matrix(g, XW_RDI, d->ta ? d->k : d->m, d->ta ? d->m : d->k, d->lda, how);
-    n += prefetch_matrix(g, XW_RSI, d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, how);
+    n += prefetch_matrix(g, XW_RDI, d->ta ? u * d->k : p->rows, d->ta ? d->m : d->k, p->lda, how);
+    n += prefetch_matrix(g, XW_RSI, u * (d->tb ? d->n : d->k), d->tb ? d->k : d->n, p->ldb, how);
     if (d->beta != XW_SCALE_ZERO)
-        n += prefetch_matrix(g, XW_RDX, d->m, d->n, d->ldc, how);
+        n += prefetch_matrix(g, XW_RDX, p->rows, d->n, p->ldc, how);
     return n;
 }
 
@@ -649,23 +656,27 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
     g.st = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, xw_plain);
     g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
     g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
-    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE ? I->fnma : I->fma;
+    // (Complex chains are never negated: -t is the epilogue's.)
+    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE && p->u == 1 ? I->fnma : I->fma;
     g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
     if (I->ebcst)
         g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
-    // The epilogue's instructions by scale class (tile_epilogue).
-    switch (p->d.beta) {
-    case XW_SCALE_ZERO: g.rop = I->mul; break;
-    case XW_SCALE_ONE: g.cop = any_a ? I->fma213 : I->add; break;
-    case XW_SCALE_MINUS_ONE: g.cop = any_a ? I->fms213 : I->sub; break;
-    default:
-        g.cop = any_a ? I->mul : I->fma;
-        g.rop = I->fma213;
-    }
+    // The epilogue's instructions by scale class (tile_epilogue; complex: gen_zepi.c).
+    if (p->u == 2)
+        gen_zprep(&g);
+    else
+        switch (p->d.beta) {
+        case XW_SCALE_ZERO: g.rop = I->mul; break;
+        case XW_SCALE_ONE: g.cop = any_a ? I->fma213 : I->add; break;
+        case XW_SCALE_MINUS_ONE: g.cop = any_a ? I->fms213 : I->sub; break;
+        default:
+            g.cop = any_a ? I->mul : I->fma;
+            g.rop = I->fma213;
+        }
     if (g.rop)
         g.epi_r = xw_x86_vprep(XW_VP_RRR, g.rop, p->vl, xw_plain);
     if (g.cop)
-        g.epi_c = prep_memop(p, g.cop);
+        g.epi_c = gen_prep_memop(p, g.cop);
     if (p->part) {
         int w = 1;
         while (2 * w <= p->part)
@@ -688,6 +699,11 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         xw_x86_mov_rr(c, p->g[G_FRAME], XW_RSP);
         alu(&g, XW_AND, XW_RSP, p->vw * p->isa.es > 32 ? -64 : -32);
         alu(&g, XW_SUB, XW_RSP, p->scratch);
+    }
+    if (p->ahead) {  // the first column block's op(B) and C, which no tile before it requests
+        prefetch_opb(&g, (ref){ XW_RSI, 0 }, 0, p->ng[0].size, PF_NOW);
+        if (p->d.beta != XW_SCALE_ZERO)
+            prefetch_matrix(&g, XW_RDX, p->rows, p->ng[0].size, p->ldc, PF_NOW);
     }
     if (!p->pack) {
         if (p->prefetch)

@@ -3,7 +3,7 @@
 // assigns general registers, then emits through gen_emit.c, retrying more compactly when the
 // code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): nothing to multiply (M, N or K
 // zero, alpha zero: the route scales C itself), displacements beyond 2 GiB, dimensions above
-// GEN_MAX_DIM, ta == 1 panels above GEN_SCRATCH_MAX, code too large.
+// GEN_MAX_DIM, transposed op(A) panels above GEN_SCRATCH_MAX, code too large.
 #include <math.h>  // INFINITY only: no libm
 #include <stdio.h>
 
@@ -32,7 +32,9 @@
 
 #define ISA(tgt, vl, lanes, es, nv, eb, P, S, COSTS)                                             \
     { tgt, vl, lanes, es, nv, eb, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P, \
-      XW_VFNMADD231##P, XW_VFMADD213##P, XW_VFMSUB213##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P, COSTS }
+      XW_VFNMADD231##P, XW_VFMADD213##P, XW_VFMSUB213##P, XW_VMUL##P, XW_VADD##P, XW_VSUB##P,  \
+      XW_VFMADDSUB132##P, XW_VFMSUBADD132##P, XW_VFMSUBADD231##P, XW_VPERMIL##P##_I, COSTS }
+// Indexed by the element's part: real and complex double at 0, single at 1.
 // Cost weights. AVX2 (16 registers): tuned on Zen 3 against LIBXSMM cached and streamed (the
 // 17 shapes of docs/BENCHMARKS.md; see choose_blocking). AVX-512 (32 registers, 64-byte op(A)
 // vectors): fitted on an Intel Xeon (family 6, model 167) over all tile limits of 57 shapes
@@ -53,15 +55,19 @@ static const char *scale_word(uint8_t s)
     return s == XW_SCALE_ONE ? "1" : s == XW_SCALE_MINUS_ONE ? "m1" : s == XW_SCALE_ZERO ? "0" : "any";
 }
 
+static char trans_letter(uint8_t t) { return t == XW_TRANS_N ? 'n' : t == XW_TRANS_C ? 'c' : 't'; }
+
 // A plan asked for (tuning hints) ends the name: "_p3x8" (0 where only the other is limited).
+// The precision letter as in BLAS: d, s, z, c.
 void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
 {
     char plan[16] = "";
     if (d->mb_max || d->nb_max)
         snprintf(plan, sizeof plan, "_p%ux%u", d->mb_max, d->nb_max);
-    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", d->prec == XW_F64 ? 'd' : 's',
-             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", d->ta ? 't' : 'n',
-             d->tb ? 't' : 'n', d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
+    const char letter = d->prec == XW_F64 ? 'd' : d->prec == XW_F32 ? 's' : d->prec == XW_C64 ? 'z' : 'c';
+    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", letter,
+             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", trans_letter(d->ta),
+             trans_letter(d->tb), d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
              plan);
 }
 
@@ -83,9 +89,11 @@ static int split(int total, int most, gen_group g[2])
     return n;
 }
 
+// Instructions of one k step of a tile of mb vectors by nb columns (u*nb broadcasts).
 static int kstep_insns(const gen_plan *p, int mb, int nb)
 {
-    return p->isa.ebcst && mb == 1 ? 1 + nb : mb + nb + mb * nb;
+    const int nbc = p->u * nb;
+    return p->isa.ebcst && mb == 1 ? 1 + nbc : mb + nbc + mb * nbc;
 }
 
 static double dmax(double a, double b) { return a > b ? a : b; }
@@ -96,13 +104,13 @@ static double dmax(double a, double b) { return a > b ? a : b; }
 // (29x19x25: a tile of 8 x 1 reached 52% of peak). Packed panels are aligned: none.
 static double a_split_share(const gen_plan *p)
 {
-    const int64_t bytes = (int64_t)p->vw * p->isa.es, col = (int64_t)p->d.lda * p->isa.es;
+    const int64_t bytes = (int64_t)p->vw * p->isa.es, col = (int64_t)p->lda * p->isa.es;
     if (p->pack || bytes <= 8)
         return 0.0;
     int split = 0, total = 0;
     for (int64_t c = 0; c < 16; c++)  // columns of 4 or 8-byte elements repeat mod 64 within 16
         for (int v = 0; v < p->mv; v++) {
-            const int64_t row = p->overlap && v == p->mv - 1 ? (int64_t)p->d.m - p->vw : (int64_t)v * p->vw;
+            const int64_t row = p->overlap && v == p->mv - 1 ? (int64_t)p->rows - p->vw : (int64_t)v * p->vw;
             split += (c * col + row * p->isa.es) % 64 + bytes > 64;
             total++;
         }
@@ -114,15 +122,22 @@ static double a_split_share(const gen_plan *p)
 // register file leave too few registers for loads to run ahead of the FMAs: on Zen 3 (AVX2)
 // tiles of 8 accumulators beat tiles of 12 at 16^3, 24^3, 8x64x8 and 64x8x8 by 10-20%
 // (acc_penalty and walk_cost chosen together, cached and streamed: see choose_blocking).
+// A complex tile is a real one of mb vectors by u*nb broadcast columns in its k steps; its
+// epilogue takes per vector a swap and a fused add-subtract (two ports' worth), three more
+// instructions for alpha any and five for beta any (gen_zepi.c).
 static double tile_cycles(const gen_plan *p, int mb, int nb)
 {
-    const int k = (int)p->d.k, over = mb * nb - p->isa.nvregs / 2;
-    double per = mb * nb / 2.0 + p->isa.acc_penalty * (over > 0 ? over : 0);
-    per = dmax(per, (mb * p->isa.a_load * (1.0 + p->a_split) + nb) / 2.0);
+    const int k = (int)p->d.k, nbc = p->u * nb, over = mb * nbc - p->isa.nvregs / 2;
+    double per = mb * nbc / 2.0 + p->isa.acc_penalty * (over > 0 ? over : 0);
+    per = dmax(per, (mb * p->isa.a_load * (1.0 + p->a_split) + nbc) / 2.0);
     per = dmax(per, kstep_insns(p, mb, nb) / 4.0);
     const double body = dmax(k * per, 4.0 * k);  // one chain per element (the contract)
-    const double epi = mb * nb * (p->d.beta == XW_SCALE_ZERO ? 0.5 : 1.0) + 4;
-    return body + epi;
+    const bool beta0 = p->d.beta == XW_SCALE_ZERO;
+    if (p->u == 1)
+        return body + mb * nb * (beta0 ? 0.5 : 1.0) + 4;
+    const double per_vec = 1.5 + (p->d.alpha == XW_SCALE_ANY ? 1.5 : 0.0)
+                           + (beta0 ? 0.5 : p->d.beta == XW_SCALE_ANY ? 2.5 : 1.0);
+    return body + mb * nb * per_vec + 6;
 }
 
 // Picks the cheapest blocking by the cost model; every candidate also goes to `seen` (up to
@@ -132,7 +147,9 @@ static void choose_blocking(gen_plan *p, xw_gen_choice *seen, int most, int *nse
     const int R = p->isa.nvregs, n = (int)p->d.n;
     // An op(B) that small stays in L1 after its first walk (64x8x8: 0.92 -> 1.25x LIBXSMM
     // cached, streamed still 1.1x).
-    const double walk = p->isa.walk_cost * ((int64_t)n * p->d.k * p->isa.es <= GEN_WALK_SMALL ? 0.25 : 1.0);
+    // Complex elements are two broadcasts each: u times the walk.
+    const int64_t bbytes = (int64_t)n * p->d.k * p->isa.es * p->u;
+    const double walk = p->u * p->isa.walk_cost * (bbytes <= GEN_WALK_SMALL ? 0.25 : 1.0);
     // An overlapping last vector must share a tile with its neighbour when C is read.
     const bool pair = p->overlap && p->d.beta != XW_SCALE_ZERO;
     int mbmost = p->mv < GEN_MB_MAX ? p->mv : GEN_MB_MAX, mbleast = 1;
@@ -157,22 +174,21 @@ static void choose_blocking(gen_plan *p, xw_gen_choice *seen, int most, int *nse
         }
         if (p->pack && (int64_t)mb * p->vw * p->d.k * p->isa.es > GEN_SCRATCH_MAX)
             break;
-        int nbcap = n < 24 ? n : 24;
+        int nbcap = n < GEN_NB_MAX ? n : GEN_NB_MAX;
         // A tile of one vector uses each op(B) element once, and wide ones keep op(A)'s loads
         // few; but a large op(B) coming from memory is read fastest a few columns at a time.
         // 4x64x26, same-process harness: 13 columns 309 ns cached, 2345 ns streamed; 3 columns
         // 375 and 1530 ns; LIBXSMM's kernel 500 and 1600-1750 ns: wide tiles lead cached and
         // trail streamed, narrow ones lead both. Scalar tiles (M = 1) gain little streamed and
         // lose more cached (1x50x17: +4%, -18%): left wide.
-        if (p->isa.b_stream && p->mv == 1 && p->memop && !p->d.tb
-            && (int64_t)n * p->d.k * p->isa.es > GEN_B_STREAM_BYTES)
+        if (p->isa.b_stream && p->mv == 1 && p->memop && !p->d.tb && bbytes > GEN_B_STREAM_BYTES)
             nbcap = nbcap < GEN_B_STREAM_COLS ? nbcap : GEN_B_STREAM_COLS;
         int last_nq = 0, nbleast = 1;
         if (p->d.nb_max)
             nbleast = nbcap = p->d.nb_max < n ? p->d.nb_max : n;
         for (int nbmax = nbleast; nbmax <= nbcap; nbmax++) {
-            const int op = gen_opregs(p, mb, nbmax), epi = gen_epiregs(p);
-            if (p->acc0 + mb * nbmax + (op > epi ? op : epi) > R)
+            const int op = gen_opregs(p, mb, nbmax), epi = gen_epiregs(p, mb, nbmax);
+            if (p->acc0 + mb * p->u * nbmax + (op > epi ? op : epi) > R)
                 break;
             if (cdiv(n, nbmax) == last_nq)
                 continue;
@@ -213,8 +229,8 @@ static int64_t estimate_insns(const gen_plan *p)
         for (int j = 0; j < p->nng; j++) {
             const int mb = p->mg[i].size, nb = p->ng[j].size;
             const int64_t steps = p->kunroll >= k ? k : p->kunroll + k % p->kunroll;
-            const int64_t ahead = p->ahead ? (int64_t)nb * (mb * p->vw * p->isa.es / 64 + 2) : 0;
-            const int64_t tile = steps * kstep_insns(p, mb, nb) + 3 * (int64_t)mb * nb + 12 + ahead;
+            const int64_t ahead = p->ahead ? (int64_t)nb * ((mb * p->vw + p->u * k) * p->isa.es / 64 + 4) : 0;
+            const int64_t tile = steps * kstep_insns(p, mb, nb) + (p->u == 2 ? 9 : 3) * (int64_t)mb * nb + 12 + ahead;
             per_mblock += tile * (p->nloop && p->ng[j].count > 1 ? 1 : p->ng[j].count);
         }
         total += per_mblock * p->mg[i].count;
@@ -280,46 +296,63 @@ static void assign_gprs(gen_plan *p)
 // The plan's fixed part for d on target t: ISA, vectors along M, operand checks.
 static xw_status plan_init(gen_plan *p, const xw_desc *d, xw_target t)
 {
-    if ((t != XW_TARGET_AVX2 && t != XW_TARGET_AVX512) || d->prec > XW_F32 || d->ta > 1 || d->tb > 1
+    const bool cx = d->prec == XW_C64 || d->prec == XW_C32;
+    const unsigned tmax = cx ? XW_TRANS_C : XW_TRANS_T;  // a real descriptor has no 'C'
+    if ((t != XW_TARGET_AVX2 && t != XW_TARGET_AVX512) || d->prec > XW_C32 || d->ta > tmax || d->tb > tmax
         || d->alpha > XW_SCALE_ANY || d->beta > XW_SCALE_ANY || d->alpha == XW_SCALE_ZERO)
         return XW_ERR_UNSUPPORTED;
     if (!d->m || !d->n || !d->k || d->m > GEN_MAX_DIM || d->n > GEN_MAX_DIM || d->k > GEN_MAX_DIM
-        || !d->lda || !d->ldb || !d->ldc)
+        || !d->lda || !d->ldb || !d->ldc || (cx && (d->lda > UINT32_MAX / 2 || d->ldb > UINT32_MAX / 2
+                                                   || d->ldc > UINT32_MAX / 2)))
         return XW_ERR_UNSUPPORTED;
     *p = (gen_plan){ .d = *d };
     if (p->d.ta && p->d.m == 1) {  // a 1 x k op(A) is contiguous either way
         p->d.ta = 0;
         p->d.lda = 1;
     }
-    p->isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec];
+    // Everything below is in parts (gen.h): M rows, leading dimensions, vectors.
+    p->u = cx ? 2 : 1;
+    p->conj_a = d->ta == XW_TRANS_C;
+    p->conj_b = d->tb == XW_TRANS_C;
+    p->rows = p->u * d->m;
+    p->lda = p->u * p->d.lda;
+    p->ldb = p->u * d->ldb;
+    p->ldc = p->u * d->ldc;
+    p->isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec & 1];
     // AVX-512 with M below one zmm: the VEX body when M is a power of two (one vector of
     // exactly M rows), else one k1-masked zmm vector (gen.h), which does half the work of two
     // overlapping narrower ones. Intel Xeon (family 6 model 167), cached, time of LIBXSMM's
     // kernel over ours, 24 random shapes each: DP M in 3..7 geomean 1.12 (masked) against 0.86
     // (VEX); SP M in 3..15, 1.02 against 0.76; M = 4 (4x30x20, 4x8x64): VEX 20-25% faster.
-    if (t == XW_TARGET_AVX512 && d->m < (uint32_t)p->isa.lanes) {
-        if (!(d->m & (d->m - 1))) {
-            p->isa = isa_avx2[d->prec];
+    // (Complex: M elements are 2M parts, so a power of two still means one vector, and the
+    // partial vector's parts are whole elements.)
+    if (t == XW_TARGET_AVX512 && p->rows < (uint32_t)p->isa.lanes) {
+        if (!(p->rows & (p->rows - 1))) {
+            p->isa = isa_avx2[d->prec & 1];
             p->isa.target = XW_TARGET_AVX512;
-            p->isa.b_stream = isa_avx512[d->prec].b_stream;
+            p->isa.b_stream = isa_avx512[d->prec & 1].b_stream;
         } else {
-            p->part = (int)d->m;
+            p->part = (int)p->rows;
             p->acc0 = 4;
         }
     }
     const int es = p->isa.es;
+    const uint64_t u = (uint64_t)p->u;
     p->pack = p->d.ta;
-    if (!span_ok(d->m, d->n, d->ldc, es) || !span_ok(p->d.ta ? d->k : d->m, p->d.ta ? d->m : d->k, p->d.lda, es)
-        || !span_ok(d->tb ? d->n : d->k, d->tb ? d->k : d->n, d->ldb, es))
+    if (!span_ok(p->rows, d->n, p->ldc, es)
+        || !span_ok(p->d.ta ? u * d->k : p->rows, p->d.ta ? d->m : d->k, p->lda, es)
+        || !span_ok(u * (d->tb ? d->n : d->k), d->tb ? d->k : d->n, p->ldb, es))
         return XW_ERR_UNSUPPORTED;
-    p->vw = p->isa.lanes;  // the widest of the register and its halves down to 4 bytes within m
-    while (!p->part && p->vw > 1 && (uint32_t)p->vw > d->m)
+    // The widest of the register and its halves down to 4 bytes within M (complex: at least
+    // one element, as 2M parts are at least two).
+    p->vw = p->isa.lanes;
+    while (!p->part && p->vw > 1 && (uint32_t)p->vw > p->rows)
         p->vw /= 2;
     p->vl = p->vw * es == 64 ? XW_ZMM : p->vw * es == 32 ? XW_YMM : XW_XMM;
     p->mov = p->vw * es >= 16 ? p->isa.movu : p->vw * es == 8 ? XW_VMOVSD : XW_VMOVSS;
     p->memop = p->vw * es >= 16;
-    p->mv = cdiv((int)d->m, p->vw);
-    p->overlap = !p->part && d->m % p->vw != 0;
+    p->mv = cdiv((int)p->rows, p->vw);
+    p->overlap = !p->part && p->rows % p->vw != 0;
 
     p->a_split = a_split_share(p);
     return XW_OK;
@@ -357,9 +390,9 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     // Entry prefetch helps streamed operands but costs the tiniest cached kernels (4^3, 5^3)
     // more than it hides: only where there is enough arithmetic behind it.
     const int64_t lines = gen_prefetch_lines(&p);
-    const int64_t fmas = (int64_t)p.mv * d->n * d->k;
+    const int64_t fmas = (int64_t)p.mv * p.u * d->n * d->k;
     p.prefetch = !p.pack && lines <= GEN_PREFETCH_LINES && fmas >= GEN_PREFETCH_WORK * lines;
-    p.ahead = !p.prefetch && d->beta != XW_SCALE_ZERO;
+    p.ahead = !p.prefetch;
     int first;
     for (first = 0; first < 3; first++) {
         set_level(&p, first);

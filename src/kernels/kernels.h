@@ -12,7 +12,17 @@
 
 typedef enum { XW_OK = 0, XW_ERR_NOMEM, XW_ERR_RANGE, XW_ERR_UNSUPPORTED, XW_ERR_ENCODE } xw_status;
 
-typedef enum { XW_F64 = 0, XW_F32 = 1 } xw_prec;
+// Element types: real double and single (dgemm, sgemm), complex double and single (zgemm,
+// cgemm: interleaved (re, im) pairs).
+typedef enum { XW_F64 = 0, XW_F32 = 1, XW_C64 = 2, XW_C32 = 3 } xw_prec;
+#define XW_PREC_COUNT 4
+static inline bool xw_prec_complex(unsigned p) { return p == XW_C64 || p == XW_C32; }
+// Bytes of one real part (8 or 4); an element is twice that when complex.
+static inline unsigned xw_prec_part_bytes(unsigned p) { return p == XW_F64 || p == XW_C64 ? 8 : 4; }
+
+// Transposes in descriptors and in the portable kernel: op(X) = X, X^T, or X^H (complex only;
+// a real 'C' is 'T').
+enum { XW_TRANS_N = 0, XW_TRANS_T = 1, XW_TRANS_C = 2 };
 
 // How alpha or beta enters the code: the first three are baked in, ANY is read at call time.
 typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_SCALE_ANY = 3 } xw_scale;
@@ -21,7 +31,7 @@ typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_S
 typedef enum { XW_TARGET_GENERIC = 0, XW_TARGET_AVX2 = 1, XW_TARGET_AVX512 = 2 } xw_target;
 
 // The registry key: every field the generated code depends on. 32 bytes, no padding holes.
-// Column-major view; ta/tb are 0 for 'N', 1 for 'T'. The hot path builds and compares it as
+// Column-major view; ta/tb are XW_TRANS_N, _T or _C. The hot path builds and compares it as
 // four 64-bit words (w): narrow stores followed by a wide load would stall store forwarding.
 typedef union {
     struct {
@@ -73,9 +83,10 @@ static inline xw_desc xw_desc_make(uint32_t m, uint32_t n, uint32_t k, uint32_t 
 }
 
 // Scale class from the bit pattern: exact, cheaper than floating-point compares, and -0.0 is 0.
-static inline unsigned xw_scale_class(xw_prec p, const void *v)
+// A complex value is 1 or -1 when its real part is and its imaginary part is a zero.
+static inline unsigned xw_scale_class_real(xw_prec p, const void *v)
 {
-    if (p == XW_F64) {
+    if (p == XW_F64 || p == XW_C64) {
         uint64_t b;
         memcpy(&b, v, sizeof b);
         return b == 0x3FF0000000000000u ? XW_SCALE_ONE : b == 0xBFF0000000000000u ? XW_SCALE_MINUS_ONE
@@ -85,6 +96,15 @@ static inline unsigned xw_scale_class(xw_prec p, const void *v)
     memcpy(&b, v, sizeof b);
     return b == 0x3F800000u ? XW_SCALE_ONE : b == 0xBF800000u ? XW_SCALE_MINUS_ONE
          : (uint32_t)(b << 1) == 0 ? XW_SCALE_ZERO : XW_SCALE_ANY;
+}
+
+static inline unsigned xw_scale_class(xw_prec p, const void *v)
+{
+    const unsigned re = xw_scale_class_real(p, v);
+    if (!xw_prec_complex(p))
+        return re;
+    const unsigned im = xw_scale_class_real(p, (const char *)v + xw_prec_part_bytes(p));
+    return im == XW_SCALE_ZERO ? re : XW_SCALE_ANY;
 }
 
 
@@ -101,8 +121,9 @@ XW_HIDDEN void xw_cpu_identify(xw_cpu_id *out);
 
 // Functions in ref_gemm.c (the portable kernel)
 // Column-major C = alpha*op(A)*op(B) + beta*C with BLAS semantics: beta == 0 never reads C,
-// alpha == 0 never reads A or B, m, n or k == 0 handled. Arguments must be valid.
-XW_HIDDEN void xw_ref_gemm(xw_prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+// alpha == 0 never reads A or B, m, n or k == 0 handled; ta, tb XW_TRANS_*. Arguments must be
+// valid. Its arithmetic is the contract every kernel keeps (docs/ARCHITECTURE.md).
+XW_HIDDEN void xw_ref_gemm(xw_prec prec, unsigned ta, unsigned tb, int64_t m, int64_t n, int64_t k,
                            const void *alpha, const void *a, int64_t lda, const void *b,
                            int64_t ldb, const void *beta, void *c, int64_t ldc);
 // The same behind the kernel calling convention.

@@ -26,8 +26,9 @@ static const insn_info insn_table[XW_INSN_COUNT] = {
 
 // Operand forms the table's fixed columns cannot carry. Default (zero): dst, src1, src2/mem.
 // MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
-// three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8.
-enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI };
+// three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8;
+// RMI is dst, src, imm8 with no second source (VEX.vvvv/EVEX.vvvv 1111b).
+enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI, F_RMI };
 #define IS2(i, a, b) ((i) == XW_##a || (i) == XW_##b)
 #define FORM_OF(i)                                                                           \
     (IS2(i, VMOVUPD, VMOVUPS) || IS2(i, VMOVAPD, VMOVAPS) ? F_MOVE                          \
@@ -37,7 +38,8 @@ enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI };
      : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
              || (i) == XW_VINSERTF64X4 || IS2(i, VALIGNQ, VALIGND)                             \
          ? F_RVMI                                                                            \
-         : F_RVM)
+     : IS2(i, VPERMILPD_I, VPERMILPS_I) ? F_RMI                                              \
+                                        : F_RVM)
 // The shortest vector length of the row (ymm: the 256-bit-only rows and VBROADCASTSD).
 #define MINVL_OF(i)                                                                          \
     (IS2(i, VBROADCASTSD, VPERM2F128) || IS2(i, VINSERTF128, VSHUFF64X2) || (i) == XW_VSHUFF32X4 \
@@ -453,6 +455,17 @@ void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, 
 {
     if (vfast(c, op, 1u << F_RVMI, 0, vl, dst, s1, s2, NULL, xw_plain, imm)) return;
     vop_rrri_slow(c, op, vl, dst, s1, s2, imm);  // same arguments: a tail jump
+}
+
+static __attribute__((noipa)) void vop_rri_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm)
+{
+    vslow(c, op, 1u << F_RMI, 0, vl, dst, 0, src, NULL, xw_plain, imm);
+}
+
+void xw_x86_vop_rri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm)
+{
+    if (vfast(c, op, 1u << F_RMI, 0, vl, dst, 0, src, NULL, xw_plain, imm)) return;
+    vop_rri_slow(c, op, vl, dst, src, imm);  // same arguments: a tail jump
 }
 
 static __attribute__((noipa)) void vop_rr_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)

@@ -75,6 +75,8 @@ void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, x
 // Three registers and an imm8 (VSHUFPD, VPERM2F128, VSHUFF64X2; VINSERTF128/VINSERTF64X4 take
 // s2 as the half-width register): dst = op(s1, s2, imm).
 void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm);
+// Two registers and an imm8, no second source (VPERMILPD_I, VPERMILPS_I): dst = op(src, imm).
+void xw_x86_vop_rri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm);
 // Two-operand register form of a move or broadcast: VMOVAPD zmm1, zmm2; VBROADCASTSD ymm1, xmm2.
 void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src);
 // Two-operand forms: loads and broadcasts (dst <- m), stores (m <- src).

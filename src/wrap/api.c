@@ -68,9 +68,10 @@ XW_API int xsmmwrap_set_verbosity(int level)
     return XSMMWRAP_OK;
 }
 
+// A real multiply-add is two floating-point operations, a complex one eight.
 static double kernel_gflop(const xw_desc *d, uint64_t calls)
 {
-    return 2e-9 * d->m * d->n * d->k * (double)calls;
+    return (xw_prec_complex(d->prec) ? 8e-9 : 2e-9) * d->m * d->n * d->k * (double)calls;
 }
 
 XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
@@ -142,9 +143,13 @@ void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_ker
 {
     const xw_desc *d = &k->desc;
     const uint64_t calls = k->id < s->kernel_count ? s->kernel[k->id] : 0;
+    static const int bits[XW_PREC_COUNT] = {
+        [XW_F64] = 64, [XW_F32] = 32, [XW_C64] = 128, [XW_C32] = 64,
+    };
+    static const char trans[] = { [XW_TRANS_N] = 'N', [XW_TRANS_T] = 'T', [XW_TRANS_C] = 'C' };
     *out = (xsmmwrap_kernel_info){
-        .precision = d->prec == XW_F64 ? 64 : 32,
-        .trans_a = d->ta ? 'T' : 'N', .trans_b = d->tb ? 'T' : 'N',
+        .precision = bits[d->prec], .is_complex = xw_prec_complex(d->prec),
+        .trans_a = trans[d->ta], .trans_b = trans[d->tb],
         .m = d->m, .n = d->n, .k = d->k, .lda = d->lda, .ldb = d->ldb, .ldc = d->ldc,
         .alpha_class = scale_number(d->alpha), .beta_class = scale_number(d->beta),
         .jit = k->jit, .target = k->target, .code_bytes = k->code_bytes,

@@ -222,7 +222,7 @@ bool xw_blas_identify(xw_fn f, xw_blas_id *out)
     return true;
 }
 
-int xw_blas_objects(char (*out)[4096], uint32_t *symbols, int n)
+int xw_blas_objects(char (*out)[4096], uint64_t *symbols, int n)
 {
     int count = 0;
     for (int s = 0; s < XW_SYM_COUNT; s++) {
@@ -239,7 +239,7 @@ int xw_blas_objects(char (*out)[4096], uint32_t *symbols, int n)
             memcpy(out[count], here, sizeof here);
             symbols[count++] = 0;
         }
-        symbols[i] |= 1u << s;
+        symbols[i] |= (uint64_t)1 << s;
     }
     return count;
 }

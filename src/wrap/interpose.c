@@ -426,7 +426,7 @@ static int patch_object(const dso_list *all, const dso *o, maps *m)
                 const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + symi;
                 const char *name = (const char *)strtab + sym->st_name;
                 xw_sym s;
-                if (sym->st_name >= strsz || (*name != 'd' && *name != 's' && *name != 'c') ||
+                if (sym->st_name >= strsz || !memchr("dszc", *name, 4) ||
                     !memchr(name, 0, strsz - sym->st_name) || !is_entry(name, &s))
                     continue;
                 if (pass == 0) {

@@ -34,7 +34,7 @@ static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (doubl
 static void print_blas(FILE *f)
 {
     static char paths[8][4096];
-    uint32_t syms[8];
+    uint64_t syms[8];
     const int n = xw_blas_objects(paths, syms, 8);
     for (int i = 0; i < n; i++) {
         fprintf(f, "  %-18s %s (", i ? "" : "original library:", paths[i]);
@@ -161,7 +161,7 @@ static void json_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapshot
 static void json_blas(FILE *f)
 {
     static char paths[8][4096];
-    uint32_t syms[8];
+    uint64_t syms[8];
     const int n = xw_blas_objects(paths, syms, 8);
     fprintf(f, "  \"original_blas\": [");
     for (int i = 0; i < n; i++) {
@@ -180,6 +180,12 @@ static void json_blas(FILE *f)
 }
 
 static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
+
+// numpy's name of the element type: f64, f32, c128 (zgemm), c64 (cgemm).
+static void precision_text(const xsmmwrap_kernel_info *k, char *out, size_t n)
+{
+    snprintf(out, n, "%c%d", k->is_complex ? 'c' : 'f', k->precision);
+}
 
 int xw_report_json(const char *path)
 {
@@ -212,13 +218,15 @@ int xw_report_json(const char *path)
     for (uint32_t i = 0; i < n; i++) {
         xsmmwrap_kernel_info k;
         xw_kernel_info(xw_reg_at(i), &s, &k);
+        char precision[8];
+        precision_text(&k, precision, sizeof precision);
         fprintf(f,
-                "%s\n    {\"precision\": \"f%d\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
+                "%s\n    {\"precision\": \"%s\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
                 "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"lda\": %lld, \"ldb\": %lld, \"ldc\": %lld, "
                 "\"alpha\": \"%s\", \"beta\": \"%s\", \"jit\": %s, \"target\": \"%s\", "
                 "\"code_bytes\": %llu, \"calls\": %llu, \"gflop\": %.6f, \"mb_max\": %d, "
                 "\"nb_max\": %d, \"tuned\": %s}",
-                i ? "," : "", k.precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
+                i ? "," : "", precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
                 (long long)k.k, (long long)k.lda, (long long)k.ldb, (long long)k.ldc,
                 scale_text(k.alpha_class), scale_text(k.beta_class), k.jit ? "true" : "false",
                 k.jit ? xsmmwrap_target_name(k.target) : "portable",

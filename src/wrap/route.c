@@ -3,9 +3,10 @@
 // report and the original BLAS beside it.
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "wrap.h"
+#include "route_fast.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool initialized;
@@ -34,22 +35,31 @@ void xw_init(void)
         pthread_once(&init_once, init_impl);
 }
 
-// Transpose character -> 1 + transposed ('C' is 'T' for real types); 0 marks an invalid one.
+// Transpose character -> 1 + XW_TRANS_*; 0 marks an invalid one.
 static const uint8_t trans_code[256] = {
-    ['N'] = 1, ['n'] = 1, ['T'] = 2, ['t'] = 2, ['C'] = 2, ['c'] = 2,
+    ['N'] = 1 + XW_TRANS_N, ['n'] = 1 + XW_TRANS_N, ['T'] = 1 + XW_TRANS_T,
+    ['t'] = 1 + XW_TRANS_T, ['C'] = 1 + XW_TRANS_C, ['c'] = 1 + XW_TRANS_C,
 };
+
+// The XW_TRANS_* of a valid transpose character: 'C' is 'T' for real types.
+static unsigned trans_of(xw_prec p, char t)
+{
+    const unsigned x = trans_code[(unsigned char)t] - 1u;
+    return x == XW_TRANS_C && !xw_prec_complex(p) ? XW_TRANS_T : x;
+}
 
 // The descriptor of a call, before any validation; false when a transpose character is unknown
 // or a size does not fit its field (negative, or 2^32 and above).
 static bool describe(const xw_gemm_args *g, xw_desc *d)
 {
-    const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
     const uint64_t all = (uint64_t)(g->m | g->n | g->k | g->lda | g->ldb | g->ldc);
-    if (XW_UNLIKELY(!ta || !tb || (all >> 32)))
+    if (XW_UNLIKELY(!trans_code[(unsigned char)g->ta] || !trans_code[(unsigned char)g->tb] ||
+                    (all >> 32)))
         return false;
     *d = xw_desc_make((uint32_t)g->m, (uint32_t)g->n, (uint32_t)g->k, (uint32_t)g->lda,
-                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, ta - 1, tb - 1,
-                      xw_scale_class(g->prec, g->alpha), xw_scale_class(g->prec, g->beta));
+                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, trans_of(g->prec, g->ta),
+                      trans_of(g->prec, g->tb), xw_scale_class(g->prec, g->alpha),
+                      xw_scale_class(g->prec, g->beta));
     return true;
 }
 
@@ -61,7 +71,7 @@ static bool valid(const xw_gemm_args *g)
 {
     const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
     return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
-           g->lda >= max1(ta == 2 ? g->k : g->m) && g->ldb >= max1(tb == 2 ? g->n : g->k) &&
+           g->lda >= max1(ta > 1 ? g->k : g->m) && g->ldb >= max1(tb > 1 ? g->n : g->k) &&
            g->ldc >= max1(g->m);
 }
 
@@ -85,10 +95,12 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
         if (t != XW_TUNE_UNNAMED)
             return t == XW_TUNE_BLAS ? XSMMWRAP_ROUTE_TUNED_BLAS : XSMMWRAP_ROUTE_JIT;
     }
-    // Sizes are checked one by one first so that the product cannot overflow.
+    // Sizes are checked one by one first so that the product cannot overflow. The threshold
+    // is in real multiply-adds: a complex one is four.
     const int64_t lim = xw_cfg.max_mnk;
+    const double work = xw_prec_complex(g->prec) ? 4.0 : 1.0;
     if (g->m > lim || g->n > lim || g->k > lim ||
-        (double)g->m * (double)g->n * (double)g->k > (double)lim)
+        work * (double)g->m * (double)g->n * (double)g->k > (double)lim)
         return XSMMWRAP_ROUTE_TOO_LARGE;
     if (!described && !describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
@@ -109,17 +121,23 @@ void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, floa
 }
 
 _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+_Thread_local xw_recent_calls *xw_recent __attribute__((tls_model("initial-exec")));
 
-// Counts and runs a registry kernel; a keyed call becomes this thread's last call, so that
-// the next equal call takes the hit path of route_fast.h.
+// Counts and runs a registry kernel; a keyed call becomes this thread's last call and one of
+// its recent ones, so that the next equal call takes the hit path of route_fast.h.
 static void run(const xw_gemm_args *g, const xw_kernel *kn, const xw_call_key *key)
 {
     _Atomic uint64_t *kc = xw_stats_kernel_counter(kn->id), *sc = xw_stats_sym_counter(g->sym);
     if (XW_LIKELY(kc && sc)) {
         xw_bump(kc);
         xw_bump(sc);
-        if (key)
+        if (key) {
             xw_last = (xw_last_call){ .key = *key, .kernel = kn, .kernel_calls = kc, .sym_calls = sc };
+            if (!xw_recent)  // (out of memory: only the last call is remembered)
+                xw_recent = calloc(1, sizeof *xw_recent);
+            if (xw_recent)
+                xw_recent->e[xw_key_slot(key)] = xw_last;
+        }
     }
     kn->fn(g->a, g->b, g->c, g->alpha, g->beta, &kn->desc);
 }
@@ -192,9 +210,8 @@ xsmmwrap_route xw_route_api(const xw_gemm_args *g)
         r = XSMMWRAP_ROUTE_INVALID;  // the API answers invalid calls itself, disabled or not
     if (r != XSMMWRAP_ROUTE_INVALID && !call_original_lp64(g)) {
         // No original can take it: the portable kernel does, and is counted as what ran.
-        xw_ref_gemm(g->prec, trans_code[(unsigned char)g->ta] == 2,
-                    trans_code[(unsigned char)g->tb] == 2, g->m, g->n, g->k, g->alpha, g->a,
-                    g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
+        xw_ref_gemm(g->prec, trans_of(g->prec, g->ta), trans_of(g->prec, g->tb), g->m, g->n,
+                    g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc);
         r = XSMMWRAP_ROUTE_PORTABLE;
     }
     xw_stats_count(g->sym, r);

@@ -48,9 +48,38 @@ static inline bool xw_key_cblas(xw_call_key *key, xw_sym s, size_t isize, int or
     return true;
 }
 
+// The key word of alpha or beta. The route decides by the scalar's scale class only, so any
+// word the class follows from will do: a real scalar's bits, a complex float's two parts'
+// bits. A complex double has 128: its real part's bits when its imaginary part is a zero of
+// either sign (the class is then the real part's), else all ones, a NaN's bits (class "any",
+// as the call's scalar is). So every complex call is keyed, and calls whose scalars differ
+// only in nonzero imaginary parts share the kernel that reads alpha and beta at call time.
 static inline uint64_t xw_bits_f64(double x) { uint64_t b; memcpy(&b, &x, sizeof b); return b; }
 static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof b); return b; }
-#define XW_BITS(x) _Generic((x), double: xw_bits_f64, float: xw_bits_f32)(x)
+static inline uint64_t xw_key_c64(xw_c64 x)
+{
+    return xw_bits_f64(x.im) << 1 ? ~(uint64_t)0 : xw_bits_f64(x.re);
+}
+static inline uint64_t xw_key_c32(xw_c32 x) { return xw_bits_f32(x.re) | xw_bits_f32(x.im) << 32; }
+static inline uint64_t xw_key_c64p(const xw_c64 *x) { return xw_key_c64(*x); }
+static inline uint64_t xw_key_c32p(const xw_c32 *x) { return xw_key_c32(*x); }
+// x: a Fortran entry's *alpha, or a CBLAS entry's alpha (a value, or a complex one's pointer).
+#define XW_KEY_SCALAR(x)                                                                         \
+    _Generic((x), double: xw_bits_f64, float: xw_bits_f32, xw_c64: xw_key_c64,                   \
+             xw_c32: xw_key_c32, const xw_c64 *: xw_key_c64p, const xw_c32 *: xw_key_c32p)(x)
+
+static inline bool xw_key_equal(const xw_call_key *a, const xw_call_key *b)
+{
+    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) | (a->w[3] ^ b->w[3]) |
+            (a->w[4] ^ b->w[4]) | (a->w[5] ^ b->w[5])) == 0;
+}
+
+// The slot of xw_recent a key lives in (multiplicative hash of all its words).
+static inline unsigned xw_key_slot(const xw_call_key *k)
+{
+    const uint64_t x = k->w[0] ^ k->w[1] ^ k->w[2] ^ k->w[3] ^ k->w[4] ^ k->w[5];
+    return (unsigned)((x * 0x9E3779B97F4A7C15ull) >> (64 - XW_RECENT_BITS));
+}
 
 // True when the call equals this thread's last one (whose kernel is xw_last.kernel), the call
 // counted; false otherwise, nothing counted. The slow path records a call only after every
@@ -59,11 +88,24 @@ static inline uint64_t xw_bits_f32(float x) { uint32_t b; memcpy(&b, &x, sizeof 
 static inline bool xw_route_hit(const xw_call_key *key)
 {
     xw_last_call *r = &xw_last;
-    const uint64_t diff = (key->w[0] ^ r->key.w[0]) | (key->w[1] ^ r->key.w[1]) |
-                          (key->w[2] ^ r->key.w[2]) | (key->w[3] ^ r->key.w[3]) |
-                          (key->w[4] ^ r->key.w[4]) | (key->w[5] ^ r->key.w[5]);
-    if (XW_UNLIKELY(diff))
+    if (XW_UNLIKELY(!xw_key_equal(key, &r->key)))
         return false;
+    xw_bump(r->kernel_calls);
+    xw_bump(r->sym_calls);
+    return true;
+}
+
+// The miss path's first check: the call is one of this thread's recent ones. Then it becomes
+// the last (xw_last.kernel serves it) and is counted, as on the hit path.
+static inline bool xw_route_recent(const xw_call_key *key)
+{
+    xw_recent_calls *t = xw_recent;
+    if (!t)
+        return false;
+    const xw_last_call *r = &t->e[xw_key_slot(key)];
+    if (!xw_key_equal(key, &r->key))
+        return false;
+    xw_last = *r;
     xw_bump(r->kernel_calls);
     xw_bump(r->sym_calls);
     return true;

@@ -80,7 +80,9 @@ static void thread_exit(void *p)
     b->live = false;
     pthread_mutex_unlock(&stats_lock);
     mine_tls = NULL;
-    memset(&xw_last, 0, sizeof xw_last);  // it points into b
+    memset(&xw_last, 0, sizeof xw_last);  // they point into b
+    free(xw_recent);
+    xw_recent = NULL;
 }
 
 // fork(): the lock is held across it, so that no child inherits it taken by a thread it does

@@ -7,6 +7,17 @@
 
 #include "../../include/xsmmwrap.h"
 #include "../kernels/kernels.h"
+
+// Complex elements as BLAS stores them (Fortran COMPLEX*16 and COMPLEX, C99 double _Complex and
+// float _Complex): the real part, then the imaginary part. The element types of XW_C64 and
+// XW_C32 rows of entry_list.h.
+typedef struct {
+    double re, im;
+} xw_c64;
+typedef struct {
+    float re, im;
+} xw_c32;
+
 #include "entry_list.h"
 
 #define XW_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -32,15 +43,25 @@ typedef struct {
     xw_sym sym;
 } xw_gemm_args;
 
+// How CBLAS passes alpha and beta for element type T: a real scalar by value, a complex one by
+// pointer (cblas.h: const void *alpha). XW_CBLAS_SCALAR(double) is double,
+// XW_CBLAS_SCALAR(xw_c64) is const xw_c64 *.
+typedef double xw_cblas_scalar_double;
+typedef float xw_cblas_scalar_float;
+typedef const xw_c64 *xw_cblas_scalar_xw_c64;
+typedef const xw_c32 *xw_cblas_scalar_xw_c32;
+#define XW_CBLAS_SCALAR(T) xw_cblas_scalar_##T
+
 // The type of each exported name's original (Fortran: the hidden string lengths gfortran
-// passes at the end; CBLAS: layout first, scalars by value), xw_f77_dgemm__fn and so on.
+// passes at the end; CBLAS: layout first, scalars as XW_CBLAS_SCALAR), xw_f77_dgemm__fn and so
+// on.
 #define XW_F77_TYPE(name, PREC, T, I)                                                            \
     typedef void xw_f77_##name##_fn(const char *, const char *, const I *, const I *, const I *, \
                                     const T *, const T *, const I *, const T *, const I *,       \
                                     const T *, T *, const I *, size_t, size_t);
 #define XW_CBLAS_TYPE(name, PREC, T, I)                                                          \
-    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, T, const T *, I, const T *, I, T,  \
-                                      T *, I);
+    typedef void xw_cblas_##name##_fn(int, int, int, I, I, I, XW_CBLAS_SCALAR(T), const T *, I,  \
+                                      const T *, I, XW_CBLAS_SCALAR(T), T *, I);
 XW_F77_ENTRIES(XW_F77_TYPE)
 XW_CBLAS_ENTRIES(XW_CBLAS_TYPE)
 #undef XW_F77_TYPE
@@ -78,14 +99,24 @@ typedef struct {
     uint64_t w[6];
 } xw_call_key;
 
-// This thread's last call that ran a kernel, and the counters that call bumps (route.c sets
-// it, stats.c clears it when the thread's counters are given up).
+// A call that ran a kernel, and the counters it bumps. Each thread remembers its last such call
+// (xw_last, which every adapter checks first) and XW_RECENT more by a hash of their keys
+// (xw_recent, which the miss path checks before the full route: programs that take turns among
+// a few shapes then skip the route too). route.c records them; stats.c drops them when the
+// thread's counters are given up. The table is allocated at a thread's first kernel call: in
+// static TLS it would be too large for a library loaded by dlopen().
 typedef struct {
     xw_call_key key;
     const xw_kernel *kernel;
     _Atomic uint64_t *kernel_calls, *sym_calls;
 } xw_last_call;
+#define XW_RECENT_BITS 4
+#define XW_RECENT (1 << XW_RECENT_BITS)
+typedef struct {
+    xw_last_call e[XW_RECENT];
+} xw_recent_calls;
 XW_HIDDEN extern _Thread_local xw_last_call xw_last __attribute__((tls_model("initial-exec")));
+XW_HIDDEN extern _Thread_local xw_recent_calls *xw_recent __attribute__((tls_model("initial-exec")));
 
 // The wrapper's own routes (a kernel, or C = beta*C); every other one is the original BLAS's.
 static inline bool xw_route_served(xsmmwrap_route r)
@@ -113,7 +144,6 @@ XW_HIDDEN void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, voi
 // 1, -1 and 0 indexed by xw_scale: what a kernel with a baked-in scale class may be given.
 XW_HIDDEN extern const double xw_scale_f64[3];
 XW_HIDDEN extern const float xw_scale_f32[3];
-#define XW_SCALE_VALUES(T) _Generic((T)0, double: xw_scale_f64, float: xw_scale_f32)
 
 // Functions in json.c: a strict JSON reader into a tree (for the tuning file).
 typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
@@ -162,7 +192,8 @@ typedef struct {
 XW_HIDDEN bool xw_blas_identify(xw_fn f, xw_blas_id *out);  // false when f is in no object
 // The objects that served the originals resolved so far: their paths, each once, into out
 // (at most n); returns how many. symbols[i] gets a bit per xw_sym they serve.
-XW_HIDDEN int xw_blas_objects(char (*out)[4096], uint32_t *symbols, int n);
+XW_HIDDEN int xw_blas_objects(char (*out)[4096], uint64_t *symbols, int n);
+_Static_assert(XW_SYM_COUNT <= 64, "xw_blas_objects has a bit per symbol");
 
 // Functions in stats.c: per-thread counters, summed on read. Each thread owns the counters it
 // alone writes (relaxed load + store, see xw_bump); a call that ran a kernel is counted per

@@ -4,9 +4,11 @@
 // that the original's own error handler answers them with the same output and exit status
 // (reference BLAS's xerbla stops the process, OpenBLAS's prints and returns).
 //
-//   bad_args --list          the case names, one a line
-//   bad_args CASE [ALPHA]    makes that call (alpha 1.5 unless given), then prints "returned"
-//                            and C's contents in hex
+//   bad_args --list               the case names, one a line
+//   bad_args CASE [ALPHA [PREC]]  makes that call (alpha 1.5 unless given) through dgemm_ or
+//                                 cblas_dgemm (PREC d, the default) or zgemm_ or cblas_zgemm
+//                                 (PREC z: alpha is ALPHA + 0.5i unless ALPHA is 0, beta
+//                                 0.5 - 0.25i), then prints "returned" and C's contents in hex
 //
 // Built twice (tests/c/meson.build): bad_args_openblas against libopenblas.so.0 and
 // bad_args_refblas against the reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3,
@@ -23,12 +25,20 @@ void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const in
             size_t ltb);
 void cblas_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha, const double *a,
                  int lda, const double *b, int ldb, double beta, double *c, int ldc);
+// Complex: (re, im) pairs; CBLAS takes alpha and beta by pointer.
+void zgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b,
+            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
+            size_t ltb);
+void cblas_zgemm(int order, int ta, int tb, int m, int n, int k, const void *alpha,
+                 const void *a, int lda, const void *b, int ldb, const void *beta, void *c,
+                 int ldc);
 
 enum { ROW = 101, COL = 102, NT = 111, TR = 112, CT = 113, CN = 114 };
 
 typedef struct {
     const char *name;
-    int cblas;             // 0: dgemm_, 1: cblas_dgemm
+    int cblas;             // 0: dgemm_ (zgemm_), 1: cblas_dgemm (cblas_zgemm)
     int order;             // cblas only
     char fta, ftb;         // dgemm_ transposes
     int cta, ctb;          // cblas transposes
@@ -47,6 +57,7 @@ static const bad_case cases[] = {
     { "f77_k_negative", 0, 0, 'N', 'N', 0, 0, 4, 5, -2, 4, 6, 4 },
     { "f77_lda_small", 0, 0, 'N', 'N', 0, 0, 4, 5, 6, 3, 6, 4 },
     { "f77_lda_small_trans", 0, 0, 'T', 'N', 0, 0, 4, 5, 6, 4, 6, 4 },  // needs lda >= k
+    { "f77_lda_small_conj", 0, 0, 'C', 'N', 0, 0, 4, 5, 6, 4, 6, 4 },   // the same for 'C'
     { "f77_ldb_small", 0, 0, 'N', 'N', 0, 0, 4, 5, 6, 4, 5, 4 },
     { "f77_ldb_small_trans", 0, 0, 'N', 'T', 0, 0, 4, 5, 6, 4, 4, 4 },  // needs ldb >= n
     { "f77_ldc_small", 0, 0, 'N', 'N', 0, 0, 4, 5, 6, 4, 6, 3 },
@@ -72,8 +83,8 @@ static const bad_case cases[] = {
 int main(int argc, char **argv)
 {
     const int n_cases = (int)(sizeof cases / sizeof *cases);
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: %s --list | CASE [ALPHA]\n", argv[0]);
+    if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "d") && strcmp(argv[3], "z"))) {
+        fprintf(stderr, "usage: %s --list | CASE [ALPHA [d|z]]\n", argv[0]);
         return 2;
     }
     if (strcmp(argv[1], "--list") == 0) {
@@ -89,8 +100,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown case %s\n", argv[1]);
         return 2;
     }
-    // Buffers large enough for any of the shapes above, whatever a BLAS makes of them.
-    enum { N = 256 };
+    // Buffers large enough for any of the shapes above, whatever a BLAS makes of them (doubles:
+    // complex elements take two).
+    enum { N = 512 };
     static double a[N], b[N], c[N];
     for (int i = 0; i < N; i++) {
         a[i] = 0.25 * (i % 7) - 0.5;
@@ -99,9 +111,17 @@ int main(int argc, char **argv)
     }
     // alpha = 0 too: an invalid call is the original's to report, with nothing to multiply or not.
     const double alpha = argc > 2 ? strtod(argv[2], NULL) : 1.5, beta = 0.5;
-    printf("case %s alpha %g\n", t->name, alpha);
+    const int complex = argc > 3 && argv[3][0] == 'z';
+    const double alpha2[2] = { alpha, alpha == 0.0 ? 0.0 : 0.5 }, beta2[2] = { beta, -0.25 };
+    printf("case %s alpha %g%s\n", t->name, alpha, complex ? " complex" : "");
     fflush(stdout);
-    if (t->cblas) {
+    if (complex && t->cblas) {
+        cblas_zgemm(t->order, t->cta, t->ctb, t->m, t->n, t->k, alpha2, a, t->lda, b, t->ldb,
+                    beta2, c, t->ldc);
+    } else if (complex) {
+        zgemm_(&t->fta, &t->ftb, &t->m, &t->n, &t->k, alpha2, a, &t->lda, b, &t->ldb, beta2, c,
+               &t->ldc, 1, 1);
+    } else if (t->cblas) {
         cblas_dgemm(t->order, t->cta, t->ctb, t->m, t->n, t->k, alpha, a, t->lda, b, t->ldb, beta,
                     c, t->ldc);
     } else {
@@ -109,7 +129,7 @@ int main(int argc, char **argv)
                &t->ldc, 1, 1);
     }
     printf("returned\n");
-    for (int i = 0; i < 40; i++)  // the part of C any of the shapes could touch
+    for (int i = 0; i < (complex ? 80 : 40); i++)  // the part of C any of the shapes could touch
         printf("%a%c", c[i], i % 8 == 7 ? '\n' : ' ');
     return 0;
 }

@@ -1,6 +1,6 @@
 // check.h: what the C test programs share: pass/fail counting with a printf-style message, a
-// seeded generator (splitmix64) and the Fortran GEMM prototypes. Each program prints
-// "N passed, M failed" (check_summary), which the pytest wrappers read.
+// seeded generator (splitmix64) and the Fortran GEMM prototypes (real and complex). Each
+// program prints "N passed, M failed" (check_summary), which the pytest wrappers read.
 #ifndef XW_TEST_CHECK_H
 #define XW_TEST_CHECK_H
 
@@ -50,6 +50,14 @@ void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const in
             const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
             size_t ltb);
 void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
+            const float *beta, float *c, const int *ldc, size_t lta, size_t ltb);
+// Complex: elements, alpha and beta are (re, im) pairs of double (zgemm_) or float (cgemm_).
+void zgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b,
+            const int *ldb, const double *beta, double *c, const int *ldc, size_t lta,
+            size_t ltb);
+void cgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
             const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
             const float *beta, float *c, const int *ldc, size_t lta, size_t ltb);
 

@@ -39,6 +39,11 @@ static uint64_t rnd(void)  // splitmix64
 }
 static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint64_t)(hi - lo + 1)); }
 static double rnd_val(void) { return (double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0; }
+static double exact_val(void)
+{
+    static const double v[] = { 0.0, -0.0, 1.0, -1.0, 0.5, -2.0 };
+    return v[rnd() % 6];
+}
 
 // ---- Operand memory: each matrix ends right before an inaccessible page.
 typedef struct {
@@ -191,6 +196,27 @@ static double scale_value(uint8_t s)
     }
 }
 
+// A scalar of class s as (re, im); real scalars have im 0. A complex 1, -1 or 0 has an
+// imaginary zero of either sign; "any" is sometimes real, purely imaginary, or has the real
+// part of a class of its own (1 + 0.5i is "any").
+static void scalar(uint8_t s, bool cx, double v[2])
+{
+    v[0] = scale_value(s);
+    v[1] = 0.0;
+    if (!cx)
+        return;
+    if (s != XW_SCALE_ANY) {
+        v[1] = rnd() & 1 ? -0.0 : 0.0;
+        return;
+    }
+    switch (rnd() % 5) {
+    case 0: break;
+    case 1: v[0] = 0.0; v[1] = scale_value(XW_SCALE_ANY); break;
+    case 2: v[0] = rnd() & 1 ? 1.0 : -1.0; v[1] = scale_value(XW_SCALE_ANY); break;
+    default: v[1] = scale_value(XW_SCALE_ANY);
+    }
+}
+
 static size_t span(size_t rows, size_t cols, size_t ld) { return rows && cols ? (cols - 1) * ld + rows : 0; }
 
 #define GET(p, i, f64) ((f64) ? (long double)((const double *)(p))[i] : (long double)((const float *)(p))[i])
@@ -198,6 +224,13 @@ static void put(void *p, size_t i, double v, bool f64)
 {
     if (f64) ((double *)p)[i] = v;
     else ((float *)p)[i] = (float)v;
+}
+
+// Element (re, im) of a matrix of u parts per element (u = 1: im 0), conjugated when conj.
+static void elem(const void *p, size_t i, int u, bool f64, bool conj, long double e[2])
+{
+    e[0] = GET(p, u * i, f64);
+    e[1] = u == 2 ? GET(p, u * i + 1, f64) * (conj ? -1 : 1) : 0;
 }
 
 static void run_case(ctx *x, xw_target t, xw_desc d)
@@ -234,39 +267,52 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
         x->failed++;
         return;
     }
-    const long dis_failed_before = dis_failed;
     dis_add(&x->dis, c.buf + entry, c.len - entry, name);
     if (!x->run) {
         x->skipped++;
         x->passed++;
         return;
     }
-    (void)dis_failed_before;
 
-    const bool f64 = d.prec == XW_F64;
+    // Sizes in parts (u per element: 2 for complex, interleaved re, im).
+    const bool f64 = d.prec == XW_F64 || d.prec == XW_C64, cx = xw_prec_complex(d.prec);
+    const int u = cx ? 2 : 1;
     const size_t es = f64 ? 8 : 4;
-    const size_t sa = d.ta ? span(d.k, d.m, d.lda) : span(d.m, d.k, d.lda);
-    const size_t sb = d.tb ? span(d.n, d.k, d.ldb) : span(d.k, d.n, d.ldb);
-    const size_t sc = span(d.m, d.n, d.ldc);
+    const size_t sa = u * (d.ta ? span(d.k, d.m, d.lda) : span(d.m, d.k, d.lda));
+    const size_t sb = u * (d.tb ? span(d.n, d.k, d.ldb) : span(d.k, d.n, d.ldb));
+    const size_t sc = u * span(d.m, d.n, d.ldc), ldc = u * (size_t)d.ldc;
     if ((sa + 1) * es > OPERAND_BYTES || (sb + 1) * es > OPERAND_BYTES || (sc + 1) * es > OPERAND_BYTES) {
         printf("SKIP %s: operands too large for the test\n", name);
         return;
     }
     void *a = guarded_place(x->ga, sa * es), *b = guarded_place(x->gb, sb * es), *cm = guarded_place(x->gc, sc * es);
-    const bool alpha0 = false, beta0 = d.beta == XW_SCALE_ZERO;
-    for (size_t i = 0; i < sa; i++) put(a, i, rnd_val(), f64);
-    for (size_t i = 0; i < sb; i++) put(b, i, rnd_val(), f64);
+    const bool beta0 = d.beta == XW_SCALE_ZERO;
+    // One case in four draws from a few exact values, zeros of both signs among them: sums
+    // and products then come out exactly zero, where the order and form of each operation
+    // show in the sign (x - y against x + (-y) is the same; 0 - t against -t is not).
+    const bool exact = rnd() % 4 == 0;
+    for (size_t i = 0; i < sa; i++) put(a, i, exact ? exact_val() : rnd_val(), f64);
+    for (size_t i = 0; i < sb; i++) put(b, i, exact ? exact_val() : rnd_val(), f64);
     const double pad = 12345.0;  // rows m..ldc-1 of C must stay as they are
     for (size_t j = 0; j < d.n; j++)
-        for (size_t i = 0; i < d.ldc && j * d.ldc + i < sc; i++)
-            put(cm, j * d.ldc + i, i >= d.m ? pad : beta0 ? NAN : rnd_val(), f64);
+        for (size_t i = 0; i < ldc && j * ldc + i < sc; i++)
+            put(cm, j * ldc + i, i >= u * d.m ? pad : beta0 ? NAN : exact ? exact_val() : rnd_val(), f64);
     long double *c0 = malloc((sc + 1) * sizeof *c0);
     for (size_t i = 0; i < sc; i++) c0[i] = GET(cm, i, f64);
     void *cref = malloc((sc + 1) * es);  // the portable kernel's result on the same C
     memcpy(cref, cm, sc * es);
-    const double alpha = scale_value(d.alpha), beta = scale_value(d.beta);
-    const double alpha_d = alpha, beta_d = beta;
-    const float alpha_f = (float)alpha, beta_f = (float)beta;
+    double alpha[2], beta[2];
+    scalar(d.alpha, cx, alpha);
+    scalar(d.beta, cx, beta);
+    const float alpha_f[2] = { (float)alpha[0], (float)alpha[1] }, beta_f[2] = { (float)beta[0], (float)beta[1] };
+    if (xw_scale_class((xw_prec)d.prec, f64 ? (const void *)alpha : alpha_f) != d.alpha
+        || xw_scale_class((xw_prec)d.prec, f64 ? (const void *)beta : beta_f) != d.beta) {
+        printf("FAIL %s: the test's scalars are not of the descriptor's classes\n", name);
+        x->failed++;
+        free(c0);
+        free(cref);
+        return;
+    }
 
     exec_code ex;
     if (!exec_install(&ex, c.buf, c.len, entry)) {
@@ -277,11 +323,12 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
         printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
         exec_free(&ex);
         free(c0);
+        free(cref);
         x->failed++;
         return;
     }
-    const void *alpha_p = f64 ? (const void *)&alpha_d : (const void *)&alpha_f;
-    const void *beta_p = f64 ? (const void *)&beta_d : (const void *)&beta_f;
+    const void *alpha_p = f64 ? (const void *)alpha : (const void *)alpha_f;
+    const void *beta_p = f64 ? (const void *)beta : (const void *)beta_f;
     ex.fn(a, b, cm, alpha_p, beta_p, &d);
     exec_free(&ex);
     xw_ref_kernel(a, b, cref, alpha_p, beta_p, &d);
@@ -299,36 +346,46 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
         return;
     }
 
-    const long double al = f64 ? (long double)alpha_d : (long double)alpha_f;
-    const long double be = f64 ? (long double)beta_d : (long double)beta_f;
-    const double tol = (f64 ? 1e-15 : 1e-6) * (d.k + 2);
+    // Within rounding of a long double triple loop (each part against the magnitudes summed).
+    const long double al[2] = { f64 ? alpha[0] : alpha_f[0], f64 ? alpha[1] : alpha_f[1] };
+    const long double be[2] = { f64 ? beta[0] : beta_f[0], f64 ? beta[1] : beta_f[1] };
+    const double tol = (f64 ? 1e-15 : 1e-6) * (d.k + 2 + 2 * cx);
+    const bool ca = d.ta == XW_TRANS_C, cb = d.tb == XW_TRANS_C;
     int bad = 0;
     for (size_t j = 0; j < d.n; j++) {
-        for (size_t i = 0; i < d.ldc && j * d.ldc + i < sc; i++) {
-            const size_t ci = j * d.ldc + i;
+        for (size_t i = 0; i < ldc && j * ldc + i < sc; i++) {
+            const size_t ci = j * ldc + i;
             const long double got = GET(cm, ci, f64);
             long double want, mag;
-            if (i >= d.m) {
+            const size_t row = i / u;
+            const int part = (int)(i % u);
+            if (row >= d.m) {
                 want = pad;
                 mag = 0;
             } else {
-                long double s = 0, sabs = 0;
-                if (!alpha0)
-                    for (size_t p = 0; p < d.k; p++) {
-                        const long double av = GET(a, d.ta ? p + i * d.lda : i + p * d.lda, f64);
-                        const long double bv = GET(b, d.tb ? j + p * d.ldb : p + j * d.ldb, f64);
-                        s += av * bv;
-                        sabs += fabsl(av * bv);
-                    }
-                want = (alpha0 ? 0 : al * s) + (beta0 ? 0 : be * c0[ci]);
-                mag = fabsl(al) * sabs + (beta0 ? 0 : fabsl(be * c0[ci]));
+                long double s[2] = { 0, 0 }, sabs = 0;
+                for (size_t p = 0; p < d.k; p++) {
+                    long double av[2], bv[2];
+                    elem(a, d.ta ? p + row * d.lda : row + p * d.lda, u, f64, ca, av);
+                    elem(b, d.tb ? j + p * d.ldb : p + j * d.ldb, u, f64, cb, bv);
+                    s[0] += av[0] * bv[0] - av[1] * bv[1];
+                    s[1] += av[0] * bv[1] + av[1] * bv[0];
+                    sabs += (fabsl(av[0]) + fabsl(av[1])) * (fabsl(bv[0]) + fabsl(bv[1]));
+                }
+                const size_t c0i = j * ldc + u * row;
+                const long double cr = c0[c0i], cim = u == 2 ? c0[c0i + 1] : 0;
+                const long double ws[2] = { al[0] * s[0] - al[1] * s[1], al[0] * s[1] + al[1] * s[0] };
+                const long double wc[2] = { be[0] * cr - be[1] * cim, be[0] * cim + be[1] * cr };
+                want = ws[part] + (beta0 ? 0 : wc[part]);
+                mag = (fabsl(al[0]) + fabsl(al[1])) * sabs
+                      + (beta0 ? 0 : (fabsl(be[0]) + fabsl(be[1])) * (fabsl(cr) + fabsl(cim)));
             }
             const long double err = fabsl(got - want);
             const double ratio = mag > 0 ? (double)(err / (mag * tol)) : (err == 0 ? 0 : INFINITY);
             if (!(ratio <= 1.0)) {  // also catches NaN
                 if (bad++ < 3)
-                    printf("FAIL %s: C(%zu,%zu) = %.17Lg, want %.17Lg (alpha %g beta %g)\n", name, i, j, got,
-                           want, alpha, beta);
+                    printf("FAIL %s: C(%zu,%zu)%s = %.17Lg, want %.17Lg (alpha %g%+gi beta %g%+gi)\n", name, row, j,
+                           cx ? (part ? ".im" : ".re") : "", got, want, alpha[0], alpha[1], beta[0], beta[1]);
             } else if (ratio > x->worst) {
                 x->worst = ratio;
             }
@@ -357,6 +414,163 @@ static xw_desc mk(xw_prec prec, int ta, int tb, int m, int n, int k, int pa, int
     d.alpha = (uint8_t)al;
     d.beta = (uint8_t)be;
     return d;
+}
+
+// The contract's promise (docs/ARCHITECTURE.md), through generated complex kernels: every
+// m x n product (m, n in 1..S, the same K, operands and leading dimensions S) equals the same
+// elements of the S x S one bit for bit, and leaves the rest of C as it was. Each kernel also
+// equals the portable kernel (run_case), whose loops cannot depend on the shape; this checks the
+// promise itself, whatever plan, remainder vector or packing each shape gets.
+#define SHAPE_S 20
+static void shape_contract(ctx *x, xw_target t, bool quick)
+{
+    static const int pairs[][2] = { { 0, 0 }, { 2, 0 }, { 0, 2 }, { 2, 2 }, { 1, 1 }, { 2, 1 } };
+    const int K = 13;
+    for (int prec = XW_C64; prec <= XW_C32; prec++)
+        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
+            if (quick && q % 3) continue;
+            const bool f64 = prec == XW_C64;
+            const size_t es = f64 ? 8 : 4, parts = 2 * SHAPE_S * (SHAPE_S > K ? SHAPE_S : K);
+            void *a = guarded_place(x->ga, parts * es), *b = guarded_place(x->gb, parts * es);
+            void *c0 = malloc(2 * SHAPE_S * SHAPE_S * es), *full = malloc(2 * SHAPE_S * SHAPE_S * es);
+            void *cm = guarded_place(x->gc, 2 * SHAPE_S * SHAPE_S * es);
+            for (size_t i = 0; i < parts; i++) {
+                put(a, i, rnd_val(), f64);
+                put(b, i, rnd_val(), f64);
+            }
+            for (size_t i = 0; i < 2 * SHAPE_S * SHAPE_S; i++) put(c0, i, rnd_val(), f64);
+            const double alpha[2] = { 0.75, -0.5 }, beta[2] = { 1.25, 0.25 };
+            const float alpha_f[2] = { 0.75f, -0.5f }, beta_f[2] = { 1.25f, 0.25f };
+            long bad = 0, run = 0;
+            for (int m = SHAPE_S; m >= 1 && !bad; m--)
+                for (int n = SHAPE_S; n >= 1 && !bad; n--) {
+                    if (m != SHAPE_S && n != SHAPE_S && quick && (m * 7 + n) % 5) continue;
+                    xw_desc d = mk(prec, pairs[q][0], pairs[q][1], m, n, K, 0, 0, 0, XW_SCALE_ANY, XW_SCALE_ANY);
+                    d.lda = d.ldb = d.ldc = SHAPE_S;
+                    xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+                    size_t entry = 0;
+                    exec_code ex;
+                    if (xw_gen_gemm(&d, t, &c, &entry) != XW_OK || !exec_install(&ex, c.buf, c.len, entry)) {
+                        bad++;
+                        break;
+                    }
+                    memcpy(cm, c0, 2 * SHAPE_S * SHAPE_S * es);
+                    ex.fn(a, b, cm, f64 ? (const void *)alpha : alpha_f, f64 ? (const void *)beta : beta_f, &d);
+                    exec_free(&ex);
+                    run++;
+                    if (m == SHAPE_S && n == SHAPE_S) {
+                        memcpy(full, cm, 2 * SHAPE_S * SHAPE_S * es);
+                        continue;
+                    }
+                    for (int j = 0; j < SHAPE_S; j++)
+                        for (int i = 0; i < 2 * SHAPE_S; i++) {
+                            const size_t at_ = (size_t)j * 2 * SHAPE_S + (size_t)i;
+                            const void *want = i < 2 * m && j < n ? full : c0;
+                            if (!memcmp((char *)cm + at_ * es, (const char *)want + at_ * es, es) || bad++ >= 3)
+                                continue;
+                            printf("FAIL shape contract %s %c%c: %dx%dx%d C part %d of column %d differs from the %s\n",
+                                   prec == XW_C64 ? "zgemm" : "cgemm", "ntc"[pairs[q][0]], "ntc"[pairs[q][1]], m, n,
+                                   K, i, j, want == full ? "20x20 product" : "untouched C");
+                        }
+                }
+            if (bad) x->failed++;
+            else x->passed += run;
+            free(c0);
+            free(full);
+        }
+}
+
+// Complex (zgemm, cgemm): the transpose pairs NN .. CC as tr = 3*ta + tb (N 0, T 1, C 2).
+static void run_complex(ctx *x, xw_target t, bool quick)
+{
+    if (x->run)
+        shape_contract(x, t, quick);
+    // All of 1..12 cubed, pairs rotating, both precisions; one case plain, one random.
+    for (int m = 1; m <= 12; m++)
+        for (int n = 1; n <= 12; n++)
+            for (int k = 1; k <= 12; k++) {
+                if (quick && (m + n + k) % 5) continue;
+                for (int prec = XW_C64; prec <= XW_C32; prec++) {
+                    const int tr = (m + 2 * n + 3 * k + prec) % 9;
+                    run_case(x, t, mk(prec, tr / 3, tr % 3, m, n, k, 0, 0, 0, XW_SCALE_ONE, XW_SCALE_ONE));
+                    run_case(x, t, mk(prec, rnd_in(0, 2), rnd_in(0, 2), m, n, k, rnd_in(0, 3), rnd_in(0, 3),
+                                      rnd_in(0, 3), rnd_in(0, 3), rnd_in(0, 3)));
+                }
+            }
+    // Every transpose pair and alpha/beta class on a few shapes.
+    static const int shapes[][3] = { { 1, 1, 1 }, { 3, 5, 7 }, { 4, 4, 4 }, { 8, 8, 8 }, { 13, 7, 5 },
+                                     { 7, 9, 33 }, { 5, 15, 2 }, { 16, 16, 16 }, { 23, 23, 23 }, { 9, 1, 20 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int prec = XW_C64; prec <= XW_C32; prec++)
+            for (int tr = 0; tr < 9; tr++)
+                for (int al = 0; al < 4; al++)
+                    for (int be = 0; be < 4; be++) {
+                        if (quick && (al + be + tr + (int)s) % 3) continue;
+                        run_case(x, t, mk(prec, tr / 3, tr % 3, shapes[s][0], shapes[s][1], shapes[s][2],
+                                          (int)(rnd() % 3), (int)(rnd() % 3), (int)(rnd() % 3), al, be));
+                    }
+    // Random shapes up to 32, everything random.
+    for (int i = 0; i < (quick ? 300 : 3000); i++)
+        run_case(x, t, mk(rnd_in(XW_C64, XW_C32), rnd_in(0, 2), rnd_in(0, 2), rnd_in(1, 32), rnd_in(1, 32),
+                          rnd_in(1, 32), rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9),
+                          rnd() % 4 ? 0 : rnd_in(1, 9), rnd_in(0, 3), rnd_in(0, 3)));
+    // Larger shapes up to 64.
+    static const int big[][3] = { { 64, 64, 64 }, { 48, 50, 64 }, { 33, 64, 17 }, { 64, 1, 64 }, { 1, 64, 64 },
+                                  { 63, 63, 63 }, { 57, 41, 64 }, { 64, 64, 1 }, { 40, 64, 3 } };
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int prec = XW_C64; prec <= XW_C32; prec++)
+            for (int tr = 0; tr < 9; tr++) {
+                if (quick && tr % 4) continue;
+                run_case(x, t, mk(prec, tr / 3, tr % 3, big[s][0], big[s][1], big[s][2], 0, 0, 0, XW_SCALE_ONE,
+                                  XW_SCALE_ONE));
+                run_case(x, t, mk(prec, tr / 3, tr % 3, big[s][0], big[s][1], big[s][2], rnd_in(0, 5), rnd_in(0, 5),
+                                  rnd_in(0, 5), rnd_in(0, 3), rnd_in(0, 3)));
+            }
+    // Every plan the cost model weighs keeps the contract.
+    static const int tuned[][3] = { { 13, 13, 13 }, { 16, 16, 16 }, { 5, 25, 5 }, { 23, 8, 33 }, { 3, 30, 7 } };
+    for (size_t s = 0; s < sizeof tuned / sizeof tuned[0]; s++)
+        for (int prec = XW_C64; prec <= XW_C32; prec++) {
+            const xw_desc d = mk(prec, (int)(s % 3), (int)((s + 1) % 3), tuned[s][0], tuned[s][1], tuned[s][2],
+                                 (int)(s % 3), 0, 1, XW_SCALE_ANY, XW_SCALE_ANY);
+            xw_gen_choice ch[64];
+            const int nch = xw_gen_choices(&d, t, ch, 64);
+            if (nch <= 0) {
+                printf("FAIL choices %ux%ux%u prec %d: none\n", d.m, d.n, d.k, prec);
+                x->failed++;
+            }
+            for (int i = 0; i < nch && i < (quick ? 3 : 12); i++) {
+                xw_desc h = d;
+                h.mb_max = ch[i].mb_max;
+                h.nb_max = ch[i].nb_max;
+                run_case(x, t, h);
+            }
+        }
+    // Small code buffers: loops, or a clean decline.
+    static const size_t caps[] = { 64, 512, 2048, 6000, 20000 };
+    for (size_t s = 0; s < sizeof caps / sizeof caps[0]; s++) {
+        x->cap = caps[s];
+        for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+            run_case(x, t, mk(XW_C64 + (int)(b & 1), (int)(s % 3), (int)(b % 3), big[b][0], big[b][1], big[b][2], 1,
+                              0, 2, rnd_in(1, 3), rnd_in(0, 3)));
+    }
+    x->cap = 0;
+    // Declined cleanly or made: complex garbage, and real descriptors with a 'C' transpose.
+    for (int i = 0; i < (quick ? 200 : 2000); i++) {
+        xw_desc d = mk(rnd_in(0, 3), rnd_in(0, 3), rnd_in(0, 3), rnd_in(0, 6000), rnd_in(0, 6000), rnd_in(0, 6000),
+                       0, 0, 0, rnd_in(0, 3), rnd_in(0, 3));
+        if (rnd() & 1) d.lda = (uint32_t)rnd();
+        if (rnd() & 1) d.ldb = (uint32_t)rnd();
+        if (rnd() & 1) d.ldc = (uint32_t)rnd();
+        xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+        size_t entry = 0;
+        const xw_status st = xw_gen_gemm(&d, t, &c, &entry);
+        const bool must_decline = d.ta > 2 || d.tb > 2 || (!xw_prec_complex(d.prec) && (d.ta > 1 || d.tb > 1));
+        if (!(st == XW_ERR_UNSUPPORTED && c.err == XW_OK && c.len == 0) && (must_decline || st != XW_OK || c.err)) {
+            printf("FAIL complex fuzz %u x %u x %u ld %u %u %u prec %u ta %u tb %u: status %d code %d\n", d.m, d.n,
+                   d.k, d.lda, d.ldb, d.ldc, d.prec, d.ta, d.tb, (int)st, (int)c.err);
+            x->failed++;
+        }
+    }
 }
 
 static void run_target(ctx *x, xw_target t, bool quick)
@@ -472,12 +686,14 @@ static void run_target(ctx *x, xw_target t, bool quick)
             x->failed++;
         }
     }
+    run_complex(x, t, quick);
     dis_flush(&x->dis);
 }
 
 // ---- Corpus for tests/test_jit.py, which runs AVX-512 kernels in an instruction emulator on
 // CPUs without AVX-512: DIR/manifest.txt lists "file entry prec ta tb m n k lda ldb ldc alpha
-// beta", DIR/<i>.bin holds each whole code buffer (constant data first).
+// beta" (the descriptor's numbers), DIR/<i>.bin holds each whole code buffer (constant data
+// first). Real kernels first, then complex ones.
 static int emit_corpus(xw_target t, const char *dir)
 {
     char path[4096];
@@ -485,7 +701,7 @@ static int emit_corpus(xw_target t, const char *dir)
     FILE *man = fopen(path, "w");
     if (!man) { perror(path); return 2; }
     uint8_t *code = malloc(CODE_CAP);
-    xw_desc list[1200];
+    xw_desc list[2000];
     int n = 0;
     static const int shapes[][4] = { { 8, 4, 5, 0 }, { 19, 3, 7, 0 }, { 4, 5, 6, 0 }, { 8, 3, 2, 1 }, { 1, 7, 9, 1 },
                                      { 21, 2, 3, 1 } };
@@ -505,6 +721,26 @@ static int emit_corpus(xw_target t, const char *dir)
                                   { 33, 64, 17, 1, 1, 1 }, { 64, 9, 64, 1, 0, 0 }, { 40, 30, 1, 0, 0, 0 } };
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         list[n++] = mk(big[s][3], big[s][4], big[s][5], big[s][0], big[s][1], big[s][2], 1, 2, 3, XW_SCALE_ANY,
+                       XW_SCALE_ANY);
+    // Complex (prec 2 zgemm, 3 cgemm; transposes N 0, T 1, C 2): each shape (M below a zmm,
+    // a zmm and a remainder, several tiles) with every transpose pair and scale class.
+    static const int zshapes[][4] = { { 4, 3, 5, XW_C64 }, { 3, 2, 4, XW_C64 }, { 9, 5, 3, XW_C64 },
+                                      { 5, 3, 4, XW_C32 }, { 8, 4, 2, XW_C32 }, { 19, 2, 3, XW_C32 } };
+    for (size_t s = 0; s < sizeof zshapes / sizeof zshapes[0]; s++)
+        for (int tr = 0; tr < 9; tr++)
+            for (int al = 0; al < 3; al++)
+                for (int be = 0; be < 4; be++)
+                    list[n++] = mk(zshapes[s][3], tr / 3, tr % 3, zshapes[s][0], zshapes[s][1], zshapes[s][2],
+                                   (int)(rnd() % 3), (int)(rnd() % 3), (int)(rnd() % 3),
+                                   al == 2 ? XW_SCALE_ANY : al, be);
+    for (int i = 0; i < 150; i++)
+        list[n++] = mk(rnd_in(XW_C64, XW_C32), rnd_in(0, 2), rnd_in(0, 2), rnd_in(1, 24), rnd_in(1, 16),
+                       rnd_in(1, 24), rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9),
+                       rnd() % 4 ? 0 : rnd_in(1, 9), alphas[rnd() % 3], rnd_in(0, 3));
+    static const int zbig[][6] = { { 32, 32, 32, 0, 0, XW_C64 }, { 23, 23, 23, 2, 1, XW_C64 },
+                                   { 16, 40, 24, 1, 2, XW_C32 }, { 33, 17, 9, 2, 2, XW_C32 } };
+    for (size_t s = 0; s < sizeof zbig / sizeof zbig[0]; s++)
+        list[n++] = mk(zbig[s][5], zbig[s][3], zbig[s][4], zbig[s][0], zbig[s][1], zbig[s][2], 1, 2, 3, XW_SCALE_ANY,
                        XW_SCALE_ANY);
     int written = 0;
     for (int i = 0; i < n; i++) {

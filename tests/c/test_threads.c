@@ -1,4 +1,5 @@
-// test_threads.c: many threads calling dgemm_/sgemm_ at once on a shared pool of descriptors.
+// test_threads.c: many threads calling dgemm_, sgemm_, zgemm_ and cgemm_ at once on a shared pool
+// of descriptors (complex ones with conjugate transposes and complex scalars).
 // Built twice (tests/c/meson.build): test_threads_preload, linked with the system BLAS only
 // and run under LD_PRELOAD=libxsmmwrap.so, and test_threads, linked with libxsmmwrap.so itself
 // (in-process, for the sanitizer build). Either way the wrapper's API is found with dlsym.
@@ -17,6 +18,7 @@
 //
 //   test_threads [THREADS [CALLS_PER_THREAD]]     defaults 8 and 1500
 #define _GNU_SOURCE
+#include <complex.h>
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
@@ -69,15 +71,20 @@ static void load_api(void)
 #define PAD_VALUE 777.25
 
 typedef struct {
-    int prec;               // 64 or 32
-    int ta, tb;             // 0 'N', 1 'T'
+    int prec;               // bits of the element: 64 or 32 real, 128 or 64 complex
+    int cplx;               // 1: zgemm_ (prec 128), cgemm_ (prec 64)
+    int ta, tb;             // 0 'N', 1 'T', 2 'C' (complex only)
     int m, n, k, lda, ldb, ldc;
     int alpha_class, beta_class;  // 1, -1, 0, 2 (any other value) as in xsmmwrap_kernel_info
 } desc;
 
+enum { P_D, P_S, P_Z, P_C, P_COUNT };  // dgemm_ sgemm_ zgemm_ cgemm_
+static const char prec_letter[P_COUNT] = { 'd', 's', 'z', 'c' };
+static int kind_of(const desc *d) { return d->cplx ? (d->prec == 128 ? P_Z : P_C) : d->prec == 64 ? P_D : P_S; }
+
 static desc pool[ALL];
 static _Atomic uint64_t desc_calls[ALL];
-static _Atomic uint64_t calls_d, calls_s, calls_scale;
+static _Atomic uint64_t calls_by[P_COUNT], calls_scale;
 static atomic_int failures;
 static atomic_bool workers_done;
 static pthread_barrier_t start;
@@ -85,7 +92,7 @@ static int calls_per_thread = 1500;
 
 static int same_desc(const desc *a, const desc *b)
 {
-    return a->prec == b->prec && a->ta == b->ta && a->tb == b->tb && a->m == b->m &&
+    return a->prec == b->prec && a->cplx == b->cplx && a->ta == b->ta && a->tb == b->tb && a->m == b->m &&
            a->n == b->n && a->k == b->k && a->lda == b->lda && a->ldb == b->ldb &&
            a->ldc == b->ldc && a->alpha_class == b->alpha_class && a->beta_class == b->beta_class;
 }
@@ -99,9 +106,11 @@ static void make_pool(void)
     for (int i = 0; i < ALL;) {
         const bool scale = i >= POOL, k0 = scale && i % 4 == 0;  // a quarter of them k = 0
         desc d;
-        d.prec = check_rnd_in(&s, 0, 4) ? 64 : 32;
-        d.ta = check_rnd_in(&s, 0, 1);
-        d.tb = check_rnd_in(&s, 0, 1);
+        const int kind = (int)(check_rng(&s) % 10);  // d 5/10, s 2/10, z 2/10, c 1/10
+        d.cplx = kind >= 7;
+        d.prec = kind < 5 ? 64 : kind < 7 ? 32 : kind < 9 ? 128 : 64;
+        d.ta = check_rnd_in(&s, 0, d.cplx ? 2 : 1);
+        d.tb = check_rnd_in(&s, 0, d.cplx ? 2 : 1);
         d.m = check_rnd_in(&s, 1, MAXD);
         d.n = check_rnd_in(&s, 1, MAXD);
         d.k = k0 ? 0 : check_rnd_in(&s, 1, MAXD);
@@ -119,87 +128,118 @@ static void make_pool(void)
     }
 }
 
-static double scalar_of(int cls, uint64_t *s)
+// A scalar of class cls (2: any other value); complex: an imaginary part too, a zero of
+// either sign for the classes 1, -1 and 0, and for "any" sometimes another value.
+static double complex scalar_of(int cls, int cplx, uint64_t *s)
 {
-    static const double any[] = { 0.37, 2.5, -0.5, 1.25 };
-    return cls == 2 ? any[check_rnd_in(s, 0, 3)] : (double)cls;
+    static const double any[] = { 0.37, 2.5, -0.5, 1.25 }, im_any[] = { 0.0, 0.75, -0.5, 1.5 };
+    const double re = cls == 2 ? any[check_rnd_in(s, 0, 3)] : (double)cls;
+    if (!cplx)
+        return re;
+    const double im = cls == 2 ? im_any[check_rnd_in(s, 0, 3)] : check_rnd_in(s, 0, 1) ? -0.0 : 0.0;
+    return CMPLX(re, im);
 }
 
+// Buffers of doubles; a complex element takes two, (re, im).
+#define BUF (2 * MAXLD * MAXLD)
 typedef struct {
     int id;
     uint64_t seed;
-    double a[MAXLD * MAXLD], b[MAXLD * MAXLD], c[MAXLD * MAXLD], ref[MAXLD * MAXLD];
+    double a[BUF], b[BUF], c[BUF];
+    double complex ref[MAXLD * MAXLD];
     double bnd[MAXLD * MAXLD];
-    float af[MAXLD * MAXLD], bf[MAXLD * MAXLD], cf[MAXLD * MAXLD];
+    float af[BUF], bf[BUF], cf[BUF];
 } worker;
+
+static double complex elem(const double *v, int x, int cplx)
+{
+    return cplx ? CMPLX(v[2 * x], v[2 * x + 1]) : v[x];
+}
+
+// |re| + |im|: at least |x|, and no square root (the error bounds only need an upper bound).
+static double mag1(double complex x) { return fabs(creal(x)) + fabs(cimag(x)); }
 
 static void one_call(worker *w, int di)
 {
     const desc *d = &pool[di];
+    const int kind = kind_of(d), cplx = d->cplx, parts = cplx ? 2 : 1;
+    const int single = kind == P_S || kind == P_C;
     uint64_t *s = &w->seed;
-    const double alpha = scalar_of(d->alpha_class, s), beta = scalar_of(d->beta_class, s);
-    const int na = d->lda * (d->ta ? d->m : d->k), nb = d->ldb * (d->tb ? d->k : d->n);
-    const int nc = d->ldc * d->n;
+    double complex alpha = scalar_of(d->alpha_class, cplx, s);
+    double complex beta = scalar_of(d->beta_class, cplx, s);
+    const int na = d->lda * (d->ta ? d->m : d->k) * parts, nb = d->ldb * (d->tb ? d->k : d->n) * parts;
+    const int nc = d->ldc * d->n * parts;
     for (int i = 0; i < na; i++)
         w->a[i] = alpha == 0.0 && i % 4 == 1 ? NAN : check_rnd_val(s);
     for (int i = 0; i < nb; i++)
         w->b[i] = alpha == 0.0 && i % 4 == 2 ? NAN : check_rnd_val(s);
     for (int j = 0; j < d->n; j++)
-        for (int i = 0; i < d->ldc; i++)
-            w->c[j * d->ldc + i] = i >= d->m ? PAD_VALUE : beta == 0.0 && (i + j) % 3 == 0 ? NAN : check_rnd_val(s);
-    if (d->prec == 32) {
+        for (int i = 0; i < d->ldc * parts; i++)
+            w->c[j * d->ldc * parts + i] = i >= d->m * parts                    ? PAD_VALUE
+                                         : beta == 0.0 && (i / parts + j) % 3 == 0 ? NAN
+                                                                                 : check_rnd_val(s);
+    if (single) {
         for (int i = 0; i < na; i++)
             w->a[i] = w->af[i] = (float)w->a[i];
         for (int i = 0; i < nb; i++)
             w->b[i] = w->bf[i] = (float)w->b[i];
         for (int i = 0; i < nc; i++)
             w->c[i] = w->cf[i] = (float)w->c[i];
+        alpha = CMPLX((float)creal(alpha), (float)cimag(alpha));
+        beta = CMPLX((float)creal(beta), (float)cimag(beta));
     }
     for (int j = 0; j < d->n; j++)
         for (int i = 0; i < d->m; i++) {
-            double sum = 0.0, mag = 0.0;
+            double complex sum = 0.0;
+            double mag = 0.0;
             for (int p = 0; p < d->k && alpha != 0.0; p++) {
-                const double x = d->ta ? w->a[i * d->lda + p] : w->a[p * d->lda + i];
-                const double y = d->tb ? w->b[p * d->ldb + j] : w->b[j * d->ldb + p];
+                double complex x = elem(w->a, d->ta ? i * d->lda + p : p * d->lda + i, cplx);
+                double complex y = elem(w->b, d->tb ? p * d->ldb + j : j * d->ldb + p, cplx);
+                x = d->ta == 2 ? conj(x) : x;
+                y = d->tb == 2 ? conj(y) : y;
                 sum += x * y;
-                mag += fabs(x * y);
+                mag += mag1(x) * mag1(y);
             }
-            const double c0 = w->c[j * d->ldc + i];
+            const double complex c0 = elem(w->c, j * d->ldc + i, cplx);
             w->ref[j * d->ldc + i] = alpha * sum + (beta == 0.0 ? 0.0 : beta * c0);
-            w->bnd[j * d->ldc + i] = fabs(alpha) * mag + (beta == 0.0 ? 0.0 : fabs(beta * c0));
+            w->bnd[j * d->ldc + i] = cabs(alpha) * mag + (beta == 0.0 ? 0.0 : cabs(beta) * cabs(c0));
         }
     // Either spelling of each transpose: 'n' and 'N' must share a kernel.
-    const char ta = d->ta ? "Tt"[check_rng(s) & 1] : "Nn"[check_rng(s) & 1];
-    const char tb = d->tb ? "Tt"[check_rng(s) & 1] : "Nn"[check_rng(s) & 1];
-    if (d->prec == 64) {
-        dgemm_(&ta, &tb, &d->m, &d->n, &d->k, &alpha, w->a, &d->lda, w->b, &d->ldb, &beta, w->c,
-               &d->ldc, 1, 1);
-        atomic_fetch_add(&calls_d, 1);
-    } else {
-        const float al = (float)alpha, be = (float)beta;
-        sgemm_(&ta, &tb, &d->m, &d->n, &d->k, &al, w->af, &d->lda, w->bf, &d->ldb, &be, w->cf,
-               &d->ldc, 1, 1);
+    static const char *const spell[3] = { "Nn", "Tt", "Cc" };
+    const char ta = spell[d->ta][check_rng(s) & 1], tb = spell[d->tb][check_rng(s) & 1];
+    const double al[2] = { creal(alpha), cimag(alpha) }, be[2] = { creal(beta), cimag(beta) };
+    const float alf[2] = { (float)al[0], (float)al[1] }, bef[2] = { (float)be[0], (float)be[1] };
+    const int *m = &d->m, *n = &d->n, *k = &d->k, *lda = &d->lda, *ldb = &d->ldb, *ldc = &d->ldc;
+    switch (kind) {
+    case P_D: dgemm_(&ta, &tb, m, n, k, al, w->a, lda, w->b, ldb, be, w->c, ldc, 1, 1); break;
+    case P_S: sgemm_(&ta, &tb, m, n, k, alf, w->af, lda, w->bf, ldb, bef, w->cf, ldc, 1, 1); break;
+    case P_Z: zgemm_(&ta, &tb, m, n, k, al, w->a, lda, w->b, ldb, be, w->c, ldc, 1, 1); break;
+    default: cgemm_(&ta, &tb, m, n, k, alf, w->af, lda, w->bf, ldb, bef, w->cf, ldc, 1, 1); break;
+    }
+    if (single)
         for (int i = 0; i < nc; i++)
             w->c[i] = w->cf[i];
-        atomic_fetch_add(&calls_s, 1);
-    }
+    atomic_fetch_add(&calls_by[kind], 1);
     atomic_fetch_add(&desc_calls[di], 1);
     if (di >= POOL)
         atomic_fetch_add(&calls_scale, 1);
-    const double tol = d->prec == 64 ? 1e-12 : 1e-5;
+    const double tol = (single ? 1e-5 : 1e-12) * (cplx ? 3 : 1);
     int bad = 0;
     for (int j = 0; j < d->n; j++)
         for (int i = 0; i < d->ldc; i++) {
             const int x = j * d->ldc + i;
+            const double complex got = elem(w->c, x, cplx);
             if (i >= d->m)
-                bad += w->c[x] != PAD_VALUE;
+                bad += creal(got) != PAD_VALUE || (cplx && cimag(got) != PAD_VALUE);
             else
-                bad += !isfinite(w->c[x]) || !(fabs(w->c[x] - w->ref[x]) <= tol * w->bnd[x] + 1e-300);
+                bad += !isfinite(creal(got)) || !isfinite(cimag(got)) ||
+                       !(cabs(got - w->ref[x]) <= tol * w->bnd[x] + 1e-300);
         }
     if (bad && atomic_fetch_add(&failures, 1) < 20)
-        printf("FAIL thread %d: %cgemm_ %c%c %dx%dx%d ld %d %d %d alpha %g beta %g: %d wrong\n",
-               w->id, d->prec == 64 ? 'd' : 's', ta, tb, d->m, d->n, d->k, d->lda, d->ldb,
-               d->ldc, alpha, beta, bad);
+        printf("FAIL thread %d: %cgemm_ %c%c %dx%dx%d ld %d %d %d alpha %g%+gi beta %g%+gi: %d "
+               "wrong\n",
+               w->id, prec_letter[kind], ta, tb, d->m, d->n, d->k, d->lda, d->ldb, d->ldc,
+               creal(alpha), cimag(alpha), creal(beta), cimag(beta), bad);
 }
 
 static void *work(void *arg)
@@ -270,7 +310,7 @@ int main(int argc, char **argv)
     const int trylock = tl && atoi(tl) == 1;
     CHECK(cfg.trylock == trylock, "config trylock %d, LIBXSMM_TRYLOCK %s", cfg.trylock,
           tl ? tl : "unset");
-    CHECK(cfg.max_mnk >= (int64_t)MAXD * MAXD * MAXD, "max_mnk %lld too low for this test",
+    CHECK(cfg.max_mnk >= 4 * (int64_t)MAXD * MAXD * MAXD, "max_mnk %lld too low for this test",
           (long long)cfg.max_mnk);
     xsmmwrap_stats before;
     p_get_stats(&before);
@@ -307,7 +347,10 @@ int main(int argc, char **argv)
     pthread_join(mon, NULL);
 
     const uint64_t total = (uint64_t)WAVES * n_threads * (ALL + (uint64_t)calls_per_thread);
-    CHECK(atomic_load(&calls_d) + atomic_load(&calls_s) == total, "calls made");
+    uint64_t made = 0;
+    for (int p = 0; p < P_COUNT; p++)
+        made += atomic_load(&calls_by[p]);
+    CHECK(made == total, "calls made");
     CHECK(atomic_load(&failures) == 0, "%d wrong results or monitor failures", atomic_load(&failures));
 
     xsmmwrap_stats st;
@@ -317,10 +360,12 @@ int main(int argc, char **argv)
     const uint64_t scale = st.by_route[XSMMWRAP_ROUTE_SCALE];
     CHECK(st.intercepted == total, "intercepted %llu, calls %llu", (unsigned long long)st.intercepted,
           (unsigned long long)total);
-    CHECK(sym_calls("dgemm_") == atomic_load(&calls_d), "dgemm_ counted %llu, made %llu",
-          (unsigned long long)sym_calls("dgemm_"), (unsigned long long)atomic_load(&calls_d));
-    CHECK(sym_calls("sgemm_") == atomic_load(&calls_s), "sgemm_ counted %llu, made %llu",
-          (unsigned long long)sym_calls("sgemm_"), (unsigned long long)atomic_load(&calls_s));
+    for (int p = 0; p < P_COUNT; p++) {
+        const char name[] = { prec_letter[p], 'g', 'e', 'm', 'm', '_', 0 };
+        CHECK(atomic_load(&calls_by[p]) > 0, "no %s call made", name);
+        CHECK(sym_calls(name) == atomic_load(&calls_by[p]), "%s counted %llu, made %llu", name,
+              (unsigned long long)sym_calls(name), (unsigned long long)atomic_load(&calls_by[p]));
+    }
     CHECK(scale == atomic_load(&calls_scale), "scale %llu, calls with nothing to multiply %llu",
           (unsigned long long)scale, (unsigned long long)atomic_load(&calls_scale));
     CHECK(kernel_path + busy + scale == total, "kernel path %llu + lock_busy %llu + scale %llu != %llu",
@@ -353,7 +398,9 @@ int main(int argc, char **argv)
             CHECK(0, "xsmmwrap_kernel_get(%d)", i);
             continue;
         }
-        const desc want = { ki.precision, ki.trans_a == 'T', ki.trans_b == 'T', (int)ki.m,
+        const int ta = ki.trans_a == 'T' ? 1 : ki.trans_a == 'C' ? 2 : 0;
+        const int tb = ki.trans_b == 'T' ? 1 : ki.trans_b == 'C' ? 2 : 0;
+        const desc want = { ki.precision, ki.is_complex, ta, tb, (int)ki.m,
                             (int)ki.n, (int)ki.k, (int)ki.lda, (int)ki.ldb, (int)ki.ldc,
                             ki.alpha_class, ki.beta_class };
         int found = -1;

@@ -96,12 +96,13 @@ static char *ring(void)
     return bufs[k++ & 15];
 }
 
-// Mnemonic as objdump prints it: lower case; the VEX form of VPXORQ is vpxor.
+// Mnemonic as objdump prints it: lower case; the VEX form of VPXORQ is vpxor; a row's "_I"
+// (the imm8 form of a mnemonic with two rows) is not part of it.
 static const char *mn(xw_insn op, bool evex)
 {
     char *s = ring();
     size_t i = 0;
-    for (const char *p = insn_name[op]; *p; p++) s[i++] = (char)tolower((unsigned char)*p);
+    for (const char *p = insn_name[op]; *p && *p != '_'; p++) s[i++] = (char)tolower((unsigned char)*p);
     s[i] = 0;
     if (op == XW_VPXORQ && !evex) s[i - 1] = 0;
     return s;
@@ -174,7 +175,9 @@ static void vector_register_cases(void)
     static const xw_insn rest[] = { XW_VFMADD231PS, XW_VFNMADD231PD, XW_VFNMADD231PS, XW_VFMADD213PD,
                                     XW_VFMADD213PS, XW_VFMSUB213PD, XW_VFMSUB213PS, XW_VMULPD, XW_VADDPD,
                                     XW_VADDPS, XW_VSUBPD, XW_VSUBPS, XW_VUNPCKLPD, XW_VUNPCKHPD,
-                                    XW_VUNPCKLPS, XW_VUNPCKHPS, XW_VPERMILPD, XW_VPERMILPS };
+                                    XW_VUNPCKLPS, XW_VUNPCKHPS, XW_VPERMILPD, XW_VPERMILPS,
+                                    XW_VFMADDSUB132PD, XW_VFMADDSUB132PS, XW_VFMADDSUB231PD, XW_VFMADDSUB231PS,
+                                    XW_VFMSUBADD132PD, XW_VFMSUBADD132PS, XW_VFMSUBADD231PD, XW_VFMSUBADD231PS };
     static const int trip[][3] = { { 1, 2, 3 }, { 9, 10, 11 }, { 17, 25, 31 } };
     for (size_t k = 0; k < sizeof rest / sizeof *rest; k++)
         for (int vl = XW_XMM; vl <= XW_ZMM; vl++)
@@ -212,6 +215,21 @@ static void vector_register_cases(void)
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_ZMM, XW_V31, XW_V8, XW_V8, 0xb), "valignd zmm31,zmm8,zmm8,0xb");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF32X4, XW_ZMM, XW_V30, XW_V18, XW_V9, 0xee), "vshuff32x4 zmm30,zmm18,zmm9,0xee");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_ZMM, XW_V0, XW_V1, XW_V2, 1), "vinsertf64x4 zmm0,zmm1,ymm2,0x1");
+
+    // Two registers and an imm8 (no vvvv: 1111b), each length, registers 0-7, 8-15, 16-31.
+    static const xw_insn rri[] = { XW_VPERMILPD_I, XW_VPERMILPS_I };
+    static const int pair[][2] = { { 0, 1 }, { 3, 12 }, { 9, 2 }, { 14, 15 }, { 17, 4 }, { 5, 30 }, { 31, 16 } };
+    for (size_t k = 0; k < sizeof rri / sizeof *rri; k++)
+        for (int vl = XW_XMM; vl <= XW_ZMM; vl++)
+            for (int t = 0; t < 7; t++) {
+                const int d = pair[t][0], a = pair[t][1];
+                const uint8_t imm = k ? 0xb1 : 0x55;  // swaps each (re, im) pair
+                bool ev = !vex_ok((xw_vl)vl, d, a, 0);
+                CASE(ev ? 7 : 6, ev, xw_x86_vop_rri(c, rri[k], (xw_vl)vl, (xw_vreg)d, (xw_vreg)a, imm), "%s %s,%s,0x%x",
+                     mn(rri[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), imm);
+            }
+    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_YMM, XW_V1, XW_V2, 0x5), "vpermilpd ymm1,ymm2,0x5");
+    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, XW_V8, XW_V9, 0xb1), "vpermilps xmm8,xmm9,0xb1");
 
     // Two-operand register forms.
     CASE(4, 0, xw_x86_vop_rr(c, XW_VMOVAPD, XW_YMM, XW_V1, XW_V2), "vmovapd ymm1,ymm2");
@@ -560,6 +578,7 @@ static void r_rip(xw_code *c) { xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_me
 static void r_store(xw_code *c) { xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDI, 0x1000), XW_V1, XW_K1); }
 static void r_mask(xw_code *c) { xw_x86_vmaskstore(c, XW_VMASKMOVPD, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_V2); }
 static void r_rrri(xw_code *c) { xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V1, XW_V2, XW_V3, 0x20); }
+static void r_rri(xw_code *c) { xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, XW_V17, XW_V2, 0x55); }
 static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, XW_V1, XW_V2); }
 static void r_kmov(xw_code *c) { xw_x86_kmovw(c, XW_K1, XW_R9); }
 static void r_movabs(xw_code *c) { xw_x86_mov_ri(c, XW_R9, INT64_MIN); }
@@ -606,6 +625,10 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskload(c, XW_VMOVUPD, XW_YMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rr(c, XW_VMOVSD, XW_XMM, XW_V1, XW_V2));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VADDPD, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPD, XW_YMM, XW_V1, XW_V2, 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERMILPD_I, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VPERMILPS_I, XW_YMM, XW_V1, XW_V2, XW_V3));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, (xw_vreg)32, XW_V2, 0));
     // GPR operands out of range.
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_push(c, XW_RIP));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_pop(c, XW_NOREG));
@@ -633,7 +656,7 @@ static void error_cases(void)
     }
 
     // Every emitter against every cap below its length, also with the buffer partly used.
-    static void (*const room[])(xw_code *) = { r_vex, r_evex, r_rip, r_store, r_mask, r_rrri, r_rr, r_kmov, r_movabs, r_movrm,
+    static void (*const room[])(xw_code *) = { r_vex, r_evex, r_rip, r_store, r_mask, r_rrri, r_rri, r_rr, r_kmov, r_movabs, r_movrm,
                                                r_lea, r_alu, r_push, r_pf, r_vzu, r_ret, r_jcc, r_fwd, r_data };
     for (size_t k = 0; k < sizeof room / sizeof *room; k++) {
         uint8_t b[40];
