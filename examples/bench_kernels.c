@@ -43,6 +43,7 @@
 
 #include "../include/xsmmwrap.h"
 #include "../src/kernels/kernels.h"
+#include "bench_timing.h"
 
 #ifndef XW_BENCH_LIBXSMM
 #define XW_BENCH_LIBXSMM 0
@@ -71,6 +72,7 @@ static struct {
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
+    const char *tune;     // --tune FILE: a second instance of the library reads it (ours_tuned)
     bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
     bool complex_only;    // --complex: the complex section, nothing else
     bool families_only;   // --families-only: the GEMV and strided batch sections, nothing else
@@ -88,7 +90,7 @@ static void usage(FILE *f)
             "usage: bench_kernels [--quick] [--min-time S] [--repeats N] [--stream-mb MB]\n"
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
             "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only | --families-only]\n"
-            "                     [--complex] [--batch-blas LIBOPENBLAS.so]\n"
+            "                     [--complex] [--batch-blas LIBOPENBLAS.so] [--tune FILE]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
             "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
             "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n"
@@ -164,6 +166,8 @@ static void parse_args(int argc, char **argv)
             opt.blas = v;
         else if (!strcmp(a, "--batch-blas"))
             opt.batch_blas = v;
+        else if (!strcmp(a, "--tune"))
+            opt.tune = v;
         else if (!strcmp(a, "--shapes")) {
             if (!parse_shapes(v)) {
                 fprintf(stderr, "bench_kernels: --shapes %s: want MxNxK[,MxNxK...], each 1..%d\n", v,
@@ -201,12 +205,7 @@ static void parse_args(int argc, char **argv)
 // ---------------------------------------------------------------------------------------------
 // Small utilities: time, RSS, JSON output
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double now(void) { return bt_now(); }
 
 static long rss_kb(void)
 {
@@ -345,9 +344,9 @@ static void j_close(char bracket)
 // ---------------------------------------------------------------------------------------------
 // The peers
 
-enum { P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_COUNT };
+enum { P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_OURS_TUNED, P_COUNT };
 static const char *const peer_name[P_COUNT] = {
-    "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm",
+    "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm", "ours_tuned",
 };
 
 // Fortran GEMM; the two trailing hidden string lengths are passed (gfortran's convention),
@@ -374,6 +373,17 @@ static struct {
     const char *(*route_name)(int);
     char path[PATH_MAX];
 } wrap;
+
+// --tune: a copy of libxsmmwrap.so loaded as a second instance, with XSMMWRAP_TUNE=FILE in the
+// environment when it starts (the first one starts with XSMMWRAP_TUNE=0): the untuned and the
+// tuned wrapper timed in the same run, interleaved.
+static struct {
+    void *handle;
+    dgemm_fn *dgemm;
+    sgemm_fn *sgemm;
+    xsmmwrap_config cfg;
+    bool in_use;
+} tuned;
 
 static struct {
     void *handle;
@@ -514,6 +524,11 @@ static xw_desc desc_of(const bench_case *b)
         LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
         break;                                                                                     \
     }                                                                                              \
+    case P_OURS_TUNED: {                                                                           \
+        P##gemm_fn *const f = tuned.P##gemm;                                                       \
+        LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
+        break;                                                                                     \
+    }                                                                                              \
         LIBXSMM_PEERS(T, P, AL, BE)                                                                \
     default: break;                                                                                \
     }
@@ -541,9 +556,10 @@ static xw_desc desc_of(const bench_case *b)
     default: break;                                                                                \
     }
 
-// Runs `reps` calls of one peer; returns the elapsed seconds.
-static double run_peer(bench_case *bc, int peer, size_t reps)
+// Runs `reps` calls of one peer; returns the elapsed seconds (a bt_run_fn: ctx is the case).
+static double run_peer(void *ctx, int peer, size_t reps)
 {
+    bench_case *bc = ctx;
     const char ta = bc->ta, tb = bc->tb;
     const int m = bc->m, n = bc->n, k = bc->k, lda = bc->lda, ldb = bc->ldb, ldc = bc->ldc;
     const double ad = bc->alpha, bd = bc->beta;
@@ -558,23 +574,6 @@ static double run_peer(bench_case *bc, int peer, size_t reps)
     else
         PEERS(float, s, as, bs)
     return now() - t0;
-}
-
-// Calls per timed loop for the loop to last at least opt.min_time (after a warm-up call: first
-// call, page faults, lazy binding).
-static size_t calibrate_peer(bench_case *bc, int peer)
-{
-    size_t reps = 1;
-    double t = run_peer(bc, peer, reps);
-    for (;;) {
-        t = run_peer(bc, peer, reps);
-        if (t >= 0.25 * opt.min_time || reps >= ((size_t)1 << 40))
-            break;
-        const double f = t > 0 ? 0.3 * opt.min_time / t : 100.0;
-        reps = (size_t)((double)reps * (f < 2 ? 2 : f > 100 ? 100 : f)) + 1;
-    }
-    reps = (size_t)ceil((double)reps * opt.min_time / (t > 0 ? t : 1e-9));
-    return reps < 1 ? 1 : reps;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,14 +639,7 @@ static double peak_gflops(bool zmm)
 
 static void pin_cpu(void)
 {
-    if (opt.cpu < 0)
-        opt.cpu = sched_getcpu();
-    if (opt.cpu < 0)
-        opt.cpu = 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(opt.cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
+    if (!bt_pin(&opt.cpu))
         fprintf(stderr, "bench_kernels: cannot pin to CPU %d: %s\n", opt.cpu, strerror(errno));
 }
 
@@ -744,6 +736,37 @@ static void load_blas(void)
     blas.config = config ? config() : NULL;
 }
 
+// The second instance: a copy of the library (the loader would return the first for the same
+// file), started with XSMMWRAP_TUNE naming the file; the copy is unlinked once mapped.
+static void load_tuned(void)
+{
+    char copy[] = "/tmp/xsmmwrap-bench-tuned-XXXXXX.so";
+    const int out = mkstemps(copy, 3);
+    FILE *in = fopen(wrap.path, "rb");
+    bool ok = out >= 0 && in;
+    char buf[1 << 16];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = write(out, buf, n) == (ssize_t)n;
+    if (in)
+        fclose(in);
+    if (out >= 0)
+        close(out);
+    setenv("XSMMWRAP_TUNE", opt.tune, 1);
+    tuned.handle = ok ? dlopen(copy, RTLD_NOW | RTLD_LOCAL) : NULL;
+    unlink(copy);
+    if (!tuned.handle) {
+        fprintf(stderr, "bench_kernels: cannot load a second libxsmmwrap.so for --tune\n");
+        exit(1);
+    }
+    tuned.dgemm = (dgemm_fn *)sym(tuned.handle, "dgemm_");
+    tuned.sgemm = (sgemm_fn *)sym(tuned.handle, "sgemm_");
+    int (*get_config)(xsmmwrap_config *) = (int (*)(xsmmwrap_config *))sym(tuned.handle, "xsmmwrap_get_config");
+    if (get_config)
+        get_config(&tuned.cfg);
+    tuned.in_use = tuned.cfg.tune_state == XSMMWRAP_TUNE_IN_USE;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cases
 
@@ -773,6 +796,7 @@ static void bind_peers(bench_case *bc)
     }
     bc->has[P_OURS_GEMM] = bc->prec == 64 ? wrap.dgemm != NULL : wrap.sgemm != NULL;
     bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
+    bc->has[P_OURS_TUNED] = bc->prec == 64 ? tuned.dgemm != NULL : tuned.sgemm != NULL;
 #if XW_BENCH_LIBXSMM
     const int flags = (bc->ta != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
                       (bc->tb != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
@@ -882,21 +906,11 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
 // Real flops: a complex multiply-add is 8 (4 multiplies, 4 additions).
 static double flops_of(const bench_case *bc) { return (bc->cx ? 8.0 : 2.0) * bc->m * bc->n * bc->k; }
 
-// Measures every present peer: opt.repeats rounds, each timing one loop of every peer in turn,
-// and per peer the best loop in ns per call (NAN for an absent peer). Interleaving puts every
-// peer under the same load: a slow spell of a shared machine spoils one round of all peers,
-// not all loops of one.
+// Measures every present peer (bench_timing.c): opt.repeats interleaved rounds, per peer the
+// best loop in ns per call (NAN for an absent peer).
 static void measure_peers(bench_case *bc, double ns[P_COUNT])
 {
-    size_t reps[P_COUNT];
-    for (int p = 0; p < P_COUNT; p++) {
-        ns[p] = bc->has[p] ? INFINITY : NAN;
-        reps[p] = bc->has[p] ? calibrate_peer(bc, p) : 0;
-    }
-    for (int i = 0; i < opt.repeats; i++)
-        for (int p = 0; p < P_COUNT; p++)
-            if (bc->has[p])
-                ns[p] = fmin(ns[p], run_peer(bc, p, reps[p]) / (double)reps[p] * 1e9);
+    bt_measure(run_peer, bc, P_COUNT, bc->has, opt.min_time, opt.repeats, ns);
 }
 
 // The peak is measured at the start, between the sections and at the end; the best of them is
@@ -1756,6 +1770,8 @@ int main(int argc, char **argv)
     struct stat st;
     const long long lib_bytes = stat(wrap.path, &st) == 0 ? (long long)st.st_size : -1;
     const long rss_before = rss_kb();
+    if (opt.tune)
+        setenv("XSMMWRAP_TUNE", "0", 1);  // the untuned wrapper, whatever the user's cache holds
     wrap.handle = dlopen(wrap.path, RTLD_NOW | RTLD_LOCAL);
     const long rss_loaded = rss_kb();
     if (!wrap.handle)
@@ -1797,6 +1813,8 @@ int main(int argc, char **argv)
     // This program's own registry (core): same environment, same kernels as the library's.
     xsmmwrap_config cfg;
     xsmmwrap_get_config(&cfg);
+    if (opt.tune)
+        load_tuned();  // after this program's own registry started (with XSMMWRAP_TUNE=0)
     xsmmwrap_config lib_cfg = cfg;
     if (wrap.get_config)
         wrap.get_config(&lib_cfg);
@@ -1908,6 +1926,13 @@ int main(int argc, char **argv)
     j_bool("jit_enabled", lib_cfg.jit != 0);
     j_int("max_mnk", lib_cfg.max_mnk);
     j_int("max_kernels", lib_cfg.max_kernels);
+    j_close('}');
+
+    j_open("tune", '{');
+    j_str("file", opt.tune);
+    j_bool("in_use", tuned.in_use);
+    j_str("reason", opt.tune ? tuned.cfg.tune_reason : NULL);
+    j_int("entries", opt.tune ? tuned.cfg.tune_entries : 0);
     j_close('}');
 
     j_open("blas", '{');

@@ -45,8 +45,17 @@ typedef enum xsmmwrap_route {
     XSMMWRAP_ROUTE_DISABLED = 6,   /**< XSMMWRAP_DISABLE=1 */
     XSMMWRAP_ROUTE_FULL = 7,       /**< the kernel registry is full (XSMMWRAP_MAX_KERNELS) */
     XSMMWRAP_ROUTE_LOCK_BUSY = 8,  /**< LIBXSMM_TRYLOCK=1 and another thread was generating */
-    XSMMWRAP_ROUTE_COUNT = 9
+    XSMMWRAP_ROUTE_TUNED_BLAS = 9, /**< the tuning file (XSMMWRAP_TUNE) measured the original
+                                        BLAS faster for this call's descriptor */
+    XSMMWRAP_ROUTE_COUNT = 10
 } xsmmwrap_route;
+
+/** What became of the tuning file (XSMMWRAP_TUNE, or the default cache file). */
+typedef enum xsmmwrap_tune_state {
+    XSMMWRAP_TUNE_NONE = 0,        /**< no file: XSMMWRAP_TUNE=0, or unset with no cache file */
+    XSMMWRAP_TUNE_IN_USE = 1,      /**< read, made for this CPU, library and BLAS */
+    XSMMWRAP_TUNE_IGNORED = 2      /**< not used (tune_reason says why): default routing */
+} xsmmwrap_tune_state;
 
 /** Code generation targets. */
 typedef enum xsmmwrap_target {
@@ -74,7 +83,7 @@ typedef enum xsmmwrap_family {
 typedef struct xsmmwrap_stats {
     uint64_t intercepted;                  /**< products that reached the wrapper: the sum of
                                                 by_route (the calls, when only GEMM was called) */
-    uint64_t by_route[9];                  /**< indexed by xsmmwrap_route (COUNT entries) */
+    uint64_t by_route[10];                 /**< indexed by xsmmwrap_route (COUNT entries) */
     uint64_t kernels;                      /**< kernels in the registry (not reset) */
     uint64_t jit_kernels;                  /**< of which generated code (not reset) */
     uint64_t jit_failures;                 /**< generations that fell back to the portable kernel */
@@ -87,6 +96,9 @@ typedef struct xsmmwrap_stats {
     uint64_t family_calls[4];              /**< calls per xsmmwrap_family (COUNT entries) */
     uint64_t family_products[4];           /**< products per xsmmwrap_family; they add up to
                                                 intercepted */
+    uint64_t tuned_calls;                  /**< calls the tuning file routed otherwise than the
+                                                defaults: by_route[TUNED_BLAS] + the calls of
+                                                tuned kernels */
 } xsmmwrap_stats;
 
 /** One kernel of the registry, with its call counts. */
@@ -106,6 +118,8 @@ typedef struct xsmmwrap_kernel_info {
     uint64_t code_bytes;    /**< size of the generated code (0 for the portable kernel) */
     uint64_t calls;         /**< calls since the last reset */
     double gflop;           /**< work done since the last reset */
+    int tuned;              /**< 1 when the tuning file chose it over the default routing */
+    int mb_max, nb_max;     /**< the plan asked for (tile limits; 0: the cost model's) */
 } xsmmwrap_kernel_info;
 
 /** The configuration in effect, read once from the environment at first use. */
@@ -119,6 +133,15 @@ typedef struct xsmmwrap_config {
     int cpu_target;         /**< best xsmmwrap_target the CPU and OS support */
     int trylock;            /**< LIBXSMM_TRYLOCK */
     int verbosity;          /**< LIBXSMM_VERBOSE / XSMMWRAP_VERBOSE */
+    const char *tune_file;  /**< the tuning file read (XSMMWRAP_TUNE, else the default cache
+                                 file when it exists); NULL when none */
+    int tune_state;         /**< xsmmwrap_tune_state */
+    const char *tune_reason;/**< why the file is ignored ("" otherwise) */
+    int64_t tune_entries;   /**< descriptors the file names (0 unless in use) */
+    int64_t tune_moved;     /**< of those, the ones whose choice differs from the default
+                                 routing here: only their calls are routed by the file */
+    const char *tune_default; /**< this CPU's default cache file, present or not
+                                   ($XDG_CACHE_HOME/xsmmwrap/tune-....json) */
 } xsmmwrap_config;
 
 /** Version string of the library, e.g. "0.1.0". */

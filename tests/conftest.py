@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# No test meets a tuning file left in the user's cache by `xsmmwrap tune` (the library reads
+# this CPU's file under $XDG_CACHE_HOME when XSMMWRAP_TUNE is unset): an empty cache for all.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="xsmmwrap-tests-cache-")
 
 
 def _meson_build(builddir: Path, *options: str) -> Path:

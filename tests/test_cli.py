@@ -109,7 +109,8 @@ def test_info_prints_json() -> None:
     assert info["loaded_from"] == info["library_path"]
     assert set(info["config"]) == {
         "max_mnk", "max_kernels", "disabled", "jit", "target", "cpu_target", "trylock",
-        "verbosity",
+        "verbosity", "tune_file", "tune_state", "tune_reason", "tune_entries", "tune_moved",
+        "tune_default",
     }  # fmt: skip
     assert info["config"]["target"] == info["target"]
 

@@ -77,6 +77,7 @@ ROUTES = [
     "disabled",
     "registry_full",
     "lock_busy",
+    "tuned_blas",
 ]
 
 
@@ -114,10 +115,12 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     assert routes["jit"] + routes["portable"] == expect["kernel"], routes
     for r in ("scale", "too_large", "unsupported", "invalid", "disabled"):
         assert routes[r] == expect[r], (r, routes, expect)
-    for r in ("registry_full", "lock_busy"):
+    for r in ("registry_full", "lock_busy", "tuned_blas"):
         assert routes[r] == 0, routes
+    # No tuning file: every kernel the cost model's own plan.
+    assert all((k["mb_max"], k["nb_max"], k["tuned"]) == (0, 0, False) for k in stats["kernels"])
     # Exactly the kernels the served calls needed, each once, with its calls.
-    strip = ("jit", "target", "code_bytes", "gflop")
+    strip = ("jit", "target", "code_bytes", "gflop", "mb_max", "nb_max", "tuned")
     got = sorted(
         json.dumps({k: v for k, v in kn.items() if k not in strip}, sort_keys=True)
         for kn in stats["kernels"]

@@ -319,7 +319,7 @@ def test_stats_count_gemm_calls() -> None:
     assert scaled.intercepted == scaled.kernel_calls + scaled.scale_calls + scaled.original_calls
     assert set(scaled.by_route) == {
         "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled",
-        "registry_full", "lock_busy",
+        "registry_full", "lock_busy", "tuned_blas",
     }  # fmt: skip
 
 
@@ -434,3 +434,18 @@ def test_binding_follows_preload() -> None:
     assert (binding.path is None) == preloaded
     if not preloaded:
         assert binding.path == xsmmwrap.library_path()
+
+
+def test_threadpoolctl_config_mirror_matches_the_header() -> None:
+    """_threadpoolctl.py spells xsmmwrap_config in ctypes: the same fields, in order, and size
+    as the header's (a shorter mirror lets the library write past it)."""
+    import ctypes
+
+    from xsmmwrap import _lib
+    from xsmmwrap._threadpoolctl import _Config
+
+    ffi = _lib.binding().ffi
+    assert [name for name, _ in _Config._fields_] == [
+        name for name, _ in ffi.typeof("xsmmwrap_config").fields
+    ]
+    assert ctypes.sizeof(_Config) == ffi.sizeof("xsmmwrap_config")

@@ -183,6 +183,9 @@ class Stats:
         Floating-point work (GFLOP) done on the kernel path (a complex multiply-add is 8 flops).
     symbols : dict[str, int]
         Calls per exported symbol, only symbols that were called.
+    tuned_calls : int
+        Calls the tuning file routed otherwise than the defaults (its kernel plan or target, or
+        the original BLAS: route "tuned_blas").
     """
 
     intercepted: int
@@ -199,6 +202,7 @@ class Stats:
     memory_bytes: int
     kernel_gflop: float
     symbols: dict[str, int]
+    tuned_calls: int = 0
 
 
 def stats() -> Stats:
@@ -242,6 +246,7 @@ def stats() -> Stats:
         memory_bytes=int(raw.memory_bytes),
         kernel_gflop=float(raw.kernel_gflop),
         symbols=symbols,
+        tuned_calls=int(raw.tuned_calls),
     )
 
 
@@ -275,6 +280,10 @@ class KernelInfo:
         Calls since the last reset.
     gflop : float
         Work done since the last reset.
+    tuned : bool
+        The tuning file chose it over the default routing: its calls followed the file.
+    mb_max, nb_max : int
+        The plan asked for (tile limits from the tuning file; 0: the cost model's own).
     """
 
     precision: str
@@ -293,6 +302,9 @@ class KernelInfo:
     code_bytes: int
     calls: int
     gflop: float
+    tuned: bool = False
+    mb_max: int = 0
+    nb_max: int = 0
 
 
 def _char(value: Any) -> str:
@@ -325,6 +337,9 @@ def kernels() -> list[KernelInfo]:
                 code_bytes=int(info.code_bytes),
                 calls=int(info.calls),
                 gflop=float(info.gflop),
+                tuned=bool(info.tuned),
+                mb_max=int(info.mb_max),
+                nb_max=int(info.nb_max),
             )
         )
     return result
@@ -353,6 +368,19 @@ class Config:
         ``LIBXSMM_TRYLOCK``.
     verbosity : int
         ``LIBXSMM_VERBOSE`` / ``XSMMWRAP_VERBOSE``.
+    tune_file : str or None
+        The tuning file read (``XSMMWRAP_TUNE``, else this CPU's cache file when it exists).
+    tune_state : str
+        "none", "in use" or "ignored" (then ``tune_reason`` says why).
+    tune_reason : str
+        Why the tuning file is ignored ("" otherwise).
+    tune_entries : int
+        Descriptors the file names, when in use.
+    tune_moved : int
+        Of those, the ones whose choice differs from the default routing here: only their
+        calls are routed by the file (and counted as following it).
+    tune_default : str or None
+        This CPU's per-user cache file (``xsmmwrap tune`` writes it by default).
     """
 
     max_mnk: int
@@ -363,6 +391,15 @@ class Config:
     cpu_target: str
     trylock: bool
     verbosity: int
+    tune_file: str | None = None
+    tune_state: str = "none"
+    tune_reason: str = ""
+    tune_entries: int = 0
+    tune_moved: int = 0
+    tune_default: str | None = None
+
+
+_TUNE_STATES = {0: "none", 1: "in use", 2: "ignored"}
 
 
 def config() -> Config:
@@ -379,6 +416,12 @@ def config() -> Config:
         cpu_target=_target_name(int(raw.cpu_target)),
         trylock=bool(raw.trylock),
         verbosity=int(raw.verbosity),
+        tune_file=_text(raw.tune_file) or None,
+        tune_state=_TUNE_STATES.get(int(raw.tune_state), str(raw.tune_state)),
+        tune_reason=_text(raw.tune_reason),
+        tune_entries=int(raw.tune_entries),
+        tune_moved=int(raw.tune_moved),
+        tune_default=_text(raw.tune_default) or None,
     )
 
 

@@ -32,6 +32,12 @@ class _Config(ctypes.Structure):
         ("cpu_target", ctypes.c_int),
         ("trylock", ctypes.c_int),
         ("verbosity", ctypes.c_int),
+        ("tune_file", ctypes.c_char_p),
+        ("tune_state", ctypes.c_int),
+        ("tune_reason", ctypes.c_char_p),
+        ("tune_entries", ctypes.c_int64),
+        ("tune_moved", ctypes.c_int64),
+        ("tune_default", ctypes.c_char_p),
     ]
 
 

@@ -22,6 +22,7 @@ run that fails, or whose answer the program finds wrong, fails the benchmark (ex
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -42,7 +43,7 @@ WORKLOADS: tuple[tuple[str, str, str], ...] = (
 )
 #: Every program's arguments for --quick: 64 elements (entries), 2 repetitions.
 QUICK_ARGS = ("64", "2")
-WAYS = ("plain", "xsmmwrap", "libxsmm")
+WAYS = ("plain", "xsmmwrap", "libxsmm", "tuned")
 _TIME = re.compile(r"^time\s+([0-9.]+)\s*ms", re.MULTILINE)
 
 
@@ -76,12 +77,15 @@ def run(
     quick: bool = False,
     cpu: int | None = None,
     keep_openblas_env: bool = False,
+    tune: Path | None = None,
 ) -> dict[str, Any]:
     """Time every workload that was built, every way it was built; return the results.
 
     ``quick`` runs each program on a small problem (a check that everything runs, not a
     measurement); ``cpu`` is the CPU every run is pinned to (default: the last one allowed,
-    where the platform can pin).
+    where the platform can pin); ``tune``, a tuning file (``xsmmwrap tune``): a fourth way,
+    ``tuned``, preloads the wrapper with ``XSMMWRAP_TUNE`` naming it (the ``xsmmwrap`` way then
+    runs with ``XSMMWRAP_TUNE=0``).
 
     Raises
     ------
@@ -100,6 +104,8 @@ def run(
             ways["libxsmm"] = samples.find_program(f"{name}-libxsmm")
         except SampleError:
             pass
+        if tune is not None:
+            ways["tuned"] = program
         found.append((workload, ways))
     if not found:
         samples.find_program(WORKLOADS[-1][0])  # raises, saying where it looked
@@ -114,14 +120,25 @@ def run(
             row.update({way: None for way in WAYS})
             errors: list[str] = []
             stats = Path(tmp) / f"{name}.json"
+            tuned_stats = Path(tmp) / f"{name}-tuned.json"
             argv_args = list(QUICK_ARGS) if quick else []
             for i in range(runs):
                 for way, program in ways.items():
                     progress.step(f"{name} {way} ({i + 1}/{runs})")
+                    extra: dict[str, str] | None = None
+                    if way == "xsmmwrap":
+                        extra = {"XSMMWRAP_STATS_JSON": str(stats)}
+                        if tune is not None:
+                            extra["XSMMWRAP_TUNE"] = "0"
+                    elif way == "tuned":
+                        extra = {
+                            "XSMMWRAP_STATS_JSON": str(tuned_stats),
+                            "XSMMWRAP_TUNE": str(tune),
+                        }
                     env = samples.sample_env(
-                        preload=library if way == "xsmmwrap" else None,
+                        preload=library if way in ("xsmmwrap", "tuned") else None,
                         keep_openblas_env=keep_openblas_env,
-                        extra={"XSMMWRAP_STATS_JSON": str(stats)} if way == "xsmmwrap" else None,
+                        extra=extra,
                     )
                     t, err = _run_once([str(program), *argv_args], env, cpu)
                     if err:
@@ -129,7 +146,11 @@ def run(
                     elif t is not None and (row[way] is None or t < row[way]):
                         row[way] = t
             row["kernel_share"] = samples.kernel_path_share(stats)
-            for way in ("xsmmwrap", "libxsmm"):
+            if tune is not None:
+                row["tuned_calls"] = _tuned_share(tuned_stats)
+                if row["xsmmwrap"] and row["tuned"]:
+                    row["tuned_vs_xsmmwrap"] = row["xsmmwrap"] / row["tuned"]
+            for way in ("xsmmwrap", "libxsmm", "tuned"):
                 if row["plain"] and row[way]:
                     row[f"{way}_speedup"] = row["plain"] / row[way]
             if row["xsmmwrap"] and row["libxsmm"]:
@@ -140,6 +161,7 @@ def run(
         progress.done()
     return {
         "kind": "bench-workloads",
+        "tune": None if tune is None else str(tune),
         "runs": runs,
         "quick": quick,
         "cpu": cpu,
@@ -149,6 +171,15 @@ def run(
     }
 
 
+def _tuned_share(stats_file: Path) -> float | None:
+    """The share of a run's calls that followed the tuning file; None without statistics."""
+    try:
+        doc = json.loads(stats_file.read_text(encoding="utf-8"))
+        return int(doc["tune"]["calls"]) / int(doc["intercepted"]) if doc["intercepted"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _geomean(values: Sequence[float]) -> float | None:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
@@ -156,9 +187,10 @@ def _geomean(values: Sequence[float]) -> float | None:
 def format_report(data: dict[str, Any]) -> str:
     """The table of one :func:`run` result."""
     fmt = samples.fmt_float
+    ways = WAYS if data.get("tune") else WAYS[:3]
     rows = []
     for r in data["workloads"]:
-        ms = [fmt(None if r[w] is None else 1e3 * r[w], ".1f") for w in WAYS]
+        ms = [fmt(None if r.get(w) is None else 1e3 * r[w], ".1f") for w in ways]
         share = r.get("kernel_share")
         rows.append(
             [
@@ -169,6 +201,7 @@ def format_report(data: dict[str, Any]) -> str:
                 fmt(r.get("libxsmm_speedup")) + ("x" if r.get("libxsmm_speedup") else ""),
                 fmt(r.get("xsmmwrap_vs_libxsmm")) + ("x" if r.get("xsmmwrap_vs_libxsmm") else ""),
                 "-" if share is None else f"{100 * share:.0f}%",
+                *_tuned_cells(r, data),
                 "ok" if r["ok"] else "FAILED",
             ]
         )
@@ -176,7 +209,14 @@ def format_report(data: dict[str, Any]) -> str:
         _geomean([r[key] for r in data["workloads"] if r.get(key)])
         for key in ("xsmmwrap_speedup", "libxsmm_speedup", "xsmmwrap_vs_libxsmm")
     ]
-    rows.append(["geomean", "", "", "", "", *(fmt(g) + ("x" if g else "") for g in geo), "", ""])
+    tuned_geo = _geomean(
+        [r["tuned_vs_xsmmwrap"] for r in data["workloads"] if r.get("tuned_vs_xsmmwrap")]
+    )
+    rows.append(
+        ["geomean", "", *["" for _ in ways], *(fmt(g) + ("x" if g else "") for g in geo), ""]
+        + ([fmt(tuned_geo) + ("x" if tuned_geo else ""), ""] if data.get("tune") else [])
+        + [""]
+    )
     header = [
         "workload",
         "GEMM shapes",
@@ -187,24 +227,46 @@ def format_report(data: dict[str, Any]) -> str:
         "LIBXSMM x",
         "xsmmwrap/LIBXSMM",
         "kernel path",
+        *(["tuned/xsmmwrap", "followed file"] if data.get("tune") else []),
         "check",
     ]
+    if data.get("tune"):
+        header.insert(5, "tuned ms")
     head = (
         f"Workloads, best of {data['runs']} runs; x = plain time / time; xsmmwrap/LIBXSMM = "
         "LIBXSMM's wrapper's time / ours (> 1: ours faster)\n"
     )
     if data.get("quick"):
         head += "--quick: small problems, whose times are mostly start-up (kernel generation)\n"
+    if data.get("tune"):
+        head += (
+            f"tuned: preloaded with XSMMWRAP_TUNE={data['tune']} (xsmmwrap: XSMMWRAP_TUNE=0); "
+            "tuned/xsmmwrap = xsmmwrap's time / tuned's (>= 1: the file made it no slower)\n"
+        )
     table = samples.format_table(header, rows, left=2)
     errors = "".join(f"{r['workload']}: {r['error']}\n" for r in data["workloads"] if r["error"])
     return head + table + errors
+
+
+def _tuned_cells(r: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    if not data.get("tune"):
+        return []
+    g, share = r.get("tuned_vs_xsmmwrap"), r.get("tuned_calls")
+    return [
+        samples.fmt_float(g) + ("x" if g else ""),
+        "-" if share is None else f"{100 * share:.0f}%",
+    ]
 
 
 def _cmd(args: argparse.Namespace) -> int:
     return samples.run_command(
         "xsmmwrap bench workloads",
         lambda: run(
-            args.runs, quick=args.quick, cpu=args.cpu, keep_openblas_env=args.keep_openblas_env
+            args.runs,
+            quick=args.quick,
+            cpu=args.cpu,
+            keep_openblas_env=args.keep_openblas_env,
+            tune=args.tune,
         ),
         format_report,
         args,
@@ -224,6 +286,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--quick", action="store_true", help="small problems: checks that all runs, times nothing"
     )
     p.add_argument("--cpu", type=int, help="the CPU to pin the runs to (default: the last one)")
+    p.add_argument(
+        "--tune",
+        type=Path,
+        metavar="FILE",
+        help="a fourth way: preloaded with this tuning file (xsmmwrap tune --shapes-from)",
+    )
     samples.add_json_option(p)
     samples.add_keep_env_option(p)
     p.set_defaults(func=_cmd)

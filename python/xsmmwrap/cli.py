@@ -21,6 +21,8 @@ plot RESULTS.json ... [-o FILE]
     Chart the results of bench smm/dispatch and dgemm-test (matplotlib).
 lapack-test [CASE ...] [--quick] [--target T] [--json FILE]
     LAPACK's test programs plain, preloaded, and with every GEMM on a kernel: pass/fail counts.
+tune [--shapes S | --shapes-from STATS.json | --show FILE] [-o FILE]
+    Measure kernels, plans and the original BLAS on this machine; write the tuning file.
 
 Adding a subcommand: write ``_add_NAME(subparsers)`` that registers its parser with
 ``set_defaults(func=...)`` (the function takes the parsed arguments and returns the
@@ -233,6 +235,12 @@ def _add_lapack_test(subparsers: Any) -> None:
     lapack_test.add_parser(subparsers)  # lapack-test
 
 
+def _add_tune(subparsers: Any) -> None:
+    from . import tune
+
+    tune.add_parser(subparsers)  # tune
+
+
 #: Registration functions, one per subcommand.
 _COMMANDS: list[Callable[[Any], None]] = [
     _add_run,
@@ -240,6 +248,7 @@ _COMMANDS: list[Callable[[Any], None]] = [
     _add_bench,
     _add_samples,
     _add_lapack_test,
+    _add_tune,
 ]
 
 

@@ -19,7 +19,7 @@ from . import __version__
 #: What identifies a kernel across processes (its calls, GFLOP and code are summed).
 KERNEL_KEY = (
     "precision", "trans_a", "trans_b", "m", "n", "k", "lda", "ldb", "ldc", "alpha", "beta", "jit",
-    "target",
+    "target", "mb_max", "nb_max", "tuned",
 )  # fmt: skip
 
 
@@ -43,12 +43,24 @@ def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "kernels": [],
         "memory": {"code_bytes": 0, "total_bytes": 0},
         "jit_failures": 0,
+        "original_blas": [],
         "processes": [],
     }
     kernels: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i, doc in enumerate(docs):
         if i == 0:
             out.update({k: doc[k] for k in ("version", "target", "cpu_target") if k in doc})
+            if "tune" in doc:  # the file, its state and entries of the first; the calls summed
+                out["tune"] = {**doc["tune"], "calls": 0, "blas_calls": 0}
+        if "tune" in out and "tune" in doc:
+            for f in ("calls", "blas_calls"):
+                out["tune"][f] += doc["tune"].get(f, 0)
+        for lib in doc.get("original_blas", []):
+            known = next((x for x in out["original_blas"] if x["path"] == lib["path"]), None)
+            if known is None:
+                out["original_blas"].append({"path": lib["path"], "symbols": list(lib["symbols"])})
+            else:
+                known["symbols"] += [s for s in lib["symbols"] if s not in known["symbols"]]
         out["intercepted"] += doc.get("intercepted", 0)
         out["calls"] += doc.get("calls", doc.get("intercepted", 0))
         for name, counts in doc.get("families", {}).items():

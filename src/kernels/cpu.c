@@ -32,3 +32,23 @@ xw_target xw_cpu_detect(void)
         return XW_TARGET_AVX512;
     return XW_TARGET_AVX2;
 }
+
+void xw_cpu_identify(xw_cpu_id *out)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    *out = (xw_cpu_id){ .target = xw_cpu_detect() };
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(out->vendor, &b, 4);
+        memcpy(out->vendor + 4, &d, 4);
+        memcpy(out->vendor + 8, &c, 4);
+    }
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return;
+    // SDM vol. 2A, CPUID leaf 01H: the extended family counts only when the family is 0FH, the
+    // extended model when the family is 06H or 0FH (AMD: when the family is 0FH).
+    const int family = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
+    out->family = family == 0xf ? family + (int)((a >> 20) & 0xff) : family;
+    out->model = family == 0xf || (family == 6 && strcmp(out->vendor, "AuthenticAMD"))
+                     ? model | (int)((a >> 12) & 0xf0) : model;
+    out->stepping = (int)(a & 0xf);
+}

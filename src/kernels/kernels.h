@@ -39,10 +39,12 @@ typedef union {
         uint32_t lda, ldb, ldc;
         uint8_t prec, ta, tb, alpha, beta;
         // A plan for the generator (0: its cost model decides): at most mb_max vectors along M
-        // and nb_max columns per tile. Tuning (xsmmwrap tune) sets them; equal descriptors with
-        // other hints are other kernels.
+        // and nb_max columns per tile, and the target to generate for (0: the registry's; else
+        // an xw_target, never above the registry's). Tuning (xsmmwrap tune) sets them; equal
+        // descriptors with other hints are other kernels. No hint changes an element's value
+        // (the arithmetic contract, docs/ARCHITECTURE.md): only the speed.
         uint8_t mb_max, nb_max;
-        uint8_t pad;
+        uint8_t target;
     };
     uint64_t w[4];
 } xw_desc;
@@ -108,6 +110,14 @@ static inline unsigned xw_scale_class(xw_prec p, const void *v)
 
 // Functions in cpu.c
 XW_HIDDEN xw_target xw_cpu_detect(void);  // best target the CPU and the OS support
+// The CPU's identity as a tuning file records it: CPUID's vendor string, and family, model and
+// stepping as Intel and AMD document them (extended fields added), with the best target.
+typedef struct {
+    char vendor[13];
+    int family, model, stepping;
+    xw_target target;
+} xw_cpu_id;
+XW_HIDDEN void xw_cpu_identify(xw_cpu_id *out);
 
 // Functions in ref_gemm.c (the portable kernel)
 // Column-major C = alpha*op(A)*op(B) + beta*C with BLAS semantics: beta == 0 never reads C,

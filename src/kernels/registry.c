@@ -171,6 +171,11 @@ static void dump(const xw_kernel *k, const void *code, size_t n)
     }
 }
 
+static xw_target target_of(const xw_desc *d)
+{
+    return d->target && d->target <= params.target ? (xw_target)d->target : params.target;
+}
+
 // Generates code for k->desc; false leaves k on the portable kernel.
 static bool generate(xw_kernel *k)
 {
@@ -185,13 +190,15 @@ static bool generate(xw_kernel *k)
     }
     xw_code c = { .buf = gen_buf, .cap = GEN_BUFFER_BYTES, .len = 0, .err = XW_OK };
     size_t entry = 0;
-    if (xw_gen_gemm(&k->desc, params.target, &c, &entry) != XW_OK || c.err != XW_OK)
+    // A descriptor may name a lower target than the registry's (tuning); never a higher one.
+    const xw_target t = target_of(&k->desc);
+    if (xw_gen_gemm(&k->desc, t, &c, &entry) != XW_OK || c.err != XW_OK)
         return false;
     uint8_t *x = xw_code_install(c.buf, c.len);
     if (!x)
         return false;
     k->jit = 1;
-    k->target = (uint8_t)params.target;
+    k->target = (uint8_t)t;
     k->code_bytes = (uint32_t)c.len;
     // The generated function pointer comes from a data pointer into executable memory.
     void *entry_point = x + entry;

@@ -16,7 +16,7 @@ _Static_assert(sizeof status_text / sizeof *status_text == XSMMWRAP_STATUS_COUNT
 
 static const char *const route_text[] = {
     "jit", "portable", "scale", "too_large", "unsupported", "invalid", "disabled", "registry_full",
-    "lock_busy",
+    "lock_busy", "tuned_blas",
 };
 _Static_assert(sizeof route_text / sizeof *route_text == XSMMWRAP_ROUTE_COUNT, "route table");
 
@@ -60,6 +60,7 @@ XW_API int xsmmwrap_get_config(xsmmwrap_config *out)
         .cpu_target = (int)xw_cfg.cpu_target, .trylock = xw_cfg.trylock,
         .verbosity = xw_cfg.verbosity,
     };
+    xw_tune_config(out);
     return XSMMWRAP_OK;
 }
 
@@ -98,8 +99,10 @@ XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
     for (uint32_t i = 0; i < n; i++) {
         const xw_kernel *k = xw_reg_at(i);
         out->jit_kernels += k->jit;
-        if (i < s.kernel_count)
+        if (i < s.kernel_count) {
             out->kernel_gflop += kernel_gflop(&k->desc, s.kernel[i]);
+            out->tuned_calls += xw_tune_names(&k->desc) ? s.kernel[i] : 0;
+        }
     }
     for (int i = 0; i < XW_SYM_COUNT; i++) {
         out->calls += s.sym[i];
@@ -107,6 +110,7 @@ XW_API int xsmmwrap_get_stats(xsmmwrap_stats *out)
     }
     for (int f = 0; f < XSMMWRAP_FAMILY_COUNT; f++)  // one product a call, but for batches
         out->family_products[f] = f == XSMMWRAP_FAMILY_BATCH ? s.batch_products : out->family_calls[f];
+    out->tuned_calls += s.route[XSMMWRAP_ROUTE_TUNED_BLAS];
     out->kernels = n;
     out->jit_failures = xw_reg_jit_failures();
     out->code_bytes = xw_reg_code_bytes();
@@ -165,6 +169,7 @@ void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_ker
         .alpha_class = scale_number(d->alpha), .beta_class = scale_number(d->beta),
         .jit = k->jit, .target = k->target, .code_bytes = k->code_bytes,
         .calls = calls, .gflop = kernel_gflop(d, calls),
+        .tuned = xw_tune_names(d), .mb_max = d->mb_max, .nb_max = d->nb_max,
     };
 }
 

@@ -3,12 +3,15 @@
 // order (numpy's OpenBLAS is loaded RTLD_LOCAL, where RTLD_NEXT cannot see it). Never ourselves.
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "wrap.h"
 
@@ -120,18 +123,29 @@ static xw_fn search_loaded(const char *name)
     return f;
 }
 
+static void *named_lib;  // XSMMWRAP_BLAS, loaded at init (xw_blas_init)
+
+static bool object_path(void *a, char out[4096]);
+static void *address_of(xw_fn f);
+
 static xw_fn resolve(const char *name)
 {
-    if (xw_cfg.blas_path) {
-        static void *lib;
-        if (!lib)
-            lib = dlopen(xw_cfg.blas_path, RTLD_NOW | RTLD_LOCAL);
-        xw_fn f = lib ? not_ours(dlsym(lib, name), name) : NULL;
-        if (f)
-            return f;
+    xw_fn f = named_lib ? not_ours(dlsym(named_lib, name), name) : NULL;
+    if (f)
+        return f;
+    f = not_ours(dlsym(RTLD_NEXT, name), name);
+    f = f ? f : search_loaded(name);
+    // XSMMWRAP_BLAS named a library without this name, and another serves it: said once. (With
+    // none, the abort's message names XSMMWRAP_BLAS.)
+    static bool said;
+    char path[4096];
+    if (named_lib && f && !said && object_path(address_of(f), path)) {
+        said = true;
+        char why[4096 + 160];
+        snprintf(why, sizeof why, "it has no %s (or it is this library): %s's serves it", name, path);
+        xw_report_unusable("XSMMWRAP_BLAS", xw_cfg.blas_path, why);
     }
-    xw_fn f = not_ours(dlsym(RTLD_NEXT, name), name);
-    return f ? f : search_loaded(name);
+    return f;
 }
 
 static int read_adds(struct dl_phdr_info *info, size_t size, void *data)
@@ -152,7 +166,19 @@ static unsigned long long objects_loaded(void)
 static void fork_lock(void) { pthread_mutex_lock(&find_lock); }
 static void fork_unlock(void) { pthread_mutex_unlock(&find_lock); }
 
-void xw_blas_init(void) { pthread_atfork(fork_lock, fork_unlock, fork_unlock); }
+// XSMMWRAP_BLAS is loaded now, so that a name that loads nothing is said at once rather than
+// silently passed over at the first call declined.
+void xw_blas_init(void)
+{
+    pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+    if (xw_cfg.blas_path && !(named_lib = dlopen(xw_cfg.blas_path, RTLD_NOW | RTLD_LOCAL))) {
+        const char *err = dlerror();
+        char why[600];
+        snprintf(why, sizeof why, "cannot be loaded (%s): the original BLAS is looked for as without it",
+                 err ? err : "dlopen failed");
+        xw_report_unusable("XSMMWRAP_BLAS", xw_cfg.blas_path, why);
+    }
+}
 
 xw_fn xw_blas_try(xw_sym s)
 {
@@ -187,4 +213,79 @@ xw_fn xw_blas_get(xw_sym s)
     if (XW_UNLIKELY(!f))
         xw_report_no_blas(sym_names[s]);
     return f;
+}
+
+// The function's address as a data pointer (POSIX: they convert), for dladdr.
+static void *address_of(xw_fn f)
+{
+    void *p;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}
+
+// The object holding address a, by its real path; false when there is none.
+static bool object_path(void *a, char out[4096])
+{
+    Dl_info where;
+    if (!a || !dladdr(a, &where) || !where.dli_fname)
+        return false;
+    // The main program may come without a path (its dli_fname "" or its bare name).
+    const char *name = where.dli_fname[0] && strchr(where.dli_fname, '/') ? where.dli_fname : "/proc/self/exe";
+    char real[PATH_MAX];
+    snprintf(out, 4096, "%s", realpath(name, real) ? real : name);
+    return true;
+}
+
+bool xw_blas_identify(xw_fn f, xw_blas_id *out)
+{
+    memset(out, 0, sizeof *out);
+    Dl_info where;
+    if (!f || !dladdr(address_of(f), &where) || !object_path(address_of(f), out->path))
+        return false;
+    // Debian's libblas.so.3 of OpenBLAS defines dgemm_ itself and calls libopenblas.so.0: both
+    // are that OpenBLAS, which identifies the BLAS by its own library and its account of itself.
+    void *h = where.dli_fname && where.dli_fname[0] ? dlopen(where.dli_fname, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+    void *config = h ? dlsym(h, "openblas_get_config") : NULL;
+    void *core = h ? dlsym(h, "openblas_get_corename") : NULL;
+    void *blis = h ? dlsym(h, "bli_info_get_version_str") : NULL;
+    if (config) {
+        const char *(*get_config)(void), *(*get_core)(void) = NULL;
+        memcpy(&get_config, &config, sizeof config);
+        if (core)
+            memcpy(&get_core, &core, sizeof core);
+        snprintf(out->config, sizeof out->config, "%s; core %s", get_config(), get_core ? get_core() : "?");
+        object_path(config, out->path);
+    } else if (blis) {
+        const char *(*get_version)(void);
+        memcpy(&get_version, &blis, sizeof blis);
+        snprintf(out->config, sizeof out->config, "BLIS %s", get_version());
+        object_path(blis, out->path);
+    }
+    if (h)
+        dlclose(h);
+    struct stat st;
+    out->bytes = stat(out->path, &st) == 0 ? (long long)st.st_size : -1;
+    return true;
+}
+
+int xw_blas_objects(char (*out)[4096], xw_sym_set *symbols, int n)
+{
+    int count = 0;
+    for (int s = 0; s < XW_SYM_COUNT; s++) {
+        char here[4096];
+        const xw_fn f = atomic_load_explicit(&found[s], memory_order_acquire);
+        if (!f || !object_path(address_of(f), here))
+            continue;
+        int i = 0;
+        while (i < count && strcmp(out[i], here))
+            i++;
+        if (i == count) {
+            if (count == n)
+                continue;
+            memcpy(out[count], here, sizeof here);
+            symbols[count++] = (xw_sym_set){ { 0 } };
+        }
+        symbols[i].w[s / 64] |= (uint64_t)1 << (s % 64);
+    }
+    return count;
 }

@@ -1,9 +1,12 @@
 // env.c: every environment variable the library reads, in one place, read once at init.
 // Calls cpu.c to know what the CPU offers before honouring a requested target.
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wrap.h"
 
@@ -82,9 +85,50 @@ static xw_target env_target(xw_target cpu)
     return want < cpu ? want : cpu;
 }
 
+static void unusable(xw_env *e, const char *name, const char *value, const char *why)
+{
+    if (e->nunusable < (int)(sizeof e->unusable / sizeof *e->unusable))
+        e->unusable[e->nunusable++] = (struct xw_unusable){ name, value, why };
+}
+
+// XSMMWRAP_DUMP must be a directory we can write: otherwise nothing would be dumped, silently.
+static const char *dump_dir(xw_env *e, const char *dir)
+{
+    struct stat st;
+    const char *why = stat(dir, &st) != 0        ? "no such directory: no kernel is dumped"
+                      : !S_ISDIR(st.st_mode)     ? "not a directory: no kernel is dumped"
+                      : access(dir, W_OK | X_OK) ? "a directory this process cannot write: no kernel is dumped"
+                                                 : NULL;
+    if (!why)
+        return dir;
+    unusable(e, "XSMMWRAP_DUMP", dir, why);
+    return NULL;
+}
+
+// The per-user cache file of this CPU: $XDG_CACHE_HOME (else $HOME/.cache)/xsmmwrap/ named by
+// the CPU's identity, so that a home shared by machines of several kinds (a cluster's) keeps
+// one file per kind and each machine finds its own. docs/TUNING.md.
+static void tune_default(char *out, size_t n)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    xw_cpu_id id;
+    xw_cpu_identify(&id);
+    const char *isa = id.target == XW_TARGET_AVX512 ? "avx512" : id.target == XW_TARGET_AVX2 ? "avx2" : "generic";
+    int w = -1;
+    if (xdg && xdg[0] == '/')  // the XDG specification: a relative path is to be ignored
+        w = snprintf(out, n, "%s/xsmmwrap/tune-%s-%d-%d-%d-%s.json", xdg, id.vendor, id.family, id.model,
+                     id.stepping, isa);
+    else if (home && *home)
+        w = snprintf(out, n, "%s/.cache/xsmmwrap/tune-%s-%d-%d-%d-%s.json", home, id.vendor, id.family,
+                     id.model, id.stepping, isa);
+    if (w < 0 || (size_t)w >= n)
+        out[0] = 0;
+}
+
 void xw_env_read(xw_env *out)
 {
-    xw_env e;
+    static xw_env e;  // static: tune_default is large, and the strings stay for the process
+    e.nunusable = 0;
     e.max_mnk = env_int("XSMMWRAP_MAX_MNK", NULL, 64 * 64 * 64, 0, INT64_MAX);
     e.max_kernels = env_int("XSMMWRAP_MAX_KERNELS", NULL, 16384, 0, 1 << 24);
     e.disabled = env_int("XSMMWRAP_DISABLE", NULL, 0, 0, 1) != 0;
@@ -97,7 +141,16 @@ void xw_env_read(xw_env *out)
     e.dump_dir = env_first("XSMMWRAP_DUMP", NULL);
     if (!e.dump_dir && e.verbosity < 0)
         e.dump_dir = ".";
+    if (e.dump_dir)
+        e.dump_dir = dump_dir(&e, e.dump_dir);
     e.blas_path = env_first("XSMMWRAP_BLAS", NULL);
+    // XSMMWRAP_TUNE: a file, or 0 for none; unset, the default cache file when there is one.
+    tune_default(e.tune_default, sizeof e.tune_default);
+    e.tune_path = env_first("XSMMWRAP_TUNE", NULL);
+    if (e.tune_path && !strcmp(e.tune_path, "0"))
+        e.tune_path = NULL;
+    else if (!e.tune_path && e.tune_default[0] && access(e.tune_default, F_OK) == 0)
+        e.tune_path = e.tune_default;
     e.bad_name = bad_name;
     e.bad_value = bad_value;
     *out = e;

@@ -30,6 +30,42 @@ void xw_report_no_blas(const char *symbol)
 
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
 
+// The libraries that served the originals resolved so far: which BLAS got the calls passed on.
+static void print_blas(FILE *f)
+{
+    static char paths[8][4096];
+    xw_sym_set syms[8];
+    const int n = xw_blas_objects(paths, syms, 8);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "  %-18s %s (", i ? "" : "original library:", paths[i]);
+        const char *sep = "";
+        for (int s = 0; s < XW_SYM_COUNT; s++)
+            if (xw_sym_set_has(&syms[i], s)) {
+                fprintf(f, "%s%s", sep, xw_sym_name((xw_sym)s));
+                sep = ", ";
+            }
+        fprintf(f, ")\n");
+    }
+}
+
+// The tuning file, when one was read: in use (and how many calls followed it) or why not.
+static void print_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapshot *s)
+{
+    xsmmwrap_config c;
+    xw_tune_config(&c);
+    if (c.tune_state == XSMMWRAP_TUNE_NONE)
+        return;
+    if (c.tune_state == XSMMWRAP_TUNE_IGNORED) {
+        fprintf(f, "  tuning file:       %s: ignored (%s)\n", c.tune_file, c.tune_reason);
+        return;
+    }
+    const uint64_t blas = s->route[XSMMWRAP_ROUTE_TUNED_BLAS];
+    fprintf(f, "  tuning file:       %s (%lld descriptors, %lld routed otherwise): %llu calls followed it "
+               "(%llu kernel, %llu original BLAS)\n", c.tune_file, (long long)c.tune_entries,
+            (long long)c.tune_moved, (unsigned long long)st->tuned_calls,
+            (unsigned long long)(st->tuned_calls - blas), (unsigned long long)blas);
+}
+
 static void print_summary(FILE *f, const xw_stats_snapshot *s)
 {
     xsmmwrap_stats st;
@@ -74,7 +110,10 @@ static void print_summary(FILE *f, const xw_stats_snapshot *s)
         fprintf(f, "%s%s %llu", sep, xsmmwrap_route_name(r), (unsigned long long)s->route[r]);
         sep = ", ";
     }
-    fprintf(f, "\n  kernels:           %llu (%llu generated, %llu generation failures)\n",
+    fprintf(f, "\n");
+    print_blas(f);
+    print_tune(f, &st, s);
+    fprintf(f, "  kernels:           %llu (%llu generated, %llu generation failures)\n",
             (unsigned long long)st.kernels, (unsigned long long)st.jit_kernels,
             (unsigned long long)st.jit_failures);
     fprintf(f, "  memory:            %.1f KiB (code %.1f KiB)\n", (double)st.memory_bytes / 1024.0,
@@ -94,8 +133,8 @@ static void print_kernels(FILE *f, const xw_stats_snapshot *s)
         xw_kernel_info(k, s, &ki);
         char name[128];
         xw_kernel_name(k, name, sizeof name);
-        fprintf(f, "  %-48s %12llu %6.1f%% %10.3f\n", name, (unsigned long long)ki.calls,
-                pct(ki.calls, total), ki.gflop);
+        fprintf(f, "  %-48s %12llu %6.1f%% %10.3f%s\n", name, (unsigned long long)ki.calls,
+                pct(ki.calls, total), ki.gflop, ki.tuned ? "  tuned" : "");
     }
 }
 
@@ -113,6 +152,46 @@ static void json_string(FILE *f, const char *s)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+// "tune": the tuning file and the calls that followed it.
+static void json_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapshot *s)
+{
+    xsmmwrap_config c;
+    xw_tune_config(&c);
+    static const char *const states[] = { "none", "in use", "ignored" };
+    fprintf(f, "  \"tune\": {\"file\": ");
+    if (c.tune_file)
+        json_string(f, c.tune_file);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"state\": \"%s\", \"reason\": ", states[c.tune_state]);
+    json_string(f, c.tune_reason);
+    fprintf(f, ", \"entries\": %lld, \"moved\": %lld, \"calls\": %llu, \"blas_calls\": %llu},\n",
+            (long long)c.tune_entries, (long long)c.tune_moved, (unsigned long long)st->tuned_calls,
+            (unsigned long long)s->route[XSMMWRAP_ROUTE_TUNED_BLAS]);
+}
+
+// "original_blas": the libraries behind the originals resolved, with their symbols.
+static void json_blas(FILE *f)
+{
+    static char paths[8][4096];
+    xw_sym_set syms[8];
+    const int n = xw_blas_objects(paths, syms, 8);
+    fprintf(f, "  \"original_blas\": [");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"path\": ", i ? ", " : "");
+        json_string(f, paths[i]);
+        fprintf(f, ", \"symbols\": [");
+        const char *sep = "";
+        for (int s = 0; s < XW_SYM_COUNT; s++)
+            if (xw_sym_set_has(&syms[i], s)) {
+                fprintf(f, "%s\"%s\"", sep, xw_sym_name((xw_sym)s));
+                sep = ", ";
+            }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "]");
 }
 
 static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
@@ -166,16 +245,21 @@ int xw_report_json(const char *path)
                 "%s\n    {\"precision\": \"%s\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", "
                 "\"m\": %lld, \"n\": %lld, \"k\": %lld, \"lda\": %lld, \"ldb\": %lld, \"ldc\": %lld, "
                 "\"alpha\": \"%s\", \"beta\": \"%s\", \"jit\": %s, \"target\": \"%s\", "
-                "\"code_bytes\": %llu, \"calls\": %llu, \"gflop\": %.6f}",
+                "\"code_bytes\": %llu, \"calls\": %llu, \"gflop\": %.6f, \"mb_max\": %d, "
+                "\"nb_max\": %d, \"tuned\": %s}",
                 i ? "," : "", precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
                 (long long)k.k, (long long)k.lda, (long long)k.ldb, (long long)k.ldc,
                 scale_text(k.alpha_class), scale_text(k.beta_class), k.jit ? "true" : "false",
                 k.jit ? xsmmwrap_target_name(k.target) : "portable",
-                (unsigned long long)k.code_bytes, (unsigned long long)k.calls, k.gflop);
+                (unsigned long long)k.code_bytes, (unsigned long long)k.calls, k.gflop, k.mb_max,
+                k.nb_max, k.tuned ? "true" : "false");
     }
     fprintf(f, "%s],\n  \"memory\": {\"code_bytes\": %llu, \"total_bytes\": %llu},\n", n ? "\n  " : "",
             (unsigned long long)st.code_bytes, (unsigned long long)st.memory_bytes);
-    fprintf(f, "  \"jit_failures\": %llu\n}\n", (unsigned long long)st.jit_failures);
+    fprintf(f, "  \"jit_failures\": %llu,\n", (unsigned long long)st.jit_failures);
+    json_tune(f, &st, &s);
+    json_blas(f);
+    fprintf(f, "\n}\n");
     xw_stats_free(&s);
     return fclose(f) == 0 ? XSMMWRAP_OK : XSMMWRAP_EIO;
 }
@@ -196,11 +280,23 @@ static bool stats_json_path(char *out, size_t n)
     return true;
 }
 
+void xw_report_unusable(const char *name, const char *value, const char *why)
+{
+    fprintf(stderr, "xsmmwrap: %s=%s ignored: %s\n", name, value, why);
+}
+
+void xw_report_tune_ignored(const char *path, const char *why)
+{
+    fprintf(stderr, "xsmmwrap: tuning file %s ignored: %s; the default routing is used\n", path, why);
+}
+
 void xw_report_settings(void)
 {
     if (xw_cfg.bad_name)
         fprintf(stderr, "xsmmwrap: %s=%s not understood, its default is used (see the README)\n",
                 xw_cfg.bad_name, xw_cfg.bad_value);
+    for (int i = 0; i < xw_cfg.nunusable; i++)
+        xw_report_unusable(xw_cfg.unusable[i].name, xw_cfg.unusable[i].value, xw_cfg.unusable[i].why);
 }
 
 void xw_report_at_exit(void)

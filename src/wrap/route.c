@@ -23,6 +23,7 @@ static void init_impl(void)
     };
     xw_reg_init(&p);
     xw_blas_init();
+    xw_tune_load();
     atomic_store(&initialized, true);
 }
 
@@ -88,6 +89,14 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     // and a NaN there reaches C: issue 11). No kernel is made for it.
     if (!g->m || !g->n || !g->k || xw_scale_class(g->prec, g->alpha) == XW_SCALE_ZERO)
         return XSMMWRAP_ROUTE_SCALE;
+    // A tuning file's choice for this descriptor (tune.c), at any size it names: the original
+    // BLAS, or a kernel with the plan measured fastest here. (*d is described once.)
+    bool described = false;
+    if (XW_UNLIKELY(atomic_load_explicit(&xw_tune_active, memory_order_relaxed)) && (described = describe(g, d))) {
+        const xw_tune_choice t = xw_tune_choose(g->sym, d);
+        if (t != XW_TUNE_UNNAMED)
+            return t == XW_TUNE_BLAS ? XSMMWRAP_ROUTE_TUNED_BLAS : XSMMWRAP_ROUTE_JIT;
+    }
     // Sizes are checked one by one first so that the product cannot overflow. The threshold
     // is in real multiply-adds: a complex one is four.
     const int64_t lim = xw_cfg.max_mnk;
@@ -95,7 +104,7 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     if (g->m > lim || g->n > lim || g->k > lim ||
         work * (double)g->m * (double)g->n * (double)g->k > (double)lim)
         return XSMMWRAP_ROUTE_TOO_LARGE;
-    if (!describe(g, d))
+    if (!described && !describe(g, d))
         return XSMMWRAP_ROUTE_UNSUPPORTED;  // a leading dimension of 2^32 or more
     return XSMMWRAP_ROUTE_JIT;
 }

@@ -131,7 +131,13 @@ typedef struct {
     const char *stats_json;  // XSMMWRAP_STATS_JSON
     const char *dump_dir;    // XSMMWRAP_DUMP, or "." with a negative verbosity
     const char *blas_path;   // XSMMWRAP_BLAS
+    const char *tune_path;   // XSMMWRAP_TUNE, else the default cache file when it exists; NULL: none
+    char tune_default[4096]; // this CPU's default cache file, present or not ("" without a home)
     const char *bad_name, *bad_value;  // the first setting not understood (its default used)
+    // Settings naming a file that cannot serve (XSMMWRAP_DUMP not a writable directory): the
+    // setting is dropped and report.c names it at init.
+    struct xw_unusable { const char *name, *value, *why; } unusable[2];
+    int nunusable;
 } xw_env;
 XW_HIDDEN extern xw_env xw_cfg;
 XW_HIDDEN void xw_env_read(xw_env *out);
@@ -259,6 +265,36 @@ XW_HIDDEN bool xw_route_batch(const xw_batch_args *v);
 // This thread's scratch for SYRK's square (freed at its exit by stats.c).
 XW_HIDDEN extern _Thread_local void *xw_scratch __attribute__((tls_model("initial-exec")));
 
+// Functions in json.c: a strict JSON reader into a tree (for the tuning file).
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
+typedef struct jval {
+    jkind kind;
+    bool integral;       // J_NUM: an integer (no fraction, no exponent) that fits `i`
+    long long i;
+    double num;
+    char *str;           // J_STR
+    struct jval *items;  // J_ARR, J_OBJ: n values
+    char **keys;         // J_OBJ: their keys
+    size_t n;
+} jval;
+#define XW_JSON_ERR_BYTES 512
+#define XW_JSON_DEPTH_MAX 8  // the tuning file nests 5 deep
+// The document in text[0..n) into *out (free with xw_json_free); false with the first error in
+// err (XW_JSON_ERR_BYTES), *out then empty.
+XW_HIDDEN bool xw_json_parse(const char *text, size_t n, jval *out, char *err);
+XW_HIDDEN void xw_json_free(jval *v);
+
+// Functions in tune.c: the tuning file (xsmmwrap tune), read once at init.
+XW_HIDDEN void xw_tune_load(void);  // from init: reads xw_cfg.tune_path, checks CPU and version
+XW_HIDDEN extern _Atomic bool xw_tune_active;  // a file is in use (may still fail its BLAS check)
+typedef enum { XW_TUNE_UNNAMED = 0, XW_TUNE_KERNEL, XW_TUNE_BLAS } xw_tune_choice;
+// The file's choice for descriptor *d (hints clear) of a call through symbol s: KERNEL sets
+// d's hints (plan, target), BLAS sends the call to the original; UNNAMED when the file does
+// not name d or does not apply to s's original BLAS (checked once per symbol).
+XW_HIDDEN xw_tune_choice xw_tune_choose(xw_sym s, xw_desc *d);
+XW_HIDDEN int xw_tune_names(const xw_desc *d);  // 1 when an in-use file names d (hints ignored)
+XW_HIDDEN void xw_tune_config(xsmmwrap_config *out);  // the tune_* fields
+
 // Functions in blas_find.c: the original BLAS, per symbol, resolved once.
 XW_HIDDEN xw_fn xw_blas_get(xw_sym s);  // never NULL: aborts with a message when there is none
 XW_HIDDEN xw_fn xw_blas_try(xw_sym s);  // NULL when there is none
@@ -266,6 +302,23 @@ XW_HIDDEN void xw_blas_init(void);  // once, from xw_init: the fork handler of t
 XW_HIDDEN void xw_blas_set(xw_sym s, xw_fn f);  // f is the original of s, unless one was found
 XW_HIDDEN const char *xw_sym_name(xw_sym s);
 XW_HIDDEN xw_family xw_sym_family(xw_sym s);  // xsmmwrap_gemm's XW_SYM_API is GEMM
+
+// What a tuning file records of a BLAS: the library that implements it (the object defining
+// openblas_get_config or bli_info_get_version_str when the one holding f reaches one, else that
+// one) by its real path and size, and its own account of itself (OpenBLAS: config and core).
+typedef struct {
+    char path[4096];
+    long long bytes;
+    char config[512];  // "" when the library says nothing
+} xw_blas_id;
+XW_HIDDEN bool xw_blas_identify(xw_fn f, xw_blas_id *out);  // false when f is in no object
+typedef struct {
+    uint64_t w[(XW_SYM_COUNT + 63) / 64];
+} xw_sym_set;  // a bit per xw_sym
+static inline bool xw_sym_set_has(const xw_sym_set *t, int s) { return t->w[s / 64] >> (s % 64) & 1; }
+// The objects that served the originals resolved so far: their paths, each once, into out
+// (at most n); returns how many. symbols[i] gets the symbols the i-th serves.
+XW_HIDDEN int xw_blas_objects(char (*out)[4096], xw_sym_set *symbols, int n);
 
 // Functions in stats.c: per-thread counters, summed on read. Each thread owns the counters it
 // alone writes (relaxed load + store, see xw_bump); a call that ran a kernel is counted per
@@ -311,5 +364,8 @@ XW_HIDDEN void xw_report_no_blas(const char *symbol);  // then abort()
 XW_HIDDEN int xw_report_json(const char *path);
 XW_HIDDEN void xw_report_at_exit(void);
 XW_HIDDEN void xw_report_settings(void);  // at init: a setting that was not understood
+// A setting naming a file the library cannot use, dropped: one line on stderr.
+XW_HIDDEN void xw_report_unusable(const char *name, const char *value, const char *why);
+XW_HIDDEN void xw_report_tune_ignored(const char *path, const char *why);
 
 #endif
