@@ -92,6 +92,7 @@ ROUTES = [
     "disabled",
     "registry_full",
     "lock_busy",
+    "tuned_blas",
 ]
 FAMILY = {"gemv": "gemv", "syrk": "syrk", "gemm_batch": "batch", "gemm_batch_strided": "batch"}
 
@@ -121,7 +122,7 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     routes = stats["routes"]
     assert set(routes) == set(ROUTES)
     assert routes["jit"] + routes["portable"] == want.get("kernel", 0) + gemm, (routes, want)
-    for r in ("scale", "too_large", "unsupported", "invalid", "disabled"):
+    for r in ("scale", "too_large", "unsupported", "invalid", "disabled", "tuned_blas"):
         assert routes[r] == want.get(r, 0), (r, routes, want)
     products = sum(want.values())
     assert stats["intercepted"] == products + gemm
