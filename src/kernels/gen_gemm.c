@@ -293,6 +293,21 @@ static void assign_gprs(gen_plan *p)
     }
 }
 
+// Whether AVX-512's masked vector beats the VEX body's two overlapping narrower ones for
+// M below one zmm: it halves the FMAs but costs C in two pieces per column, so it needs
+// enough k steps per column of C, more when the VEX vectors are xmm (cheap to overlap).
+// Measured against the AVX2 target on the same core (Xeon family 6 model 167; DP M 3..7,
+// SP M 3..15; N, K 2..25): the masked vector lost up to 20% below these products of N and K
+// (5x5x5: 11.5 ns against 10.2) and won up to 1.38x above them.
+static bool part_pays(const gen_plan *p)
+{
+    int vex_lanes = isa_avx2[p->d.prec & 1].lanes;
+    while ((uint32_t)vex_lanes > p->rows)
+        vex_lanes /= 2;
+    const uint64_t nk = (uint64_t)p->d.n * p->d.k;
+    return nk >= (vex_lanes * p->isa.es >= 32 ? 48u : 150u);
+}
+
 // The plan's fixed part for d on target t: ISA, vectors along M, operand checks.
 static xw_status plan_init(gen_plan *p, const xw_desc *d, xw_target t)
 {
@@ -327,7 +342,7 @@ static xw_status plan_init(gen_plan *p, const xw_desc *d, xw_target t)
     // (Complex: M elements are 2M parts, so a power of two still means one vector, and the
     // partial vector's parts are whole elements.)
     if (t == XW_TARGET_AVX512 && p->rows < (uint32_t)p->isa.lanes) {
-        if (!(p->rows & (p->rows - 1))) {
+        if (!(p->rows & (p->rows - 1)) || !part_pays(p)) {
             p->isa = isa_avx2[d->prec & 1];
             p->isa.target = XW_TARGET_AVX512;
             p->isa.b_stream = isa_avx512[d->prec & 1].b_stream;

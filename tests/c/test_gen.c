@@ -703,8 +703,10 @@ static int emit_corpus(xw_target t, const char *dir)
     uint8_t *code = malloc(CODE_CAP);
     xw_desc list[2000];
     int n = 0;
+    // M below a zmm and not a power of two: 5x13x9 and 11x8x8 (SP) take AVX-512's k1-masked
+    // vector (enough work per column), 6x2x3 its VEX body.
     static const int shapes[][4] = { { 8, 4, 5, 0 }, { 19, 3, 7, 0 }, { 4, 5, 6, 0 }, { 8, 3, 2, 1 }, { 1, 7, 9, 1 },
-                                     { 21, 2, 3, 1 } };
+                                     { 21, 2, 3, 1 }, { 5, 13, 9, 0 }, { 11, 8, 8, 1 }, { 6, 2, 3, 0 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int tr = 0; tr < 4; tr++)
             for (int al = 0; al < 3; al++)
@@ -725,7 +727,8 @@ static int emit_corpus(xw_target t, const char *dir)
     // Complex (prec 2 zgemm, 3 cgemm; transposes N 0, T 1, C 2): each shape (M below a zmm,
     // a zmm and a remainder, several tiles) with every transpose pair and scale class.
     static const int zshapes[][4] = { { 4, 3, 5, XW_C64 }, { 3, 2, 4, XW_C64 }, { 9, 5, 3, XW_C64 },
-                                      { 5, 3, 4, XW_C32 }, { 8, 4, 2, XW_C32 }, { 19, 2, 3, XW_C32 } };
+                                      { 5, 3, 4, XW_C32 }, { 8, 4, 2, XW_C32 }, { 19, 2, 3, XW_C32 },
+                                      { 3, 6, 9, XW_C64 } };
     for (size_t s = 0; s < sizeof zshapes / sizeof zshapes[0]; s++)
         for (int tr = 0; tr < 9; tr++)
             for (int al = 0; al < 3; al++)
