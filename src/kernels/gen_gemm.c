@@ -293,19 +293,27 @@ static void assign_gprs(gen_plan *p)
     }
 }
 
-// Whether AVX-512's masked vector beats the VEX body's two overlapping narrower ones for
-// M below one zmm: it halves the FMAs but costs C in two pieces per column, so it needs
-// enough k steps per column of C, more when the VEX vectors are xmm (cheap to overlap).
-// Measured against the AVX2 target on the same core (Xeon family 6 model 167; DP M 3..7,
-// SP M 3..15; N, K 2..25): the masked vector lost up to 20% below these products of N and K
-// (5x5x5: 11.5 ns against 10.2) and won up to 1.38x above them.
-static bool part_pays(const gen_plan *p)
+// Whether AVX-512's zmm vectors beat the VEX body the AVX2 target would use. Below one zmm
+// (M not a power of two) the k1-masked vector halves the FMAs but takes C in two pieces per
+// column; with M just over one zmm two zmm replace three ymm, and their loads and stores of C
+// split cache lines more often. Either saving needs enough k steps per column of C: measured
+// against the AVX2 target on the same core (Xeon family 6 model 167; DP M 3..30, SP M 3..15;
+// N 2..25, K 1..25), zmm lost up to 28% below these bounds (5x5x5 11.5 ns against 10.2;
+// 12x11x1 15.5 against 11.1; 10x11x3 23.4 against 20.7) and won up to 1.38x above them.
+static bool zmm_pays(const gen_plan *p)
 {
-    int vex_lanes = isa_avx2[p->d.prec & 1].lanes;
-    while ((uint32_t)vex_lanes > p->rows)
-        vex_lanes /= 2;
+    const int lanes = p->isa.lanes, ymm = isa_avx2[p->d.prec & 1].lanes;
     const uint64_t nk = (uint64_t)p->d.n * p->d.k;
-    return nk >= (vex_lanes * p->isa.es >= 32 ? 48u : 150u);
+    if (p->rows < (uint32_t)lanes) {
+        if (!(p->rows & (p->rows - 1)))
+            return false;  // one VEX vector of exactly M rows
+        int vex = ymm;
+        while ((uint32_t)vex > p->rows)
+            vex /= 2;
+        return nk >= (vex * p->isa.es >= 32 ? 48u : 150u);  // xmm pieces overlap cheaply
+    }
+    const int zmm_mv = cdiv((int)p->rows, lanes), ymm_mv = cdiv((int)p->rows, ymm);
+    return 3 * zmm_mv < 2 * ymm_mv || (p->d.k >= 5 && nk >= 48);  // two zmm for three ymm
 }
 
 // The plan's fixed part for d on target t: ISA, vectors along M, operand checks.
@@ -334,22 +342,20 @@ static xw_status plan_init(gen_plan *p, const xw_desc *d, xw_target t)
     p->ldb = p->u * d->ldb;
     p->ldc = p->u * d->ldc;
     p->isa = (t == XW_TARGET_AVX512 ? isa_avx512 : isa_avx2)[d->prec & 1];
-    // AVX-512 with M below one zmm: the VEX body when M is a power of two (one vector of
-    // exactly M rows), else one k1-masked zmm vector (gen.h), which does half the work of two
-    // overlapping narrower ones. Intel Xeon (family 6 model 167), cached, time of LIBXSMM's
-    // kernel over ours, 24 random shapes each: DP M in 3..7 geomean 1.12 (masked) against 0.86
-    // (VEX); SP M in 3..15, 1.02 against 0.76; M = 4 (4x30x20, 4x8x64): VEX 20-25% faster.
-    // (Complex: M elements are 2M parts, so a power of two still means one vector, and the
-    // partial vector's parts are whole elements.)
-    if (t == XW_TARGET_AVX512 && p->rows < (uint32_t)p->isa.lanes) {
-        if (!(p->rows & (p->rows - 1)) || !part_pays(p)) {
-            p->isa = isa_avx2[d->prec & 1];
-            p->isa.target = XW_TARGET_AVX512;
-            p->isa.b_stream = isa_avx512[d->prec & 1].b_stream;
-        } else {
-            p->part = (int)p->rows;
-            p->acc0 = 4;
-        }
+    // AVX-512 takes the VEX body where zmm does not pay (zmm_pays); with M below one zmm
+    // otherwise one k1-masked zmm vector (gen.h), which does half the work of two overlapping
+    // narrower ones. Intel Xeon (family 6 model 167), cached, time of LIBXSMM's kernel over
+    // ours, 24 random shapes each: DP M in 3..7 geomean 1.12 (masked) against 0.86 (VEX); SP M
+    // in 3..15, 1.02 against 0.76; M = 4 (4x30x20, 4x8x64): VEX 20-25% faster. (Complex: M
+    // elements are 2M parts, so a power of two still means one vector, and the partial
+    // vector's parts are whole elements.)
+    if (t == XW_TARGET_AVX512 && !zmm_pays(p)) {
+        p->isa = isa_avx2[d->prec & 1];
+        p->isa.target = XW_TARGET_AVX512;
+        p->isa.b_stream = isa_avx512[d->prec & 1].b_stream;
+    } else if (t == XW_TARGET_AVX512 && p->rows < (uint32_t)p->isa.lanes) {
+        p->part = (int)p->rows;
+        p->acc0 = 4;
     }
     const int es = p->isa.es;
     const uint64_t u = (uint64_t)p->u;
