@@ -71,6 +71,7 @@ typedef struct {
     bool pack;           // op(A) panels are packed into stack scratch (ta T or C)
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     bool ahead;          // or each tile prefetches the next column block's C (when read) and op(B)
+    int prefetch_a;      // op(A)'s lines requested at entry: 0 not, 1 unrolled, 2 in a loop over K
     int32_t scratch;     // bytes of panel below the pushes, rsp aligned first
     xw_gpr g[G_ROLES];
     xw_gpr pushed[6];

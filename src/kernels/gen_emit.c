@@ -628,6 +628,26 @@ static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_
     return n;
 }
 
+// op(A) read column by column, one k step at a time, misses a line at a time when it comes
+// from memory; requested at entry (plan.prefetch_a), its misses overlap: unrolled, or in a
+// loop over its K columns (rax and r11 hold nothing yet at entry).
+static void prefetch_a_columns(G *g)
+{
+    const gen_plan *p = g->p;
+    const int64_t es = g->I->es, bytes = (int64_t)p->rows * es;
+    if (p->prefetch_a == 1) {
+        prefetch_matrix(g, XW_RDI, p->rows, p->d.k, p->lda, PF_NOW);
+        return;
+    }
+    xw_x86_mov_rr(g->c, XW_RAX, XW_RDI);
+    xw_x86_mov_ri(g->c, XW_R11, p->d.k);
+    const size_t top = xw_x86_here(g->c);
+    prefetch_bytes(g, (ref){ XW_RAX, 0 }, 0, bytes, PF_NOW);
+    alu(g, XW_ADD, XW_RAX, (int64_t)p->lda * es);
+    alu(g, XW_SUB, XW_R11, 1);
+    xw_x86_jcc_to(g->c, XW_JNZ, top);
+}
+
 static int prefetch_all(G *g, pf_how how)
 {
     const gen_plan *p = g->p;
@@ -700,6 +720,8 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         alu(&g, XW_AND, XW_RSP, p->vw * p->isa.es > 32 ? -64 : -32);
         alu(&g, XW_SUB, XW_RSP, p->scratch);
     }
+    if (p->prefetch_a)
+        prefetch_a_columns(&g);
     if (p->ahead) {  // the first column block's op(B) and C, which no tile before it requests
         prefetch_opb(&g, (ref){ XW_RSI, 0 }, 0, p->ng[0].size, PF_NOW);
         if (p->d.beta != XW_SCALE_ZERO)

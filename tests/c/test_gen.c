@@ -720,7 +720,8 @@ static int emit_corpus(xw_target t, const char *dir)
                        rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9), rnd() % 4 ? 0 : rnd_in(1, 9),
                        alphas[rnd() % 3], rnd_in(0, 3));
     static const int big[][6] = { { 64, 64, 64, 0, 0, 0 }, { 64, 64, 64, 1, 1, 0 }, { 48, 50, 64, 0, 0, 1 },
-                                  { 33, 64, 17, 1, 1, 1 }, { 64, 9, 64, 1, 0, 0 }, { 40, 30, 1, 0, 0, 0 } };
+                                  { 33, 64, 17, 1, 1, 1 }, { 64, 9, 64, 1, 0, 0 }, { 40, 30, 1, 0, 0, 0 },
+                                  { 28, 7, 40, 0, 0, 0 } };  // (op(A) requested in a loop at entry)
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         list[n++] = mk(big[s][3], big[s][4], big[s][5], big[s][0], big[s][1], big[s][2], 1, 2, 3, XW_SCALE_ANY,
                        XW_SCALE_ANY);
