@@ -13,7 +13,8 @@ This module only gathers the API; each concern has a module of its own:
 ``_gemm``               :func:`gemm`, numpy arrays through the library's routing
 ``interpose``           :func:`enable` and :func:`disable`, without ``LD_PRELOAD``
 ``_threadpoolctl``      the wrapper in ``threadpoolctl.threadpool_info()``
-``cli``, ``merge``      the ``xsmmwrap`` command
+``cli``, ``merge``      the ``xsmmwrap`` command; ``xsmmwrap.tools`` its samples,
+                        benchmarks, plots, tests and tuning, loaded by the command only
 ======================  ============================================================
 
 Module attributes

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
+from ._console import Progress, format_table
 
 PROGRAM = "tune-kernels"
 SCHEMA = "xsmmwrap-tune/1"
@@ -178,14 +179,6 @@ def default_descriptors() -> list[Descriptor]:
 # Measuring
 
 
-def _progress_bar(done: int, total: int, what: str, started: float) -> str:
-    width = 30
-    filled = width * done // max(total, 1)
-    left = (time.monotonic() - started) * (total - done) / done if done else 0.0
-    bar = "#" * filled + "." * (width - filled)
-    return f"xsmmwrap tune: [{bar}] {done}/{total} {what} ({left:.0f} s left)"
-
-
 def measure(
     descriptors: Sequence[Descriptor],
     *,
@@ -228,20 +221,15 @@ def measure(
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write("".join(d.line() + "\n" for d in descriptors))
     proc.stdin.close()
-    tty = sys.stderr.isatty()
-    started, shown = time.monotonic(), 0
+    progress = Progress("xsmmwrap tune", delay=0.0)
     step = re.compile(r"^tune_kernels: \[(\d+)/(\d+)\] (\S+)")
     for line in proc.stderr:
         m = step.match(line)
-        if not m:
+        if m:
+            progress.count(int(m.group(1)), int(m.group(2)), m.group(3))
+        else:
             sys.stderr.write(line)
-        elif tty:
-            bar = _progress_bar(int(m.group(1)), int(m.group(2)), m.group(3), started)
-            sys.stderr.write("\r" + bar.ljust(shown))
-            sys.stderr.flush()
-            shown = len(bar)
-    if shown:
-        sys.stderr.write("\r" + " " * shown + "\r")
+    progress.done()
     status = proc.wait()
     out_file.seek(0)
     out = out_file.read()
@@ -413,7 +401,7 @@ def tuning_file(
 
 def default_path() -> Path | None:
     """This CPU's per-user cache file, as the library names it (``xsmmwrap.config()``)."""
-    from . import config
+    from .. import config
 
     p = config().tune_default
     return Path(p) if p else None
@@ -470,7 +458,7 @@ def format_file(doc: dict[str, Any]) -> str:
         "descriptor", "calls", "choice", "cached", "untuned", "BLAS", "streamed", "untuned",
         "BLAS", "x",
     ]  # fmt: skip
-    return "\n".join(head) + "\n\n" + samples.format_table(header, rows, left=3)
+    return "\n".join(head) + "\n\n" + format_table(header, rows, left=3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -553,14 +541,10 @@ def _descriptor_list(text: str) -> list[Descriptor]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``tune`` under the ``xsmmwrap`` subcommands."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "tune",
-        help="measure kernels, plans and the original BLAS on this machine; write a tuning file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap tune`` (cli.py lists the command)."""
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--shapes",
@@ -589,7 +573,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--program", type=Path, metavar="PATH", help="the tune-kernels executable")
     p.add_argument("-q", "--quiet", action="store_true", help="no table")
     p.set_defaults(func=main)
-    return p
 
 
 def entries_by_descriptor(doc: dict[str, Any]) -> dict[Descriptor, dict[str, Any]]:
@@ -605,7 +588,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 __all__ = [
     "Descriptor",
-    "add_parser",
+    "configure",
     "choose",
     "default_descriptors",
     "descriptors_from_stats",
