@@ -71,7 +71,7 @@ class Descriptor:
     lda: int
     ldb: int
     ldc: int
-    alpha: str  # "1", "-1" or "any"
+    alpha: str  # a scale class as the library names it: "1", "-1" or "any"
     beta: str  # "1", "-1", "0" or "any"
 
     def line(self) -> str:
@@ -83,12 +83,23 @@ class Descriptor:
 
     def name(self) -> str:
         """As the report names kernels, without the target: ``dgemm_nn_8x8x8_lda8_..._a1_b0``."""
-        scale = {"1": "1", "-1": "m1", "0": "0", "any": "any"}
         return (
             f"{'d' if self.precision == 'f64' else 's'}gemm_{self.trans_a.lower()}"
             f"{self.trans_b.lower()}_{self.m}x{self.n}x{self.k}_lda{self.lda}_ldb{self.ldb}"
-            f"_ldc{self.ldc}_a{scale[self.alpha]}_b{scale[self.beta]}"
+            f"_ldc{self.ldc}_a{_word(self.alpha)}_b{_word(self.beta)}"
         )
+
+
+def _word(scale: str) -> str:
+    """A scale class in a kernel's name, which keeps to [a-z0-9_]: "-1" is "m1"."""
+    return scale.replace("-", "m")
+
+
+def _scales() -> dict[int, str]:
+    """The scale classes' names by their number (0: zero), from the library."""
+    from .._stats import scale_class_names
+
+    return scale_class_names()
 
 
 def _check(d: Descriptor) -> Descriptor:
@@ -100,7 +111,10 @@ def _check(d: Descriptor) -> Descriptor:
     rows_b = d.n if d.trans_b == "T" else d.k
     if d.lda < rows_a or d.ldb < rows_b or d.ldc < d.m:
         raise ValueError(f"{d.name()}: a leading dimension below its rows")
-    if d.alpha == "0":
+    scales = _scales()
+    if d.alpha not in scales.values() or d.beta not in scales.values():
+        raise ValueError(f"{d.name()}: alpha, beta: one of {', '.join(scales.values())}")
+    if d.alpha == scales[0]:
         raise ValueError(f"{d.name()}: alpha 0 never reaches a kernel")
     return d
 
@@ -112,7 +126,7 @@ def square(m: int, n: int, k: int, precision: str = "f64", beta: str = "1") -> D
 
 _NAME = re.compile(
     r"^([ds])gemm_(?:(?:avx512|avx2|portable)_)?([nt])([nt])_(\d+)x(\d+)x(\d+)_lda(\d+)_ldb(\d+)"
-    r"_ldc(\d+)_a(1|m1|any)_b(1|m1|0|any)(?:_p\d+x\d+)?$"
+    r"_ldc(\d+)_a([a-z0-9]+)_b([a-z0-9]+)(?:_p\d+x\d+)?$"
 )
 
 
@@ -134,7 +148,9 @@ def parse_descriptor(text: str) -> Descriptor:
     if not m:
         raise ValueError(f"{item!r} is neither MxNxK nor a kernel name")
     p, ta, tb, *nums, a, b = m.groups()
-    scale = {"1": "1", "m1": "-1", "0": "0", "any": "any"}
+    scale = {_word(s): s for s in _scales().values()}
+    if a not in scale or b not in scale:
+        raise ValueError(f"{item!r}: a kernel name's scale classes are {', '.join(scale)}")
     mm, nn, kk, lda, ldb, ldc = (int(x) for x in nums)
     return _check(
         Descriptor(
