@@ -145,12 +145,12 @@ def parse_descriptor(text: str) -> Descriptor:
     if len(dims) == 3 and all(x.isdigit() for x in dims):
         return square(int(dims[0]), int(dims[1]), int(dims[2]))
     m = _NAME.match(item)
-    if not m:
+    scales = _scales()
+    scale = {_word(s): s for s in scales.values()}
+    # A kernel's alpha is never of class 0 (the route serves alpha = 0 without one).
+    if not m or m[10] not in scale or m[11] not in scale or scale[m[10]] == scales[0]:
         raise ValueError(f"{item!r} is neither MxNxK nor a kernel name")
     p, ta, tb, *nums, a, b = m.groups()
-    scale = {_word(s): s for s in _scales().values()}
-    if a not in scale or b not in scale:
-        raise ValueError(f"{item!r}: a kernel name's scale classes are {', '.join(scale)}")
     mm, nn, kk, lda, ldb, ldc = (int(x) for x in nums)
     return _check(
         Descriptor(
