@@ -74,10 +74,13 @@ __all__ = [
 __version__: str
 verbosity: int
 
-# The public classes are xsmmwrap's, wherever they are defined (help(), pickle).
-for _cls in (Config, FamilyStats, KernelInfo, Stats):
-    _cls.__module__ = __name__
-del _cls
+# What this module defined before the API had modules by concern stays xsmmwrap's (help(),
+# pickle, reprs); XsmmwrapError and interposition's names were always their modules'.
+for _obj in (Config, FamilyStats, KernelInfo, Stats, config, gemm, get_verbosity, include_path,
+             is_preloaded, kernels, library_path, reset_stats, set_verbosity, static_library_path,
+             stats, write_json):  # fmt: skip
+    _obj.__module__ = __name__
+del _obj
 
 
 class _Module(types.ModuleType):

@@ -1,7 +1,8 @@
 """The ``xsmmwrap`` command's tools: sample programs, benchmarks, plots, LAPACK's tests and
 tuning. The command line (:mod:`xsmmwrap.cli`) imports a module of this package only for the
-subcommand it runs; ``import xsmmwrap`` imports none of them. Each module uses the API of
-:mod:`xsmmwrap`; nothing there imports this package.
+subcommand it runs; ``import xsmmwrap`` imports none of them. These modules use the package
+below them (:mod:`xsmmwrap`, and ``_lib`` for paths); nothing there imports this package
+(``tests/test_quality.py`` checks both, and that the imports have no cycle).
 
 ======================  ============================================================
 ``samples``             the sample programs: finding them, their environment, running
