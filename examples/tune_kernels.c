@@ -245,7 +245,6 @@ static void candidates(tune_case *tc, xw_target cpu)
     tc->c[tc->n++] = (candidate){ .is_blas = true };
 }
 
-static const char *const scale_text[] = { "1", "-1", "0", "any" };
 static const char *const target_text[] = { "generic", "avx2", "avx512" };
 
 static bool parse_desc(const char *line, tune_case *tc)
@@ -256,9 +255,9 @@ static bool parse_desc(const char *line, tune_case *tc)
                &v[3], &v[4], &v[5], al, be) != 11)
         return false;
     int a = -1, b = -1;
-    for (int i = 0; i < 4; i++) {
-        a = strcmp(al, scale_text[i]) ? a : i;
-        b = strcmp(be, scale_text[i]) ? b : i;
+    for (int i = 0; i < XW_SCALE_COUNT; i++) {
+        a = strcmp(al, xw_scale_names()[i]) ? a : i;
+        b = strcmp(be, xw_scale_names()[i]) ? b : i;
     }
     const bool f64 = !strcmp(prec, "f64");
     if ((!f64 && strcmp(prec, "f32")) || (strcmp(ta, "N") && strcmp(ta, "T")) || (strcmp(tb, "N") && strcmp(tb, "T")) ||
@@ -315,7 +314,7 @@ static void print_case(const tune_case *tc, bool first)
     printf("%s\n    {\"precision\": \"%s\", \"trans_a\": \"%c\", \"trans_b\": \"%c\", \"m\": %u, \"n\": %u, "
            "\"k\": %u, \"lda\": %u, \"ldb\": %u, \"ldc\": %u, \"alpha\": \"%s\", \"beta\": \"%s\", \"candidates\": [",
            first ? "" : ",", d->prec == XW_F64 ? "f64" : "f32", tc->ta, tc->tb, d->m, d->n, d->k, d->lda, d->ldb,
-           d->ldc, scale_text[d->alpha], scale_text[d->beta]);
+           d->ldc, xw_scale_names()[d->alpha], xw_scale_names()[d->beta]);
     for (int p = 0; p < tc->n; p++) {
         const candidate *cd = &tc->c[p];
         printf("%s\n      {", p ? "," : "");

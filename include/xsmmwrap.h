@@ -159,6 +159,10 @@ const char *xsmmwrap_family_name(int family);
 /** Name of a target ("generic", "avx2", "avx512"), NULL when out of range. */
 const char *xsmmwrap_target_name(int target);
 
+/** Name of a scale class as xsmmwrap_kernel_info numbers it (1, -1, 0, 2): "1", "-1", "0",
+ *  "any" (the statistics' and the tuning file's spelling); NULL when out of range. */
+const char *xsmmwrap_scale_name(int scale_class);
+
 /** Fill *out with the configuration in effect. */
 int xsmmwrap_get_config(xsmmwrap_config *out);
 

@@ -267,6 +267,21 @@ def test_merge_sums_counts_and_kernels() -> None:
     assert merge([])["intercepted"] == 0 and merge([])["processes"] == []
 
 
+def test_merge_reads_no_library() -> None:
+    """merge.py takes the version of a run with no statistics from the package's metadata: it
+    binds no library (the parent of `run --json` only preloads it into the command), and the
+    package's version is the library's."""
+    code = (
+        "from xsmmwrap import _lib, merge\n"
+        "version = merge.merge([])['version']\n"
+        "assert not _lib.is_loaded()\n"
+        "print(version)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == xsmmwrap.__version__
+
+
 def test_run_command_not_found() -> None:
     r = _xsmmwrap("run", "--", "xsmmwrap-no-such-command-here")
     assert r.returncode == 127

@@ -48,7 +48,7 @@ def test_python_example_runs(doc: str, index: int, code: str) -> None:
 
 def _settings_read_by_the_code() -> set[str]:
     names: set[str] = set()
-    for path in [*(ROOT / "src").rglob("*.c"), *(ROOT / "python" / "xsmmwrap").glob("*.py")]:
+    for path in [*(ROOT / "src").rglob("*.c"), *(ROOT / "python" / "xsmmwrap").rglob("*.py")]:
         names |= set(re.findall(r'"((?:XSMMWRAP|LIBXSMM)_[A-Z_]+)"', path.read_text()))
     return names
 

@@ -717,7 +717,7 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
 
 def test_benchmark_places_stacks_alike_in_every_process() -> None:
     """The stacks start 16 bytes past a 2 MiB boundary whatever was allocated before."""
-    from xsmmwrap.bench_enable import HUGE, OFFSET, _placed
+    from xsmmwrap.tools.bench_enable import HUGE, OFFSET, _placed
 
     cases = (((3, 5, 5), "float64"), ((1000, 8, 8), "float32"), ((10, 64, 64), "float64"))
     for shape, dtype in cases:

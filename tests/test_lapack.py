@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import xsmmwrap
 from conftest import ROOT, clean_env
-from xsmmwrap import lapack_test
+from xsmmwrap.tools import lapack_test
 
 QUICK = lapack_test.select(quick=True)
 TARGETS = list(dict.fromkeys([xsmmwrap.config().cpu_target, "avx2"]))

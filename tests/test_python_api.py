@@ -436,16 +436,34 @@ def test_binding_follows_preload() -> None:
         assert binding.path == xsmmwrap.library_path()
 
 
-def test_threadpoolctl_config_mirror_matches_the_header() -> None:
-    """_threadpoolctl.py spells xsmmwrap_config in ctypes: the same fields, in order, and size
-    as the header's (a shorter mirror lets the library write past it)."""
+def test_threadpoolctl_controller_reads_the_header() -> None:
+    """_threadpoolctl.py has no second spelling of xsmmwrap_config (a ctypes mirror drifts, and
+    a shorter one lets the library write past it): it binds the instance threadpoolctl found
+    with the header's declarations, the binding's own, and loads nothing itself."""
     import ctypes
 
-    from xsmmwrap import _lib
-    from xsmmwrap._threadpoolctl import _Config
+    pytest.importorskip("threadpoolctl")
+    from xsmmwrap import _threadpoolctl
 
-    ffi = _lib.binding().ffi
-    assert [name for name, _ in _Config._fields_] == [
-        name for name, _ in ffi.typeof("xsmmwrap_config").fields
-    ]
-    assert ctypes.sizeof(_Config) == ffi.sizeof("xsmmwrap_config")
+    mirrors = [
+        v for v in vars(_threadpoolctl).values()
+        if isinstance(v, type) and issubclass(v, ctypes.Structure)
+    ]  # fmt: skip
+    assert not mirrors
+    path = _lib.binding().path or xsmmwrap.library_path()
+    bound = _lib.instance(str(path))
+    assert bound.ffi is _lib.binding().ffi
+    raw = bound.ffi.new("xsmmwrap_config *")
+    assert bound.lib.xsmmwrap_get_config(raw) == 0
+    assert _lib.text(bound.lib.xsmmwrap_target_name(raw.target)) == xsmmwrap.config().target
+    with pytest.raises(OSError):
+        _lib.instance(str(path.with_name("libxsmmwrap-not-loaded.so")))
+
+
+def test_scale_class_names_are_the_library_s() -> None:
+    """KernelInfo's alpha_class and beta_class and the statistics' JSON spell the classes alike:
+    the names come from the library's one table (xsmmwrap_scale_name)."""
+    from xsmmwrap import _stats
+
+    assert _stats.scale_class_names() == {1: "1", -1: "-1", 0: "0", 2: "any"}
+    assert _stats.scale_class_name(7) == "7"

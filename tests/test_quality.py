@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -34,6 +35,77 @@ def test_no_printing_below_the_report() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\b(printf|fprintf|puts|perror)\s*\(", text), path.name
+
+
+PACKAGE = ROOT / "python" / "xsmmwrap"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _python_imports() -> dict[str, set[str]]:
+    """The package's import graph from its source: module -> the package modules it imports
+    (at the top or in a function). ``from X import name`` is an edge to ``X.name`` when that is
+    a module, else to ``X``; the implicit import of a module's parent packages is not an edge
+    (Python has begun those by then)."""
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in paths}
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1] if node.level else []
+                source = ".".join([*base, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    target = f"{source}.{alias.name}"
+                    edges.add(target if target in paths else source)
+        graph[name] = {e for e in edges if e in paths and e != name}
+    return graph
+
+
+def test_python_imports_have_no_cycle() -> None:
+    # Each module imports only modules below it: a cycle is a pair of modules that need each
+    # other, which the tools subpackage had (samples <-> dgemm_test, plot, bench).
+    graph = _python_imports()
+    assert "xsmmwrap.tools.samples" in graph and "xsmmwrap._lib" in graph
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(name) :], name]))
+        if name not in done:
+            for dep in sorted(graph[name]):
+                visit(dep, [*path, name])
+            done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_python_api_never_imports_the_tools() -> None:
+    # xsmmwrap.tools (samples, benchmarks, plots, LAPACK's tests, tuning) sits above the API:
+    # no module outside it imports it (the command line names its modules in one table and
+    # imports the one a command needs), and `import xsmmwrap` or the command's parser for
+    # `info` loads none of it.
+    graph = _python_imports()
+    for name, deps in graph.items():
+        if not name.startswith("xsmmwrap.tools"):
+            assert not {d for d in deps if d.startswith("xsmmwrap.tools")}, name
+    code = (
+        "import sys, xsmmwrap\n"
+        "assert not [m for m in sys.modules if m.startswith(('xsmmwrap.tools', 'xsmmwrap.cli'))]\n"
+        "from xsmmwrap import cli\n"
+        "cli.build_parser(['info']).parse_args(['info'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('xsmmwrap.tools')))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
 def test_ruff_clean() -> None:

@@ -289,7 +289,7 @@ def test_bench_kernels_dispatch_only(env: dict[str, str], cbuild: Path) -> None:
 def test_bench_kernels_random_shapes(env: dict[str, str], cbuild: Path) -> None:
     """--random N: N distinct shapes within the default threshold, the same for the same seed,
     measured like --shapes."""
-    from xsmmwrap.bench_kernels import random_shapes
+    from xsmmwrap.tools.bench_kernels import random_shapes
 
     shapes = random_shapes(64, 5)
     assert len(set(shapes)) == 64 and shapes == random_shapes(64, 5) != random_shapes(64, 6)
@@ -526,7 +526,7 @@ def test_bench_workloads_quick(env: dict[str, str], programs: Path) -> None:
 
 def test_bench_workloads_table_without_libxsmm() -> None:
     """Where LIBXSMM was not there at build time its columns say '-', the rest stands."""
-    from xsmmwrap.bench_workloads import format_report
+    from xsmmwrap.tools.bench_workloads import format_report
 
     row = {"workload": "nek-axhelm", "shapes": "8x8x8", "plain": 0.04, "xsmmwrap": 0.02}
     row |= {"libxsmm": None, "xsmmwrap_speedup": 2.0, "kernel_share": 1.0, "error": None}
@@ -666,7 +666,7 @@ def test_python_progress_line(env: dict[str, str]) -> None:
         env,
         """
 import io
-from xsmmwrap.samples import Progress
+from xsmmwrap.tools._console import Progress
 
 class Terminal(io.StringIO):
     def isatty(self):
@@ -704,7 +704,7 @@ def test_benchmark_env_drops_openblas_settings(env: dict[str, str]) -> None:
         """
 import os
 from pathlib import Path
-from xsmmwrap.samples import sample_env
+from xsmmwrap.tools.samples import sample_env
 
 plain = sample_env()
 assert "OPENBLAS_CORETYPE" not in plain and "OPENBLAS_L2_SIZE" not in plain

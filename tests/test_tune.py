@@ -367,7 +367,7 @@ def test_tune_from_statistics_and_show(
     assert got == [(6, 6, 6, "0", 2), (9, 4, 3, "1", 1)]
     r = xsmmwrap(cli_env, "tune", "--show", str(out))
     assert r.returncode == 0 and "dgemm_nn_6x6x6_lda6_ldb6_ldc6_a1_b0" in r.stdout
-    from xsmmwrap.tune import untuned_index
+    from xsmmwrap.tools.tune import untuned_index
 
     _, tuned, _ = run(libpath, ["6x6x6", "6x6x6", "9x4x3:1"], tmp_path, XSMMWRAP_TUNE=str(out))
     moved = [e for e in doc["entries"] if e["choice"] != untuned_index(e, stats["target"])]
@@ -382,7 +382,7 @@ def test_tune_from_statistics_and_show(
 def test_choice_rule() -> None:
     """The winner: the highest worst gain over the faster of the BLAS and the untuned kernel;
     the untuned kernel kept within 3%."""
-    from xsmmwrap.tune import choose
+    from xsmmwrap.tools.tune import choose
 
     def e(*cands: tuple[str, int, float, float], mnk: int = 8) -> dict[str, Any]:
         return {

@@ -30,10 +30,17 @@ __all__ = [
     "XsmmwrapError",
     "binding",
     "check",
+    "declarations",
     "header_path",
+    "include_path",
+    "instance",
+    "is_loaded",
+    "is_preloaded",
     "library_path",
+    "load_early",
     "package_file",
     "static_library_path",
+    "text",
 ]
 
 LIBRARY_ENV = "XSMMWRAP_LIBRARY"
@@ -82,7 +89,13 @@ def package_file(*parts: str) -> Path:
 
 
 def library_path() -> Path:
-    """The shared library to load: ``$XSMMWRAP_LIBRARY`` if set, else the bundled one."""
+    """Path of the shared library, for ``LD_PRELOAD``.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundled ``libxsmmwrap.so``, or ``$XSMMWRAP_LIBRARY`` when that is set.
+    """
     override = os.environ.get(LIBRARY_ENV)
     if override:
         path = Path(override).expanduser()
@@ -93,7 +106,14 @@ def library_path() -> Path:
 
 
 def static_library_path() -> Path:
-    """The static library: next to ``$XSMMWRAP_LIBRARY`` if set, else the bundled one."""
+    """Path of the bundled static library ``libxsmmwrap.a`` (for linking with ``--wrap``);
+    next to ``$XSMMWRAP_LIBRARY`` when that is set and has one.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the static library is not installed.
+    """
     override = os.environ.get(LIBRARY_ENV)
     if override:
         path = Path(override).expanduser().resolve().with_name("libxsmmwrap.a")
@@ -115,12 +135,17 @@ def header_path() -> Path:
         ) from None
 
 
-def _cdef(text: str) -> str:
-    start = text.find(_BEGIN)
-    end = text.find(_END, start)
+def include_path() -> Path:
+    """Directory holding ``xsmmwrap.h`` (for ``-I``)."""
+    return header_path().parent
+
+
+def _cdef(header: str) -> str:
+    start = header.find(_BEGIN)
+    end = header.find(_END, start)
     if start < 0 or end < 0:
         raise RuntimeError("xsmmwrap.h has no XSMMWRAP_CDEF_BEGIN/END block")
-    return text[start + len(_BEGIN) : end]
+    return header[start + len(_BEGIN) : end]
 
 
 @dataclass(frozen=True)
@@ -133,13 +158,25 @@ class Binding:
     path: Path | None  #: file loaded by this module (None when preloaded)
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # taken to bind
 _binding: Binding | None = None
+_ffi_lock = threading.Lock()  # taken to parse the declarations (also while binding)
+_ffi: Any = None
+
+
+def declarations() -> Any:
+    """The cffi.FFI holding the header's declarations (parsed once, shared by every handle)."""
+    global _ffi
+    with _ffi_lock:
+        if _ffi is None:
+            ffi = cffi.FFI()
+            ffi.cdef(_cdef(header_path().read_text(encoding="utf-8")))
+            _ffi = ffi
+        return _ffi
 
 
 def _load() -> Binding:
-    ffi = cffi.FFI()
-    ffi.cdef(_cdef(header_path().read_text(encoding="utf-8")))
+    ffi = declarations()
     try:
         lib: Any = ffi.dlopen(None)
         lib.xsmmwrap_version  # noqa: B018  (raises when the library is not in the process)
@@ -177,11 +214,43 @@ def binding() -> Binding:
     return _binding
 
 
+def is_loaded() -> bool:
+    """Whether this module has bound the library yet (nothing is loaded to answer)."""
+    return _binding is not None
+
+
+def is_preloaded() -> bool:
+    """Whether the library was already in the process (``LD_PRELOAD``, ``xsmmwrap run``).
+
+    When it was, statistics and kernels are those of the program's own GEMM calls.
+    """
+    return bool(binding().preloaded)
+
+
+def instance(path: str) -> Binding:
+    """The copy of the library at ``path`` that is already in the process (the one a tool such
+    as threadpoolctl found), bound with the header's declarations like :func:`binding`'s.
+
+    Raises
+    ------
+    OSError
+        When no library at ``path`` is loaded (this call loads nothing).
+    """
+    ffi = declarations()
+    return Binding(ffi, ffi.dlopen(path, ffi.RTLD_NOW | ffi.RTLD_NOLOAD), True, None)
+
+
+def text(ptr: Any) -> str:
+    """A C string returned by the library as ``str`` ("" for NULL; bad bytes replaced)."""
+    ffi = declarations()
+    if ptr == ffi.NULL:
+        return ""
+    value = ffi.string(ptr)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def check(rc: int) -> int:
     """Return ``rc`` when it is 0 (success), else raise :class:`XsmmwrapError`."""
     if rc != 0:
-        b = binding()
-        message = b.ffi.string(b.lib.xsmmwrap_strerror(rc))
-        text = message.decode(errors="replace") if isinstance(message, bytes) else message
-        raise XsmmwrapError(rc, text)
+        raise XsmmwrapError(rc, text(binding().lib.xsmmwrap_strerror(rc)))
     return rc

@@ -24,16 +24,18 @@ lapack-test [CASE ...] [--quick] [--target T] [--json FILE]
 tune [--shapes S | --shapes-from STATS.json | --show FILE] [-o FILE]
     Measure kernels, plans and the original BLAS on this machine; write the tuning file.
 
-Adding a subcommand: write ``_add_NAME(subparsers)`` that registers its parser with
-``set_defaults(func=...)`` (the function takes the parsed arguments and returns the
-exit status) and append it to ``_COMMANDS``. A benchmark goes under ``bench``: append
-its ``_add_bench_NAME(subparsers)`` to ``_BENCH_COMMANDS``.
+``run`` and ``info`` are here; the others are in :mod:`xsmmwrap.tools`, whose module is
+imported only for the command that runs. Adding a subcommand: write a function that takes its
+parser, adds its arguments and sets ``func`` with ``set_defaults`` (a function that takes the
+parsed arguments and returns the exit status), and add a row to :data:`COMMANDS` (a benchmark's
+words begin with ``bench``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import signal
@@ -118,12 +120,8 @@ def _run_and_merge(command: list[str], env: dict[str, str], out: Path) -> int:
     return status if status >= 0 else 128 - status
 
 
-def _add_run(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "run",
-        help="run a command with libxsmmwrap preloaded",
-        description="Run CMD with libxsmmwrap prepended to LD_PRELOAD.",
-    )
+def _configure_run(p: argparse.ArgumentParser) -> None:
+    p.description = "Run CMD with libxsmmwrap prepended to LD_PRELOAD."
     p.add_argument(
         "-v", "--verbose", type=int, metavar="N", help="verbosity (sets LIBXSMM_VERBOSE=N)"
     )
@@ -174,98 +172,92 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_info(subparsers: Any) -> None:
-    p = subparsers.add_parser("info", help="print version, paths and configuration as JSON")
+def _configure_info(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_info)
 
 
-def _add_bench_kernels(subparsers: Any) -> None:
-    from . import bench_kernels
-
-    bench_kernels.add_parser(subparsers)  # kernels
-
-
-def _add_bench_enable(subparsers: Any) -> None:
-    from . import bench_enable
-
-    bench_enable.add_parser(subparsers)  # enable
+def _configure_bench(p: argparse.ArgumentParser) -> Any:
+    p.description = "Benchmarks that print figures (see docs/BENCHMARKS.md)."
+    return p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
 
 
-def _add_bench_workloads(subparsers: Any) -> None:
-    from . import bench_workloads
+#: Every subcommand, the one place that lists them: its words, its help line, and the function
+#: that adds its arguments and sets ``func`` (which takes the parsed arguments and returns the
+#: exit status), as ``module:function`` in this package. A command with subcommands (bench)
+#: is configured always, and its function returns their subparsers; any other command's module
+#: is imported only when that command runs (or for the whole parser, ``build_parser()``).
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "run a command with libxsmmwrap preloaded", "cli:_configure_run"),
+    ("info", "print version, paths and configuration as JSON", "cli:_configure_info"),
+    ("bench", "run a benchmark and print its figures", "cli:_configure_bench"),
+    ("bench kernels", "kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape, dispatch, memory",
+     "tools.bench_kernels:configure"),
+    ("bench enable", "numpy matmul stacks and scipy dgemm: plain vs enable() vs LD_PRELOAD",
+     "tools.bench_enable:configure"),
+    ("bench workloads", "the sample workloads plain, with xsmmwrap and with LIBXSMM's call "
+     "wrapper", "tools.bench_workloads:configure"),
+    ("bench dispatch", "cost of an empty call, of finding a kernel (cached or not), of "
+     "generating one", "tools.bench:configure_dispatch"),
+    ("bench smm", "SMM streaming cases: original BLAS vs the wrapper (GFLOP/s, GB/s, "
+     "FLOPS/cycle)", "tools.bench:configure_smm"),
+    ("dgemm-test", "run dgemm-test plain, with ld --wrap, preloaded and with LIBXSMM's wrapper",
+     "tools.dgemm_test:configure"),
+    ("plot", "chart benchmark results (bench smm/dispatch, dgemm-test --json) with matplotlib",
+     "tools.plot:configure"),
+    ("lapack-test", "run LAPACK's test programs plain and with the wrapper; compare pass/fail "
+     "counts", "tools.lapack_test:configure"),
+    ("tune", "measure kernels, plans and the original BLAS on this machine; write a tuning "
+     "file", "tools.tune:configure"),
+)  # fmt: skip
 
-    bench_workloads.add_parser(subparsers)  # workloads
 
-
-def _add_bench_samples(subparsers: Any) -> None:
-    from . import bench
-
-    bench.add_parsers(subparsers)  # dispatch, smm
-
-
-#: Registration functions of the benchmarks, one per ``bench`` subcommand.
-_BENCH_COMMANDS: list[Callable[[Any], None]] = [
-    _add_bench_kernels,
-    _add_bench_enable,
-    _add_bench_workloads,
-    _add_bench_samples,
-]
-
-
-def _add_bench(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "bench",
-        help="run a benchmark and print its figures",
-        description="Benchmarks that print figures (see docs/BENCHMARKS.md).",
+def _function(where: str) -> Callable[[argparse.ArgumentParser], Any]:
+    """The function ``module:function`` of :data:`COMMANDS` (importing its module)."""
+    module, name = where.split(":")
+    found: Callable[[argparse.ArgumentParser], Any] = getattr(
+        importlib.import_module(f"{__package__}.{module}"), name
     )
-    bench = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
-    for add in _BENCH_COMMANDS:
-        add(bench)
+    return found
 
 
-def _add_samples(subparsers: Any) -> None:
-    from . import samples
-
-    samples.register(subparsers)  # dgemm-test, plot
-
-
-def _add_lapack_test(subparsers: Any) -> None:
-    from . import lapack_test
-
-    lapack_test.add_parser(subparsers)  # lapack-test
-
-
-def _add_tune(subparsers: Any) -> None:
-    from . import tune
-
-    tune.add_parser(subparsers)  # tune
+def _chosen(argv: Sequence[str]) -> tuple[str, ...]:
+    """The words of the command ``argv`` runs, as far as :data:`COMMANDS` knows them."""
+    known = {tuple(words.split()) for words, _, _ in COMMANDS}
+    path: tuple[str, ...] = ()
+    for arg in argv:
+        if arg.startswith("-"):
+            continue  # -h, --help: the only options before a command's own
+        if path + (arg,) not in known:
+            break
+        path += (arg,)
+        if not any(w[: len(path)] == path and len(w) > len(path) for w in known):
+            break  # a command without subcommands: the rest is its arguments
+    return path
 
 
-#: Registration functions, one per subcommand.
-_COMMANDS: list[Callable[[Any], None]] = [
-    _add_run,
-    _add_info,
-    _add_bench,
-    _add_samples,
-    _add_lapack_test,
-    _add_tune,
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with all subcommands registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Every subcommand of :data:`COMMANDS` is listed; with ``argv``, only
+    the one it runs gets its arguments (its module imported), without it all of them do."""
     parser = argparse.ArgumentParser(
         prog="xsmmwrap", description="BLAS GEMM call wrapper: run programs with it, inspect it."
     )
-    subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
-    for add in _COMMANDS:
-        add(subparsers)
+    chosen = None if argv is None else _chosen(argv)
+    groups: dict[tuple[str, ...], Any] = {
+        (): parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    }
+    for words, help_line, where in COMMANDS:
+        path = tuple(words.split())
+        p = groups[path[:-1]].add_parser(path[-1], help=help_line)
+        if any(w.startswith(words + " ") for w, _, _ in COMMANDS):
+            groups[path] = _function(where)(p)
+        elif chosen is None or chosen == path:
+            _function(where)(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xsmmwrap`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     try:
         status: int = args.func(args)
         sys.stdout.flush()

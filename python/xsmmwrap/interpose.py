@@ -67,11 +67,6 @@ class InterposeError(RuntimeError):
         self.patched = list(patched)
 
 
-def _text(ptr: Any) -> str:
-    value = _lib.binding().ffi.string(ptr)
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
 def _pairs(count: Any, get: Any) -> list[Pair]:
     ffi = _lib.binding().ffi
     first = ffi.new("char **")
@@ -80,7 +75,7 @@ def _pairs(count: Any, get: Any) -> list[Pair]:
     for i in range(int(count())):
         if get(i, first, second) != 0:
             break  # the list shrank meanwhile (another thread called disable())
-        pair = (_text(first[0]), _text(second[0]))
+        pair = (_lib.text(first[0]), _lib.text(second[0]))
         if pair not in result:
             result.append(pair)
     return result
@@ -88,7 +83,7 @@ def _pairs(count: Any, get: Any) -> list[Pair]:
 
 def patches() -> list[Pair]:
     """(object path, symbol) for each object and GEMM name redirected now, in load order."""
-    if _lib._binding is None:  # never loaded: nothing can be redirected
+    if not _lib.is_loaded():  # never loaded: nothing can be redirected
         return []
     lib = _lib.binding().lib
     return _pairs(lib.xsmmwrap_patch_count, lib.xsmmwrap_patch_get)
@@ -96,7 +91,7 @@ def patches() -> list[Pair]:
 
 def skipped() -> list[Pair]:
     """(object path, reason) for each slot :func:`enable` found but could not redirect."""
-    if _lib._binding is None:
+    if not _lib.is_loaded():
         return []
     lib = _lib.binding().lib
     return _pairs(lib.xsmmwrap_skip_count, lib.xsmmwrap_skip_get)
@@ -131,7 +126,7 @@ def _after_load() -> None:
         grew = rc == 0 and int(lib.xsmmwrap_skip_count()) > before
         new = skipped()[before:] if grew else []
     if rc != 0:
-        message = _text(lib.xsmmwrap_strerror(rc))
+        message = _lib.text(lib.xsmmwrap_strerror(rc))
         warnings.warn(f"xsmmwrap: enable() after an import failed: {message}", stacklevel=3)
     elif new:
         warnings.warn(f"xsmmwrap: not redirected: {_describe(new)}", stacklevel=3)
@@ -272,14 +267,14 @@ def disable() -> None:
     imported from now on are left alone. Idempotent; safe while other threads call GEMM."""
     with _lock:
         _remove_finder()
-        if _lib._binding is None:
+        if not _lib.is_loaded():
             return
         _lib.check(_lib.binding().lib.xsmmwrap_disable())
 
 
 def is_enabled() -> bool:
     """True between :func:`enable` and :func:`disable`."""
-    if _lib._binding is None:
+    if not _lib.is_loaded():
         return False
     return bool(_lib.binding().lib.xsmmwrap_enabled())
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from . import __version__
 
 #: What identifies a kernel across processes (its calls, GFLOP and code are summed).
 KERNEL_KEY = (
     "precision", "trans_a", "trans_b", "m", "n", "k", "lda", "ldb", "ldc", "alpha", "beta", "jit",
     "target", "mb_max", "nb_max", "tuned",
 )  # fmt: skip
+
+
+def _version() -> str | None:
+    """The package's version, the library's (``tests/test_cli.py`` holds them equal),
+    read without loading the library: ``run --json`` only preloads it into the command."""
+    try:
+        return metadata.version("xsmmwrap")
+    except metadata.PackageNotFoundError:  # a source checkout on sys.path, not installed
+        return None
 
 
 def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
@@ -31,10 +39,10 @@ def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
 def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The statistics of several processes as one document, in the format of one process's
     (``XSMMWRAP_STATS_JSON``), with ``processes``: ``pid``, ``program`` and ``intercepted``
-    of each. ``version``, ``target`` and ``cpu_target`` are the first document's; with no
-    document, every count is zero."""
+    of each. ``version``, ``target`` and ``cpu_target`` are the first document's (without
+    one, ``version`` is the package's); with no document, every count is zero."""
     out: dict[str, Any] = {
-        "version": __version__,
+        "version": None,
         "intercepted": 0,
         "calls": 0,
         "families": {},
@@ -80,6 +88,8 @@ def merge(docs: Iterable[dict[str, Any]]) -> dict[str, Any]:
             else:
                 kernels[key] = dict(k)
     out["kernels"] = list(kernels.values())
+    if out["version"] is None:
+        out["version"] = _version()
     return out
 
 

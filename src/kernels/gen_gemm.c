@@ -51,9 +51,10 @@ static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false
 static const gen_isa isa_avx512[2] = { ISA(XW_TARGET_AVX512, XW_ZMM, 8, 8, 32, true, PD, SD, COSTS_AVX512),
                                        ISA(XW_TARGET_AVX512, XW_ZMM, 16, 4, 32, true, PS, SS, COSTS_AVX512) };
 
+// A scale class in a kernel's name, which keeps to [a-z0-9_]: -1 is "m1".
 static const char *scale_word(uint8_t s)
 {
-    return s == XW_SCALE_ONE ? "1" : s == XW_SCALE_MINUS_ONE ? "m1" : s == XW_SCALE_ZERO ? "0" : "any";
+    return s == XW_SCALE_MINUS_ONE ? "m1" : xw_scale_names()[s < XW_SCALE_COUNT ? s : XW_SCALE_ANY];
 }
 
 static char trans_letter(uint8_t t) { return t == XW_TRANS_N ? 'n' : t == XW_TRANS_C ? 'c' : 't'; }

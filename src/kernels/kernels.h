@@ -26,6 +26,16 @@ enum { XW_TRANS_N = 0, XW_TRANS_T = 1, XW_TRANS_C = 2 };
 
 // How alpha or beta enters the code: the first three are baked in, ANY is read at call time.
 typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_SCALE_ANY = 3 } xw_scale;
+enum { XW_SCALE_COUNT = XW_SCALE_ANY + 1 };
+
+// The scale classes' names indexed by xw_scale, the one table of them: the statistics, the
+// tuning file and, through xsmmwrap_scale_name(), the Python package spell them so (a kernel's
+// name writes -1 as "m1").
+static inline const char *const *xw_scale_names(void)
+{
+    static const char *const names[XW_SCALE_COUNT] = { "1", "-1", "0", "any" };
+    return names;
+}
 
 // Same numbering as xsmmwrap_target in include/xsmmwrap.h.
 typedef enum { XW_TARGET_GENERIC = 0, XW_TARGET_AVX2 = 1, XW_TARGET_AVX512 = 2 } xw_target;

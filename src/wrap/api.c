@@ -154,6 +154,14 @@ static int scale_number(uint8_t s)
     return s == XW_SCALE_ONE ? 1 : s == XW_SCALE_MINUS_ONE ? -1 : s == XW_SCALE_ZERO ? 0 : 2;
 }
 
+XW_API const char *xsmmwrap_scale_name(int scale_class)
+{
+    for (uint8_t s = 0; s < XW_SCALE_COUNT; s++)
+        if (scale_number(s) == scale_class)
+            return xw_scale_names()[s];
+    return NULL;
+}
+
 void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_kernel_info *out)
 {
     const xw_desc *d = &k->desc;

@@ -194,8 +194,6 @@ static void json_blas(FILE *f)
     fprintf(f, "]");
 }
 
-static const char *scale_text(int c) { return c == 1 ? "1" : c == -1 ? "-1" : c == 0 ? "0" : "any"; }
-
 // numpy's name of the element type: f64, f32, c128 (zgemm), c64 (cgemm).
 static void precision_text(const xsmmwrap_kernel_info *k, char *out, size_t n)
 {
@@ -249,7 +247,7 @@ int xw_report_json(const char *path)
                 "\"nb_max\": %d, \"tuned\": %s}",
                 i ? "," : "", precision, k.trans_a, k.trans_b, (long long)k.m, (long long)k.n,
                 (long long)k.k, (long long)k.lda, (long long)k.ldb, (long long)k.ldc,
-                scale_text(k.alpha_class), scale_text(k.beta_class), k.jit ? "true" : "false",
+                xsmmwrap_scale_name(k.alpha_class), xsmmwrap_scale_name(k.beta_class), k.jit ? "true" : "false",
                 k.jit ? xsmmwrap_target_name(k.target) : "portable",
                 (unsigned long long)k.code_bytes, (unsigned long long)k.calls, k.gflop, k.mb_max,
                 k.nb_max, k.tuned ? "true" : "false");

@@ -159,13 +159,14 @@ static bool read_entry(const jval *v, uint32_t i, xw_target cpu, tune_entry *e)
     if (!keys_exactly(v, where, entry_keys, COUNT(entry_keys)))
         return false;
     static const char *const precs[] = { "f64", "f32" }, *const trans[] = { "N", "T" };
-    static const char *const scales[] = { "1", "-1", "0", "any" };  // xw_scale order
+    const char *const *scales = xw_scale_names();
     int prec, ta, tb, alpha, beta;
     long long d[6], calls, choice;
     static const char *const dims[] = { "m", "n", "k", "lda", "ldb", "ldc" };
     if (!get_enum(v, "precision", where, precs, 2, &prec) || !get_enum(v, "trans_a", where, trans, 2, &ta) ||
-        !get_enum(v, "trans_b", where, trans, 2, &tb) || !get_enum(v, "alpha", where, scales, 4, &alpha) ||
-        !get_enum(v, "beta", where, scales, 4, &beta) || !get_int(v, "calls", where, 0, INT64_MAX, &calls))
+        !get_enum(v, "trans_b", where, trans, 2, &tb) || !get_enum(v, "alpha", where, scales, XW_SCALE_COUNT, &alpha) ||
+        !get_enum(v, "beta", where, scales, XW_SCALE_COUNT, &beta) ||
+        !get_int(v, "calls", where, 0, INT64_MAX, &calls))
         return false;
     for (int j = 0; j < 6; j++)
         if (!get_int(v, dims[j], where, 1, UINT32_MAX, &d[j]))

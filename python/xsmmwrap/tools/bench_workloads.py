@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
+from ._console import Progress, fmt_float, format_table
 from .samples import SampleError
 
 #: (program, what it computes, its GEMM shapes (M x N x K))
@@ -112,7 +113,7 @@ def run(
     library = samples.library_for(found[0][1]["plain"])
     if cpu is None and hasattr(os, "sched_getaffinity"):
         cpu = max(os.sched_getaffinity(0))
-    progress = samples.Progress("xsmmwrap bench workloads")
+    progress = Progress("xsmmwrap bench workloads")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="xsmmwrap-workloads-") as tmp:
         for (name, what, shapes), ways in found:
@@ -186,7 +187,7 @@ def _geomean(values: Sequence[float]) -> float | None:
 
 def format_report(data: dict[str, Any]) -> str:
     """The table of one :func:`run` result."""
-    fmt = samples.fmt_float
+    fmt = fmt_float
     ways = WAYS if data.get("tune") else WAYS[:3]
     rows = []
     for r in data["workloads"]:
@@ -243,7 +244,7 @@ def format_report(data: dict[str, Any]) -> str:
             f"tuned: preloaded with XSMMWRAP_TUNE={data['tune']} (xsmmwrap: XSMMWRAP_TUNE=0); "
             "tuned/xsmmwrap = xsmmwrap's time / tuned's (>= 1: the file made it no slower)\n"
         )
-    table = samples.format_table(header, rows, left=2)
+    table = format_table(header, rows, left=2)
     errors = "".join(f"{r['workload']}: {r['error']}\n" for r in data["workloads"] if r["error"])
     return head + table + errors
 
@@ -253,7 +254,7 @@ def _tuned_cells(r: dict[str, Any], data: dict[str, Any]) -> list[str]:
         return []
     g, share = r.get("tuned_vs_xsmmwrap"), r.get("tuned_calls")
     return [
-        samples.fmt_float(g) + ("x" if g else ""),
+        fmt_float(g) + ("x" if g else ""),
         "-" if share is None else f"{100 * share:.0f}%",
     ]
 
@@ -273,14 +274,10 @@ def _cmd(args: argparse.Namespace) -> int:
     )
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``workloads`` under the ``bench`` subcommand's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "workloads",
-        help="the sample workloads plain, with xsmmwrap and with LIBXSMM's call wrapper",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap bench workloads`` (cli.py lists the command)."""
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--runs", type=int, default=3, help="runs of each way, best kept (3)")
     p.add_argument(
         "--quick", action="store_true", help="small problems: checks that all runs, times nothing"
@@ -295,4 +292,3 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     samples.add_json_option(p)
     samples.add_keep_env_option(p)
     p.set_defaults(func=_cmd)
-    return p

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
+from ._console import Progress, format_table
 
 PROGRAM = "tune-kernels"
 SCHEMA = "xsmmwrap-tune/1"
@@ -70,7 +71,7 @@ class Descriptor:
     lda: int
     ldb: int
     ldc: int
-    alpha: str  # "1", "-1" or "any"
+    alpha: str  # a scale class as the library names it: "1", "-1" or "any"
     beta: str  # "1", "-1", "0" or "any"
 
     def line(self) -> str:
@@ -82,12 +83,23 @@ class Descriptor:
 
     def name(self) -> str:
         """As the report names kernels, without the target: ``dgemm_nn_8x8x8_lda8_..._a1_b0``."""
-        scale = {"1": "1", "-1": "m1", "0": "0", "any": "any"}
         return (
             f"{'d' if self.precision == 'f64' else 's'}gemm_{self.trans_a.lower()}"
             f"{self.trans_b.lower()}_{self.m}x{self.n}x{self.k}_lda{self.lda}_ldb{self.ldb}"
-            f"_ldc{self.ldc}_a{scale[self.alpha]}_b{scale[self.beta]}"
+            f"_ldc{self.ldc}_a{_word(self.alpha)}_b{_word(self.beta)}"
         )
+
+
+def _word(scale: str) -> str:
+    """A scale class in a kernel's name, which keeps to [a-z0-9_]: "-1" is "m1"."""
+    return scale.replace("-", "m")
+
+
+def _scales() -> dict[int, str]:
+    """The scale classes' names by their number (0: zero), from the library."""
+    from .._stats import scale_class_names
+
+    return scale_class_names()
 
 
 def _check(d: Descriptor) -> Descriptor:
@@ -99,7 +111,10 @@ def _check(d: Descriptor) -> Descriptor:
     rows_b = d.n if d.trans_b == "T" else d.k
     if d.lda < rows_a or d.ldb < rows_b or d.ldc < d.m:
         raise ValueError(f"{d.name()}: a leading dimension below its rows")
-    if d.alpha == "0":
+    scales = _scales()
+    if d.alpha not in scales.values() or d.beta not in scales.values():
+        raise ValueError(f"{d.name()}: alpha, beta: one of {', '.join(scales.values())}")
+    if d.alpha == scales[0]:
         raise ValueError(f"{d.name()}: alpha 0 never reaches a kernel")
     return d
 
@@ -111,7 +126,7 @@ def square(m: int, n: int, k: int, precision: str = "f64", beta: str = "1") -> D
 
 _NAME = re.compile(
     r"^([ds])gemm_(?:(?:avx512|avx2|portable)_)?([nt])([nt])_(\d+)x(\d+)x(\d+)_lda(\d+)_ldb(\d+)"
-    r"_ldc(\d+)_a(1|m1|any)_b(1|m1|0|any)(?:_p\d+x\d+)?$"
+    r"_ldc(\d+)_a([a-z0-9]+)_b([a-z0-9]+)(?:_p\d+x\d+)?$"
 )
 
 
@@ -130,10 +145,12 @@ def parse_descriptor(text: str) -> Descriptor:
     if len(dims) == 3 and all(x.isdigit() for x in dims):
         return square(int(dims[0]), int(dims[1]), int(dims[2]))
     m = _NAME.match(item)
-    if not m:
+    scales = _scales()
+    scale = {_word(s): s for s in scales.values()}
+    # A kernel's alpha is never of class 0 (the route serves alpha = 0 without one).
+    if not m or m[10] not in scale or m[11] not in scale or scale[m[10]] == scales[0]:
         raise ValueError(f"{item!r} is neither MxNxK nor a kernel name")
     p, ta, tb, *nums, a, b = m.groups()
-    scale = {"1": "1", "m1": "-1", "0": "0", "any": "any"}
     mm, nn, kk, lda, ldb, ldc = (int(x) for x in nums)
     return _check(
         Descriptor(
@@ -178,14 +195,6 @@ def default_descriptors() -> list[Descriptor]:
 # Measuring
 
 
-def _progress_bar(done: int, total: int, what: str, started: float) -> str:
-    width = 30
-    filled = width * done // max(total, 1)
-    left = (time.monotonic() - started) * (total - done) / done if done else 0.0
-    bar = "#" * filled + "." * (width - filled)
-    return f"xsmmwrap tune: [{bar}] {done}/{total} {what} ({left:.0f} s left)"
-
-
 def measure(
     descriptors: Sequence[Descriptor],
     *,
@@ -228,20 +237,15 @@ def measure(
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write("".join(d.line() + "\n" for d in descriptors))
     proc.stdin.close()
-    tty = sys.stderr.isatty()
-    started, shown = time.monotonic(), 0
+    progress = Progress("xsmmwrap tune", delay=0.0)
     step = re.compile(r"^tune_kernels: \[(\d+)/(\d+)\] (\S+)")
     for line in proc.stderr:
         m = step.match(line)
-        if not m:
+        if m:
+            progress.count(int(m.group(1)), int(m.group(2)), m.group(3))
+        else:
             sys.stderr.write(line)
-        elif tty:
-            bar = _progress_bar(int(m.group(1)), int(m.group(2)), m.group(3), started)
-            sys.stderr.write("\r" + bar.ljust(shown))
-            sys.stderr.flush()
-            shown = len(bar)
-    if shown:
-        sys.stderr.write("\r" + " " * shown + "\r")
+    progress.done()
     status = proc.wait()
     out_file.seek(0)
     out = out_file.read()
@@ -413,7 +417,7 @@ def tuning_file(
 
 def default_path() -> Path | None:
     """This CPU's per-user cache file, as the library names it (``xsmmwrap.config()``)."""
-    from . import config
+    from .. import config
 
     p = config().tune_default
     return Path(p) if p else None
@@ -470,7 +474,7 @@ def format_file(doc: dict[str, Any]) -> str:
         "descriptor", "calls", "choice", "cached", "untuned", "BLAS", "streamed", "untuned",
         "BLAS", "x",
     ]  # fmt: skip
-    return "\n".join(head) + "\n\n" + samples.format_table(header, rows, left=3)
+    return "\n".join(head) + "\n\n" + format_table(header, rows, left=3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -553,14 +557,10 @@ def _descriptor_list(text: str) -> list[Descriptor]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``tune`` under the ``xsmmwrap`` subcommands."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "tune",
-        help="measure kernels, plans and the original BLAS on this machine; write a tuning file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap tune`` (cli.py lists the command)."""
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--shapes",
@@ -589,7 +589,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--program", type=Path, metavar="PATH", help="the tune-kernels executable")
     p.add_argument("-q", "--quiet", action="store_true", help="no table")
     p.set_defaults(func=main)
-    return p
 
 
 def entries_by_descriptor(doc: dict[str, Any]) -> dict[Descriptor, dict[str, Any]]:
@@ -605,7 +604,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 __all__ = [
     "Descriptor",
-    "add_parser",
+    "configure",
     "choose",
     "default_descriptors",
     "descriptors_from_stats",

@@ -10,8 +10,6 @@ Benchmarks run with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed from 
 environment (only theirs): some machines set them to work around old OpenBLAS builds, and they
 make a current OpenBLAS much slower, which would flatter the wrapper. ``keep_openblas_env``
 keeps them (the tests do).
-
-:func:`register` adds the sample subcommands to the ``xsmmwrap`` command line.
 """
 
 from __future__ import annotations
@@ -20,26 +18,24 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from . import _lib
+from .. import _lib
 
 __all__ = [
     "BUILD_DIR_ENV",
     "OPENBLAS_ENV",
-    "Progress",
     "SampleError",
+    "add_json_option",
+    "add_keep_env_option",
+    "emit",
     "find_program",
     "kernel_path_calls",
     "kernel_path_share",
-    "run_command",
-    "format_table",
     "library_for",
-    "register",
+    "run_command",
     "run_json",
     "sample_env",
 ]
@@ -180,71 +176,6 @@ def run_json(argv: Sequence[str | os.PathLike[str]], env: dict[str, str]) -> dic
     return data
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    """A plain-text table: the first ``left`` columns left-aligned, the others right-aligned."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            str(c).ljust(w) if i < left else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)]) + "\n"
-
-
-@dataclass
-class Progress:
-    """One status line on stderr for a multi-step driver: only on a terminal, after 2 s.
-
-    The sample programs draw their own progress; this names the step between them.
-    """
-
-    title: str
-    stream: TextIO = sys.stderr
-    delay: float = 2.0
-
-    def __post_init__(self) -> None:
-        self._start = time.monotonic()
-        self._shown = 0
-        try:
-            self._tty = self.stream.isatty()
-        except (AttributeError, ValueError):
-            self._tty = False
-
-    def step(self, text: str) -> None:
-        """Show ``title: text`` when the driver has run long enough."""
-        if not self._tty or time.monotonic() - self._start < self.delay:
-            return
-        line = f"{self.title}: {text}"
-        self.stream.write("\r" + line.ljust(self._shown))
-        self.stream.flush()
-        self._shown = len(line)
-
-    def done(self) -> None:
-        """Erase the status line."""
-        if self._shown:
-            self.stream.write("\r" + " " * self._shown + "\r")
-            self.stream.flush()
-            self._shown = 0
-
-
-def fmt_float(x: float | None, spec: str = ".2f", none: str = "-") -> str:
-    """``format(x, spec)``, or ``none`` for a missing value."""
-    return none if x is None else format(x, spec)
-
-
-def fmt_count(x: float | None) -> str:
-    """A count with k/M/G suffixes (``1.23M``)."""
-    if x is None:
-        return "-"
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
-
-
 def add_keep_env_option(parser: Any) -> None:
     """The ``--keep-openblas-env`` flag every benchmark subcommand has."""
     parser.add_argument(
@@ -318,11 +249,3 @@ def emit(data: dict[str, Any], table: str, args: Any) -> None:
         with open(args.save, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2)
             f.write("\n")
-
-
-def register(subparsers: Any) -> None:
-    """Add ``dgemm-test``, ``plot`` to the ``xsmmwrap`` subcommands."""
-    from . import dgemm_test, plot
-
-    dgemm_test.add_parser(subparsers)
-    plot.add_parser(subparsers)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
+from ._console import format_table
 
 PROGRAM = "bench-kernels"
 #: --shapes: the most shapes, and the largest M, N or K, bench-kernels takes.
@@ -252,7 +253,7 @@ def _fmt_bytes(n: float | None) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
-    return samples.format_table(header, rows, left=left).rstrip("\n").split("\n")
+    return format_table(header, rows, left=left).rstrip("\n").split("\n")
 
 
 def _shape(case: dict[str, Any]) -> str:
@@ -739,15 +740,11 @@ def _shapes_arg(text: str) -> list[tuple[int, int, int]]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``kernels`` under the ``bench`` subcommand's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "kernels",
-        help="kernel benchmark: ours vs OpenBLAS vs LIBXSMM per shape, dispatch, memory",
-        description=(
-            "Run bench-kernels on one pinned core and print ns/call, GFLOP/s, % of peak and "
-            "ratios per GEMM shape, dispatch cost and memory (see docs/BENCHMARKS.md)."
-        ),
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap bench kernels`` (cli.py lists the command)."""
+    p.description = (
+        "Run bench-kernels on one pinned core and print ns/call, GFLOP/s, % of peak and "
+        "ratios per GEMM shape, dispatch cost and memory (see docs/BENCHMARKS.md)."
     )
     p.add_argument("--quick", action="store_true", help="shorter timings (noisier figures)")
     p.add_argument(
@@ -805,4 +802,3 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     samples.add_keep_env_option(p)
     p.set_defaults(func=main)
-    return p

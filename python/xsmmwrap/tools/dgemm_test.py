@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
+from ._console import Progress, fmt_count, fmt_float, format_table
 from .samples import SampleError
 
-__all__ = ["VARIANTS", "add_parser", "format_report", "main", "run"]
+__all__ = ["VARIANTS", "configure", "format_report", "main", "run"]
 
 #: (variant, program, preloaded, description)
 VARIANTS: tuple[tuple[str, str, bool, str], ...] = (
@@ -132,7 +133,7 @@ def run(args: Sequence[str], *, keep_openblas_env: bool = False) -> dict[str, An
             raise
         variants.append(variant)
     library = samples.library_for(programs["dgemm-test-blas"])
-    progress = samples.Progress("xsmmwrap dgemm-test")
+    progress = Progress("xsmmwrap dgemm-test")
     results: list[dict[str, Any]] = []
     info: dict[str, Any] = {}
     reference: array[float] | None = None
@@ -195,7 +196,7 @@ def run(args: Sequence[str], *, keep_openblas_env: bool = False) -> dict[str, An
 
 def format_report(data: dict[str, Any]) -> str:
     """The table of one :func:`run` result."""
-    fmt = samples.fmt_float
+    fmt = fmt_float
     head = (
         f"dgemm-test {data.get('m')}x{data.get('n')}x{data.get('k')} (lda {data.get('lda')}, "
         f"ldb {data.get('ldb')}, ldc {data.get('ldc')}, alpha {data.get('alpha')}, beta "
@@ -217,7 +218,7 @@ def format_report(data: dict[str, Any]) -> str:
                 r["variant"],
                 r["description"],
                 fmt(r.get("time_s"), ".3f") + (" s" if r.get("time_s") is not None else ""),
-                samples.fmt_count(r.get("calls_per_s")),
+                fmt_count(r.get("calls_per_s")),
                 fmt(r.get("gflops")),
                 fmt(r.get("speedup"), ".2f") + ("x" if r.get("speedup") is not None else ""),
                 path,
@@ -225,7 +226,7 @@ def format_report(data: dict[str, Any]) -> str:
                 "ok" if r["ok"] else "FAILED",
             ]
         )
-    table = samples.format_table(
+    table = format_table(
         [
             "variant",
             "how",
@@ -265,18 +266,14 @@ def main(args: argparse.Namespace) -> int:
     )
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``dgemm-test``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "dgemm-test",
-        help="run dgemm-test plain, with ld --wrap, preloaded and with LIBXSMM's wrapper",
-        description=(
-            "Run the dgemm-test program against the system BLAS, linked with ld --wrap and "
-            "libxsmmwrap.a, under LD_PRELOAD, and linked with LIBXSMM 1.17's call wrapper "
-            "(when it was built); print one table (time, calls/s, GFLOP/s, speed-up, calls on "
-            "the kernel path, difference from the plain result). Exit status 1 when a run "
-            "fails or its result differs beyond rounding."
-        ),
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap dgemm-test`` (cli.py lists the command)."""
+    p.description = (
+        "Run the dgemm-test program against the system BLAS, linked with ld --wrap and "
+        "libxsmmwrap.a, under LD_PRELOAD, and linked with LIBXSMM 1.17's call wrapper "
+        "(when it was built); print one table (time, calls/s, GFLOP/s, speed-up, calls on "
+        "the kernel path, difference from the plain result). Exit status 1 when a run "
+        "fails or its result differs beyond rounding."
     )
     p.add_argument(
         "args",
@@ -288,4 +285,3 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     samples.add_json_option(p)
     samples.add_keep_env_option(p)
     p.set_defaults(func=main)
-    return p

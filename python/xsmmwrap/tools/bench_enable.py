@@ -44,8 +44,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-#: Removed from the environment of the benchmark's own processes (and only from theirs).
-REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+from ._console import format_table
+from .samples import OPENBLAS_ENV
+
 SIZES = (4, 8, 16, 32)
 COMPLEX_SIZES = (8,)
 COMPLEX_DTYPE = "complex128"
@@ -216,12 +217,12 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
-    from . import _lib
+    from .. import _lib
 
-    env = {k: v for k, v in os.environ.items() if k not in REMOVED_ENV and k != "LD_PRELOAD"}
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_ENV and k != "LD_PRELOAD"}
     if mode == "preload":
         env["LD_PRELOAD"] = str(_lib.library_path())
-    command = [sys.executable, "-m", "xsmmwrap.bench_enable", "--worker", mode]
+    command = [sys.executable, "-m", "xsmmwrap.tools.bench_enable", "--worker", mode]
     command += ["--stack", str(args.stack), "--repeats", str(args.repeats), "--dtype", args.dtype]
     command += ["--rounds", str(args.rounds)]
     command += ["--sizes", *(str(n) for n in args.sizes)]
@@ -239,7 +240,7 @@ def _run_worker(args: argparse.Namespace, mode: str) -> dict[str, Any]:
 def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
     header: tuple[str, ...] = ("case", "plain ns", "enable() ns", "LD_PRELOAD ns")
     header += ("enable() x", "LD_PRELOAD x", "a+b ns", "plain/a+b")
-    rows: list[tuple[str, ...]] = [header]
+    rows: list[tuple[str, ...]] = []
     for case in cases:
         plain = results["plain"][case]
         enabled = results["enable()"][case]
@@ -257,14 +258,7 @@ def _table(results: dict[str, Any], cases: Sequence[str]) -> str:
                 "-" if traffic is None else f"{plain / traffic:.2f}",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for j, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        lines.append("  ".join(cells))
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return format_table(header, rows)
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -287,23 +281,18 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--worker", choices=("inprocess", "preload"), help=argparse.SUPPRESS)
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``enable`` under the ``bench`` subcommand's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "enable",
-        help="numpy matmul stacks and scipy dgemm: plain vs enable() vs LD_PRELOAD",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap bench enable`` (cli.py lists the command)."""
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     _arguments(p)
     p.set_defaults(func=run)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m xsmmwrap.bench_enable``: the same as ``xsmmwrap bench enable``."""
+    """``python -m xsmmwrap.tools.bench_enable``: the same as ``xsmmwrap bench enable``."""
     p = argparse.ArgumentParser(
-        prog="python -m xsmmwrap.bench_enable",
+        prog="python -m xsmmwrap.tools.bench_enable",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -335,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
         f"{args.stack}); x = plain / time"
     )
-    print(_table(results, cases))
+    sys.stdout.write(_table(results, cases))
     by_module: dict[str, list[str]] = {}
     for entry in results["patched"]:
         module, symbol = entry.rsplit(":", 1)

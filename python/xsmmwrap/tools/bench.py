@@ -26,10 +26,12 @@ import sys
 from typing import Any
 
 from . import samples
+from ._console import Progress, fmt_float, format_table
 
 __all__ = [
     "DISPATCH_ROWS",
-    "add_parsers",
+    "configure_dispatch",
+    "configure_smm",
     "format_dispatch",
     "format_smm",
     "run_dispatch",
@@ -86,12 +88,12 @@ def format_dispatch(data: dict[str, Any]) -> str:
         rows.append(
             [
                 title,
-                samples.fmt_float(value, ".1f"),
-                samples.fmt_float(worst.get(key), ".1f") if threads > 1 else "-",
+                fmt_float(value, ".1f"),
+                fmt_float(worst.get(key), ".1f") if threads > 1 else "-",
                 f"{value / empty:.0f}x" if value is not None and empty > 0 else "-",
             ]
         )
-    table = samples.format_table(["measurement", "ns/call", "slowest thread", "vs empty"], rows)
+    table = format_table(["measurement", "ns/call", "slowest thread", "vs empty"], rows)
     tail = (
         f"kernels: {data.get('kernels')} ({data.get('jit_kernels')} generated code); "
         f"calls on the kernel path: {data.get('kernel_calls')} of {data.get('intercepted')}\n"
@@ -144,7 +146,7 @@ def run_smm(
     if repeat is not None:
         argv += ["--repeat", str(repeat)]
     argv += ["all" if case is None else str(case), *(str(d) for d in dims)]
-    progress = samples.Progress("xsmmwrap bench smm")
+    progress = Progress("xsmmwrap bench smm")
     progress.step("original BLAS (1/2)")
     plain = samples.run_json(
         argv, samples.sample_env(keep_openblas_env=keep_openblas_env, label="smm BLAS")
@@ -189,7 +191,7 @@ def run_smm(
 
 def format_smm(data: dict[str, Any]) -> str:
     """The table of one :func:`run_smm` result."""
-    fmt = samples.fmt_float
+    fmt = fmt_float
     stats = data.get("wrapper") or {}
     calls, taken = stats.get("intercepted"), stats.get("kernel_calls")
     path = (
@@ -227,7 +229,7 @@ def format_smm(data: dict[str, Any]) -> str:
                 "ok" if c["checksum_ok"] else "DIFFERS",
             ]
         )
-    table = samples.format_table(
+    table = format_table(
         [
             "case",
             "operands",
@@ -274,16 +276,12 @@ def _case(text: str) -> int | None:
     return None if text in ("all", "-1") else int(text)
 
 
-def add_parsers(bench_subparsers: Any) -> None:
-    """Register ``dispatch`` and ``smm`` under the ``bench`` subcommand's subparsers."""
-    p = bench_subparsers.add_parser(
-        "dispatch",
-        help="cost of an empty call, of finding a kernel (cached or not), of generating one",
-        description=(
-            "Time the way to a kernel through dgemm_ (ld --wrap build): an empty call for "
-            "reference, the original BLAS, generating a kernel, finding it among n shapes and "
-            "again for the same shape; with threads > 1 all threads contend for the same shapes."
-        ),
+def configure_dispatch(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap bench dispatch`` (cli.py lists the command)."""
+    p.description = (
+        "Time the way to a kernel through dgemm_ (ld --wrap build): an empty call for "
+        "reference, the original BLAS, generating a kernel, finding it among n shapes and "
+        "again for the same shape; with threads > 1 all threads contend for the same shapes."
     )
     p.add_argument("n", nargs="?", type=int, default=10000, help="distinct shapes (10000)")
     p.add_argument("threads", nargs="?", type=int, default=1, help="threads (1)")
@@ -292,15 +290,14 @@ def add_parsers(bench_subparsers: Any) -> None:
     samples.add_keep_env_option(p)
     p.set_defaults(func=_cmd_dispatch)
 
-    p = bench_subparsers.add_parser(
-        "smm",
-        help="SMM streaming cases: original BLAS vs the wrapper (GFLOP/s, GB/s, FLOPS/cycle)",
-        description=(
-            "Run the SMM streaming benchmark plain and with libxsmmwrap preloaded. case: 0 = "
-            "A,B,C streamed (batched), 1 = A,B streamed (C cached), 2 = A,C streamed (B "
-            "cached), 3 = B,C streamed (A cached), 4 = nothing streamed; all five by default. "
-            "If only m is given, n and k take its value."
-        ),
+
+def configure_smm(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap bench smm`` (cli.py lists the command)."""
+    p.description = (
+        "Run the SMM streaming benchmark plain and with libxsmmwrap preloaded. case: 0 = "
+        "A,B,C streamed (batched), 1 = A,B streamed (C cached), 2 = A,C streamed (B "
+        "cached), 3 = B,C streamed (A cached), 4 = nothing streamed; all five by default. "
+        "If only m is given, n and k take its value."
     )
     p.add_argument("case", nargs="?", type=_case, default=None, help="0-4 or all (all)")
     p.add_argument(

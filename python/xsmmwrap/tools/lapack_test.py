@@ -47,7 +47,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _lib, samples
+from .. import _lib, merge
+from . import samples
+from ._console import Progress, fmt_count, format_table
 from .samples import SampleError
 
 __all__ = [
@@ -57,7 +59,7 @@ __all__ = [
     "Config",
     "Output",
     "Run",
-    "add_parser",
+    "configure",
     "compare",
     "configs",
     "find_directory",
@@ -415,8 +417,6 @@ def run_case(
             (save / f"{case.program}_{Path(case.input).stem}_{config.name}.out").write_text(text)
         result.output = parse_output(text)
         if config.preload:  # a process that made no GEMM call writes no statistics
-            from . import merge  # (not at import: merge loads the library, the parser must not)
-
             stats = merge.merge_files(sorted((tmp / "stats").glob("*.json")))
             result.intercepted = int(stats["intercepted"])
             routes = stats["routes"]
@@ -521,7 +521,7 @@ def run(
     except FileNotFoundError as err:
         raise SampleError(f"libxsmmwrap.so not found: {err}") from None
     chosen = configs(targets)
-    progress = samples.Progress("xsmmwrap lapack-test")
+    progress = Progress("xsmmwrap lapack-test")
     results = []
     for i, case in enumerate(cases):
         runs = []
@@ -614,7 +614,7 @@ def format_report(data: dict[str, Any]) -> str:
         runs = [case["runs"][n] for n in names]
         labels = dict.fromkeys(lb for r in runs for lb in r["output"]["paths"])
         times = "/".join("-" if r["time_s"] is None else f"{r['time_s']:.2f}" for r in runs)
-        calls = "/".join(samples.fmt_count(r["kernel_calls"]) for r in runs[1:])
+        calls = "/".join(fmt_count(r["kernel_calls"]) for r in runs[1:])
         first = [case["program"], case["input"], times, calls]
         troubled = any(r["output"]["trouble"] for r in runs)
         for j, label in enumerate([*labels, *(["(error lines)"] if troubled else [])]):
@@ -640,7 +640,7 @@ def format_report(data: dict[str, Any]) -> str:
         if not labels:
             rows.append([*first[:2], "(none)", "-", *("-" for _ in runs), "FAILED", *first[2:]])
     header = ["program", "input", "path", "tests", *names, "check", "time s", "kernel calls"]
-    table = samples.format_table(header, rows, left=3)
+    table = format_table(header, rows, left=3)
     if any(c.get("plain_only_failures") for c in data["cases"]):
         table += (
             "ok*: the plain run fails tests that every wrapped run passes: the original BLAS "
@@ -692,18 +692,14 @@ def main(args: argparse.Namespace) -> int:
     return samples.run_command("xsmmwrap lapack-test", produce, format_report, shown)
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``lapack-test``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "lapack-test",
-        help="run LAPACK's test programs plain and with the wrapper; compare pass/fail counts",
-        description=(
-            "Run LAPACK's test programs (Debian's liblapack-test) with their inputs plain, with "
-            "libxsmmwrap preloaded, and preloaded with XSMMWRAP_MAX_MNK=1000000000 (every GEMM "
-            "call on a kernel); print a row per test path with the tests run and failed in "
-            "each run. Exit status 1 when a count differs, a run crashed, timed out or printed "
-            "no summary, or a wrapped run served no GEMM call; 2 when the programs are missing."
-        ),
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap lapack-test`` (cli.py lists the command)."""
+    p.description = (
+        "Run LAPACK's test programs (Debian's liblapack-test) with their inputs plain, with "
+        "libxsmmwrap preloaded, and preloaded with XSMMWRAP_MAX_MNK=1000000000 (every GEMM "
+        "call on a kernel); print a row per test path with the tests run and failed in "
+        "each run. Exit status 1 when a count differs, a run crashed, timed out or printed "
+        "no summary, or a wrapped run served no GEMM call; 2 when the programs are missing."
     )
     p.add_argument(
         "cases",
@@ -734,4 +730,3 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--outputs", metavar="DIR", help="keep every run's output in DIR")
     p.set_defaults(func=main)
-    return p

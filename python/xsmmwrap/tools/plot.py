@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "load", "main", "plot"]
+__all__ = ["configure", "load", "main", "plot"]
 
 BLAS_COLOR = "#7f7f7f"
 WRAP_COLOR = "#1f77b4"
@@ -248,15 +248,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``plot``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "plot",
-        help="chart benchmark results (bench smm/dispatch, dgemm-test --json) with matplotlib",
-        description=(
-            "Plot GFLOP/s per shape for the wrapper and the original BLAS from `xsmmwrap bench "
-            "smm --json` results, the dgemm-test comparison and the dispatch costs."
-        ),
+def configure(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``xsmmwrap plot`` (cli.py lists the command)."""
+    p.description = (
+        "Plot GFLOP/s per shape for the wrapper and the original BLAS from `xsmmwrap bench "
+        "smm --json` results, the dgemm-test comparison and the dispatch costs."
     )
     p.add_argument("results", nargs="+", metavar="RESULTS.json", help="result files")
     p.add_argument(
@@ -267,4 +263,3 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--title", help="figure title")
     p.set_defaults(func=main)
-    return p
