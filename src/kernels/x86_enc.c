@@ -26,15 +26,14 @@ static const insn_info insn_table[XW_INSN_COUNT] = {
 
 // Operand forms the table's fixed columns cannot carry. Default (zero): dst, src1, src2/mem.
 // MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
-// three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8;
-// RMI is dst, src, imm8 with no second source (VEX.vvvv/EVEX.vvvv 1111b).
-enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI, F_RMI };
+// three operands, so only load/store here); RVMI takes an imm8; RMI is dst, src, imm8 with no
+// second source (VEX.vvvv/EVEX.vvvv 1111b).
+enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_RVMI, F_RMI };
 #define IS2(i, a, b) ((i) == XW_##a || (i) == XW_##b)
 #define FORM_OF(i)                                                                           \
     (IS2(i, VMOVUPD, VMOVUPS) || IS2(i, VMOVAPD, VMOVAPS) ? F_MOVE                          \
      : IS2(i, VMOVSD, VMOVSS)                             ? F_MOVS                          \
      : IS2(i, VBROADCASTSD, VBROADCASTSS)                 ? F_BCST                          \
-     : IS2(i, VMASKMOVPD, VMASKMOVPS)                     ? F_MASKMOV                       \
      : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
              || (i) == XW_VINSERTF64X4 || IS2(i, VALIGNQ, VALIGND)                             \
          ? F_RVMI                                                                            \
@@ -111,16 +110,8 @@ static inline void emit(xw_code *c, ibuf *ib, const uint8_t stage[IB_MAX])
 // ---- Memory operands.
 static bool gpr_ok(xw_gpr r) { return (unsigned)r < 16; }
 
-// Base: a GPR, RIP (alone), or none; index: a GPR but not rsp (SIB index 100b means "none").
-static inline bool mem_ok(const xw_mem *m)
-{
-    if ((unsigned)m->base < 16 && m->index == XW_NOREG) return true;  // [base + disp]: most of them
-    bool base_ok = gpr_ok(m->base) || m->base == XW_RIP || m->base == XW_NOREG;
-    bool idx_ok = m->index == XW_NOREG || (gpr_ok(m->index) && m->index != XW_RSP);
-    bool scale_ok = m->index == XW_NOREG || m->scale == 1 || m->scale == 2 || m->scale == 4 || m->scale == 8;
-    return base_ok && idx_ok && scale_ok && !(m->base == XW_RIP && m->index != XW_NOREG);
-}
-static unsigned mem_x(const xw_mem *m) { return gpr_ok(m->index) ? (m->index >> 3) & 1 : 0; }
+// Base: a GPR or RIP.
+static inline bool mem_ok(const xw_mem *m) { return gpr_ok(m->base) || m->base == XW_RIP; }
 static unsigned mem_b(const xw_mem *m) { return gpr_ok(m->base) ? (m->base >> 3) & 1 : 0; }
 
 // ModRM, SIB and displacement for memory (SDM 2.1.5, Tables 2-2 and 2-3). The EVEX disp8 scale
@@ -137,40 +128,19 @@ static inline void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, unsigned sh)
         return;
     }
     unsigned b3 = m->base & 7u;
-    if ((unsigned)m->base < 16 && m->index == XW_NOREG && b3 != 4) {  // [base + disp], no SIB
-        bool d8 = (m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh));
-        if (m->disp == 0 && b3 != 5) {  // rbp/r13 with mod 00 mean disp32
-            put8(ib, reg << 3 | b3);
-        } else if (d8) {
-            put8(ib, 0x40 | reg << 3 | b3);
-            put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
-        } else {
-            put8(ib, 0x80 | reg << 3 | b3);
-            put32(ib, (uint32_t)m->disp);
-        }
-        return;
-    }
-    bool no_base = m->base == XW_NOREG;
-    // rm 100b means "SIB follows", so rsp/r12 as a base always take a SIB; so does any index,
-    // and a missing base (mod 00, rm 101 would be RIP).
-    bool sib = no_base || m->index != XW_NOREG || (m->base & 7) == 4;
-    unsigned mod;
-    if (no_base || (m->disp == 0 && (m->base & 7) != 5))  // rbp/r13 with mod 00 mean disp32
-        mod = 0;
-    else if ((m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh)))
-        mod = 1;
-    else
-        mod = 2;
-    put8(ib, mod << 6 | reg << 3 | (sib ? 4u : (m->base & 7u)));
-    if (sib) {  // SIB: scale, index (100b = none), base (101b with mod 00 = none, disp32)
-        unsigned ss = m->index == XW_NOREG ? 0 : m->scale == 8 ? 3 : m->scale == 4 ? 2 : m->scale == 2 ? 1 : 0;
-        unsigned idx = m->index == XW_NOREG ? 4u : (m->index & 7u);
-        put8(ib, ss << 6 | idx << 3 | (no_base ? 5u : (m->base & 7u)));
-    }
-    if (mod == 1)
+    bool d8 = (m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh));
+    if (m->disp == 0 && b3 != 5) {  // rbp/r13 with mod 00 mean disp32
+        put8(ib, reg << 3 | b3);
+        if (b3 == 4) put8(ib, 0x24);  // rm 100b means "SIB follows": rsp/r12, no index
+    } else if (d8) {
+        put8(ib, 0x40 | reg << 3 | b3);
+        if (b3 == 4) put8(ib, 0x24);
         put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
-    else if (mod == 2 || no_base)
+    } else {
+        put8(ib, 0x80 | reg << 3 | b3);
+        if (b3 == 4) put8(ib, 0x24);
         put32(ib, (uint32_t)m->disp);
+    }
 }
 
 // ---- Vector instructions.
@@ -217,7 +187,7 @@ HOT void vec_vex(xw_code *c, const insn_info *ii, unsigned opcode, xw_vl vl, uns
     ibuf ib;
     ib_begin(c, &ib, stage, m && m->base == XW_RIP);
     unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
-    put_vex(&ib, (reg >> 3) & 1, m ? mem_x(m) : 0, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
+    put_vex(&ib, (reg >> 3) & 1, 0, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
     put8(&ib, opcode);
     if (m)
         put_mem(&ib, reg, m, 0);
@@ -246,7 +216,7 @@ HOT void vec_any(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg
     ibuf ib;
     ib_begin(c, &ib, stage, m && m->base == XW_RIP);
     unsigned r = (reg >> 3) & 1;
-    unsigned x = m ? mem_x(m) : (rm >> 4) & 1;  // EVEX: X extends a register rm to 5 bits
+    unsigned x = m ? 0 : (rm >> 4) & 1;  // EVEX: X extends a register rm to 5 bits
     unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
     // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] (SDM 2.7.1)
     put8(&ib, 0x62);
@@ -351,7 +321,7 @@ HOT void fast_rm(xw_code *c, uint8_t *p, unsigned modrm, unsigned base, int32_t 
 // and writes the same bytes as vec (through the table above), in place; anything it does not
 // cover (another memory form, an invalid operand, an error, little room) returns false having
 // touched nothing, and then goes the general way (vslow). opcode_add: 0 the row's opcode, 1 the
-// MR form of the moves (opcode | 1), 2 VMASKMOV stores (opcode + 2).
+// MR form of the moves (opcode | 1).
 HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_vl vl, unsigned reg,
                unsigned vvvv, unsigned rm, const xw_mem *m, xw_evex e, int imm)
 {
@@ -361,7 +331,7 @@ HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_v
     if (!(f->forms & forms) || c->len > c->cap || c->cap - c->len < IB_MAX) return false;
     unsigned bx;  // the r/m operand's register bits 3 (B) and 4 (X, EVEX registers only)
     if (m) {
-        if (m->index != XW_NOREG || (unsigned)m->base > 15) return false;
+        if ((unsigned)m->base > 15) return false;
         bx = (unsigned)m->base & 8;
     } else {
         bx = rm & 24;
@@ -420,7 +390,7 @@ static __attribute__((noinline)) void vslow(xw_code *c, xw_insn op, unsigned for
 {
     if (!form_is(c, op, forms)) return;
     unsigned opcode = insn_table[op].opcode;
-    opcode = store == 0 ? opcode : store == 1 ? opcode | 1u : opcode + 2u;
+    opcode = store ? opcode | 1u : opcode;
     vec(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
 }
 
@@ -502,29 +472,6 @@ void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_k
     xw_evex e = { mask, false, false };
     if (vfast(c, op, FORMS(F_MOVE, F_MOVS), 1, vl, src, 0, 0, &m, e, -1)) return;
     vstore_slow(c, op, vl, m, src, mask);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vmaskload_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
-{
-    vslow(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1);
-}
-
-// VMASKMOVPD/PS (SDM: load 66 0F38 2D/2C, store 2F/2E): the mask register sits in VEX.vvvv.
-void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
-{
-    if (vfast(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1)) return;
-    vmaskload_slow(c, op, vl, dst, mask, m);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vmaskstore_slow(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
-{
-    vslow(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1);
-}
-
-void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
-{
-    if (vfast(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1)) return;
-    vmaskstore_slow(c, op, vl, m, mask, src);  // same arguments: a tail jump
 }
 
 // ---- Prepared vector instructions: vfast's decisions that depend on the row, the length and
@@ -644,7 +591,7 @@ static void gpr_mem(xw_code *c, unsigned w, unsigned op, unsigned reg, const xw_
     uint8_t stage[IB_MAX];
     ibuf ib;
     ib_begin(c, &ib, stage, m->base == XW_RIP);
-    put_rex(&ib, w, (reg >> 3) & 1, mem_x(m), mem_b(m));
+    put_rex(&ib, w, (reg >> 3) & 1, 0, mem_b(m));
     put_op(&ib, op);
     put_mem(&ib, reg, m, 0);
     emit(c, &ib, stage);
@@ -677,11 +624,9 @@ void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm)
 }
 
 void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr_rr(c, 1, 0x89, src, dst, 0, 0); }
-void xw_x86_mov_rm(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8B, dst, &m); }
-void xw_x86_mov_mr(xw_code *c, xw_mem m, xw_gpr src) { gpr_mem(c, 1, 0x89, src, &m); }
 void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8D, dst, &m); }
 
-// ALU group 1: ModRM.reg extension for 81/83, and the r/m,reg opcode is (ext << 3) | 1.
+// ALU group 1: ModRM.reg extension for 81/83.
 static const uint8_t alu_ext[] = { [XW_ADD] = 0, [XW_SUB] = 5, [XW_CMP] = 7, [XW_AND] = 4, [XW_OR] = 1, [XW_XOR] = 6 };
 
 void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm)
@@ -691,12 +636,6 @@ void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm)
         gpr_rr(c, 1, 0x83, alu_ext[op], dst, 1, imm);  // imm8 sign-extended
     else
         gpr_rr(c, 1, 0x81, alu_ext[op], dst, 4, imm);
-}
-
-void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src)
-{
-    if ((unsigned)op > XW_XOR) { fail(c, XW_ERR_ENCODE); return; }
-    gpr_rr(c, 1, (unsigned)alu_ext[op] << 3 | 1, src, dst, 0, 0);
 }
 
 void xw_x86_push(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x50, r, 0, 0); }
@@ -713,7 +652,7 @@ void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
 {
     static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3, [XW_PREFETCHNTA] = 0 };
     if ((unsigned)hint > XW_PREFETCHNTA) { fail(c, XW_ERR_ENCODE); return; }
-    if (!c->err && (unsigned)m.base < 16 && m.index == XW_NOREG && c->len <= c->cap && c->cap - c->len >= IB_MAX) {
+    if (!c->err && (unsigned)m.base < 16 && c->len <= c->cap && c->cap - c->len >= IB_MAX) {
         // [base + disp], as a kernel's entry prefetches are, in place: [REX.B] 0F 18 ModRM ...
         uint8_t *p = c->buf + c->len;
         if (m.base & 8) *p++ = 0x41;
@@ -776,22 +715,6 @@ void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target)
     int64_t rel32 = (int64_t)target - (int64_t)(c->len + (cc == XW_JMP ? 5 : 6));
     if (!fits32(rel32)) { fail(c, XW_ERR_ENCODE); return; }
     jcc32(c, cc, (int32_t)rel32);
-}
-
-// The fixup is the offset just past the rel32 field (the end of the jump); 0 on error.
-size_t xw_x86_jcc_fwd(xw_code *c, xw_cond cc)
-{
-    if (c->err) return 0;
-    if ((unsigned)cc > XW_JMP) { fail(c, XW_ERR_ENCODE); return 0; }
-    jcc32(c, cc, 0);
-    return c->err ? 0 : c->len;
-}
-
-void xw_x86_bind(xw_code *c, size_t fixup)
-{
-    if (c->err) return;
-    if (fixup < 5 || fixup > c->len || c->len - fixup > INT32_MAX) { fail(c, XW_ERR_ENCODE); return; }
-    wr32(c->buf + fixup - 4, (uint32_t)(c->len - fixup));
 }
 
 // Pads with int3 (CC) so that running into the padding traps; align is a power of two (0: 1).

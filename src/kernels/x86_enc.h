@@ -11,7 +11,7 @@ typedef enum {
     XW_RAX = 0, XW_RCX, XW_RDX, XW_RBX, XW_RSP, XW_RBP, XW_RSI, XW_RDI,
     XW_R8, XW_R9, XW_R10, XW_R11, XW_R12, XW_R13, XW_R14, XW_R15,
     XW_RIP = 16,   // only as a memory base: [rip + disp32]
-    XW_NOREG = 17, // no index (or no base)
+    XW_NOREG = 17, // no register (a role the generator does not use)
 } xw_gpr;
 
 typedef enum {
@@ -37,20 +37,15 @@ typedef enum { XW_ADD, XW_SUB, XW_CMP, XW_AND, XW_OR, XW_XOR } xw_alu;
 typedef enum { XW_JNZ, XW_JZ, XW_JL, XW_JGE, XW_JMP } xw_cond;
 typedef enum { XW_PREFETCHT0, XW_PREFETCHT1, XW_PREFETCHT2, XW_PREFETCHNTA } xw_prefetch;
 
-// A memory operand [base + index*scale + disp]. base XW_RIP means [rip + disp] where disp is an
-// offset into the code buffer (the encoder makes it relative to the next instruction).
+// A memory operand: [base + disp], or with base XW_RIP [rip + disp] where disp is an offset into
+// the code buffer (the encoder makes it relative to the next instruction).
 typedef struct {
-    xw_gpr base, index;
-    uint8_t scale;
+    xw_gpr base;
     int32_t disp;
 } xw_mem;
 
-static inline xw_mem xw_mem_at(xw_gpr base, int32_t disp) { return (xw_mem){ base, XW_NOREG, 1, disp }; }
-static inline xw_mem xw_mem_idx(xw_gpr base, xw_gpr index, uint8_t scale, int32_t disp)
-{
-    return (xw_mem){ base, index, scale, disp };
-}
-static inline xw_mem xw_mem_rip(int32_t buffer_offset) { return (xw_mem){ XW_RIP, XW_NOREG, 1, buffer_offset }; }
+static inline xw_mem xw_mem_at(xw_gpr base, int32_t disp) { return (xw_mem){ base, disp }; }
+static inline xw_mem xw_mem_rip(int32_t buffer_offset) { return (xw_mem){ XW_RIP, buffer_offset }; }
 
 // EVEX-only decorations of a vector operation; xw_plain means none.
 typedef struct {
@@ -82,9 +77,6 @@ void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src);
 // Two-operand forms: loads and broadcasts (dst <- m), stores (m <- src).
 void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e);
 void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask);
-// AVX VMASKMOVPD/PS: mask is a vector register whose lane sign bits select.
-void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m);
-void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src);
 void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src);  // KMOVW k, r32
 
 // Prepared vector instructions, for code that emits one operation many times (a GEMM k loop):
@@ -190,23 +182,17 @@ static inline void xw_x86_vp_store(xw_code *c, const xw_vprep *p, xw_gpr base, i
 // General-purpose registers (64-bit operand size).
 void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm);
 void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src);
-void xw_x86_mov_rm(xw_code *c, xw_gpr dst, xw_mem m);
-void xw_x86_mov_mr(xw_code *c, xw_mem m, xw_gpr src);
 void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m);
 void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm);
-void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src);
 void xw_x86_push(xw_code *c, xw_gpr r);
 void xw_x86_pop(xw_code *c, xw_gpr r);
 void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m);
 void xw_x86_vzeroupper(xw_code *c);
 void xw_x86_ret(xw_code *c);
 
-// Control flow. A backward jump goes to an offset taken earlier with xw_x86_here; a forward jump
-// returns a fixup that xw_x86_bind resolves to the current position.
+// Control flow: loops jump back to an offset taken earlier with xw_x86_here.
 size_t xw_x86_here(const xw_code *c);
 void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target);
-size_t xw_x86_jcc_fwd(xw_code *c, xw_cond cc);
-void xw_x86_bind(xw_code *c, size_t fixup);
 
 // Raw bytes (constant data for RIP-relative loads); returns their offset in the buffer.
 size_t xw_x86_data(xw_code *c, const void *bytes, size_t n, size_t align);

@@ -122,19 +122,13 @@ static const char *hex(int64_t v)  // objdump's "+0x10" / "-0x10"
     return s;
 }
 
-// A memory operand as objdump prints it (not RIP): "[base+index*scale+disp]"; a zero
-// displacement shows as +0x0 when it is encoded (rbp/r13 base, or no base); "ds:0x10" absolute.
+// A memory operand as objdump prints it (not RIP): "[base+disp]"; a zero displacement shows as
+// +0x0 when it is encoded (rbp/r13 base).
 static const char *memtxt(xw_mem m)
 {
     char *s = ring();
-    if (m.base == XW_NOREG && m.index == XW_NOREG) {
-        snprintf(s, 96, "ds:0x%x", (unsigned)m.disp);
-        return s;
-    }
-    int n = snprintf(s, 96, "[%s", m.base == XW_NOREG ? "" : g64[m.base]);
-    if (m.index != XW_NOREG)
-        n += snprintf(s + n, 96 - (size_t)n, "%s%s*%d", m.base == XW_NOREG ? "" : "+", g64[m.index], m.scale);
-    if (m.disp != 0 || m.base == XW_NOREG || (m.base & 7) == 5) n += snprintf(s + n, 96 - (size_t)n, "%s", hex(m.disp));
+    int n = snprintf(s, 96, "[%s", g64[m.base]);
+    if (m.disp != 0 || (m.base & 7) == 5) n += snprintf(s + n, 96 - (size_t)n, "%s", hex(m.disp));
     snprintf(s + n, 96 - (size_t)n, "]");
     return s;
 }
@@ -142,7 +136,7 @@ static const char *memtxt(xw_mem m)
 // Bytes of ModRM + SIB + disp the shortest encoding takes for m (disp8 scaled by n).
 static int mem_len(xw_mem m, int n)
 {
-    bool sib = m.index != XW_NOREG || (m.base & 7) == 4;
+    bool sib = (m.base & 7) == 4;
     int d = (m.disp == 0 && (m.base & 7) != 5) ? 0 : (m.disp % n == 0 && m.disp / n >= -128 && m.disp / n <= 127) ? 1 : 4;
     return 1 + sib + d;
 }
@@ -260,32 +254,10 @@ static void vector_memory_cases(void)
                  "vfmadd231pd zmm%d,zmm%d,ZMMWORD PTR %s", d, a, memtxt(m));
         }
     }
-    // Every index register (not rsp) with every scale, on a few bases including rbp/r12/r13.
-    static const xw_gpr bases[] = { XW_RAX, XW_RSP, XW_RBP, XW_RDI, XW_R12, XW_R13, XW_R15 };
-    static const uint8_t scales[] = { 1, 2, 4, 8 };
-    for (int idx = 0; idx < 16; idx++) {
-        if (idx == XW_RSP) continue;
-        for (int s = 0; s < 4; s++) {
-            xw_gpr base = bases[(idx + s) % 7];
-            int32_t disp = s == 0 ? 0 : s == 1 ? 0x10 : s == 2 ? -0x100 : 0x4000;
-            xw_mem m = xw_mem_idx(base, (xw_gpr)idx, scales[s], disp);
-            CASE(3 + mem_len(m, 1) + (idx >= 8 || base >= 8), 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, (xw_vreg)idx, m, xw_plain),
-                 "vmovupd ymm%d,YMMWORD PTR %s", idx, memtxt(m));
-            CASE(0, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, m, (xw_vreg)(idx + 16), XW_K0),
-                 "vmovups ZMMWORD PTR %s,zmm%d", memtxt(m), idx + 16);
-        }
-    }
-    // No index: the scale is ignored (SIB scale 0, index 100b).
-    CASE(7, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_idx(XW_R12, XW_NOREG, 8, 0x40), xw_plain), "vmovupd ymm0,YMMWORD PTR [r12+0x40]");
-    CASE(5, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_idx(XW_RSP, XW_NOREG, 0, 0), xw_plain), "vmovupd ymm0,YMMWORD PTR [rsp]");
-    // No base: [index*scale+disp32]; neither: absolute disp32.
-    xw_mem nb = xw_mem_idx(XW_NOREG, XW_RCX, 8, 0x10);
-    CASE(9, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, nb, xw_plain), "vmovupd ymm0,YMMWORD PTR %s", memtxt(nb));
-    nb = xw_mem_idx(XW_NOREG, XW_R9, 2, 0);
-    CASE(10, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, nb, xw_plain), "vmovupd ymm0,YMMWORD PTR %s", memtxt(nb));
-    CASE(9, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_at(XW_NOREG, 0x10), xw_plain), "vmovupd ymm0,YMMWORD PTR ds:0x10");
-    CASE(11, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_idx(XW_NOREG, XW_RCX, 8, 0x40), xw_plain),
-         "vmovupd zmm0,ZMMWORD PTR [rcx*8+0x40]");
+    // rsp/r12 bases take a SIB byte (no index).
+    CASE(5, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_at(XW_RSP, 0), xw_plain), "vmovupd ymm0,YMMWORD PTR [rsp]");
+    CASE(7, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_at(XW_R12, 0x40), xw_plain), "vmovupd ymm0,YMMWORD PTR [r12+0x40]");
+    CASE(8, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_at(XW_R12, 0x40), XW_V20, XW_K0), "vmovups ZMMWORD PTR [r12+0x40],zmm20");
 
     // EVEX compressed disp8 boundaries: N is the vector for full rows, the element otherwise.
     CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x40), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x40]");
@@ -317,7 +289,6 @@ static void vector_memory_cases(void)
     CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V31, xw_mem_at(XW_R8, 0x10), xw_plain), "vbroadcastsd ymm31,QWORD PTR [r8+0x10]");
     CASE(6, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V2, xw_mem_at(XW_RSI, 0x10), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x10]");
     CASE(9, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V2, xw_mem_at(XW_RSI, 0x100), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x100]");
-    CASE(6, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V12, xw_mem_idx(XW_RSI, XW_R9, 8, 0), xw_plain), "vbroadcastsd ymm12,QWORD PTR [rsi+r9*8]");
     CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x4), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x4]");
     CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x1fc), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x1fc]");
     CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x200), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x200]");
@@ -375,20 +346,8 @@ static void vector_memory_cases(void)
     }
     CASE(7, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 8), (xw_evex){ XW_K1, true, true }),
          "vfmadd231pd zmm1{k1}{z},zmm2,QWORD PTR [rdi+0x8]{1to8}");
-    CASE(8, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V31, XW_V16, xw_mem_idx(XW_R12, XW_R15, 8, -8), (xw_evex){ XW_K0, false, true }),
-         "vfmadd231pd zmm31,zmm16,QWORD PTR [r12+r15*8-0x8]{1to8}");
-
-    // VMASKMOVPD/PS: load (mask in vvvv) and store, every register.
-    for (int i = 0; i < 16; i++) {
-        int mk = (i + 7) % 16, s = (i + 3) % 16;
-        xw_mem m = xw_mem_at((xw_gpr)i, i * 8);
-        xw_insn op = i & 1 ? XW_VMASKMOVPS : XW_VMASKMOVPD;
-        xw_vl vl = i & 2 ? XW_XMM : XW_YMM;
-        CASE(4 + mem_len(m, 1), 0, xw_x86_vmaskload(c, op, vl, (xw_vreg)i, (xw_vreg)mk, m), "%s %s,%s,%s PTR %s", mn(op, false),
-             vr(vl, i), vr(vl, mk), ptrname[vl], memtxt(m));
-        CASE(4 + mem_len(m, 1), 0, xw_x86_vmaskstore(c, op, vl, m, (xw_vreg)mk, (xw_vreg)s), "%s %s PTR %s,%s,%s", mn(op, false),
-             ptrname[vl], memtxt(m), vr(vl, mk), vr(vl, s));
-    }
+    CASE(8, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V31, XW_V16, xw_mem_at(XW_R12, -8), (xw_evex){ XW_K0, false, true }),
+         "vfmadd231pd zmm31,zmm16,QWORD PTR [r12-0x8]{1to8}");
 
     // kmovw k, r32: every mask and every GPR.
     for (int i = 0; i < 16; i++)
@@ -422,8 +381,6 @@ static void rip_cases(void)
         RIP(10, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V1, XW_V2, xw_mem_rip(t), (xw_evex){ XW_K0, false, true }),
             "vfmadd231pd zmm1,zmm2,QWORD PTR ", t, "{1to8}");
         RIP(10, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_rip(t), XW_V30, XW_K1), "vmovups ZMMWORD PTR ", t, "{k1},zmm30");
-        RIP(9, 0, xw_x86_vmaskload(c, XW_VMASKMOVPD, XW_YMM, XW_V1, XW_V14, xw_mem_rip(t)), "vmaskmovpd ymm1,ymm14,YMMWORD PTR ", t, "");
-        RIP(7, ANY, xw_x86_mov_rm(c, XW_R11, xw_mem_rip(t)), "mov r11,QWORD PTR ", t, "");
         RIP(7, ANY, xw_x86_lea(c, XW_RAX, xw_mem_rip(t)), "lea rax,", t, "");
         RIP(7, ANY, xw_x86_prefetch(c, XW_PREFETCHT0, xw_mem_rip(t)), "prefetcht0 BYTE PTR ", t, "");
     }
@@ -438,18 +395,11 @@ static void gpr_cases(void)
         CASE(3, ANY, xw_x86_mov_rr(c, (xw_gpr)d, (xw_gpr)i), "mov %s,%s", g64[d], g64[i]);
         static const int32_t disps[] = { 0, 0x8, -0x80, 0x80, 0x100000 };
         xw_mem m = xw_mem_at((xw_gpr)i, disps[i % 5]);
-        CASE(2 + mem_len(m, 1), ANY, xw_x86_mov_rm(c, (xw_gpr)s, m), "mov %s,QWORD PTR %s", g64[s], memtxt(m));
-        CASE(2 + mem_len(m, 1), ANY, xw_x86_mov_mr(c, m, (xw_gpr)d), "mov QWORD PTR %s,%s", memtxt(m), g64[d]);
-        if (i != XW_RSP) {
-            xw_mem mi = xw_mem_idx((xw_gpr)d, (xw_gpr)i, (uint8_t)(1u << (i % 4)), disps[(i + 2) % 5]);
-            CASE(2 + mem_len(mi, 1), ANY, xw_x86_lea(c, (xw_gpr)s, mi), "lea %s,%s", g64[s], memtxt(mi));
-            CASE(2 + mem_len(mi, 1), ANY, xw_x86_mov_rm(c, (xw_gpr)i, mi), "mov %s,QWORD PTR %s", g64[i], memtxt(mi));
-        }
+        CASE(2 + mem_len(m, 1), ANY, xw_x86_lea(c, (xw_gpr)s, m), "lea %s,%s", g64[s], memtxt(m));
         CASE(i < 8 ? 1 : 2, ANY, xw_x86_push(c, (xw_gpr)i), "push %s", g64[i]);
         CASE(i < 8 ? 1 : 2, ANY, xw_x86_pop(c, (xw_gpr)i), "pop %s", g64[i]);
     }
     CASE(5, ANY, xw_x86_lea(c, XW_RSP, xw_mem_at(XW_RSP, -8)), "lea rsp,[rsp-0x8]");
-    CASE(8, ANY, xw_x86_lea(c, XW_RAX, xw_mem_idx(XW_NOREG, XW_RAX, 4, 0)), "lea rax,[rax*4+0x0]");
 
     static const char *const alu_name[] = { "add", "sub", "cmp", "and", "or", "xor" };
     static const int32_t imms[] = { 1, 0x7f, 0x80, -0x80, -0x81, 0x12345678, INT32_MIN, 0 };
@@ -460,10 +410,6 @@ static void gpr_cases(void)
             bool i8 = imms[k] >= -128 && imms[k] <= 127;
             CASE(i8 ? 4 : 7, ANY, xw_x86_alu_ri(c, (xw_alu)op, r, imms[k]), "%s %s,0x%" PRIx64, alu_name[op], g64[r],
                  (uint64_t)(int64_t)imms[k]);
-        }
-        for (int i = 0; i < 16; i++) {
-            int s = (i * 3 + op) % 16;
-            CASE(3, ANY, xw_x86_alu_rr(c, (xw_alu)op, (xw_gpr)i, (xw_gpr)s), "%s %s,%s", alu_name[op], g64[i], g64[s]);
         }
     }
 
@@ -494,7 +440,6 @@ static void gpr_cases(void)
             xw_mem m = xw_mem_at((xw_gpr)b, 0x40 * h);
             CASE(2 + mem_len(m, 1) + (b >= 8), ANY, xw_x86_prefetch(c, (xw_prefetch)h, m), "%s BYTE PTR %s", pf_name[h], memtxt(m));
         }
-    CASE(6, ANY, xw_x86_prefetch(c, XW_PREFETCHNTA, xw_mem_idx(XW_R12, XW_R13, 8, 0x40)), "prefetchnta BYTE PTR [r12+r13*8+0x40]");
     CASE(3, ANY, xw_x86_vzeroupper(c), "vzeroupper");
     CASE(1, ANY, xw_x86_ret(c), "ret");
 }
@@ -519,23 +464,13 @@ static void jump_cases(void)
         size_t top2 = xw_x86_here(c);
         fill(top2 + 127);
         CASE(cc == XW_JMP ? 5 : 6, ANY, xw_x86_jcc_to(c, (xw_cond)cc, top2), "%s 0x%zx", jname[cc], top2);  // -129
-        // Forward: always rel32, patched by bind, near and far.
-        size_t o1 = c->len, f1 = xw_x86_jcc_fwd(c, (xw_cond)cc);
-        add_case(o1, __LINE__, "xw_x86_jcc_fwd(c, cc) (near)", cc == XW_JMP ? 5 : 6, ANY, "%s 0x%zx", jname[cc], o1 + 9 + (cc != XW_JMP));
-        EXPECT(xw_x86_ret(c), "ret");
-        EXPECT(xw_x86_vzeroupper(c), "vzeroupper");
-        xw_x86_bind(c, f1);
-        size_t o2 = c->len, f2 = xw_x86_jcc_fwd(c, (xw_cond)cc);
-        add_case(o2, __LINE__, "xw_x86_jcc_fwd(c, cc) (far)", cc == XW_JMP ? 5 : 6, ANY, "%s 0x%zx", jname[cc], f2 + 300);
-        fill(f2 + 300);
-        xw_x86_bind(c, f2);
     }
     size_t top = xw_x86_here(c);
     fill(top + 0x300);
     CASE(6, ANY, xw_x86_jcc_to(c, XW_JL, top), "jl 0x%zx", top);
     size_t ahead = c->len + 0x10;
     CASE(2, ANY, xw_x86_jcc_to(c, XW_JGE, ahead), "jge 0x%zx", ahead);  // forward, target known
-    for (int i = 0; i < 4; i++) EXPECT(xw_x86_alu_rr(c, XW_XOR, XW_RAX, XW_RAX), "xor rax,rax");
+    for (int i = 0; i < 4; i++) EXPECT(xw_x86_alu_ri(c, XW_XOR, XW_RAX, 1), "xor rax,0x1");
 }
 
 // ---- Error cases: a fresh buffer; the call must set want and leave the buffer untouched.
@@ -573,16 +508,15 @@ static void check(int line, const char *what, bool ok)
 
 // Emitters for the room check: each must fail cleanly with any cap below its length.
 static void r_vex(xw_code *c) { xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, XW_V1, XW_V2, XW_V3); }
-static void r_evex(xw_code *c) { xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_idx(XW_R12, XW_R9, 8, 0x1234), xw_plain); }
+static void r_evex(xw_code *c) { xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_R12, 0x1234), xw_plain); }
 static void r_rip(xw_code *c) { xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_rip(0x100), xw_plain); }
 static void r_store(xw_code *c) { xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDI, 0x1000), XW_V1, XW_K1); }
-static void r_mask(xw_code *c) { xw_x86_vmaskstore(c, XW_VMASKMOVPD, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_V2); }
 static void r_rrri(xw_code *c) { xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V1, XW_V2, XW_V3, 0x20); }
 static void r_rri(xw_code *c) { xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, XW_V17, XW_V2, 0x55); }
 static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, XW_V1, XW_V2); }
 static void r_kmov(xw_code *c) { xw_x86_kmovw(c, XW_K1, XW_R9); }
 static void r_movabs(xw_code *c) { xw_x86_mov_ri(c, XW_R9, INT64_MIN); }
-static void r_movrm(xw_code *c) { xw_x86_mov_rm(c, XW_R9, xw_mem_idx(XW_RBP, XW_RAX, 4, 0x1000)); }
+static void r_movrr(xw_code *c) { xw_x86_mov_rr(c, XW_R9, XW_RBP); }
 static void r_lea(xw_code *c) { xw_x86_lea(c, XW_RAX, xw_mem_at(XW_RSP, 8)); }
 static void r_alu(xw_code *c) { xw_x86_alu_ri(c, XW_CMP, XW_R12, 0x1000); }
 static void r_push(xw_code *c) { xw_x86_push(c, XW_R12); }
@@ -590,26 +524,20 @@ static void r_pf(xw_code *c) { xw_x86_prefetch(c, XW_PREFETCHT1, xw_mem_at(XW_R1
 static void r_vzu(xw_code *c) { xw_x86_vzeroupper(c); }
 static void r_ret(xw_code *c) { xw_x86_ret(c); }
 static void r_jcc(xw_code *c) { xw_x86_jcc_to(c, XW_JNZ, 0); }
-static void r_fwd(xw_code *c) { (void)xw_x86_jcc_fwd(c, XW_JZ); }
 static void r_data(xw_code *c) { (void)xw_x86_data(c, "abcdefgh", 8, 1); }
 
 static void error_cases(void)
 {
     // Impossible requests.
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskload(c, XW_VMASKMOVPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskload(c, XW_VMASKMOVPD, XW_YMM, XW_V16, XW_V2, xw_mem_at(XW_RDI, 0)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskstore(c, XW_VMASKMOVPS, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V17, XW_V2));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskstore(c, XW_VMASKMOVPS, XW_XMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_V31));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_ZMM, XW_V1, XW_V2, XW_V3, 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V1, XW_V2, XW_V16, 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_XMM, XW_V1, XW_V2, XW_V3, 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_XMM, XW_V1, xw_mem_at(XW_RDI, 0), xw_plain));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_idx(XW_RDI, XW_RSP, 1, 0), xw_plain));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RAX, xw_mem_idx(XW_RDI, XW_RSP, 2, 0)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_mov_rm(c, XW_RAX, xw_mem_idx(XW_RIP, XW_RAX, 1, 0)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_mov_rm(c, XW_RAX, xw_mem_idx(XW_RDI, XW_RAX, 3, 0)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_mov_rm(c, XW_RAX, xw_mem_idx(XW_RDI, XW_RIP, 1, 0)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_at(XW_NOREG, 0), xw_plain));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RAX, xw_mem_at(XW_NOREG, 8)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RIP, xw_mem_at(XW_RAX, 8)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_alu_ri(c, (xw_alu)6, XW_RAX, 1));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V1, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V1, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, true, false }));
@@ -622,7 +550,6 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPD, XW_YMM, XW_V1, XW_V2, XW_V3));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VFMADD231PD, XW_YMM, XW_V1, xw_mem_at(XW_RDI, 0), xw_plain));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vstore(c, XW_VBROADCASTSD, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_K0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vmaskload(c, XW_VMOVUPD, XW_YMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rr(c, XW_VMOVSD, XW_XMM, XW_V1, XW_V2));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VADDPD, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPD, XW_YMM, XW_V1, XW_V2, 0));
@@ -635,12 +562,10 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_mov_rr(c, XW_RAX, XW_NOREG));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_mov_ri(c, XW_RIP, 1));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_alu_ri(c, XW_ADD, XW_RIP, 1));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_alu_rr(c, (xw_alu)6, XW_RAX, XW_RCX));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_kmovw(c, XW_K1, XW_RIP));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_kmovw(c, (xw_kreg)8, XW_RAX));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_prefetch(c, (xw_prefetch)4, xw_mem_at(XW_RDI, 0)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_jcc_to(c, (xw_cond)5, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_bind(c, 2));
     EXPECT_ERR(XW_ERR_ENCODE, (void)xw_x86_data(c, "x", 1, 3));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_rip(INT32_MIN), xw_plain));  // rel32 overflow
     // No room: nothing written, NOMEM; the first error sticks over later calls.
@@ -648,16 +573,10 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 4, xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, XW_V1, XW_V2, XW_V3), xw_x86_ret(c));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_push(c, XW_RIP), xw_x86_ret(c), e_.cap = 0, xw_x86_ret(c));
     EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 0, xw_x86_ret(c), xw_x86_push(c, XW_RIP), xw_x86_ret(c));
-    {
-        uint8_t b[8];
-        xw_code e = { b, sizeof b, 0, XW_OK };
-        xw_x86_push(&e, XW_RIP);
-        CHECK(xw_x86_jcc_fwd(&e, XW_JZ) == 0 && e.len == 0 && e.err == XW_ERR_ENCODE);
-    }
 
     // Every emitter against every cap below its length, also with the buffer partly used.
-    static void (*const room[])(xw_code *) = { r_vex, r_evex, r_rip, r_store, r_mask, r_rrri, r_rri, r_rr, r_kmov, r_movabs, r_movrm,
-                                               r_lea, r_alu, r_push, r_pf, r_vzu, r_ret, r_jcc, r_fwd, r_data };
+    static void (*const room[])(xw_code *) = { r_vex, r_evex, r_rip, r_store, r_rrri, r_rri, r_rr, r_kmov, r_movabs, r_movrr,
+                                               r_lea, r_alu, r_push, r_pf, r_vzu, r_ret, r_jcc, r_data };
     for (size_t k = 0; k < sizeof room / sizeof *room; k++) {
         uint8_t b[40];
         xw_code e = { b, 32, 0, XW_OK };
@@ -696,15 +615,6 @@ static void error_cases(void)
         CHECK(xw_x86_data(&e, d, 2, 0) == 19 && e.len == 21);
         CHECK(xw_x86_data(&e, d, 0, 32) == 32 && e.len == 32 && b[31] == 0xCC);
         CHECK(xw_x86_data(&e, d, 8, 64) == 0 && e.err == XW_ERR_NOMEM && e.len == 32);
-    }
-    // Forward jump bound later: the rel32 is patched to the bind position.
-    {
-        uint8_t b[32];
-        xw_code e = { b, sizeof b, 0, XW_OK };
-        size_t f = xw_x86_jcc_fwd(&e, XW_JMP);
-        xw_x86_ret(&e);
-        xw_x86_bind(&e, f);
-        CHECK(f == 5 && e.len == 6 && b[0] == 0xE9 && b[1] == 1 && b[2] == 0 && b[3] == 0 && b[4] == 0);
     }
 }
 
