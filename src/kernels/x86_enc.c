@@ -18,37 +18,18 @@ typedef struct {
 } insn_info;
 
 static const insn_info insn_table[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) \
+#define XW_INSN(name, form, minvl, pp, map, wvex, wevex, opcode, tuple) \
     [XW_##name] = { PP_##pp, MAP_##map, W_##wvex, W_##wevex, opcode, TT_##tuple },
 #include "x86_insn.def"
 #undef XW_INSN
 };
 
-// Operand forms the table's fixed columns cannot carry. Default (zero): dst, src1, src2/mem.
-// MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
-// three operands, so only load/store here); RVMI takes an imm8; RMI is dst, src, imm8 with no
-// second source (VEX.vvvv/EVEX.vvvv 1111b).
+// Operand forms (x86_insn.def's form column).
 enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_RVMI, F_RMI };
-#define IS2(i, a, b) ((i) == XW_##a || (i) == XW_##b)
-#define FORM_OF(i)                                                                           \
-    (IS2(i, VMOVUPD, VMOVUPS) || IS2(i, VMOVAPD, VMOVAPS) ? F_MOVE                          \
-     : IS2(i, VMOVSD, VMOVSS)                             ? F_MOVS                          \
-     : IS2(i, VBROADCASTSD, VBROADCASTSS)                 ? F_BCST                          \
-     : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
-             || (i) == XW_VINSERTF64X4 || IS2(i, VALIGNQ, VALIGND)                             \
-         ? F_RVMI                                                                            \
-     : IS2(i, VPERMILPD_I, VPERMILPS_I) ? F_RMI                                              \
-                                        : F_RVM)
-// The shortest vector length of the row (ymm: the 256-bit-only rows and VBROADCASTSD).
-#define MINVL_OF(i)                                                                          \
-    (IS2(i, VBROADCASTSD, VPERM2F128) || IS2(i, VINSERTF128, VSHUFF64X2) || (i) == XW_VSHUFF32X4 \
-         ? XW_YMM                                                                            \
-     : (i) == XW_VINSERTF64X4 ? XW_ZMM                                                       \
-                              : XW_XMM)
 static const struct {
     uint8_t form, min_vl;
 } insn_form[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) [XW_##name] = { FORM_OF(XW_##name), MINVL_OF(XW_##name) },
+#define XW_INSN(name, form, minvl, pp, map, wvex, wevex, opcode, tuple) [XW_##name] = { F_##form, XW_##minvl },
 #include "x86_insn.def"
 #undef XW_INSN
 };
@@ -266,16 +247,16 @@ typedef struct {
 
 #define ELEM_SH(wevex) (W_##wevex == W_W1 ? 3 : 2)
 static const fast_info fast_table[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple)                                          \
+#define XW_INSN(name, form, minvl, pp, map, wvex, wevex, opcode, tuple)                             \
     [XW_##name] = {                                                                               \
         .vex2 = 0xC5u | (0xF8u | PP_##pp) << 8 | (uint32_t)(opcode) << 16 | 0xC0u << 24,          \
         .vex3 = 0xC4u | (0xE0u | MAP_##map) << 8 | ((W_##wvex & 1u) << 7 | 0x78u | PP_##pp) << 16 \
                 | (uint32_t)(opcode) << 24,                                                       \
         .evex = 0x62u | (0xF0u | MAP_##map) << 8 | ((W_##wevex & 1u) << 7 | 0x7Cu | PP_##pp) << 16 \
                 | 0x08u << 24 | (uint64_t)(opcode) << 32,                                         \
-        .forms = 1u << FORM_OF(XW_##name),                                                        \
-        .vex_vl = W_##wvex == W_NO ? 0 : (3u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),      \
-        .evex_vl = W_##wevex == W_NO ? 0 : (7u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),    \
+        .forms = 1u << F_##form,                                                                  \
+        .vex_vl = W_##wvex == W_NO ? 0 : (3u >> XW_##minvl) << XW_##minvl,                        \
+        .evex_vl = W_##wevex == W_NO ? 0 : (7u >> XW_##minvl) << XW_##minvl,                      \
         .c5 = MAP_##map == MAP_0F && W_##wvex == 0,                                               \
         .sh = TT_##tuple == TT_FV || TT_##tuple == TT_FVM ? 4                                     \
               : TT_##tuple == TT_T1S                      ? ELEM_SH(wevex)                        \

@@ -27,7 +27,7 @@ typedef enum { XW_XMM = 0, XW_YMM = 1, XW_ZMM = 2 } xw_vl;
 
 // Vector instructions, spelled as in the Intel SDM; facts in x86_insn.def.
 typedef enum {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) XW_##name,
+#define XW_INSN(name, form, minvl, pp, map, wvex, wevex, opcode, tuple) XW_##name,
 #include "x86_insn.def"
 #undef XW_INSN
     XW_INSN_COUNT

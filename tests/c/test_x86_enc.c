@@ -84,7 +84,7 @@ static const char *const g32[16] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "
 static const char *const vlname[3] = { "xmm", "ymm", "zmm" };
 static const char *const ptrname[3] = { "XMMWORD", "YMMWORD", "ZMMWORD" };
 static const char *const insn_name[] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) #name,
+#define XW_INSN(name, form, minvl, pp, map, wvex, wevex, opcode, tuple) #name,
 #include "x86_insn.def"
 #undef XW_INSN
 };
