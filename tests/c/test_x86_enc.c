@@ -155,13 +155,13 @@ static void vector_register_cases(void)
             for (int i = 0; i < 16; i++) {
                 int d = i, a = (i + 5) % 16, b = (i + 10) % 16;
                 bool ev = !vex_ok((xw_vl)vl, d, a, b);
-                CASE(0, ev, xw_x86_vop_rrr(c, full[k], (xw_vl)vl, (xw_vreg)d, (xw_vreg)a, (xw_vreg)b), "%s %s,%s,%s",
+                CASE(0, ev, xw_x86_vop_rrr(c, full[k], (xw_vl)vl, xw_v(d), xw_v(a), xw_v(b)), "%s %s,%s,%s",
                      mn(full[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), vr((xw_vl)vl, b));
             }
             for (int i = 0; i < 32; i++) {
                 int d = i, a = (i + 11) % 32, b = (i + 22) % 32;
                 bool ev = !vex_ok((xw_vl)vl, d, a, b);
-                CASE(0, ev, xw_x86_vop_rrr(c, full[k], (xw_vl)vl, (xw_vreg)d, (xw_vreg)a, (xw_vreg)b), "%s %s,%s,%s",
+                CASE(0, ev, xw_x86_vop_rrr(c, full[k], (xw_vl)vl, xw_v(d), xw_v(a), xw_v(b)), "%s %s,%s,%s",
                      mn(full[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), vr((xw_vl)vl, b));
             }
         }
@@ -178,37 +178,37 @@ static void vector_register_cases(void)
             for (int t = 0; t < 3; t++) {
                 int d = trip[t][0], a = trip[t][1], b = trip[t][2];
                 bool ev = !vex_ok((xw_vl)vl, d, a, b);
-                CASE(0, ev, xw_x86_vop_rrr(c, rest[k], (xw_vl)vl, (xw_vreg)d, (xw_vreg)a, (xw_vreg)b), "%s %s,%s,%s",
+                CASE(0, ev, xw_x86_vop_rrr(c, rest[k], (xw_vl)vl, xw_v(d), xw_v(a), xw_v(b)), "%s %s,%s,%s",
                      mn(rest[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), vr((xw_vl)vl, b));
             }
     // EVEX-only rows pick EVEX even for xmm/ymm 0-15.
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_ZMM, XW_V0, XW_V1, XW_V2), "vpermt2pd zmm0,zmm1,zmm2");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_YMM, XW_V3, XW_V4, XW_V5), "vpermt2pd ymm3,ymm4,ymm5");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PS, XW_ZMM, XW_V31, XW_V16, XW_V8), "vpermt2ps zmm31,zmm16,zmm8");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_ZMM, xw_v(0), xw_v(1), xw_v(2)), "vpermt2pd zmm0,zmm1,zmm2");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_YMM, xw_v(3), xw_v(4), xw_v(5)), "vpermt2pd ymm3,ymm4,ymm5");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PS, XW_ZMM, xw_v(31), xw_v(16), xw_v(8)), "vpermt2ps zmm31,zmm16,zmm8");
     // VEX 2-byte form only for map 0F, W0 and no B/X extension; R fits in both.
-    CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, XW_V1, XW_V2, XW_V3), "vmulps ymm1,ymm2,ymm3");
-    CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, XW_V8, XW_V12, XW_V3), "vmulps ymm8,ymm12,ymm3");
-    CASE(5, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, XW_V1, XW_V2, XW_V8), "vmulps ymm1,ymm2,ymm8");
-    CASE(5, 0, xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_XMM, XW_V1, XW_V2, XW_V3), "vfmadd231pd xmm1,xmm2,xmm3");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, XW_V16, XW_V2, XW_V3), "vmulps ymm16,ymm2,ymm3");
-    CASE(4, 0, xw_x86_vop_rrr(c, XW_VPXORQ, XW_XMM, XW_V0, XW_V0, XW_V0), "vpxor xmm0,xmm0,xmm0");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPXORQ, XW_ZMM, XW_V0, XW_V0, XW_V0), "vpxorq zmm0,zmm0,zmm0");
-    CASE(5, 0, xw_x86_vop_rrr(c, XW_VFMADD231SD, XW_XMM, XW_V1, XW_V2, XW_V3), "vfmadd231sd xmm1,xmm2,xmm3");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VFMADD231SS, XW_XMM, XW_V17, XW_V2, XW_V3), "vfmadd231ss xmm17,xmm2,xmm3");
+    CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(1), xw_v(2), xw_v(3)), "vmulps ymm1,ymm2,ymm3");
+    CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(8), xw_v(12), xw_v(3)), "vmulps ymm8,ymm12,ymm3");
+    CASE(5, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(1), xw_v(2), xw_v(8)), "vmulps ymm1,ymm2,ymm8");
+    CASE(5, 0, xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_XMM, xw_v(1), xw_v(2), xw_v(3)), "vfmadd231pd xmm1,xmm2,xmm3");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(16), xw_v(2), xw_v(3)), "vmulps ymm16,ymm2,ymm3");
+    CASE(4, 0, xw_x86_vop_rrr(c, XW_VPXORQ, XW_XMM, xw_v(0), xw_v(0), xw_v(0)), "vpxor xmm0,xmm0,xmm0");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPXORQ, XW_ZMM, xw_v(0), xw_v(0), xw_v(0)), "vpxorq zmm0,zmm0,zmm0");
+    CASE(5, 0, xw_x86_vop_rrr(c, XW_VFMADD231SD, XW_XMM, xw_v(1), xw_v(2), xw_v(3)), "vfmadd231sd xmm1,xmm2,xmm3");
+    CASE(6, 1, xw_x86_vop_rrr(c, XW_VFMADD231SS, XW_XMM, xw_v(17), xw_v(2), xw_v(3)), "vfmadd231ss xmm17,xmm2,xmm3");
 
     // imm8 forms.
-    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_YMM, XW_V0, XW_V1, XW_V2, 0x5), "vshufpd ymm0,ymm1,ymm2,0x5");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_ZMM, XW_V20, XW_V1, XW_V29, 0xaa), "vshufpd zmm20,zmm1,zmm29,0xaa");
-    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_XMM, XW_V9, XW_V10, XW_V7, 0x44), "vshufps xmm9,xmm10,xmm7,0x44");
-    CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V0, XW_V1, XW_V2, 0x20), "vperm2f128 ymm0,ymm1,ymm2,0x20");
-    CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V8, XW_V9, XW_V15, 0x31), "vperm2f128 ymm8,ymm9,ymm15,0x31");
-    CASE(6, 0, xw_x86_vop_rrri(c, XW_VINSERTF128, XW_YMM, XW_V0, XW_V1, XW_V2, 1), "vinsertf128 ymm0,ymm1,xmm2,0x1");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, XW_V0, XW_V1, XW_V2, 0x44), "vshuff64x2 zmm0,zmm1,zmm2,0x44");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_YMM, XW_V3, XW_V4, XW_V5, 0x1), "vshuff64x2 ymm3,ymm4,ymm5,0x1");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_ZMM, XW_V2, XW_V17, XW_V17, 0x3), "valignq zmm2,zmm17,zmm17,0x3");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_ZMM, XW_V31, XW_V8, XW_V8, 0xb), "valignd zmm31,zmm8,zmm8,0xb");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF32X4, XW_ZMM, XW_V30, XW_V18, XW_V9, 0xee), "vshuff32x4 zmm30,zmm18,zmm9,0xee");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_ZMM, XW_V0, XW_V1, XW_V2, 1), "vinsertf64x4 zmm0,zmm1,ymm2,0x1");
+    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 0x5), "vshufpd ymm0,ymm1,ymm2,0x5");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_ZMM, xw_v(20), xw_v(1), xw_v(29), 0xaa), "vshufpd zmm20,zmm1,zmm29,0xaa");
+    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_XMM, xw_v(9), xw_v(10), xw_v(7), 0x44), "vshufps xmm9,xmm10,xmm7,0x44");
+    CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 0x20), "vperm2f128 ymm0,ymm1,ymm2,0x20");
+    CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(8), xw_v(9), xw_v(15), 0x31), "vperm2f128 ymm8,ymm9,ymm15,0x31");
+    CASE(6, 0, xw_x86_vop_rrri(c, XW_VINSERTF128, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 1), "vinsertf128 ymm0,ymm1,xmm2,0x1");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, xw_v(0), xw_v(1), xw_v(2), 0x44), "vshuff64x2 zmm0,zmm1,zmm2,0x44");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_YMM, xw_v(3), xw_v(4), xw_v(5), 0x1), "vshuff64x2 ymm3,ymm4,ymm5,0x1");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_ZMM, xw_v(2), xw_v(17), xw_v(17), 0x3), "valignq zmm2,zmm17,zmm17,0x3");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_ZMM, xw_v(31), xw_v(8), xw_v(8), 0xb), "valignd zmm31,zmm8,zmm8,0xb");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF32X4, XW_ZMM, xw_v(30), xw_v(18), xw_v(9), 0xee), "vshuff32x4 zmm30,zmm18,zmm9,0xee");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_ZMM, xw_v(0), xw_v(1), xw_v(2), 1), "vinsertf64x4 zmm0,zmm1,ymm2,0x1");
 
     // Two registers and an imm8 (no vvvv: 1111b), each length, registers 0-7, 8-15, 16-31.
     static const xw_insn rri[] = { XW_VPERMILPD_I, XW_VPERMILPS_I };
@@ -219,20 +219,20 @@ static void vector_register_cases(void)
                 const int d = pair[t][0], a = pair[t][1];
                 const uint8_t imm = k ? 0xb1 : 0x55;  // swaps each (re, im) pair
                 bool ev = !vex_ok((xw_vl)vl, d, a, 0);
-                CASE(ev ? 7 : 6, ev, xw_x86_vop_rri(c, rri[k], (xw_vl)vl, (xw_vreg)d, (xw_vreg)a, imm), "%s %s,%s,0x%x",
+                CASE(ev ? 7 : 6, ev, xw_x86_vop_rri(c, rri[k], (xw_vl)vl, xw_v(d), xw_v(a), imm), "%s %s,%s,0x%x",
                      mn(rri[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), imm);
             }
-    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_YMM, XW_V1, XW_V2, 0x5), "vpermilpd ymm1,ymm2,0x5");
-    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, XW_V8, XW_V9, 0xb1), "vpermilps xmm8,xmm9,0xb1");
+    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_YMM, xw_v(1), xw_v(2), 0x5), "vpermilpd ymm1,ymm2,0x5");
+    CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, xw_v(8), xw_v(9), 0xb1), "vpermilps xmm8,xmm9,0xb1");
 
     // Two-operand register forms.
-    CASE(4, 0, xw_x86_vop_rr(c, XW_VMOVAPD, XW_YMM, XW_V1, XW_V2), "vmovapd ymm1,ymm2");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, XW_V1, XW_V2), "vmovapd zmm1,zmm2");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVUPS, XW_XMM, XW_V31, XW_V15), "vmovups xmm31,xmm15");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPS, XW_ZMM, XW_V8, XW_V24), "vmovaps zmm8,zmm24");
-    CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_YMM, XW_V0, XW_V1), "vbroadcastsd ymm0,xmm1");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_ZMM, XW_V20, XW_V3), "vbroadcastsd zmm20,xmm3");
-    CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSS, XW_XMM, XW_V11, XW_V12), "vbroadcastss xmm11,xmm12");
+    CASE(4, 0, xw_x86_vop_rr(c, XW_VMOVAPD, XW_YMM, xw_v(1), xw_v(2)), "vmovapd ymm1,ymm2");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_v(2)), "vmovapd zmm1,zmm2");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVUPS, XW_XMM, xw_v(31), xw_v(15)), "vmovups xmm31,xmm15");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPS, XW_ZMM, xw_v(8), xw_v(24)), "vmovaps zmm8,zmm24");
+    CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_YMM, xw_v(0), xw_v(1)), "vbroadcastsd ymm0,xmm1");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_ZMM, xw_v(20), xw_v(3)), "vbroadcastsd zmm20,xmm3");
+    CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSS, XW_XMM, xw_v(11), xw_v(12)), "vbroadcastss xmm11,xmm12");
 }
 
 static void vector_memory_cases(void)
@@ -244,84 +244,84 @@ static void vector_memory_cases(void)
         for (size_t k = 0; k < sizeof vex_disps / sizeof *vex_disps; k++) {
             xw_mem m = xw_mem_at((xw_gpr)base, vex_disps[k]);
             int d = (base + (int)k) % 16, a = (base * 3 + (int)k) % 16;
-            CASE(4 + mem_len(m, 1), 0, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_YMM, (xw_vreg)d, (xw_vreg)a, m, xw_plain),
+            CASE(4 + mem_len(m, 1), 0, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_YMM, xw_v(d), xw_v(a), m, xw_plain),
                  "vfmadd231pd ymm%d,ymm%d,YMMWORD PTR %s", d, a, memtxt(m));
         }
         for (size_t k = 0; k < sizeof evex_disps / sizeof *evex_disps; k++) {
             xw_mem m = xw_mem_at((xw_gpr)base, evex_disps[k]);
             int d = (base * 2 + (int)k) % 32, a = (base + 16 + (int)k) % 32;
-            CASE(5 + mem_len(m, 64), 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, (xw_vreg)d, (xw_vreg)a, m, xw_plain),
+            CASE(5 + mem_len(m, 64), 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, xw_v(d), xw_v(a), m, xw_plain),
                  "vfmadd231pd zmm%d,zmm%d,ZMMWORD PTR %s", d, a, memtxt(m));
         }
     }
     // rsp/r12 bases take a SIB byte (no index).
-    CASE(5, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_at(XW_RSP, 0), xw_plain), "vmovupd ymm0,YMMWORD PTR [rsp]");
-    CASE(7, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_at(XW_R12, 0x40), xw_plain), "vmovupd ymm0,YMMWORD PTR [r12+0x40]");
-    CASE(8, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_at(XW_R12, 0x40), XW_V20, XW_K0), "vmovups ZMMWORD PTR [r12+0x40],zmm20");
+    CASE(5, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(0), xw_mem_at(XW_RSP, 0), xw_plain), "vmovupd ymm0,YMMWORD PTR [rsp]");
+    CASE(7, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(0), xw_mem_at(XW_R12, 0x40), xw_plain), "vmovupd ymm0,YMMWORD PTR [r12+0x40]");
+    CASE(8, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_at(XW_R12, 0x40), xw_v(20), XW_K0), "vmovups ZMMWORD PTR [r12+0x40],zmm20");
 
     // EVEX compressed disp8 boundaries: N is the vector for full rows, the element otherwise.
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x40), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x40]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x41), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x41]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x20), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x20]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x1fc0), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x1fc0]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x2000), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x2000]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, -0x2000), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi-0x2000]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, -0x2040), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi-0x2040]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V16, xw_mem_at(XW_RDI, 0x20), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x20]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V16, xw_mem_at(XW_RDI, 0x10), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x10]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V16, xw_mem_at(XW_RDI, 0xfe0), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0xfe0]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V16, xw_mem_at(XW_RDI, 0x1000), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x1000]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x10), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x10]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x8), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x8]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x7f0), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x7f0]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x800), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x800]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, XW_V1, xw_mem_at(XW_RBP, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rbp+0x0]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPS, XW_ZMM, XW_V1, xw_mem_at(XW_R13, 0), xw_plain), "vmovaps zmm1,ZMMWORD PTR [r13+0x0]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, XW_V1, xw_mem_at(XW_R12, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [r12]");
-    CASE(8, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, XW_V1, xw_mem_at(XW_RSP, 0x40), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x40]");
-    CASE(11, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, XW_V1, xw_mem_at(XW_RSP, 0x48), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x48]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x40), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x40]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x41), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x41]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x20), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x20]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x1fc0), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x1fc0]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x2000), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi+0x2000]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, -0x2000), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi-0x2000]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, -0x2040), xw_plain), "vmovupd zmm0,ZMMWORD PTR [rdi-0x2040]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(16), xw_mem_at(XW_RDI, 0x20), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x20]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(16), xw_mem_at(XW_RDI, 0x10), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x10]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(16), xw_mem_at(XW_RDI, 0xfe0), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0xfe0]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(16), xw_mem_at(XW_RDI, 0x1000), xw_plain), "vmovupd ymm16,YMMWORD PTR [rdi+0x1000]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x10), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x10]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x8), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x8]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x7f0), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x7f0]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x800), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x800]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RBP, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rbp+0x0]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPS, XW_ZMM, xw_v(1), xw_mem_at(XW_R13, 0), xw_plain), "vmovaps zmm1,ZMMWORD PTR [r13+0x0]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_R12, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [r12]");
+    CASE(8, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x40), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x40]");
+    CASE(11, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x48), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x48]");
     // Broadcasts (T1S): N is the element; VEX has no disp scaling.
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x8]");
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x3f8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x3f8]");
-    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x400), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x400]");
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, -0x400), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi-0x400]");
-    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x4), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x4]");
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V31, xw_mem_at(XW_R8, 0x10), xw_plain), "vbroadcastsd ymm31,QWORD PTR [r8+0x10]");
-    CASE(6, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V2, xw_mem_at(XW_RSI, 0x10), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x10]");
-    CASE(9, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V2, xw_mem_at(XW_RSI, 0x100), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x100]");
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x4), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x4]");
-    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x1fc), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x1fc]");
-    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x200), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x200]");
-    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, XW_V0, xw_mem_at(XW_RDI, 0x6), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x6]");
-    CASE(5, 0, xw_x86_vload(c, XW_VBROADCASTSS, XW_XMM, XW_V3, xw_mem_at(XW_RDX, 0), xw_plain), "vbroadcastss xmm3,DWORD PTR [rdx]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x8]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x3f8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x3f8]");
+    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x400), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x400]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, -0x400), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi-0x400]");
+    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x4), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x4]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, xw_v(31), xw_mem_at(XW_R8, 0x10), xw_plain), "vbroadcastsd ymm31,QWORD PTR [r8+0x10]");
+    CASE(6, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, xw_v(2), xw_mem_at(XW_RSI, 0x10), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x10]");
+    CASE(9, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, xw_v(2), xw_mem_at(XW_RSI, 0x100), xw_plain), "vbroadcastsd ymm2,QWORD PTR [rsi+0x100]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x4), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x4]");
+    CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x1fc), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x1fc]");
+    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x200), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x200]");
+    CASE(10, 1, xw_x86_vload(c, XW_VBROADCASTSS, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x6), xw_plain), "vbroadcastss zmm0,DWORD PTR [rdi+0x6]");
+    CASE(5, 0, xw_x86_vload(c, XW_VBROADCASTSS, XW_XMM, xw_v(3), xw_mem_at(XW_RDX, 0), xw_plain), "vbroadcastss xmm3,DWORD PTR [rdx]");
     // Scalar moves (T1S).
-    CASE(4, 0, xw_x86_vload(c, XW_VMOVSD, XW_XMM, XW_V0, xw_mem_at(XW_RDI, 0), xw_plain), "vmovsd xmm0,QWORD PTR [rdi]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x8), xw_plain), "vmovsd xmm16,QWORD PTR [rdi+0x8]");
-    CASE(10, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x4), xw_plain), "vmovsd xmm16,QWORD PTR [rdi+0x4]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVSS, XW_XMM, XW_V16, xw_mem_at(XW_RDI, 0x4), xw_plain), "vmovss xmm16,DWORD PTR [rdi+0x4]");
-    CASE(5, 0, xw_x86_vstore(c, XW_VMOVSD, XW_XMM, xw_mem_at(XW_R9, 0), XW_V9, XW_K0), "vmovsd QWORD PTR [r9],xmm9");
-    CASE(6, 1, xw_x86_vstore(c, XW_VMOVSD, XW_XMM, xw_mem_at(XW_RDI, 0), XW_V17, XW_K0), "vmovsd QWORD PTR [rdi],xmm17");
-    CASE(7, 1, xw_x86_vstore(c, XW_VMOVSS, XW_XMM, xw_mem_at(XW_RDI, 0x8), XW_V1, XW_K2), "vmovss DWORD PTR [rdi+0x8]{k2},xmm1");
-    CASE(6, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, XW_V1, xw_mem_at(XW_RDI, 0), K1Z), "vmovsd xmm1{k1}{z},QWORD PTR [rdi]");
+    CASE(4, 0, xw_x86_vload(c, XW_VMOVSD, XW_XMM, xw_v(0), xw_mem_at(XW_RDI, 0), xw_plain), "vmovsd xmm0,QWORD PTR [rdi]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x8), xw_plain), "vmovsd xmm16,QWORD PTR [rdi+0x8]");
+    CASE(10, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x4), xw_plain), "vmovsd xmm16,QWORD PTR [rdi+0x4]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVSS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x4), xw_plain), "vmovss xmm16,DWORD PTR [rdi+0x4]");
+    CASE(5, 0, xw_x86_vstore(c, XW_VMOVSD, XW_XMM, xw_mem_at(XW_R9, 0), xw_v(9), XW_K0), "vmovsd QWORD PTR [r9],xmm9");
+    CASE(6, 1, xw_x86_vstore(c, XW_VMOVSD, XW_XMM, xw_mem_at(XW_RDI, 0), xw_v(17), XW_K0), "vmovsd QWORD PTR [rdi],xmm17");
+    CASE(7, 1, xw_x86_vstore(c, XW_VMOVSS, XW_XMM, xw_mem_at(XW_RDI, 0x8), xw_v(1), XW_K2), "vmovss DWORD PTR [rdi+0x8]{k2},xmm1");
+    CASE(6, 1, xw_x86_vload(c, XW_VMOVSD, XW_XMM, xw_v(1), xw_mem_at(XW_RDI, 0), K1Z), "vmovsd xmm1{k1}{z},QWORD PTR [rdi]");
 
     // Masks and zeroing.
     for (int k = 1; k < 8; k++) {
         xw_evex e = { (xw_kreg)k, k & 1, false };
-        CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, (xw_vreg)(k * 4), xw_mem_at(XW_RSI, 0x40), e),
+        CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(k * 4), xw_mem_at(XW_RSI, 0x40), e),
              "vmovupd zmm%d{k%d}%s,ZMMWORD PTR [rsi+0x40]", k * 4, k, k & 1 ? "{z}" : "");
-        CASE(6, 1, xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDX, 0), (xw_vreg)(k * 4 + 1), (xw_kreg)k),
+        CASE(6, 1, xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDX, 0), xw_v(k * 4 + 1), (xw_kreg)k),
              "vmovupd ZMMWORD PTR [rdx]{k%d},zmm%d", k, k * 4 + 1);
-        CASE(6, 1, xw_x86_vop_rrm(c, XW_VADDPD, (xw_vl)(k % 3), XW_V1, XW_V2, xw_mem_at(XW_RDI, 0), e),
+        CASE(6, 1, xw_x86_vop_rrm(c, XW_VADDPD, (xw_vl)(k % 3), xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 0), e),
              "vaddpd %s{k%d}%s,%s,%s PTR [rdi]", vr((xw_vl)(k % 3), 1), k, k & 1 ? "{z}" : "", vr((xw_vl)(k % 3), 2), ptrname[k % 3]);
     }
-    CASE(6, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V3, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K2, true, false }),
+    CASE(6, 1, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(3), xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K2, true, false }),
          "vmovupd ymm3{k2}{z},YMMWORD PTR [rdi]");
-    CASE(6, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, XW_V3, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K7, false, false }),
+    CASE(6, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(3), xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K7, false, false }),
          "vmovups xmm3{k7},XMMWORD PTR [rdi]");
-    CASE(7, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, xw_mem_at(XW_RDI, 0x20), XW_V17, XW_K0), "vmovups YMMWORD PTR [rdi+0x20],ymm17");
-    CASE(4, 0, xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_K0), "vmovupd YMMWORD PTR [rdi],ymm1");
-    CASE(5, 0, xw_x86_vstore(c, XW_VMOVAPD, XW_YMM, xw_mem_at(XW_R10, 0), XW_V1, XW_K0), "vmovapd YMMWORD PTR [r10],ymm1");
-    CASE(6, 1, xw_x86_vstore(c, XW_VMOVAPS, XW_ZMM, xw_mem_at(XW_RAX, 0), XW_V1, XW_K3), "vmovaps ZMMWORD PTR [rax]{k3},zmm1");
+    CASE(7, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, xw_mem_at(XW_RDI, 0x20), xw_v(17), XW_K0), "vmovups YMMWORD PTR [rdi+0x20],ymm17");
+    CASE(4, 0, xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, xw_mem_at(XW_RDI, 0), xw_v(1), XW_K0), "vmovupd YMMWORD PTR [rdi],ymm1");
+    CASE(5, 0, xw_x86_vstore(c, XW_VMOVAPD, XW_YMM, xw_mem_at(XW_R10, 0), xw_v(1), XW_K0), "vmovapd YMMWORD PTR [r10],ymm1");
+    CASE(6, 1, xw_x86_vstore(c, XW_VMOVAPS, XW_ZMM, xw_mem_at(XW_RAX, 0), xw_v(1), XW_K3), "vmovaps ZMMWORD PTR [rax]{k3},zmm1");
 
     // Embedded broadcast {1toN}: N = vector / element; disp8 scaled by the element.
     static const struct { xw_insn op; xw_vl vl; const char *size, *n; } bc[] = {
@@ -335,18 +335,18 @@ static void vector_memory_cases(void)
     for (size_t k = 0; k < sizeof bc / sizeof *bc; k++) {
         xw_evex e = { XW_K0, false, true };
         int el = bc[k].size[0] == 'Q' ? 8 : 4;
-        CASE(7, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, XW_V1, XW_V2, xw_mem_at(XW_RDI, el), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
+        CASE(7, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, el), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
              mn(bc[k].op, true), vr(bc[k].vl, 1), vr(bc[k].vl, 2), bc[k].size, el, bc[k].n);
-        CASE(7, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, XW_V1, XW_V2, xw_mem_at(XW_RDI, el * 127), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
+        CASE(7, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, el * 127), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
              mn(bc[k].op, true), vr(bc[k].vl, 1), vr(bc[k].vl, 2), bc[k].size, el * 127, bc[k].n);
-        CASE(10, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, XW_V1, XW_V2, xw_mem_at(XW_RDI, el * 128), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
+        CASE(10, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, el * 128), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
              mn(bc[k].op, true), vr(bc[k].vl, 1), vr(bc[k].vl, 2), bc[k].size, el * 128, bc[k].n);
-        CASE(10, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, XW_V1, XW_V2, xw_mem_at(XW_RDI, el / 2), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
+        CASE(10, 1, xw_x86_vop_rrm(c, bc[k].op, bc[k].vl, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, el / 2), e), "%s %s,%s,%s PTR [rdi+0x%x]{%s}",
              mn(bc[k].op, true), vr(bc[k].vl, 1), vr(bc[k].vl, 2), bc[k].size, el / 2, bc[k].n);
     }
-    CASE(7, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 8), (xw_evex){ XW_K1, true, true }),
+    CASE(7, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 8), (xw_evex){ XW_K1, true, true }),
          "vfmadd231pd zmm1{k1}{z},zmm2,QWORD PTR [rdi+0x8]{1to8}");
-    CASE(8, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V31, XW_V16, xw_mem_at(XW_R12, -8), (xw_evex){ XW_K0, false, true }),
+    CASE(8, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, xw_v(31), xw_v(16), xw_mem_at(XW_R12, -8), (xw_evex){ XW_K0, false, true }),
          "vfmadd231pd zmm31,zmm16,QWORD PTR [r12-0x8]{1to8}");
 
     // kmovw k, r32: every mask and every GPR.
@@ -376,11 +376,11 @@ static void rip_cases(void)
     int32_t targets[] = { 0, here - 0x40, here + 0x10, here + 0x1000, 0x7000 };
     for (size_t k = 0; k < sizeof targets / sizeof *targets; k++) {
         int32_t t = targets[k];
-        RIP(8, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V0, xw_mem_rip(t), xw_plain), "vmovupd ymm0,YMMWORD PTR ", t, "");
-        RIP(9, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, XW_V9, xw_mem_rip(t), xw_plain), "vbroadcastsd ymm9,QWORD PTR ", t, "");
-        RIP(10, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, XW_V1, XW_V2, xw_mem_rip(t), (xw_evex){ XW_K0, false, true }),
+        RIP(8, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(0), xw_mem_rip(t), xw_plain), "vmovupd ymm0,YMMWORD PTR ", t, "");
+        RIP(9, 0, xw_x86_vload(c, XW_VBROADCASTSD, XW_YMM, xw_v(9), xw_mem_rip(t), xw_plain), "vbroadcastsd ymm9,QWORD PTR ", t, "");
+        RIP(10, 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, xw_v(1), xw_v(2), xw_mem_rip(t), (xw_evex){ XW_K0, false, true }),
             "vfmadd231pd zmm1,zmm2,QWORD PTR ", t, "{1to8}");
-        RIP(10, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_rip(t), XW_V30, XW_K1), "vmovups ZMMWORD PTR ", t, "{k1},zmm30");
+        RIP(10, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_rip(t), xw_v(30), XW_K1), "vmovups ZMMWORD PTR ", t, "{k1},zmm30");
         RIP(7, ANY, xw_x86_lea(c, XW_RAX, xw_mem_rip(t)), "lea rax,", t, "");
         RIP(7, ANY, xw_x86_prefetch(c, XW_PREFETCHT0, xw_mem_rip(t)), "prefetcht0 BYTE PTR ", t, "");
     }
@@ -507,13 +507,13 @@ static void check(int line, const char *what, bool ok)
 #define CHECK(cond) check(__LINE__, #cond, (cond))
 
 // Emitters for the room check: each must fail cleanly with any cap below its length.
-static void r_vex(xw_code *c) { xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, XW_V1, XW_V2, XW_V3); }
-static void r_evex(xw_code *c) { xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_R12, 0x1234), xw_plain); }
-static void r_rip(xw_code *c) { xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_rip(0x100), xw_plain); }
-static void r_store(xw_code *c) { xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDI, 0x1000), XW_V1, XW_K1); }
-static void r_rrri(xw_code *c) { xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V1, XW_V2, XW_V3, 0x20); }
-static void r_rri(xw_code *c) { xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, XW_V17, XW_V2, 0x55); }
-static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, XW_V1, XW_V2); }
+static void r_vex(xw_code *c) { xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)); }
+static void r_evex(xw_code *c) { xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, xw_v(1), xw_v(2), xw_mem_at(XW_R12, 0x1234), xw_plain); }
+static void r_rip(xw_code *c) { xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_mem_rip(0x100), xw_plain); }
+static void r_store(xw_code *c) { xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDI, 0x1000), xw_v(1), XW_K1); }
+static void r_rrri(xw_code *c) { xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0x20); }
+static void r_rri(xw_code *c) { xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, xw_v(17), xw_v(2), 0x55); }
+static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_v(2)); }
 static void r_kmov(xw_code *c) { xw_x86_kmovw(c, XW_K1, XW_R9); }
 static void r_movabs(xw_code *c) { xw_x86_mov_ri(c, XW_R9, INT64_MIN); }
 static void r_movrr(xw_code *c) { xw_x86_mov_rr(c, XW_R9, XW_RBP); }
@@ -529,33 +529,33 @@ static void r_data(xw_code *c) { (void)xw_x86_data(c, "abcdefgh", 8, 1); }
 static void error_cases(void)
 {
     // Impossible requests.
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_ZMM, XW_V1, XW_V2, XW_V3, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, XW_V1, XW_V2, XW_V16, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_XMM, XW_V1, XW_V2, XW_V3, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_XMM, XW_V1, xw_mem_at(XW_RDI, 0), xw_plain));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_at(XW_NOREG, 0), xw_plain));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_ZMM, xw_v(1), xw_v(2), xw_v(3), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(1), xw_v(2), xw_v(16), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_XMM, xw_v(1), xw_v(2), xw_v(3), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_XMM, xw_v(1), xw_mem_at(XW_RDI, 0), xw_plain));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_mem_at(XW_NOREG, 0), xw_plain));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RAX, xw_mem_at(XW_NOREG, 8)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RIP, xw_mem_at(XW_RAX, 8)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_alu_ri(c, (xw_alu)6, XW_RAX, 1));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, XW_V1, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, XW_V1, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, true, false }));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, XW_V1, XW_V2, xw_mem_at(XW_RDI, 0), (xw_evex){ (xw_kreg)8, false, false }));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, XW_ZMM, (xw_vreg)32, XW_V2, XW_V3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, (xw_vl)3, XW_V1, XW_V2, XW_V3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_INSN_COUNT, XW_YMM, XW_V1, XW_V2, XW_V3));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(1), xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, false, true }));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 0), (xw_evex){ XW_K0, true, false }));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VADDPD, XW_ZMM, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 0), (xw_evex){ (xw_kreg)8, false, false }));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, XW_ZMM, xw_v(32), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, (xw_vl)3, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_INSN_COUNT, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
     // An operation in the wrong operand form.
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VMOVUPD, XW_YMM, XW_V1, XW_V2, XW_V3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPD, XW_YMM, XW_V1, XW_V2, XW_V3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VFMADD231PD, XW_YMM, XW_V1, xw_mem_at(XW_RDI, 0), xw_plain));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vstore(c, XW_VBROADCASTSD, XW_YMM, xw_mem_at(XW_RDI, 0), XW_V1, XW_K0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rr(c, XW_VMOVSD, XW_XMM, XW_V1, XW_V2));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VADDPD, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPD, XW_YMM, XW_V1, XW_V2, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERMILPD_I, XW_YMM, XW_V1, XW_V2, XW_V3, 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VPERMILPS_I, XW_YMM, XW_V1, XW_V2, XW_V3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, (xw_vreg)32, XW_V2, 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VFMADD231PD, XW_YMM, xw_v(1), xw_mem_at(XW_RDI, 0), xw_plain));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vstore(c, XW_VBROADCASTSD, XW_YMM, xw_mem_at(XW_RDI, 0), xw_v(1), XW_K0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rr(c, XW_VMOVSD, XW_XMM, xw_v(1), xw_v(2)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VADDPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPD, XW_YMM, xw_v(1), xw_v(2), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERMILPD_I, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VPERMILPS_I, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, xw_v(32), xw_v(2), 0));
     // GPR operands out of range.
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_push(c, XW_RIP));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_pop(c, XW_NOREG));
@@ -567,10 +567,10 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_prefetch(c, (xw_prefetch)4, xw_mem_at(XW_RDI, 0)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_jcc_to(c, (xw_cond)5, 0));
     EXPECT_ERR(XW_ERR_ENCODE, (void)xw_x86_data(c, "x", 1, 3));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, XW_V1, xw_mem_rip(INT32_MIN), xw_plain));  // rel32 overflow
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_mem_rip(INT32_MIN), xw_plain));  // rel32 overflow
     // No room: nothing written, NOMEM; the first error sticks over later calls.
     EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 4, (void)xw_x86_data(c, "abcdefgh", 8, 1));
-    EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 4, xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, XW_V1, XW_V2, XW_V3), xw_x86_ret(c));
+    EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 4, xw_x86_vop_rrr(c, XW_VFMADD231PD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)), xw_x86_ret(c));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_push(c, XW_RIP), xw_x86_ret(c), e_.cap = 0, xw_x86_ret(c));
     EXPECT_ERR(XW_ERR_NOMEM, e_.cap = 0, xw_x86_ret(c), xw_x86_push(c, XW_RIP), xw_x86_ret(c));
 
@@ -679,20 +679,20 @@ static void prepared_cases(void)
                                         memset(b2, 0xAA, sizeof b2);
                                         switch (form) {
                                         case XW_VP_RRR:
-                                            xw_x86_vp_rrr(&x, &pr, r, s1, s2);
-                                            xw_x86_vop_rrr(&y, (xw_insn)op, (xw_vl)vl, (xw_vreg)r, (xw_vreg)s1, (xw_vreg)s2);
+                                            xw_x86_vp_rrr(&x, &pr, xw_v(r), xw_v(s1), xw_v(s2));
+                                            xw_x86_vop_rrr(&y, (xw_insn)op, (xw_vl)vl, xw_v(r), xw_v(s1), xw_v(s2));
                                             break;
                                         case XW_VP_RRM:
-                                            xw_x86_vp_rrm(&x, &pr, r, s1, base, d);
-                                            xw_x86_vop_rrm(&y, (xw_insn)op, (xw_vl)vl, (xw_vreg)r, (xw_vreg)s1, xw_mem_at(base, d), e);
+                                            xw_x86_vp_rrm(&x, &pr, xw_v(r), xw_v(s1), base, d);
+                                            xw_x86_vop_rrm(&y, (xw_insn)op, (xw_vl)vl, xw_v(r), xw_v(s1), xw_mem_at(base, d), e);
                                             break;
                                         case XW_VP_LOAD:
-                                            xw_x86_vp_load(&x, &pr, r, base, d);
-                                            xw_x86_vload(&y, (xw_insn)op, (xw_vl)vl, (xw_vreg)r, xw_mem_at(base, d), e);
+                                            xw_x86_vp_load(&x, &pr, xw_v(r), base, d);
+                                            xw_x86_vload(&y, (xw_insn)op, (xw_vl)vl, xw_v(r), xw_mem_at(base, d), e);
                                             break;
                                         default:
-                                            xw_x86_vp_store(&x, &pr, base, d, r);
-                                            xw_x86_vstore(&y, (xw_insn)op, (xw_vl)vl, xw_mem_at(base, d), (xw_vreg)r, e.mask);
+                                            xw_x86_vp_store(&x, &pr, base, d, xw_v(r));
+                                            xw_x86_vstore(&y, (xw_insn)op, (xw_vl)vl, xw_mem_at(base, d), xw_v(r), e.mask);
                                             break;
                                         }
                                         n++;
@@ -710,10 +710,10 @@ static void prepared_cases(void)
     const xw_vprep rr = xw_x86_vprep(XW_VP_RRR, XW_VADDPD, XW_YMM, xw_plain);
     for (int k = 0; k < 4; k++) {
         xw_code x = { b1, sizeof b1, 0, XW_OK };
-        if (k == 0) xw_x86_vp_store(&x, &ld, XW_RAX, 0, 1);
-        if (k == 1) xw_x86_vp_rrm(&x, &ld, 1, 2, XW_RAX, 0);
-        if (k == 2) xw_x86_vp_rrr(&x, &ld, 1, 2, 3);
-        if (k == 3) xw_x86_vp_load(&x, &rr, 1, XW_RAX, 0);
+        if (k == 0) xw_x86_vp_store(&x, &ld, XW_RAX, 0, xw_v(1));
+        if (k == 1) xw_x86_vp_rrm(&x, &ld, xw_v(1), xw_v(2), XW_RAX, 0);
+        if (k == 2) xw_x86_vp_rrr(&x, &ld, xw_v(1), xw_v(2), xw_v(3));
+        if (k == 3) xw_x86_vp_load(&x, &rr, xw_v(1), XW_RAX, 0);
         n++;
         if (x.len != 0 || x.err != XW_ERR_ENCODE) {
             bad++;
