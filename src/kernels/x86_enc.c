@@ -109,27 +109,47 @@ HOT void commit(xw_code *c, uint8_t *start, uint8_t *end, const uint8_t *stage, 
 }
 
 // ---- Vector instructions.
-// The decisions that depend on the row, the length and the decorations, and the prefix words
-// with them set.
+// The decisions that depend on the row, the length and the decorations (e is normalized for the
+// form: stores keep the mask only, register forms nothing). Returns the row, NULL when invalid.
+HOT const row_info *pcheck(xw_vprep *p, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex *e)
+{
+    if (form != XW_VP_RRM && form != XW_VP_LOAD)
+        *e = (xw_evex){ form == XW_VP_STORE ? e->mask : XW_K0, false, false };
+    *p = (xw_vprep){ .form = (uint8_t)form };
+    if ((unsigned)form > XW_VP_RR || (unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM) return NULL;
+    const row_info *r = &rows[op];
+    if (!(takes[form] >> r->form & 1)) return NULL;
+    const bool plain = e->mask == XW_K0 && !e->zeroing && !e->bcst;
+    p->vex = plain && (r->vex_vl >> vl & 1);
+    p->evex_ok = (r->evex_vl >> vl & 1) && (unsigned)e->mask <= 7 && !(e->zeroing && e->mask == XW_K0)
+                 && !(e->bcst && r->sh_bcst == 0xFF);  // {z} needs a mask; {1toN}: FV rows only
+    return r;
+}
+
+// The prefix words with the length and decorations set. Stores use the MR opcode, opcode | 1
+// (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r).
+HOT void pvex(xw_vprep *p, const row_info *r, xw_vl vl, bool store)
+{
+    p->c5 = r->c5;
+    p->vex2 = (r->vex2 | (uint32_t)store << 16) ^ (uint32_t)vl << 10;
+    p->vex3 = (r->vex3 | (uint32_t)store << 24) ^ (uint32_t)vl << 18;
+}
+
+HOT void pevex(xw_vprep *p, const row_info *r, xw_vl vl, xw_evex e, bool store)
+{
+    const uint32_t p2 = (uint32_t)e.zeroing << 7 | (uint32_t)vl << 5 | (uint32_t)e.bcst << 4 | (uint32_t)e.mask;
+    p->evex = (r->evex | (uint64_t)store << 32) ^ (uint64_t)p2 << 24;
+    p->sh = (uint8_t)(e.bcst ? r->sh_bcst : r->sh + (r->sh_vl ? (unsigned)vl : 0));
+}
+
 HOT xw_vprep prep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e)
 {
-    const bool store = form == XW_VP_STORE;
-    if (form != XW_VP_RRM && form != XW_VP_LOAD) e = (xw_evex){ store ? e.mask : XW_K0, false, false };
-    xw_vprep p = { .form = (uint8_t)form };
-    if ((unsigned)form > XW_VP_RR || (unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM) return p;
-    const row_info *r = &rows[op];
-    if (!(takes[form] >> r->form & 1)) return p;
-    const bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
-    p.vex = plain && (r->vex_vl >> vl & 1);
-    p.evex_ok = (r->evex_vl >> vl & 1) && (unsigned)e.mask <= 7 && !(e.zeroing && e.mask == XW_K0)
-                && !(e.bcst && r->sh_bcst == 0xFF);  // {z} needs a mask; {1toN}: FV rows only
-    p.c5 = r->c5;
-    // Stores use the MR opcode, opcode | 1 (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r).
-    p.vex2 = (r->vex2 | (uint32_t)store << 16) ^ (uint32_t)vl << 10;
-    p.vex3 = (r->vex3 | (uint32_t)store << 24) ^ (uint32_t)vl << 18;
-    const uint32_t p2 = (uint32_t)e.zeroing << 7 | (uint32_t)vl << 5 | (uint32_t)e.bcst << 4 | (uint32_t)e.mask;
-    p.evex = (r->evex | (uint64_t)store << 32) ^ (uint64_t)p2 << 24;
-    p.sh = (uint8_t)(e.bcst ? r->sh_bcst : r->sh + (r->sh_vl ? (unsigned)vl : 0));
+    xw_vprep p;
+    const row_info *r = pcheck(&p, form, op, vl, &e);
+    if (r) {
+        pvex(&p, r, vl, form == XW_VP_STORE);
+        pevex(&p, r, vl, e, form == XW_VP_STORE);
+    }
     return p;
 }
 
@@ -145,82 +165,133 @@ HOT uint8_t *evex_at(uint8_t *o, const xw_vprep *p, unsigned reg, unsigned vvvv,
     return xw_x86_le(o, p->evex ^ regs, 5);
 }
 
-// One vector instruction: reg is ModRM.reg, vvvv the extra source (0 when none: 1111b), the
-// r/m operand register rm (m NULL) or memory; imm < 0: none. VEX when the preparation and the
-// registers allow it, else EVEX, whose X extends a register rm to 5 bits.
+// Writes one vector instruction at o: reg is ModRM.reg, vvvv the extra source (0 when none:
+// 1111b), the r/m operand register rm (m NULL) or memory; imm < 0: none. VEX or EVEX, whose X
+// extends a register rm to 5 bits; a memory base's bit 3 is B (RIP, 16, has none).
+HOT uint8_t *vwrite(uint8_t *o, const xw_vprep *p, bool vex, unsigned reg, unsigned vvvv, unsigned rm,
+                    const xw_mem *m, int imm)
+{
+    const unsigned b = m ? (unsigned)m->base : rm, x = rm >> 1;
+    o = vex ? xw_x86_vex_at(o, p, reg, vvvv, x, b) : evex_at(o, p, reg, vvvv, x, b);
+    o = xw_x86_modrm_at(o, reg, rm, m, vex ? 0 : p->sh);
+    if (imm >= 0) *o++ = (uint8_t)imm;
+    return o;
+}
+
+// VEX when the preparation and the registers allow it, else EVEX when they allow that.
+HOT bool vvalid(const xw_vprep *p, xw_vp_form form, unsigned regs, bool *vex)
+{
+    *vex = p->vex && regs < 16;
+    return p->form == form && (*vex || (p->evex_ok && regs < 32));
+}
+
+// One vector instruction, checked (rm is 0 with memory).
 HOT void vinsn(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, unsigned rm,
                const xw_mem *m, int imm)
 {
+    bool vex;
     if (c->err) return;
-    if (m) rm = 0;
-    const unsigned regs = reg | vvvv | rm;
-    const bool vex = p->vex && regs < 16;
-    if (p->form != form || !(vex || (p->evex_ok && regs < 32)) || (m && !mem_ok(m))) {
-        fail(c, XW_ERR_ENCODE);
-        return;
-    }
+    if (!vvalid(p, form, reg | vvvv | rm, &vex) || (m && !mem_ok(m))) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
     uint8_t *const start = ib_start(c, stage, m && m->base == XW_RIP);
-    const unsigned b = m ? (unsigned)m->base : rm, x = rm >> 1;  // (RIP, 16, has no bit 3)
-    uint8_t *o = vex ? xw_x86_vex_at(start, p, reg, vvvv, x, b) : evex_at(start, p, reg, vvvv, x, b);
-    o = xw_x86_modrm_at(o, reg, rm, m, vex ? 0 : p->sh);
-    if (imm >= 0) *o++ = (uint8_t)imm;
-    commit(c, start, o, stage, m, imm >= 0);
+    commit(c, start, vwrite(start, p, vex, reg, vvvv, rm, m, imm), stage, m, imm >= 0);
+}
+
+// The common case of vinsn, written in place: no error, valid operands, memory at a GPR base,
+// room for any instruction. What it declines (having touched nothing) goes to vinsn out of line
+// (the two functions below), which also reports errors: the emitters stay leaf code.
+HOT bool vfast(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, unsigned rm,
+               const xw_mem *m, int imm)
+{
+    bool vex;
+    if (c->err || !vvalid(p, form, reg | vvvv | rm, &vex) || (m && !gpr_ok(m->base)) || !room(c, IB_MAX))
+        return false;
+    c->len = (size_t)(vwrite(c->buf + c->len, p, vex, reg, vvvv, rm, m, imm) - c->buf);
+    return true;
+}
+
+static __attribute__((noinline)) void vslow_prepared(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg,
+                                                     unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
+{
+    vinsn(c, p, form, reg, vvvv, rm, m, imm);
+}
+
+// (Prepared again here: passing the preparation would keep it on the emitter's stack.)
+static __attribute__((noinline)) void vslow(xw_code *c, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e,
+                                            unsigned reg, unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
+{
+    const xw_vprep p = prep(form, op, vl, e);
+    vinsn(c, &p, form, reg, vvvv, rm, m, imm);
+}
+
+// An emitter's instruction: prepared as xw_x86_vprep would, but in the common case building
+// only the prefix word it uses (fewer live registers).
+HOT void vemit(xw_code *c, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e, unsigned reg, unsigned vvvv,
+               unsigned rm, const xw_mem *m, int imm)
+{
+    xw_vprep p;
+    xw_evex en = e;
+    const row_info *r = pcheck(&p, form, op, vl, &en);
+    const unsigned regs = reg | vvvv | (m ? 0 : rm);
+    bool vex;
+    if (r && !c->err && vvalid(&p, form, regs, &vex) && (!m || gpr_ok(m->base)) && room(c, IB_MAX)) {
+        if (vex)
+            pvex(&p, r, vl, form == XW_VP_STORE);
+        else
+            pevex(&p, r, vl, en, form == XW_VP_STORE);
+        c->len = (size_t)(vwrite(c->buf + c->len, &p, vex, reg, vvvv, m ? 0 : rm, m, imm) - c->buf);
+        return;
+    }
+    vslow(c, form, op, vl, e, reg, vvvv, rm, m, imm);
 }
 
 void xw_x86_vp_emit_rrr(xw_code *c, const xw_vprep *p, xw_vreg dst, xw_vreg s1, xw_vreg s2)
 {
-    vinsn(c, p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1);
+    if (!vfast(c, p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1))
+        vslow_prepared(c, p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1);
 }
 
 void xw_x86_vp_emit_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, xw_vreg reg, xw_vreg vvvv, xw_gpr base,
                         int32_t disp)
 {
     const xw_mem m = xw_mem_at(base, disp);
-    vinsn(c, p, form, reg.n, vvvv.n, 0, &m, -1);
+    if (!vfast(c, p, form, reg.n, vvvv.n, 0, &m, -1)) vslow_prepared(c, p, form, reg.n, vvvv.n, 0, &m, -1);
 }
 
 void xw_x86_vop_rrr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
 {
-    const xw_vprep p = prep(XW_VP_RRR, op, vl, xw_plain);
-    vinsn(c, &p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1);
+    vemit(c, XW_VP_RRR, op, vl, xw_plain, dst.n, s1.n, s2.n, NULL, -1);
 }
 
 void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
 {
-    const xw_vprep p = prep(XW_VP_RRM, op, vl, e);
-    vinsn(c, &p, XW_VP_RRM, dst.n, s1.n, 0, &m, -1);
+    vemit(c, XW_VP_RRM, op, vl, e, dst.n, s1.n, 0, &m, -1);
 }
 
 void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
 {
-    const xw_vprep p = prep(XW_VP_RRRI, op, vl, xw_plain);
-    vinsn(c, &p, XW_VP_RRRI, dst.n, s1.n, s2.n, NULL, imm);
+    vemit(c, XW_VP_RRRI, op, vl, xw_plain, dst.n, s1.n, s2.n, NULL, imm);
 }
 
 void xw_x86_vop_rri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm)
 {
-    const xw_vprep p = prep(XW_VP_RRI, op, vl, xw_plain);
-    vinsn(c, &p, XW_VP_RRI, dst.n, 0, src.n, NULL, imm);
+    vemit(c, XW_VP_RRI, op, vl, xw_plain, dst.n, 0, src.n, NULL, imm);
 }
 
 void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
 {
-    const xw_vprep p = prep(XW_VP_RR, op, vl, xw_plain);
-    vinsn(c, &p, XW_VP_RR, dst.n, 0, src.n, NULL, -1);
+    vemit(c, XW_VP_RR, op, vl, xw_plain, dst.n, 0, src.n, NULL, -1);
 }
 
 void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
 {
-    const xw_vprep p = prep(XW_VP_LOAD, op, vl, e);
-    vinsn(c, &p, XW_VP_LOAD, dst.n, 0, 0, &m, -1);
+    vemit(c, XW_VP_LOAD, op, vl, e, dst.n, 0, 0, &m, -1);
 }
 
 // Merge-masking only: a store has no {z}.
 void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
 {
-    const xw_vprep p = prep(XW_VP_STORE, op, vl, (xw_evex){ mask, false, false });
-    vinsn(c, &p, XW_VP_STORE, src.n, 0, 0, &m, -1);
+    vemit(c, XW_VP_STORE, op, vl, (xw_evex){ mask, false, false }, src.n, 0, 0, &m, -1);
 }
 
 // KMOVW k1, r32: VEX.L0.0F.W0 92 /r (needs only AVX512F).
