@@ -215,8 +215,8 @@ static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t
 {
     const size_t per = (size_t)(t->mb + t->nbc + t->mb * t->nbc);
     const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
-    return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
-           && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
+    return t->direct && xw_x86_vp_room(g->c, most) && a.base.n < 16
+           && b.base.n < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj + (t->nbc - t->nb) * g->I->es <= INT32_MAX;
 }

@@ -72,8 +72,9 @@ static const uint8_t takes[] = {
 
 static bool fits8(int64_t v) { return v >= INT8_MIN && v <= INT8_MAX; }
 static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-static bool gpr_ok(xw_gpr r) { return (unsigned)r < 16; }
-static bool mem_ok(const xw_mem *m) { return gpr_ok(m->base) || m->base == XW_RIP; }
+static bool gpr_ok(xw_gpr r) { return r.n < 16; }
+static bool is_rip(const xw_mem *m) { return m && m->base.n == XW_RIP.n; }
+static bool mem_ok(const xw_mem *m) { return gpr_ok(m->base) || is_rip(m); }
 static bool room(const xw_code *c, size_t n) { return c->len <= c->cap && c->cap - c->len >= n; }
 
 static void fail(xw_code *c, xw_status s)
@@ -98,7 +99,7 @@ HOT void commit(xw_code *c, uint8_t *start, uint8_t *end, const uint8_t *stage, 
     const size_t n = (size_t)(end - start);
     if (start == stage) {
         if (!room(c, n)) { fail(c, XW_ERR_NOMEM); return; }
-        if (m && m->base == XW_RIP) {
+        if (is_rip(m)) {
             const int64_t rel = (int64_t)m->disp - (int64_t)(c->len + n);
             if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
             xw_x86_le(end - tail - 4, (uint32_t)rel, 4);
@@ -171,7 +172,7 @@ HOT uint8_t *evex_at(uint8_t *o, const xw_vprep *p, unsigned reg, unsigned vvvv,
 HOT uint8_t *vwrite(uint8_t *o, const xw_vprep *p, bool vex, unsigned reg, unsigned vvvv, unsigned rm,
                     const xw_mem *m, int imm)
 {
-    const unsigned b = m ? (unsigned)m->base : rm, x = rm >> 1;
+    const unsigned b = m ? m->base.n : rm, x = rm >> 1;
     o = vex ? xw_x86_vex_at(o, p, reg, vvvv, x, b) : evex_at(o, p, reg, vvvv, x, b);
     o = xw_x86_modrm_at(o, reg, rm, m, vex ? 0 : p->sh);
     if (imm >= 0) *o++ = (uint8_t)imm;
@@ -193,7 +194,7 @@ HOT void vinsn(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, uns
     if (c->err) return;
     if (!vvalid(p, form, reg | vvvv | rm, &vex) || (m && !mem_ok(m))) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
-    uint8_t *const start = ib_start(c, stage, m && m->base == XW_RIP);
+    uint8_t *const start = ib_start(c, stage, is_rip(m));
     commit(c, start, vwrite(start, p, vex, reg, vvvv, rm, m, imm), stage, m, imm >= 0);
 }
 
@@ -302,8 +303,8 @@ void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src)
     if ((unsigned)dst > 7 || !gpr_ok(src)) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
     uint8_t *const start = ib_start(c, stage, false);
-    uint8_t *o = xw_x86_vex_at(start, &kmovw, (unsigned)dst, 0, 0, (unsigned)src);
-    o = xw_x86_modrm_at(o, (unsigned)dst, (unsigned)src, NULL, 0);
+    uint8_t *o = xw_x86_vex_at(start, &kmovw, (unsigned)dst, 0, 0, src.n);
+    o = xw_x86_modrm_at(o, (unsigned)dst, src.n, NULL, 0);
     commit(c, start, o, stage, NULL, 0);
 }
 
@@ -326,13 +327,13 @@ HOT void gpr(xw_code *c, unsigned w, unsigned op, unsigned reg, xw_gpr rm, const
     if (c->err) return;
     if (reg > 15 || (m ? !mem_ok(m) : !gpr_ok(rm))) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
-    uint8_t *const start = ib_start(c, stage, m && m->base == XW_RIP);
+    uint8_t *const start = ib_start(c, stage, is_rip(m));
     uint8_t *o = start;
-    const unsigned b = m ? (unsigned)m->base : (unsigned)rm, rex = w << 3 | (reg & 8) >> 1 | (b & 8) >> 3;
+    const unsigned b = m ? m->base.n : rm.n, rex = w << 3 | (reg & 8) >> 1 | (b & 8) >> 3;
     if (rex) *o++ = (uint8_t)(0x40 | rex);
     if (op > 0xFF) *o++ = (uint8_t)(op >> 8);
     *o++ = (uint8_t)op;
-    o = xw_x86_modrm_at(o, reg, (unsigned)rm, m, 0);
+    o = xw_x86_modrm_at(o, reg, rm.n, m, 0);
     o = xw_x86_le(o, (uint32_t)imm, imm_bytes);
     commit(c, start, o, stage, m, imm_bytes);
 }
@@ -345,9 +346,9 @@ HOT void gpr_oreg(xw_code *c, unsigned w, unsigned op, xw_gpr r, unsigned imm_by
     uint8_t stage[IB_MAX];
     uint8_t *const start = ib_start(c, stage, false);
     uint8_t *o = start;
-    const unsigned rex = w << 3 | ((unsigned)r & 8) >> 3;
+    const unsigned rex = w << 3 | (r.n & 8) >> 3;
     if (rex) *o++ = (uint8_t)(0x40 | rex);
-    *o++ = (uint8_t)(op + (r & 7));
+    *o++ = (uint8_t)(op + (r.n & 7));
     commit(c, start, xw_x86_le(o, imm, imm_bytes), stage, NULL, 0);
 }
 
@@ -363,8 +364,8 @@ void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm)
         gpr_oreg(c, 1, 0xB8, dst, 8, (uint64_t)imm);
 }
 
-void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr(c, 1, 0x89, (unsigned)src, dst, NULL, 0, 0); }
-void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr(c, 1, 0x8D, (unsigned)dst, XW_RAX, &m, 0, 0); }
+void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr(c, 1, 0x89, src.n, dst, NULL, 0, 0); }
+void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr(c, 1, 0x8D, dst.n, XW_RAX, &m, 0, 0); }
 
 // ALU group 1 (81 /ext imm32, 83 /ext imm8 sign-extended): the ModRM.reg extension of each.
 void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm)

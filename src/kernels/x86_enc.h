@@ -7,15 +7,34 @@
 
 #include "kernels.h"
 
-typedef enum {
-    XW_RAX = 0, XW_RCX, XW_RDX, XW_RBX, XW_RSP, XW_RBP, XW_RSI, XW_RDI,
-    XW_R8, XW_R9, XW_R10, XW_R11, XW_R12, XW_R13, XW_R14, XW_R15,
-    XW_RIP = 16,   // only as a memory base: [rip + disp32]
-    XW_NOREG = 17, // no register (a role the generator does not use)
+// Registers are one-member structs, not integers: a vector register where a GPR goes (a
+// swapped register and base), or a count or a displacement where either goes, does not compile.
+// A general-purpose register, rax-r15 as 0-15; XW_RIP only as a memory base ([rip + disp32]);
+// XW_NOREG none (a role the generator does not use).
+typedef struct {
+    unsigned n;
 } xw_gpr;
+static inline xw_gpr xw_r(unsigned n) { return (xw_gpr){ n }; }
+#define XW_RAX ((xw_gpr){ 0 })
+#define XW_RCX ((xw_gpr){ 1 })
+#define XW_RDX ((xw_gpr){ 2 })
+#define XW_RBX ((xw_gpr){ 3 })
+#define XW_RSP ((xw_gpr){ 4 })
+#define XW_RBP ((xw_gpr){ 5 })
+#define XW_RSI ((xw_gpr){ 6 })
+#define XW_RDI ((xw_gpr){ 7 })
+#define XW_R8 ((xw_gpr){ 8 })
+#define XW_R9 ((xw_gpr){ 9 })
+#define XW_R10 ((xw_gpr){ 10 })
+#define XW_R11 ((xw_gpr){ 11 })
+#define XW_R12 ((xw_gpr){ 12 })
+#define XW_R13 ((xw_gpr){ 13 })
+#define XW_R14 ((xw_gpr){ 14 })
+#define XW_R15 ((xw_gpr){ 15 })
+#define XW_RIP ((xw_gpr){ 16 })
+#define XW_NOREG ((xw_gpr){ 17 })
 
-// A vector register, xmm/ymm/zmm 0-31. A struct, not an integer: a GPR, a count or a swapped
-// register and base in its place do not compile.
+// A vector register, xmm/ymm/zmm 0-31.
 typedef struct {
     unsigned n;
 } xw_vreg;
@@ -128,11 +147,11 @@ XW_X86_INLINE uint8_t *xw_x86_modrm_at(uint8_t *o, unsigned reg, unsigned rm, co
         return o;
     }
     const int32_t d = m->disp;
-    if (m->base == XW_RIP) {
+    if (m->base.n == XW_RIP.n) {
         *o++ = (uint8_t)(reg | 5);
         return xw_x86_le(o, (uint32_t)d, 4);
     }
-    const unsigned b = (unsigned)m->base & 7;
+    const unsigned b = m->base.n & 7;
     const bool d8 = (d & ((1 << sh) - 1)) == 0 && d >> sh >= INT8_MIN && d >> sh <= INT8_MAX;
     const unsigned mod = d == 0 && b != 5 ? 0x00 : d8 ? 0x40 : 0x80;
     *o++ = (uint8_t)(mod | reg | b);
@@ -163,9 +182,9 @@ XW_X86_INLINE uint8_t *xw_x86_vex_rrr_at(uint8_t *o, const xw_vprep *p, xw_vreg 
 XW_X86_INLINE uint8_t *xw_x86_vex_mem_at(uint8_t *o, const xw_vprep *p, xw_vreg reg, xw_vreg vvvv, xw_gpr base,
                                           int32_t disp)
 {
-    if ((unsigned)base > 15) __builtin_unreachable();  // (so the RIP case is compiled out)
+    if (base.n > 15) __builtin_unreachable();  // (so the RIP case is compiled out)
     const xw_mem m = xw_mem_at(base, disp);
-    o = xw_x86_vex_at(o, p, reg.n, vvvv.n, 0, (unsigned)base);
+    o = xw_x86_vex_at(o, p, reg.n, vvvv.n, 0, base.n);
     return xw_x86_modrm_at(o, reg.n, 0, &m, 0);
 }
 
@@ -187,7 +206,7 @@ static inline void xw_x86_vp_rrr(xw_code *c, const xw_vprep *p, xw_vreg dst, xw_
 static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, xw_vreg reg, xw_vreg vvvv,
                                  xw_gpr base, int32_t disp)
 {
-    if (p->form == form && p->vex && (reg.n | vvvv.n) < 16 && (unsigned)base < 16 && xw_x86_vp_room(c, 16))
+    if (p->form == form && p->vex && (reg.n | vvvv.n) < 16 && base.n < 16 && xw_x86_vp_room(c, 16))
         c->len = (size_t)(xw_x86_vex_mem_at(c->buf + c->len, p, reg, vvvv, base, disp) - c->buf);
     else
         xw_x86_vp_emit_mem(c, p, form, reg, vvvv, base, disp);

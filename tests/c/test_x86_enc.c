@@ -127,8 +127,8 @@ static const char *hex(int64_t v)  // objdump's "+0x10" / "-0x10"
 static const char *memtxt(xw_mem m)
 {
     char *s = ring();
-    int n = snprintf(s, 96, "[%s", g64[m.base]);
-    if (m.disp != 0 || (m.base & 7) == 5) n += snprintf(s + n, 96 - (size_t)n, "%s", hex(m.disp));
+    int n = snprintf(s, 96, "[%s", g64[m.base.n]);
+    if (m.disp != 0 || (m.base.n & 7) == 5) n += snprintf(s + n, 96 - (size_t)n, "%s", hex(m.disp));
     snprintf(s + n, 96 - (size_t)n, "]");
     return s;
 }
@@ -136,8 +136,8 @@ static const char *memtxt(xw_mem m)
 // Bytes of ModRM + SIB + disp the shortest encoding takes for m (disp8 scaled by n).
 static int mem_len(xw_mem m, int n)
 {
-    bool sib = (m.base & 7) == 4;
-    int d = (m.disp == 0 && (m.base & 7) != 5) ? 0 : (m.disp % n == 0 && m.disp / n >= -128 && m.disp / n <= 127) ? 1 : 4;
+    bool sib = (m.base.n & 7) == 4;
+    int d = (m.disp == 0 && (m.base.n & 7) != 5) ? 0 : (m.disp % n == 0 && m.disp / n >= -128 && m.disp / n <= 127) ? 1 : 4;
     return 1 + sib + d;
 }
 
@@ -242,13 +242,13 @@ static void vector_memory_cases(void)
     // Every base register, VEX (ymm) and EVEX (zmm, N = 64) displacement sizes.
     for (int base = 0; base < 16; base++) {
         for (size_t k = 0; k < sizeof vex_disps / sizeof *vex_disps; k++) {
-            xw_mem m = xw_mem_at((xw_gpr)base, vex_disps[k]);
+            xw_mem m = xw_mem_at(xw_r(base), vex_disps[k]);
             int d = (base + (int)k) % 16, a = (base * 3 + (int)k) % 16;
             CASE(4 + mem_len(m, 1), 0, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_YMM, xw_v(d), xw_v(a), m, xw_plain),
                  "vfmadd231pd ymm%d,ymm%d,YMMWORD PTR %s", d, a, memtxt(m));
         }
         for (size_t k = 0; k < sizeof evex_disps / sizeof *evex_disps; k++) {
-            xw_mem m = xw_mem_at((xw_gpr)base, evex_disps[k]);
+            xw_mem m = xw_mem_at(xw_r(base), evex_disps[k]);
             int d = (base * 2 + (int)k) % 32, a = (base + 16 + (int)k) % 32;
             CASE(5 + mem_len(m, 64), 1, xw_x86_vop_rrm(c, XW_VFMADD231PD, XW_ZMM, xw_v(d), xw_v(a), m, xw_plain),
                  "vfmadd231pd zmm%d,zmm%d,ZMMWORD PTR %s", d, a, memtxt(m));
@@ -351,9 +351,9 @@ static void vector_memory_cases(void)
 
     // kmovw k, r32: every mask and every GPR.
     for (int i = 0; i < 16; i++)
-        CASE(i < 8 ? 4 : 5, 0, xw_x86_kmovw(c, (xw_kreg)(i % 8), (xw_gpr)i), "kmovw k%d,%s", i % 8, g32[i]);
+        CASE(i < 8 ? 4 : 5, 0, xw_x86_kmovw(c, (xw_kreg)(i % 8), xw_r(i)), "kmovw k%d,%s", i % 8, g32[i]);
     for (int k = 0; k < 8; k++)
-        CASE(0, 0, xw_x86_kmovw(c, (xw_kreg)k, (xw_gpr)(15 - k)), "kmovw k%d,%s", k, g32[15 - k]);
+        CASE(0, 0, xw_x86_kmovw(c, (xw_kreg)k, xw_r(15 - k)), "kmovw k%d,%s", k, g32[15 - k]);
 }
 
 // RIP-relative: the operand is an offset into the buffer; objdump prints rip+rel and, after
@@ -391,24 +391,24 @@ static void gpr_cases(void)
 {
     for (int i = 0; i < 16; i++) {
         int s = (i * 5 + 3) % 16, d = (i * 7 + 2) % 16;
-        CASE(3, ANY, xw_x86_mov_rr(c, (xw_gpr)i, (xw_gpr)s), "mov %s,%s", g64[i], g64[s]);
-        CASE(3, ANY, xw_x86_mov_rr(c, (xw_gpr)d, (xw_gpr)i), "mov %s,%s", g64[d], g64[i]);
+        CASE(3, ANY, xw_x86_mov_rr(c, xw_r(i), xw_r(s)), "mov %s,%s", g64[i], g64[s]);
+        CASE(3, ANY, xw_x86_mov_rr(c, xw_r(d), xw_r(i)), "mov %s,%s", g64[d], g64[i]);
         static const int32_t disps[] = { 0, 0x8, -0x80, 0x80, 0x100000 };
-        xw_mem m = xw_mem_at((xw_gpr)i, disps[i % 5]);
-        CASE(2 + mem_len(m, 1), ANY, xw_x86_lea(c, (xw_gpr)s, m), "lea %s,%s", g64[s], memtxt(m));
-        CASE(i < 8 ? 1 : 2, ANY, xw_x86_push(c, (xw_gpr)i), "push %s", g64[i]);
-        CASE(i < 8 ? 1 : 2, ANY, xw_x86_pop(c, (xw_gpr)i), "pop %s", g64[i]);
+        xw_mem m = xw_mem_at(xw_r(i), disps[i % 5]);
+        CASE(2 + mem_len(m, 1), ANY, xw_x86_lea(c, xw_r(s), m), "lea %s,%s", g64[s], memtxt(m));
+        CASE(i < 8 ? 1 : 2, ANY, xw_x86_push(c, xw_r(i)), "push %s", g64[i]);
+        CASE(i < 8 ? 1 : 2, ANY, xw_x86_pop(c, xw_r(i)), "pop %s", g64[i]);
     }
     CASE(5, ANY, xw_x86_lea(c, XW_RSP, xw_mem_at(XW_RSP, -8)), "lea rsp,[rsp-0x8]");
 
     static const char *const alu_name[] = { "add", "sub", "cmp", "and", "or", "xor" };
     static const int32_t imms[] = { 1, 0x7f, 0x80, -0x80, -0x81, 0x12345678, INT32_MIN, 0 };
-    static const xw_gpr alu_regs[] = { XW_RAX, XW_RCX, XW_RSP, XW_RBP, XW_R8, XW_R12, XW_R15 };
+    const xw_gpr alu_regs[] = { XW_RAX, XW_RCX, XW_RSP, XW_RBP, XW_R8, XW_R12, XW_R15 };
     for (int op = XW_ADD; op <= XW_XOR; op++) {
         for (int k = 0; k < 8; k++) {
             xw_gpr r = alu_regs[(op + k) % 7];
             bool i8 = imms[k] >= -128 && imms[k] <= 127;
-            CASE(i8 ? 4 : 7, ANY, xw_x86_alu_ri(c, (xw_alu)op, r, imms[k]), "%s %s,0x%" PRIx64, alu_name[op], g64[r],
+            CASE(i8 ? 4 : 7, ANY, xw_x86_alu_ri(c, (xw_alu)op, r, imms[k]), "%s %s,0x%" PRIx64, alu_name[op], g64[r.n],
                  (uint64_t)(int64_t)imms[k]);
         }
     }
@@ -431,13 +431,13 @@ static void gpr_cases(void)
         for (int r = 0; r < 16; r += 5) {  // rax, rbp, r10, r15
             bool narrow = mi[k].len == 5;
             int len = mi[k].len + (narrow && r >= 8);
-            CASE(len, ANY, xw_x86_mov_ri(c, (xw_gpr)r, mi[k].imm), mi[k].fmt, narrow ? g32[r] : g64[r]);
+            CASE(len, ANY, xw_x86_mov_ri(c, xw_r(r), mi[k].imm), mi[k].fmt, narrow ? g32[r] : g64[r]);
         }
 
     static const char *const pf_name[] = { "prefetcht0", "prefetcht1", "prefetcht2", "prefetchnta" };
     for (int h = 0; h < 4; h++)
         for (int b = h; b < 16; b += 4) {
-            xw_mem m = xw_mem_at((xw_gpr)b, 0x40 * h);
+            xw_mem m = xw_mem_at(xw_r(b), 0x40 * h);
             CASE(2 + mem_len(m, 1) + (b >= 8), ANY, xw_x86_prefetch(c, (xw_prefetch)h, m), "%s BYTE PTR %s", pf_name[h], memtxt(m));
         }
     CASE(3, ANY, xw_x86_vzeroupper(c), "vzeroupper");
@@ -657,7 +657,7 @@ static void prepared_cases(void)
                                      { XW_K0, false, true },  { XW_K3, true, true },   { XW_K0, true, false } };
     static const int32_t disps[] = { 0, 8, -8, 64, 96, 127 * 8, 128 * 8, 1024, -4096, 0x12345678, 3 };
     static const unsigned regs[] = { 0, 1, 7, 8, 15, 16, 23, 31, 32 };
-    static const xw_gpr bases[] = { XW_RAX, XW_RSP, XW_RBP, XW_RSI, XW_RDI, XW_R8, XW_R12, XW_R13, XW_R15, XW_RIP, XW_NOREG };
+    const xw_gpr bases[] = { XW_RAX, XW_RSP, XW_RBP, XW_RSI, XW_RDI, XW_R8, XW_R12, XW_R13, XW_R15, XW_RIP, XW_NOREG };
     long n = 0, bad = 0;
     for (int form = XW_VP_RRR; form <= XW_VP_STORE; form++)
         for (int op = 0; op < XW_INSN_COUNT; op++)
@@ -700,7 +700,7 @@ static void prepared_cases(void)
                                             if (bad++ < 10)
                                                 printf("FAIL prepared form %d %s vl %d deco %zu regs %u %u %u base %d disp %d: "
                                                        "%zu bytes err %d, general %zu bytes err %d\n",
-                                                       form, insn_name[op], vl, di, r, s1, s2, (int)base, (int)d, x.len,
+                                                       form, insn_name[op], vl, di, r, s1, s2, (int)base.n, (int)d, x.len,
                                                        (int)x.err, y.len, (int)y.err);
                                         }
                                     }
