@@ -256,6 +256,10 @@ void xw_x86_vp_emit_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, xw_vreg 
                         int32_t disp)
 {
     const xw_mem m = xw_mem_at(base, disp);
+    if (form != XW_VP_RRM && form != XW_VP_LOAD && form != XW_VP_STORE) {  // (the others have no memory form)
+        fail(c, XW_ERR_ENCODE);
+        return;
+    }
     if (!vfast(c, p, form, reg.n, vvvv.n, 0, &m, -1)) vslow_prepared(c, p, form, reg.n, vvvv.n, 0, &m, -1);
 }
 

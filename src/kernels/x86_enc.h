@@ -203,10 +203,12 @@ static inline void xw_x86_vp_rrr(xw_code *c, const xw_vprep *p, xw_vreg dst, xw_
         xw_x86_vp_emit_rrr(c, p, dst, s1, s2);
 }
 
+// form: XW_VP_RRM, XW_VP_LOAD or XW_VP_STORE (the wrappers below).
 static inline void xw_x86_vp_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, xw_vreg reg, xw_vreg vvvv,
                                  xw_gpr base, int32_t disp)
 {
-    if (p->form == form && p->vex && (reg.n | vvvv.n) < 16 && base.n < 16 && xw_x86_vp_room(c, 16))
+    const bool mem_form = form == XW_VP_RRM || form == XW_VP_LOAD || form == XW_VP_STORE;
+    if (mem_form && p->form == form && p->vex && (reg.n | vvvv.n) < 16 && base.n < 16 && xw_x86_vp_room(c, 16))
         c->len = (size_t)(xw_x86_vex_mem_at(c->buf + c->len, p, reg, vvvv, base, disp) - c->buf);
     else
         xw_x86_vp_emit_mem(c, p, form, reg, vvvv, base, disp);

@@ -708,8 +708,11 @@ static void prepared_cases(void)
     // A preparation used with another form's emitter is an encoding error, nothing written.
     const xw_vprep ld = xw_x86_vprep(XW_VP_LOAD, XW_VMOVUPD, XW_YMM, xw_plain);
     const xw_vprep rr = xw_x86_vprep(XW_VP_RRR, XW_VADDPD, XW_YMM, xw_plain);
-    for (int k = 0; k < 4; k++) {
+    // A form with no memory operand prepared and given one: also an error (VSHUFPD has an imm8).
+    const xw_vprep shuf = xw_x86_vprep(XW_VP_RRRI, XW_VSHUFPD, XW_YMM, xw_plain);
+    for (int k = 0; k < 5; k++) {
         xw_code x = { b1, sizeof b1, 0, XW_OK };
+        if (k == 4) xw_x86_vp_mem(&x, &shuf, XW_VP_RRRI, xw_v(1), xw_v(2), XW_RAX, 0);
         if (k == 0) xw_x86_vp_store(&x, &ld, XW_RAX, 0, xw_v(1));
         if (k == 1) xw_x86_vp_rrm(&x, &ld, xw_v(1), xw_v(2), XW_RAX, 0);
         if (k == 2) xw_x86_vp_rrr(&x, &ld, xw_v(1), xw_v(2), xw_v(3));
