@@ -325,12 +325,6 @@ class Machine:
     def op_vfmaddsub132ps(self, d, a, b):
         self._arith("ps", d, a, b, lambda d, a, b: self._alt(d, b, a, -1, np.float32))
 
-    def op_vfmaddsub231pd(self, d, a, b):
-        self._arith("pd", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float64))
-
-    def op_vfmaddsub231ps(self, d, a, b):
-        self._arith("ps", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float32))
-
     def op_vfmsubadd132pd(self, d, a, b):
         self._arith("pd", d, a, b, lambda d, a, b: self._alt(d, b, a, 1, np.float64))
 

@@ -8,7 +8,7 @@
 enum { PP_NP = 0, PP_66 = 1, PP_F3 = 2, PP_F2 = 3 };  // VEX/EVEX pp field (SDM 2.3.5.5)
 enum { MAP_0F = 1, MAP_0F38 = 2, MAP_0F3A = 3 };      // VEX m-mmmm / EVEX mm
 enum { W_W0 = 0, W_W1 = 1, W_WIG = 0, W_NO = 2 };     // NO: the instruction has no such form
-enum { TT_NONE, TT_FV, TT_FVM, TT_T1S, TT_T4 };       // EVEX disp8*N tuple (SDM 2.7.5)
+enum { TT_NONE, TT_FV, TT_FVM, TT_T1S };              // EVEX disp8*N tuple (SDM 2.7.5)
 enum { F_RVM, F_RVMI, F_RMI, F_MOVE, F_MOVS, F_BCST };  // operand forms
 
 // The prefixes' fixed fields, laid out once: little-endian words, prefix then opcode, with the
@@ -45,7 +45,6 @@ static const row_info rows[XW_INSN_COUNT] = {
         .c5 = MAP_##map == MAP_0F && W_##wvex == W_W0,                                        \
         .sh = TT_##tuple == TT_FV || TT_##tuple == TT_FVM ? 4                                 \
               : TT_##tuple == TT_T1S                      ? ELEM_SH(wevex)                    \
-              : TT_##tuple == TT_T4                       ? 2 + ELEM_SH(wevex)                \
                                                           : 0,                                \
         .sh_vl = TT_##tuple == TT_FV || TT_##tuple == TT_FVM,                                 \
         .sh_bcst = TT_##tuple == TT_FV ? ELEM_SH(wevex) : 0xFF,                               \

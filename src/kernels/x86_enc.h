@@ -87,12 +87,11 @@ typedef struct {
 // Three-operand arithmetic (RVM): dst = op(s1, s2), e.g. VFMADD231PD dst += s1 * s2.
 void xw_x86_vop_rrr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2);
 void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e);
-// RVMI (VSHUFPD, VPERM2F128, VSHUFF64X2; VINSERTF128/VINSERTF64X4 take s2 as the half-width
-// register): dst = op(s1, s2, imm).
+// RVMI (VSHUFPS, VPERM2F128, VALIGNQ): dst = op(s1, s2, imm).
 void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm);
 // RMI (VPERMILPD_I, VPERMILPS_I): dst = op(src, imm).
 void xw_x86_vop_rri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm);
-// Register form of a move or broadcast (MOVE, BCST): VMOVAPD zmm1, zmm2; VBROADCASTSD ymm1, xmm2.
+// Register form of a move or broadcast (MOVE, BCST): VMOVUPD zmm1, zmm2; VBROADCASTSD ymm1, xmm2.
 void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src);
 // Loads and broadcasts (MOVE, MOVS, BCST: dst <- m), stores (MOVE, MOVS: m <- src).
 void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e);

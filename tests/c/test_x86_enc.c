@@ -169,8 +169,7 @@ static void vector_register_cases(void)
     static const xw_insn rest[] = { XW_VFMADD231PS, XW_VFNMADD231PD, XW_VFNMADD231PS, XW_VFMADD213PD,
                                     XW_VFMADD213PS, XW_VFMSUB213PD, XW_VFMSUB213PS, XW_VMULPD, XW_VADDPD,
                                     XW_VADDPS, XW_VSUBPD, XW_VSUBPS, XW_VUNPCKLPD, XW_VUNPCKHPD,
-                                    XW_VUNPCKLPS, XW_VUNPCKHPS, XW_VPERMILPD, XW_VPERMILPS,
-                                    XW_VFMADDSUB132PD, XW_VFMADDSUB132PS, XW_VFMADDSUB231PD, XW_VFMADDSUB231PS,
+                                    XW_VUNPCKLPS, XW_VUNPCKHPS, XW_VFMADDSUB132PD, XW_VFMADDSUB132PS,
                                     XW_VFMSUBADD132PD, XW_VFMSUBADD132PS, XW_VFMSUBADD231PD, XW_VFMSUBADD231PS };
     static const int trip[][3] = { { 1, 2, 3 }, { 9, 10, 11 }, { 17, 25, 31 } };
     for (size_t k = 0; k < sizeof rest / sizeof *rest; k++)
@@ -182,9 +181,8 @@ static void vector_register_cases(void)
                      mn(rest[k], ev), vr((xw_vl)vl, d), vr((xw_vl)vl, a), vr((xw_vl)vl, b));
             }
     // EVEX-only rows pick EVEX even for xmm/ymm 0-15.
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_ZMM, xw_v(0), xw_v(1), xw_v(2)), "vpermt2pd zmm0,zmm1,zmm2");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PD, XW_YMM, xw_v(3), xw_v(4), xw_v(5)), "vpermt2pd ymm3,ymm4,ymm5");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VPERMT2PS, XW_ZMM, xw_v(31), xw_v(16), xw_v(8)), "vpermt2ps zmm31,zmm16,zmm8");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_YMM, xw_v(3), xw_v(4), xw_v(5), 0x1), "valignq ymm3,ymm4,ymm5,0x1");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_XMM, xw_v(0), xw_v(1), xw_v(2), 0x3), "valignd xmm0,xmm1,xmm2,0x3");
     // VEX 2-byte form only for map 0F, W0 and no B/X extension; R fits in both.
     CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(1), xw_v(2), xw_v(3)), "vmulps ymm1,ymm2,ymm3");
     CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(8), xw_v(12), xw_v(3)), "vmulps ymm8,ymm12,ymm3");
@@ -193,22 +191,16 @@ static void vector_register_cases(void)
     CASE(6, 1, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(16), xw_v(2), xw_v(3)), "vmulps ymm16,ymm2,ymm3");
     CASE(4, 0, xw_x86_vop_rrr(c, XW_VPXORQ, XW_XMM, xw_v(0), xw_v(0), xw_v(0)), "vpxor xmm0,xmm0,xmm0");
     CASE(6, 1, xw_x86_vop_rrr(c, XW_VPXORQ, XW_ZMM, xw_v(0), xw_v(0), xw_v(0)), "vpxorq zmm0,zmm0,zmm0");
-    CASE(5, 0, xw_x86_vop_rrr(c, XW_VFMADD231SD, XW_XMM, xw_v(1), xw_v(2), xw_v(3)), "vfmadd231sd xmm1,xmm2,xmm3");
-    CASE(6, 1, xw_x86_vop_rrr(c, XW_VFMADD231SS, XW_XMM, xw_v(17), xw_v(2), xw_v(3)), "vfmadd231ss xmm17,xmm2,xmm3");
 
     // imm8 forms.
-    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 0x5), "vshufpd ymm0,ymm1,ymm2,0x5");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFPD, XW_ZMM, xw_v(20), xw_v(1), xw_v(29), 0xaa), "vshufpd zmm20,zmm1,zmm29,0xaa");
+    CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 0x5), "vshufps ymm0,ymm1,ymm2,0x5");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_ZMM, xw_v(20), xw_v(1), xw_v(29), 0xaa), "vshufps zmm20,zmm1,zmm29,0xaa");
+    CASE(6, 0, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_YMM, xw_v(8), xw_v(1), xw_v(12), 0xee), "vshufps ymm8,ymm1,ymm12,0xee");
     CASE(5, 0, xw_x86_vop_rrri(c, XW_VSHUFPS, XW_XMM, xw_v(9), xw_v(10), xw_v(7), 0x44), "vshufps xmm9,xmm10,xmm7,0x44");
     CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 0x20), "vperm2f128 ymm0,ymm1,ymm2,0x20");
     CASE(6, 0, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(8), xw_v(9), xw_v(15), 0x31), "vperm2f128 ymm8,ymm9,ymm15,0x31");
-    CASE(6, 0, xw_x86_vop_rrri(c, XW_VINSERTF128, XW_YMM, xw_v(0), xw_v(1), xw_v(2), 1), "vinsertf128 ymm0,ymm1,xmm2,0x1");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, xw_v(0), xw_v(1), xw_v(2), 0x44), "vshuff64x2 zmm0,zmm1,zmm2,0x44");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_YMM, xw_v(3), xw_v(4), xw_v(5), 0x1), "vshuff64x2 ymm3,ymm4,ymm5,0x1");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_ZMM, xw_v(2), xw_v(17), xw_v(17), 0x3), "valignq zmm2,zmm17,zmm17,0x3");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_ZMM, xw_v(31), xw_v(8), xw_v(8), 0xb), "valignd zmm31,zmm8,zmm8,0xb");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF32X4, XW_ZMM, xw_v(30), xw_v(18), xw_v(9), 0xee), "vshuff32x4 zmm30,zmm18,zmm9,0xee");
-    CASE(7, 1, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_ZMM, xw_v(0), xw_v(1), xw_v(2), 1), "vinsertf64x4 zmm0,zmm1,ymm2,0x1");
 
     // Two registers and an imm8 (no vvvv: 1111b), each length, registers 0-7, 8-15, 16-31.
     static const xw_insn rri[] = { XW_VPERMILPD_I, XW_VPERMILPS_I };
@@ -226,10 +218,10 @@ static void vector_register_cases(void)
     CASE(6, 0, xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, xw_v(8), xw_v(9), 0xb1), "vpermilps xmm8,xmm9,0xb1");
 
     // Two-operand register forms.
-    CASE(4, 0, xw_x86_vop_rr(c, XW_VMOVAPD, XW_YMM, xw_v(1), xw_v(2)), "vmovapd ymm1,ymm2");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_v(2)), "vmovapd zmm1,zmm2");
+    CASE(4, 0, xw_x86_vop_rr(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_v(2)), "vmovupd ymm1,ymm2");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_v(2)), "vmovupd zmm1,zmm2");
     CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVUPS, XW_XMM, xw_v(31), xw_v(15)), "vmovups xmm31,xmm15");
-    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVAPS, XW_ZMM, xw_v(8), xw_v(24)), "vmovaps zmm8,zmm24");
+    CASE(6, 1, xw_x86_vop_rr(c, XW_VMOVUPS, XW_ZMM, xw_v(8), xw_v(24)), "vmovups zmm8,zmm24");
     CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_YMM, xw_v(0), xw_v(1)), "vbroadcastsd ymm0,xmm1");
     CASE(6, 1, xw_x86_vop_rr(c, XW_VBROADCASTSD, XW_ZMM, xw_v(20), xw_v(3)), "vbroadcastsd zmm20,xmm3");
     CASE(5, 0, xw_x86_vop_rr(c, XW_VBROADCASTSS, XW_XMM, xw_v(11), xw_v(12)), "vbroadcastss xmm11,xmm12");
@@ -275,11 +267,11 @@ static void vector_memory_cases(void)
     CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x8), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x8]");
     CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x7f0), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x7f0]");
     CASE(10, 1, xw_x86_vload(c, XW_VMOVUPS, XW_XMM, xw_v(16), xw_mem_at(XW_RDI, 0x800), xw_plain), "vmovups xmm16,XMMWORD PTR [rdi+0x800]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RBP, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rbp+0x0]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPS, XW_ZMM, xw_v(1), xw_mem_at(XW_R13, 0), xw_plain), "vmovaps zmm1,ZMMWORD PTR [r13+0x0]");
-    CASE(7, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_R12, 0), xw_plain), "vmovapd zmm1,ZMMWORD PTR [r12]");
-    CASE(8, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x40), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x40]");
-    CASE(11, 1, xw_x86_vload(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x48), xw_plain), "vmovapd zmm1,ZMMWORD PTR [rsp+0x48]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RBP, 0), xw_plain), "vmovupd zmm1,ZMMWORD PTR [rbp+0x0]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPS, XW_ZMM, xw_v(1), xw_mem_at(XW_R13, 0), xw_plain), "vmovups zmm1,ZMMWORD PTR [r13+0x0]");
+    CASE(7, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_mem_at(XW_R12, 0), xw_plain), "vmovupd zmm1,ZMMWORD PTR [r12]");
+    CASE(8, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x40), xw_plain), "vmovupd zmm1,ZMMWORD PTR [rsp+0x40]");
+    CASE(11, 1, xw_x86_vload(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_mem_at(XW_RSP, 0x48), xw_plain), "vmovupd zmm1,ZMMWORD PTR [rsp+0x48]");
     // Broadcasts (T1S): N is the element; VEX has no disp scaling.
     CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x8]");
     CASE(7, 1, xw_x86_vload(c, XW_VBROADCASTSD, XW_ZMM, xw_v(0), xw_mem_at(XW_RDI, 0x3f8), xw_plain), "vbroadcastsd zmm0,QWORD PTR [rdi+0x3f8]");
@@ -320,8 +312,8 @@ static void vector_memory_cases(void)
          "vmovups xmm3{k7},XMMWORD PTR [rdi]");
     CASE(7, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, xw_mem_at(XW_RDI, 0x20), xw_v(17), XW_K0), "vmovups YMMWORD PTR [rdi+0x20],ymm17");
     CASE(4, 0, xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, xw_mem_at(XW_RDI, 0), xw_v(1), XW_K0), "vmovupd YMMWORD PTR [rdi],ymm1");
-    CASE(5, 0, xw_x86_vstore(c, XW_VMOVAPD, XW_YMM, xw_mem_at(XW_R10, 0), xw_v(1), XW_K0), "vmovapd YMMWORD PTR [r10],ymm1");
-    CASE(6, 1, xw_x86_vstore(c, XW_VMOVAPS, XW_ZMM, xw_mem_at(XW_RAX, 0), xw_v(1), XW_K3), "vmovaps ZMMWORD PTR [rax]{k3},zmm1");
+    CASE(5, 0, xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, xw_mem_at(XW_R10, 0), xw_v(1), XW_K0), "vmovupd YMMWORD PTR [r10],ymm1");
+    CASE(6, 1, xw_x86_vstore(c, XW_VMOVUPS, XW_ZMM, xw_mem_at(XW_RAX, 0), xw_v(1), XW_K3), "vmovups ZMMWORD PTR [rax]{k3},zmm1");
 
     // Embedded broadcast {1toN}: N = vector / element; disp8 scaled by the element.
     static const struct { xw_insn op; xw_vl vl; const char *size, *n; } bc[] = {
@@ -513,7 +505,7 @@ static void r_rip(xw_code *c) { xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_
 static void r_store(xw_code *c) { xw_x86_vstore(c, XW_VMOVUPD, XW_ZMM, xw_mem_at(XW_RDI, 0x1000), xw_v(1), XW_K1); }
 static void r_rrri(xw_code *c) { xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0x20); }
 static void r_rri(xw_code *c) { xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, xw_v(17), xw_v(2), 0x55); }
-static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVAPD, XW_ZMM, xw_v(1), xw_v(2)); }
+static void r_rr(xw_code *c) { xw_x86_vop_rr(c, XW_VMOVUPD, XW_ZMM, xw_v(1), xw_v(2)); }
 static void r_kmov(xw_code *c) { xw_x86_kmovw(c, XW_K1, XW_R9); }
 static void r_movabs(xw_code *c) { xw_x86_mov_ri(c, XW_R9, INT64_MIN); }
 static void r_movrr(xw_code *c) { xw_x86_mov_rr(c, XW_R9, XW_RBP); }
@@ -532,7 +524,6 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_ZMM, xw_v(1), xw_v(2), xw_v(3), 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(1), xw_v(2), xw_v(16), 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERM2F128, XW_XMM, xw_v(1), xw_v(2), xw_v(3), 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VINSERTF64X4, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VBROADCASTSD, XW_XMM, xw_v(1), xw_mem_at(XW_RDI, 0), xw_plain));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_mem_at(XW_NOREG, 0), xw_plain));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_lea(c, XW_RAX, xw_mem_at(XW_NOREG, 8)));
@@ -547,12 +538,12 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_INSN_COUNT, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
     // An operation in the wrong operand form.
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPS, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vload(c, XW_VFMADD231PD, XW_YMM, xw_v(1), xw_mem_at(XW_RDI, 0), xw_plain));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vstore(c, XW_VBROADCASTSD, XW_YMM, xw_mem_at(XW_RDI, 0), xw_v(1), XW_K0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rr(c, XW_VMOVSD, XW_XMM, xw_v(1), xw_v(2)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VADDPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
-    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPD, XW_YMM, xw_v(1), xw_v(2), 0));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VSHUFPS, XW_YMM, xw_v(1), xw_v(2), 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrri(c, XW_VPERMILPD_I, XW_YMM, xw_v(1), xw_v(2), xw_v(3), 0));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VPERMILPS_I, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_ZMM, xw_v(32), xw_v(2), 0));
@@ -708,8 +699,8 @@ static void prepared_cases(void)
     // A preparation used with another form's emitter is an encoding error, nothing written.
     const xw_vprep ld = xw_x86_vprep(XW_VP_LOAD, XW_VMOVUPD, XW_YMM, xw_plain);
     const xw_vprep rr = xw_x86_vprep(XW_VP_RRR, XW_VADDPD, XW_YMM, xw_plain);
-    // A form with no memory operand prepared and given one: also an error (VSHUFPD has an imm8).
-    const xw_vprep shuf = xw_x86_vprep(XW_VP_RRRI, XW_VSHUFPD, XW_YMM, xw_plain);
+    // A form with no memory operand prepared and given one: also an error (VSHUFPS has an imm8).
+    const xw_vprep shuf = xw_x86_vprep(XW_VP_RRRI, XW_VSHUFPS, XW_YMM, xw_plain);
     for (int k = 0; k < 5; k++) {
         xw_code x = { b1, sizeof b1, 0, XW_OK };
         if (k == 4) xw_x86_vp_mem(&x, &shuf, XW_VP_RRRI, xw_v(1), xw_v(2), XW_RAX, 0);
