@@ -325,12 +325,6 @@ class Machine:
     def op_vfmaddsub132ps(self, d, a, b):
         self._arith("ps", d, a, b, lambda d, a, b: self._alt(d, b, a, -1, np.float32))
 
-    def op_vfmaddsub231pd(self, d, a, b):
-        self._arith("pd", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float64))
-
-    def op_vfmaddsub231ps(self, d, a, b):
-        self._arith("ps", d, a, b, lambda d, a, b: self._alt(a, b, d, -1, np.float32))
-
     def op_vfmsubadd132pd(self, d, a, b):
         self._arith("pd", d, a, b, lambda d, a, b: self._alt(d, b, a, 1, np.float64))
 
@@ -475,26 +469,6 @@ class Machine:
 
     def op_vbroadcastss(self, d, m):
         self._bcst(np.float32, d, m)
-
-    def _maskmov(self, dt, a, b, c):
-        if a[0] == "m":  # store [m], mask, src
-            lanes = self._lanes(c[2], dt)
-            sel = self.v[b[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes] < 0
-            vals = self.v[c[1]].view(dt)[:lanes]
-            es = np.dtype(dt).itemsize
-            for i in range(lanes):
-                if sel[i]:
-                    self.mem.write(a[1]() + i * es, vals[i].tobytes())
-        else:  # load dst, mask, [m]: masked-off lanes are zero and not accessed
-            lanes = self._lanes(a[2], dt)
-            sel = self.v[b[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes] < 0
-            self._write_vec(a, dt, self._read_vec(c, dt, lanes, sel))
-
-    def op_vmaskmovpd(self, a, b, c):
-        self._maskmov(np.float64, a, b, c)
-
-    def op_vmaskmovps(self, a, b, c):
-        self._maskmov(np.float32, a, b, c)
 
     def op_prefetcht0(self, m):  # a hint: it never faults and changes no state; kept for checks
         self.prefetches.append((m[1](), self.mem.clock))

@@ -65,9 +65,9 @@ static int64_t row_of(const gen_plan *p, int v)
 }
 
 // ---- Vector loads and stores of A and C: vw elements each, never masked.
-void gen_load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, r, m.base, disp32(g, m.disp)); }
+void gen_load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, xw_v(r), m.base, disp32(g, m.disp)); }
 
-void gen_store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), r); }
+void gen_store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), xw_v(r)); }
 
 // The form gen_op_mem takes for this kernel: rrm when vectors make a memory operand, else rrr.
 memop gen_prep_memop(const gen_plan *p, xw_insn op)
@@ -86,13 +86,13 @@ void gen_op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp)
 {
     if (!g->p->memop) {
         gen_load_vec(g, tmp, m);
-        xw_x86_vp_rrr(g->c, &o->r, dst, s1, tmp);
+        xw_x86_vp_rrr(g->c, &o->r, xw_v(dst), xw_v(s1), xw_v(tmp));
         return;
     }
-    xw_x86_vp_rrm(g->c, &o->m, dst, s1, m.base, disp32(g, m.disp));
+    xw_x86_vp_rrm(g->c, &o->m, xw_v(dst), xw_v(s1), m.base, disp32(g, m.disp));
 }
 
-static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, r, r, r); }
+static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, xw_v(r), xw_v(r), xw_v(r)); }
 
 // Rows of vector v of a tile relative to the tile's first row, in bytes.
 static int64_t tile_row(G *g, const tile *t, int v)
@@ -158,17 +158,17 @@ typedef struct {
 KSTEP_INLINE void k_load(G *g, kout *k, bool direct, const xw_vprep *pr, int r, xw_gpr base, int64_t disp)
 {
     if (direct)
-        k->o = xw_x86_vex_mem_at(k->o, pr, (unsigned)r, 0, base, (int32_t)disp);
+        k->o = xw_x86_vex_mem_at(k->o, pr, xw_v(r), xw_v(0), base, (int32_t)disp);
     else
-        xw_x86_vp_load(k->c, pr, (unsigned)r, base, disp32(g, disp));
+        xw_x86_vp_load(k->c, pr, xw_v(r), base, disp32(g, disp));
 }
 
 KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1, int s2)
 {
     if (direct)
-        k->o = xw_x86_vex_rrr_at(k->o, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+        k->o = xw_x86_vex_rrr_at(k->o, pr, xw_v(d), xw_v(s1), xw_v(s2));
     else
-        xw_x86_vp_rrr(k->c, pr, (unsigned)d, (unsigned)s1, (unsigned)s2);
+        xw_x86_vp_rrr(k->c, pr, xw_v(d), xw_v(s1), xw_v(s2));
 }
 
 // The accumulator and the op(B) offset of broadcast j, the tile's kind (cx) a constant in each
@@ -197,7 +197,7 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct,
                a.disp + t->arow[v]);
     for (int j = 0; j < t->nbc; j++) {
         if (t->ebcst) {  // never direct (EVEX)
-            xw_x86_vp_rrm(g->c, &g->fma_eb, k_acc(t, 0, j, cx), t->areg, b.base,
+            xw_x86_vp_rrm(g->c, &g->fma_eb, xw_v(k_acc(t, 0, j, cx)), xw_v(t->areg), b.base,
                           disp32(g, b.disp + k_bcol(t, j, cx)));
             continue;
         }
@@ -215,8 +215,8 @@ static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t
 {
     const size_t per = (size_t)(t->mb + t->nbc + t->mb * t->nbc);
     const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
-    return t->direct && xw_x86_vp_room(g->c, most) && (unsigned)a.base < 16
-           && (unsigned)b.base < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
+    return t->direct && xw_x86_vp_room(g->c, most) && a.base.n < 16
+           && b.base.n < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
            && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj + (t->nbc - t->nb) * g->I->es <= INT32_MAX;
 }
@@ -278,27 +278,27 @@ static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
         for (int q = 0; q < pieces; q++) {  // piece q: result in v(2q), C in v(2q+1)
             const ref m = off(cm, j * cj + q * shift * I->es);
             if (p->d.beta != XW_SCALE_ZERO)
-                xw_x86_vp_load(g->c, &g->ldp, 2 * q + 1, m.base, disp32(g, m.disp));
+                xw_x86_vp_load(g->c, &g->ldp, xw_v(2 * q + 1), m.base, disp32(g, m.disp));
             if (q)
-                xw_x86_vop_rrri(g->c, align, XW_ZMM, 2 * q, a, a, (uint8_t)shift);
+                xw_x86_vop_rrri(g->c, align, XW_ZMM, xw_v(2 * q), xw_v(a), xw_v(a), (uint8_t)shift);
             else
-                xw_x86_vop_rr(g->c, I->movu, XW_ZMM, 0, a);
+                xw_x86_vop_rr(g->c, I->movu, XW_ZMM, xw_v(0), xw_v(a));
         }
         for (int q = 0; q < pieces; q++) {
             const int r = 2 * q, cr = 2 * q + 1;
             if (p->d.beta == XW_SCALE_ZERO) {
                 if (any_a)
-                    xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, r, r, ra);  // alpha*s
+                    xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, xw_v(r), xw_v(r), xw_v(ra));  // alpha*s
             } else if (any_a && any_b) {
-                xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, cr, rb, cr);   // beta*C
-                xw_x86_vop_rrr(g->c, g->rop, XW_ZMM, r, ra, cr);    // alpha*s + beta*C
+                xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, xw_v(cr), xw_v(rb), xw_v(cr));   // beta*C
+                xw_x86_vop_rrr(g->c, g->rop, XW_ZMM, xw_v(r), xw_v(ra), xw_v(cr));    // alpha*s + beta*C
             } else {
-                xw_x86_vop_rrr(g->c, g->cop, XW_ZMM, r, any_a ? ra : any_b ? rb : r, cr);
+                xw_x86_vop_rrr(g->c, g->cop, XW_ZMM, xw_v(r), xw_v(any_a ? ra : any_b ? rb : r), xw_v(cr));
             }
         }
         for (int q = 0; q < pieces; q++) {
             const ref m = off(cm, j * cj + q * shift * I->es);
-            xw_x86_vp_store(g->c, &g->stp, m.base, disp32(g, m.disp), 2 * q);
+            xw_x86_vp_store(g->c, &g->stp, m.base, disp32(g, m.disp), xw_v(2 * q));
         }
     }
 }
@@ -312,9 +312,9 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
     int r = t->acc0 + t->mb * t->nb;  // free from here once the k loop is done
     const int ra = any_a ? r++ : 0, rb = any_b ? r++ : 0, tmp = r;
     if (any_a)
-        xw_x86_vload(g->c, I->bcst, I->vl, ra, xw_mem_at(XW_RCX, 0), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(ra), xw_mem_at(XW_RCX, 0), xw_plain);
     if (any_b)
-        xw_x86_vload(g->c, I->bcst, I->vl, rb, xw_mem_at(XW_R8, 0), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(rb), xw_mem_at(XW_R8, 0), xw_plain);
     if (t->partial) {
         part_epilogue(g, t, cm, ra, rb);
         return;
@@ -325,10 +325,10 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             const ref m = off(cm, j * cj + t->crow[v]);
             if (p->d.beta == XW_SCALE_ZERO) {
                 if (any_a)
-                    xw_x86_vp_rrr(g->c, &g->epi_r, a, a, ra);  // alpha*s
+                    xw_x86_vp_rrr(g->c, &g->epi_r, xw_v(a), xw_v(a), xw_v(ra));  // alpha*s
             } else if (any_a && any_b) {
                 gen_op_mem(g, &g->epi_c, tmp, rb, m, tmp);  // beta*C
-                xw_x86_vp_rrr(g->c, &g->epi_r, a, ra, tmp);  // alpha*s + beta*C
+                xw_x86_vp_rrr(g->c, &g->epi_r, xw_v(a), xw_v(ra), xw_v(tmp));  // alpha*s + beta*C
             } else {
                 gen_op_mem(g, &g->epi_c, a, any_a ? ra : any_b ? rb : a, m, tmp);
             }
@@ -444,8 +444,8 @@ static void copy_elem(G *g, ref src, ref dst, int *n)
     const int r = (*n)++ & 7;  // rotating temporaries: the copies do not wait on each other
     const int64_t ue = unit_bytes(g);
     const xw_insn mv = ue == 16 ? XW_VMOVUPD : ue == 8 ? XW_VMOVSD : XW_VMOVSS;
-    xw_x86_vload(g->c, mv, XW_XMM, r, at(g, src), xw_plain);
-    xw_x86_vstore(g->c, mv, XW_XMM, at(g, dst), r, XW_K0);
+    xw_x86_vload(g->c, mv, XW_XMM, xw_v(r), at(g, src), xw_plain);
+    xw_x86_vstore(g->c, mv, XW_XMM, at(g, dst), xw_v(r), XW_K0);
 }
 
 // One block of bw x bw units, bw = 32 bytes / unit (2, 4 or 8): row i of op(A) at src + i*sa,
@@ -455,39 +455,40 @@ static void transpose_block(G *g, ref src, ref dst, int64_t sa, int64_t sp)
     xw_code *c = g->c;
     if (unit_bytes(g) == 16) {  // rows in v0, v1; the columns are their 128-bit halves
         for (int i = 0; i < 2; i++)
-            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
+            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(i), at(g, off(src, i * sa)), xw_plain);
         for (int kk = 0; kk < 2; kk++) {
-            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 2 + kk, 0, 1, kk ? 0x31 : 0x20);
-            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), 2 + kk, XW_K0);
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(2 + kk), xw_v(0), xw_v(1), kk ? 0x31 : 0x20);
+            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), xw_v(2 + kk), XW_K0);
         }
         return;
     }
     if (unit_bytes(g) == 8) {  // s0-3 rows; u = unpack pairs of rows; columns by 128-bit halves
         for (int i = 0; i < 4; i++)
-            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
-        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, 4, 0, 1);  // a0 b0 a2 b2
-        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, 5, 0, 1);  // a1 b1 a3 b3
-        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, 6, 2, 3);  // c0 d0 c2 d2
-        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, 7, 2, 3);  // c1 d1 c3 d3
+            xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(i), at(g, off(src, i * sa)), xw_plain);
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, xw_v(4), xw_v(0), xw_v(1));  // a0 b0 a2 b2
+        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, xw_v(5), xw_v(0), xw_v(1));  // a1 b1 a3 b3
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_YMM, xw_v(6), xw_v(2), xw_v(3));  // c0 d0 c2 d2
+        xw_x86_vop_rrr(c, XW_VUNPCKHPD, XW_YMM, xw_v(7), xw_v(2), xw_v(3));  // c1 d1 c3 d3
         for (int kk = 0; kk < 4; kk++) {
-            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 8 + kk, 4 + (kk & 1), 6 + (kk & 1), kk < 2 ? 0x20 : 0x31);
-            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), 8 + kk, XW_K0);
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(8 + kk), xw_v(4 + (kk & 1)), xw_v(6 + (kk & 1)),
+                            kk < 2 ? 0x20 : 0x31);
+            xw_x86_vstore(c, XW_VMOVUPD, XW_YMM, at(g, off(dst, kk * sp)), xw_v(8 + kk), XW_K0);
         }
         return;
     }
     for (int i = 0; i < 8; i++)  // s0-7 in v0-7
-        xw_x86_vload(c, XW_VMOVUPS, XW_YMM, i, at(g, off(src, i * sa)), xw_plain);
+        xw_x86_vload(c, XW_VMOVUPS, XW_YMM, xw_v(i), at(g, off(src, i * sa)), xw_plain);
     for (int i = 0; i < 8; i += 2) {  // t in v8-15: (si[0] si+1[0] si[1] si+1[1] | same +4)
-        xw_x86_vop_rrr(c, XW_VUNPCKLPS, XW_YMM, 8 + i, i, i + 1);
-        xw_x86_vop_rrr(c, XW_VUNPCKHPS, XW_YMM, 9 + i, i, i + 1);
+        xw_x86_vop_rrr(c, XW_VUNPCKLPS, XW_YMM, xw_v(8 + i), xw_v(i), xw_v(i + 1));
+        xw_x86_vop_rrr(c, XW_VUNPCKHPS, XW_YMM, xw_v(9 + i), xw_v(i), xw_v(i + 1));
     }
     for (int h = 0; h < 2; h++)  // u in v0-7: rows 4h..4h+3 of k steps q and q+4, q = 0..3
         for (int q = 0; q < 4; q++)
-            xw_x86_vop_rrri(c, XW_VSHUFPS, XW_YMM, 4 * h + q, 8 + 4 * h + (q >> 1), 10 + 4 * h + (q >> 1),
-                            q & 1 ? 0xEE : 0x44);
+            xw_x86_vop_rrri(c, XW_VSHUFPS, XW_YMM, xw_v(4 * h + q), xw_v(8 + 4 * h + (q >> 1)),
+                            xw_v(10 + 4 * h + (q >> 1)), q & 1 ? 0xEE : 0x44);
     for (int kk = 0; kk < 8; kk++) {
-        xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, 8 + kk, kk & 3, 4 + (kk & 3), kk < 4 ? 0x20 : 0x31);
-        xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, at(g, off(dst, kk * sp)), 8 + kk, XW_K0);
+        xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, xw_v(8 + kk), xw_v(kk & 3), xw_v(4 + (kk & 3)), kk < 4 ? 0x20 : 0x31);
+        xw_x86_vstore(c, XW_VMOVUPS, XW_YMM, at(g, off(dst, kk * sp)), xw_v(8 + kk), XW_K0);
     }
 }
 

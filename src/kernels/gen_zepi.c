@@ -87,19 +87,20 @@ static void combine(G *g, const tile *t)
     const gen_isa *I = g->I;
     xw_code *c = g->c;
     const int ones = I->nvregs - 1, mask = I->nvregs - 2;
-    xw_x86_vload(c, I->movu, p->vl, ones, xw_mem_rip((int32_t)g->ones_at), xw_plain);
+    xw_x86_vload(c, I->movu, p->vl, xw_v(ones), xw_mem_rip((int32_t)g->ones_at), xw_plain);
     if (g->zmask)
-        xw_x86_vload(c, I->movu, p->vl, mask, xw_mem_rip((int32_t)g->mask_at), xw_plain);
+        xw_x86_vload(c, I->movu, p->vl, xw_v(mask), xw_mem_rip((int32_t)g->mask_at), xw_plain);
     for (int v = 0; v < t->mb; v++)
         for (int j = 0; j < t->nb; j++) {
             const int x = acc(t, v, 2 * j), y = acc(t, v, 2 * j + 1);
-            xw_x86_vop_rri(c, I->permil, p->vl, y, y, swap_imm(I));
+            xw_x86_vop_rri(c, I->permil, p->vl, xw_v(y), xw_v(y), swap_imm(I));
             if (p->conj_a && !p->conj_b)
-                xw_x86_vop_rrr(c, I->fmsubadd231, p->vl, x, y, ones);
+                xw_x86_vop_rrr(c, I->fmsubadd231, p->vl, xw_v(x), xw_v(y), xw_v(ones));
             else
-                xw_x86_vop_rrr(c, p->conj_b && !p->conj_a ? I->fmsubadd : I->fmaddsub, p->vl, x, y, ones);
+                xw_x86_vop_rrr(c, p->conj_b && !p->conj_a ? I->fmsubadd : I->fmaddsub, p->vl, xw_v(x), xw_v(y),
+                               xw_v(ones));
             if (g->zmask)
-                xw_x86_vop_rrr(c, XW_VPXORQ, p->vl, x, x, mask);
+                xw_x86_vop_rrr(c, XW_VPXORQ, p->vl, xw_v(x), xw_v(x), xw_v(mask));
         }
 }
 
@@ -109,14 +110,14 @@ static void zscale(G *g, int x, int t1, int sr, int si, xw_gpr base)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    xw_x86_vop_rri(g->c, I->permil, p->vl, t1, x, swap_imm(I));
+    xw_x86_vop_rri(g->c, I->permil, p->vl, xw_v(t1), xw_v(x), swap_imm(I));
     if (sr < 0) {
         const xw_evex eb = { XW_K0, false, true };
-        xw_x86_vop_rrm(g->c, I->mul, p->vl, t1, t1, xw_mem_at(base, I->es), eb);
-        xw_x86_vop_rrm(g->c, I->fmaddsub, p->vl, x, t1, xw_mem_at(base, 0), eb);
+        xw_x86_vop_rrm(g->c, I->mul, p->vl, xw_v(t1), xw_v(t1), xw_mem_at(base, I->es), eb);
+        xw_x86_vop_rrm(g->c, I->fmaddsub, p->vl, xw_v(x), xw_v(t1), xw_mem_at(base, 0), eb);
     } else {
-        xw_x86_vop_rrr(g->c, I->mul, p->vl, t1, t1, si);
-        xw_x86_vop_rrr(g->c, I->fmaddsub, p->vl, x, t1, sr);
+        xw_x86_vop_rrr(g->c, I->mul, p->vl, xw_v(t1), xw_v(t1), xw_v(si));
+        xw_x86_vop_rrr(g->c, I->fmaddsub, p->vl, xw_v(x), xw_v(t1), xw_v(sr));
     }
 }
 
@@ -127,9 +128,9 @@ static void with_c(G *g, int r, int c, const zregs *z)
     const gen_isa *I = g->I;
     if (any_beta(p)) {
         zscale(g, c, z->t1, z->br, z->bi, XW_R8);
-        xw_x86_vop_rrr(g->c, I->add, p->vl, r, r, c);
+        xw_x86_vop_rrr(g->c, I->add, p->vl, xw_v(r), xw_v(r), xw_v(c));
     } else if (p->d.beta != XW_SCALE_ZERO) {
-        xw_x86_vop_rrr(g->c, p->d.beta == XW_SCALE_ONE ? I->add : I->sub, p->vl, r, r, c);
+        xw_x86_vop_rrr(g->c, p->d.beta == XW_SCALE_ONE ? I->add : I->sub, p->vl, xw_v(r), xw_v(r), xw_v(c));
     }
 }
 
@@ -146,17 +147,18 @@ static void part_column(G *g, ref cm, int x, const zregs *z)
     for (int q = 0; q < pieces; q++) {  // piece q: result in v(2q), C in v(2q+1)
         const ref m = off(cm, q * shift * I->es);
         if (p->d.beta != XW_SCALE_ZERO)
-            xw_x86_vp_load(g->c, &g->ldp, 2 * q + 1, m.base, disp32(g, m.disp));
+            xw_x86_vp_load(g->c, &g->ldp, xw_v(2 * q + 1), m.base, disp32(g, m.disp));
         if (q)
-            xw_x86_vop_rrri(g->c, I->es == 8 ? XW_VALIGNQ : XW_VALIGND, XW_ZMM, 2 * q, x, x, (uint8_t)shift);
+            xw_x86_vop_rrri(g->c, I->es == 8 ? XW_VALIGNQ : XW_VALIGND, XW_ZMM, xw_v(2 * q), xw_v(x), xw_v(x),
+                            (uint8_t)shift);
         else
-            xw_x86_vop_rr(g->c, I->movu, XW_ZMM, 0, x);
+            xw_x86_vop_rr(g->c, I->movu, XW_ZMM, xw_v(0), xw_v(x));
     }
     for (int q = 0; q < pieces; q++)
         with_c(g, 2 * q, 2 * q + 1, z);
     for (int q = 0; q < pieces; q++) {
         const ref m = off(cm, q * shift * I->es);
-        xw_x86_vp_store(g->c, &g->stp, m.base, disp32(g, m.disp), 2 * q);
+        xw_x86_vp_store(g->c, &g->stp, m.base, disp32(g, m.disp), xw_v(2 * q));
     }
 }
 
@@ -170,13 +172,13 @@ void gen_zepilogue(G *g, const tile *t, ref cm)
     zregs z = { -1, -1, -1, -1, 0, 0 };
     if (!I->ebcst && any_alpha(p)) {
         z.ar = f++, z.ai = f++;
-        xw_x86_vload(g->c, I->bcst, I->vl, z.ar, xw_mem_at(XW_RCX, 0), xw_plain);
-        xw_x86_vload(g->c, I->bcst, I->vl, z.ai, xw_mem_at(XW_RCX, I->es), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.ar), xw_mem_at(XW_RCX, 0), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.ai), xw_mem_at(XW_RCX, I->es), xw_plain);
     }
     if (!I->ebcst && any_beta(p)) {
         z.br = f++, z.bi = f++;
-        xw_x86_vload(g->c, I->bcst, I->vl, z.br, xw_mem_at(XW_R8, 0), xw_plain);
-        xw_x86_vload(g->c, I->bcst, I->vl, z.bi, xw_mem_at(XW_R8, I->es), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.br), xw_mem_at(XW_R8, 0), xw_plain);
+        xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.bi), xw_mem_at(XW_R8, I->es), xw_plain);
     }
     z.t1 = f++;
     z.t2 = f;

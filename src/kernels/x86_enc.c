@@ -1,667 +1,358 @@
-// x86_enc.c: the x86-64 encoder. Each emitter validates its operands, then assembles one
-// instruction (prefix bits, opcode, ModRM, SIB, disp, imm) straight at the end of the code buffer
-// when there is room for any instruction, else in a small local buffer that is copied after an
-// exact room check; nothing is written on error and the first error sticks. References are to the
-// Intel SDM Vol. 2 (chapter 2: instruction format, VEX, EVEX).
+// x86_enc.c: the x86-64 encoder. Each emitter checks its operands, then writes one instruction
+// through the writers of x86_enc.h, straight at the end of the code buffer when there is room
+// for any instruction, else into a small local buffer copied after an exact room check; nothing
+// is written on error and the first error sticks. References are to the Intel SDM Vol. 2.
 #include "x86_enc.h"
-
-#include <string.h>
 
 // ---- Instruction facts from x86_insn.def: its tokens name these constants.
 enum { PP_NP = 0, PP_66 = 1, PP_F3 = 2, PP_F2 = 3 };  // VEX/EVEX pp field (SDM 2.3.5.5)
 enum { MAP_0F = 1, MAP_0F38 = 2, MAP_0F3A = 3 };      // VEX m-mmmm / EVEX mm
 enum { W_W0 = 0, W_W1 = 1, W_WIG = 0, W_NO = 2 };     // NO: the instruction has no such form
-enum { TT_NONE, TT_FV, TT_FVM, TT_T1S, TT_T4 };       // EVEX disp8*N tuple (SDM 2.7.5)
+enum { TT_NONE, TT_FV, TT_FVM, TT_T1S };              // EVEX disp8*N tuple (SDM 2.7.5)
+enum { F_RVM, F_RVMI, F_RMI, F_MOVE, F_MOVS, F_BCST };  // operand forms
 
+// The prefixes' fixed fields, laid out once: little-endian words, prefix then opcode, with the
+// (inverted) register fields all ones and vector length 0 (SDM 2.3.5 VEX, 2.7.1 EVEX).
+#define VEX2(pp, opcode) (0xC5u | (0xF8u | PP_##pp) << 8 | (uint32_t)(opcode) << 16 | 0xC0u << 24)
+#define VEX3(pp, map, w, opcode) \
+    (0xC4u | (0xE0u | MAP_##map) << 8 | ((W_##w & 1u) << 7 | 0x78u | PP_##pp) << 16 | (uint32_t)(opcode) << 24)
+#define EVEX(pp, map, w, opcode)                                                                      \
+    (0x62u | (0xF0u | MAP_##map) << 8 | ((W_##w & 1u) << 7 | 0x7Cu | PP_##pp) << 16 | 0x08u << 24 \
+     | (uint64_t)(opcode) << 32)
+
+// Per row, what the emitters need that depends on the row alone.
 typedef struct {
-    uint8_t pp, map, wvex, wevex, opcode, tuple;
-} insn_info;
-
-static const insn_info insn_table[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) \
-    [XW_##name] = { PP_##pp, MAP_##map, W_##wvex, W_##wevex, opcode, TT_##tuple },
-#include "x86_insn.def"
-#undef XW_INSN
-};
-
-// Operand forms the table's fixed columns cannot carry. Default (zero): dst, src1, src2/mem.
-// MOVE stores through the MR opcode (load | 1); MOVS is a scalar move (its register form has
-// three operands, so only load/store here); MASKMOV stores at load + 2; RVMI takes an imm8;
-// RMI is dst, src, imm8 with no second source (VEX.vvvv/EVEX.vvvv 1111b).
-enum { F_RVM = 0, F_MOVE, F_MOVS, F_BCST, F_MASKMOV, F_RVMI, F_RMI };
-#define IS2(i, a, b) ((i) == XW_##a || (i) == XW_##b)
-#define FORM_OF(i)                                                                           \
-    (IS2(i, VMOVUPD, VMOVUPS) || IS2(i, VMOVAPD, VMOVAPS) ? F_MOVE                          \
-     : IS2(i, VMOVSD, VMOVSS)                             ? F_MOVS                          \
-     : IS2(i, VBROADCASTSD, VBROADCASTSS)                 ? F_BCST                          \
-     : IS2(i, VMASKMOVPD, VMASKMOVPS)                     ? F_MASKMOV                       \
-     : IS2(i, VSHUFPD, VSHUFPS) || IS2(i, VPERM2F128, VINSERTF128) || IS2(i, VSHUFF64X2, VSHUFF32X4) \
-             || (i) == XW_VINSERTF64X4 || IS2(i, VALIGNQ, VALIGND)                             \
-         ? F_RVMI                                                                            \
-     : IS2(i, VPERMILPD_I, VPERMILPS_I) ? F_RMI                                              \
-                                        : F_RVM)
-// The shortest vector length of the row (ymm: the 256-bit-only rows and VBROADCASTSD).
-#define MINVL_OF(i)                                                                          \
-    (IS2(i, VBROADCASTSD, VPERM2F128) || IS2(i, VINSERTF128, VSHUFF64X2) || (i) == XW_VSHUFF32X4 \
-         ? XW_YMM                                                                            \
-     : (i) == XW_VINSERTF64X4 ? XW_ZMM                                                       \
-                              : XW_XMM)
-static const struct {
-    uint8_t form, min_vl;
-} insn_form[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple) [XW_##name] = { FORM_OF(XW_##name), MINVL_OF(XW_##name) },
-#include "x86_insn.def"
-#undef XW_INSN
-};
-
-// ---- One instruction being assembled, at start (the code buffer's end, or a local staging
-// buffer of IB_MAX bytes); p is the next byte. rip, when set, is a RIP disp32 field to resolve
-// at emission. Generation emits tens of thousands of instructions per second, so the common
-// case writes each byte once, in place, with one room check (ib_begin) and no copy.
-enum { IB_MAX = 16 };  // room for the longest instruction (x86 caps them at 15 bytes)
-typedef struct {
-    uint8_t *start, *p, *rip;
-    int32_t target;
-} ibuf;
-
-// In place when the buffer has room for any instruction. Staged when it may not (emit then
-// checks the exact length, so an instruction that just fits is still emitted) and for RIP
-// operands, whose disp32 may turn out not to fit: the buffer must stay untouched on error.
-static inline void ib_begin(const xw_code *c, ibuf *ib, uint8_t stage[IB_MAX], bool rip)
-{
-    bool room = c->len <= c->cap && c->cap - c->len >= IB_MAX;
-    ib->start = ib->p = room && !rip ? c->buf + c->len : stage;
-    ib->rip = NULL;
-}
-
-static inline void put8(ibuf *ib, unsigned v) { *ib->p++ = (uint8_t)v; }
-static inline void put32(ibuf *ib, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) put8(ib, (v >> (8 * i)) & 0xFF);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static bool fits8(int64_t v) { return v >= INT8_MIN && v <= INT8_MAX; }
-static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-static void fail(xw_code *c, xw_status s)
-{
-    if (!c->err) c->err = s;
-}
-
-// Commits the instruction. Staged ones get the exact room check, RIP resolution (disp32 =
-// target - end of this instruction) and a copy; in-place ones are already where they belong.
-static inline void emit(xw_code *c, ibuf *ib, const uint8_t stage[IB_MAX])
-{
-    size_t n = (size_t)(ib->p - ib->start);
-    if (ib->start == stage) {
-        if (c->len > c->cap || n > c->cap - c->len) { fail(c, XW_ERR_NOMEM); return; }
-        if (ib->rip) {
-            int64_t rel = (int64_t)ib->target - (int64_t)(c->len + n);
-            if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
-            wr32(ib->rip, (uint32_t)rel);
-        }
-        memcpy(c->buf + c->len, stage, n);
-    }
-    c->len += n;
-}
-
-// ---- Memory operands.
-static bool gpr_ok(xw_gpr r) { return (unsigned)r < 16; }
-
-// Base: a GPR, RIP (alone), or none; index: a GPR but not rsp (SIB index 100b means "none").
-static inline bool mem_ok(const xw_mem *m)
-{
-    if ((unsigned)m->base < 16 && m->index == XW_NOREG) return true;  // [base + disp]: most of them
-    bool base_ok = gpr_ok(m->base) || m->base == XW_RIP || m->base == XW_NOREG;
-    bool idx_ok = m->index == XW_NOREG || (gpr_ok(m->index) && m->index != XW_RSP);
-    bool scale_ok = m->index == XW_NOREG || m->scale == 1 || m->scale == 2 || m->scale == 4 || m->scale == 8;
-    return base_ok && idx_ok && scale_ok && !(m->base == XW_RIP && m->index != XW_NOREG);
-}
-static unsigned mem_x(const xw_mem *m) { return gpr_ok(m->index) ? (m->index >> 3) & 1 : 0; }
-static unsigned mem_b(const xw_mem *m) { return gpr_ok(m->base) ? (m->base >> 3) & 1 : 0; }
-
-// ModRM, SIB and displacement for memory (SDM 2.1.5, Tables 2-2 and 2-3). The EVEX disp8 scale
-// (2.7.5) is N = 1 << sh, a power of two, so disp8*N needs a mask and a shift, not a division;
-// sh is 0 for legacy and VEX.
-static inline void put_mem(ibuf *ib, unsigned reg, const xw_mem *m, unsigned sh)
-{
-    reg &= 7;
-    if (m->base == XW_RIP) {  // mod 00, rm 101: [rip + disp32] in 64-bit mode (2.2.1.6)
-        put8(ib, reg << 3 | 5);
-        ib->rip = ib->p;
-        ib->target = m->disp;
-        put32(ib, 0);
-        return;
-    }
-    unsigned b3 = m->base & 7u;
-    if ((unsigned)m->base < 16 && m->index == XW_NOREG && b3 != 4) {  // [base + disp], no SIB
-        bool d8 = (m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh));
-        if (m->disp == 0 && b3 != 5) {  // rbp/r13 with mod 00 mean disp32
-            put8(ib, reg << 3 | b3);
-        } else if (d8) {
-            put8(ib, 0x40 | reg << 3 | b3);
-            put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
-        } else {
-            put8(ib, 0x80 | reg << 3 | b3);
-            put32(ib, (uint32_t)m->disp);
-        }
-        return;
-    }
-    bool no_base = m->base == XW_NOREG;
-    // rm 100b means "SIB follows", so rsp/r12 as a base always take a SIB; so does any index,
-    // and a missing base (mod 00, rm 101 would be RIP).
-    bool sib = no_base || m->index != XW_NOREG || (m->base & 7) == 4;
-    unsigned mod;
-    if (no_base || (m->disp == 0 && (m->base & 7) != 5))  // rbp/r13 with mod 00 mean disp32
-        mod = 0;
-    else if ((m->disp & ((1 << sh) - 1)) == 0 && fits8(m->disp / (1 << sh)))
-        mod = 1;
-    else
-        mod = 2;
-    put8(ib, mod << 6 | reg << 3 | (sib ? 4u : (m->base & 7u)));
-    if (sib) {  // SIB: scale, index (100b = none), base (101b with mod 00 = none, disp32)
-        unsigned ss = m->index == XW_NOREG ? 0 : m->scale == 8 ? 3 : m->scale == 4 ? 2 : m->scale == 2 ? 1 : 0;
-        unsigned idx = m->index == XW_NOREG ? 4u : (m->index & 7u);
-        put8(ib, ss << 6 | idx << 3 | (no_base ? 5u : (m->base & 7u)));
-    }
-    if (mod == 1)
-        put8(ib, (uint8_t)(int8_t)(m->disp / (1 << sh)));
-    else if (mod == 2 || no_base)
-        put32(ib, (uint32_t)m->disp);
-}
-
-// ---- Vector instructions.
-// VEX (SDM 2.3.5): the 2-byte form C5 [R vvvv L pp] when X, B and W are 0 and the map is 0F;
-// else C4 [R X B m-mmmm] [W vvvv L pp]. R, X, B and vvvv are stored inverted.
-static inline void put_vex(ibuf *ib, unsigned r, unsigned x, unsigned b, unsigned map, unsigned w,
-                    unsigned vvvv, unsigned l, unsigned pp)
-{
-    unsigned tail = (~vvvv & 15) << 3 | l << 2 | pp;
-    if (!x && !b && !w && map == MAP_0F) {
-        put8(ib, 0xC5);
-        put8(ib, (r ^ 1) << 7 | tail);
-    } else {
-        put8(ib, 0xC4);
-        put8(ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | map);
-        put8(ib, w << 7 | tail);
-    }
-}
-
-// EVEX disp8*N (SDM 2.7.5, Tables 2-34/2-35) as log2 N: the element size follows EVEX.W.
-static unsigned disp_shift(const insn_info *ii, xw_vl vl, bool bcst)
-{
-    unsigned elem = ii->wevex == W_W1 ? 3 : 2;  // 8 or 4 bytes
-    switch (ii->tuple) {
-    case TT_FV: return bcst ? elem : 4 + (unsigned)vl;
-    case TT_FVM: return 4 + (unsigned)vl;
-    case TT_T1S: return elem;
-    case TT_T4: return 2 + elem;
-    default: return 0;
-    }
-}
-
-// Helpers on the per-instruction path are forced inline: each public emitter then gets its own
-// copy specialized on constant operands (register or memory form, no imm), with no call.
-#define HOT static inline __attribute__((always_inline))
-
-// The plain VEX case, which is all of AVX2 code and much of AVX-512: registers below 16, xmm or
-// ymm, no decoration, a row with a VEX form. vec checked everything but the memory operand.
-HOT void vec_vex(xw_code *c, const insn_info *ii, unsigned opcode, xw_vl vl, unsigned reg,
-                           unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
-{
-    if (m && !mem_ok(m)) { fail(c, XW_ERR_ENCODE); return; }
-    uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, m && m->base == XW_RIP);
-    unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
-    put_vex(&ib, (reg >> 3) & 1, m ? mem_x(m) : 0, b, ii->map, ii->wvex, vvvv, vl, ii->pp);
-    put8(&ib, opcode);
-    if (m)
-        put_mem(&ib, reg, m, 0);
-    else
-        put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
-    if (imm >= 0) put8(&ib, (unsigned)imm);
-    emit(c, &ib, stage);
-}
-
-// Everything vec did not send to vec_vex: EVEX, or invalid operands. The checks are the full
-// rules; vec's fast-path test is exactly "not EVEX and not bad but for the memory operand", so
-// whatever passes them here needs EVEX.
-HOT void vec_any(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg, unsigned vvvv,
-                    unsigned rm, const xw_mem *m, xw_evex e, int imm)
-{
-    const insn_info *ii = &insn_table[op];
-    bool hi = reg > 15 || vvvv > 15 || (!m && rm > 15);
-    bool evex = vl == XW_ZMM || hi || e.mask != XW_K0 || e.zeroing || e.bcst || ii->wvex == W_NO;
-    bool bad = (unsigned)vl > XW_ZMM || vl < insn_form[op].min_vl || reg > 31 || vvvv > 31 || rm > 31
-               || (unsigned)e.mask > 7 || (e.zeroing && e.mask == XW_K0)  // {z} needs a mask
-               || (e.bcst && (!m || ii->tuple != TT_FV))                   // {1toN}: FV rows only
-               || (m && !mem_ok(m)) || (evex && ii->wevex == W_NO);
-    if (bad || !evex) { fail(c, XW_ERR_ENCODE); return; }  // !evex: unreachable, see above
-
-    uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, m && m->base == XW_RIP);
-    unsigned r = (reg >> 3) & 1;
-    unsigned x = m ? mem_x(m) : (rm >> 4) & 1;  // EVEX: X extends a register rm to 5 bits
-    unsigned b = m ? mem_b(m) : (rm >> 3) & 1;
-    // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] (SDM 2.7.1)
-    put8(&ib, 0x62);
-    put8(&ib, (r ^ 1) << 7 | (x ^ 1) << 6 | (b ^ 1) << 5 | (((reg >> 4) & 1) ^ 1) << 4 | ii->map);
-    put8(&ib, (unsigned)ii->wevex << 7 | (~vvvv & 15) << 3 | 4 | ii->pp);
-    put8(&ib, (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4
-                  | (((vvvv >> 4) & 1) ^ 1) << 3 | (unsigned)e.mask);
-    put8(&ib, opcode);
-    if (m)
-        put_mem(&ib, reg, m, disp_shift(ii, vl, e.bcst));
-    else
-        put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
-    if (imm >= 0) put8(&ib, (unsigned)imm);
-    emit(c, &ib, stage);
-}
-
-// One vector instruction: reg is ModRM.reg, vvvv the extra source (0 when unused, which encodes
-// as 1111b), and the r/m operand is register rm when m is NULL, else memory. imm < 0: none.
-// The plain VEX case goes straight to vec_vex after a handful of tests.
-HOT void vec(xw_code *c, xw_insn op, unsigned opcode, xw_vl vl, unsigned reg, unsigned vvvv,
-                       unsigned rm, const xw_mem *m, xw_evex e, int imm)
-{
-    if (c->err) return;
-    const insn_info *ii = &insn_table[op];
-    bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
-    if (plain && (unsigned)vl <= XW_YMM && (reg | vvvv | (m ? 0 : rm)) < 16 && ii->wvex != W_NO && vl >= insn_form[op].min_vl)
-        vec_vex(c, ii, opcode, vl, reg, vvvv, rm, m, imm);
-    else
-        vec_any(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
-}
-
-// ---- The fast path. Per row, everything the common forms need that depends on the row alone:
-// the prefix and opcode bytes as little-endian words with every register field zero (those
-// fields are stored inverted, so they start as ones and the registers are XORed in), and
-// validity as bit sets.
-typedef struct {
-    uint32_t vex2;    // C5 [R vvvv L pp] opcode C0 (the 2-byte form: map 0F, W0)
-    uint32_t vex3;    // C4 [R X B m-mmmm] [W vvvv L pp] opcode
-    uint64_t evex;    // 62 [R X B R' 0 0 m m] [W vvvv 1 pp] [z L'L b V' aaa] opcode
-    uint8_t forms;    // 1 << the row's operand form
-    uint8_t vex_vl;   // bit vl: VEX can encode the row at vl (a VEX form, min_vl <= vl <= ymm)
-    uint8_t evex_vl;  // bit vl: EVEX can (an EVEX form, min_vl <= vl <= zmm)
-    uint8_t c5;       // VEX may take the 2-byte form when B and X are 0
+    uint64_t evex;
+    uint32_t vex2, vex3;
+    uint8_t form;       // F_*
+    uint8_t vex_vl;     // bit vl: VEX encodes the row at vl (a VEX form, minvl <= vl <= ymm)
+    uint8_t evex_vl;    // bit vl: EVEX does (an EVEX form, minvl <= vl <= zmm)
+    uint8_t c5;         // VEX may take the 2-byte form (map 0F, W0)
     uint8_t sh, sh_vl;  // EVEX disp8*N without {1toN}: log2 N = sh + (sh_vl ? vl : 0)
-    uint8_t sh_bcst;    // with {1toN} (element size); 0xFF: the row takes no {1toN}
-} __attribute__((aligned(32))) fast_info;  // 32 bytes: indexed with a shift
+    uint8_t sh_bcst;    // with {1toN} (the element); 0xFF: the row takes no {1toN}
+} __attribute__((aligned(32))) row_info;  // 32 bytes: indexed with a shift
 
-#define ELEM_SH(wevex) (W_##wevex == W_W1 ? 3 : 2)
-static const fast_info fast_table[XW_INSN_COUNT] = {
-#define XW_INSN(name, pp, map, wvex, wevex, opcode, tuple)                                          \
-    [XW_##name] = {                                                                               \
-        .vex2 = 0xC5u | (0xF8u | PP_##pp) << 8 | (uint32_t)(opcode) << 16 | 0xC0u << 24,          \
-        .vex3 = 0xC4u | (0xE0u | MAP_##map) << 8 | ((W_##wvex & 1u) << 7 | 0x78u | PP_##pp) << 16 \
-                | (uint32_t)(opcode) << 24,                                                       \
-        .evex = 0x62u | (0xF0u | MAP_##map) << 8 | ((W_##wevex & 1u) << 7 | 0x7Cu | PP_##pp) << 16 \
-                | 0x08u << 24 | (uint64_t)(opcode) << 32,                                         \
-        .forms = 1u << FORM_OF(XW_##name),                                                        \
-        .vex_vl = W_##wvex == W_NO ? 0 : (3u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),      \
-        .evex_vl = W_##wevex == W_NO ? 0 : (7u >> MINVL_OF(XW_##name)) << MINVL_OF(XW_##name),    \
-        .c5 = MAP_##map == MAP_0F && W_##wvex == 0,                                               \
-        .sh = TT_##tuple == TT_FV || TT_##tuple == TT_FVM ? 4                                     \
-              : TT_##tuple == TT_T1S                      ? ELEM_SH(wevex)                        \
-              : TT_##tuple == TT_T4                       ? 2 + ELEM_SH(wevex)                    \
-                                                          : 0,                                    \
-        .sh_vl = TT_##tuple == TT_FV || TT_##tuple == TT_FVM,                                     \
-        .sh_bcst = TT_##tuple == TT_FV ? ELEM_SH(wevex) : 0xFF,                                   \
+#define ELEM_SH(wevex) (W_##wevex == W_W1 ? 3 : 2)  // 8- or 4-byte elements
+static const row_info rows[XW_INSN_COUNT] = {
+#define XW_INSN(name, form_, minvl, pp, map, wvex, wevex, opcode, tuple)                      \
+    [XW_##name] = {                                                                           \
+        .evex = EVEX(pp, map, wevex, opcode),                                                 \
+        .vex2 = VEX2(pp, opcode),                                                             \
+        .vex3 = VEX3(pp, map, wvex, opcode),                                                  \
+        .form = F_##form_,                                                                    \
+        .vex_vl = W_##wvex == W_NO ? 0 : (3u >> XW_##minvl) << XW_##minvl,                    \
+        .evex_vl = W_##wevex == W_NO ? 0 : (7u >> XW_##minvl) << XW_##minvl,                  \
+        .c5 = MAP_##map == MAP_0F && W_##wvex == W_W0,                                        \
+        .sh = TT_##tuple == TT_FV || TT_##tuple == TT_FVM ? 4                                 \
+              : TT_##tuple == TT_T1S                      ? ELEM_SH(wevex)                    \
+                                                          : 0,                                \
+        .sh_vl = TT_##tuple == TT_FV || TT_##tuple == TT_FVM,                                 \
+        .sh_bcst = TT_##tuple == TT_FV ? ELEM_SH(wevex) : 0xFF,                               \
     },
 #include "x86_insn.def"
 #undef XW_INSN
 };
 #undef ELEM_SH
 
-static inline void wr32n(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }  // little-endian host
+// The row forms each emitter takes.
+static const uint8_t takes[] = {
+    [XW_VP_RRR] = 1u << F_RVM,
+    [XW_VP_RRM] = 1u << F_RVM,
+    [XW_VP_LOAD] = 1u << F_MOVE | 1u << F_MOVS | 1u << F_BCST,
+    [XW_VP_STORE] = 1u << F_MOVE | 1u << F_MOVS,
+    [XW_VP_RRRI] = 1u << F_RVMI,
+    [XW_VP_RRI] = 1u << F_RMI,
+    [XW_VP_RR] = 1u << F_MOVE | 1u << F_BCST,
+};
 
-// vfast's end: the r/m operand (register rm when base is XW_NOREG, else [base + disp] with
-// EVEX disp8*N scale 1 << sh; SDM 2.1.5 and 2.7.5), the imm8 (imm >= 0), and the new length.
-// base is XW_NOREG or below 16.
-HOT void fast_rm(xw_code *c, uint8_t *p, unsigned modrm, unsigned base, int32_t d, unsigned sh, int imm)
+// Helpers on the per-instruction path are forced inline: each public emitter then gets its own
+// copy specialized on its constant operands (register or memory form, imm or none).
+#define HOT static inline __attribute__((always_inline))
+
+static bool fits8(int64_t v) { return v >= INT8_MIN && v <= INT8_MAX; }
+static bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+static bool gpr_ok(xw_gpr r) { return r.n < 16; }
+static bool is_rip(const xw_mem *m) { return m && m->base.n == XW_RIP.n; }
+static bool mem_ok(const xw_mem *m) { return gpr_ok(m->base) || is_rip(m); }
+static bool room(const xw_code *c, size_t n) { return c->len <= c->cap && c->cap - c->len >= n; }
+
+static void fail(xw_code *c, xw_status s)
 {
-    if (base == XW_NOREG) {
-        *p++ = (uint8_t)(0xC0 | modrm);
-    } else {
-        unsigned b3 = base & 7;
-        // rbp/r13 have no mod 00 form (it means disp32); disp8 holds disp / N when N divides it.
-        bool d8 = (d & ((1 << sh) - 1)) == 0 && fits8(d >> sh);
-        unsigned mod = d == 0 && b3 != 5 ? 0x00 : d8 ? 0x40 : 0x80;
-        *p++ = (uint8_t)(mod | (modrm & 0x38) | b3);
-        if (b3 == 4) *p++ = 0x24;  // rsp/r12 base: SIB with no index
-        if (mod == 0x40) {
-            *p++ = (uint8_t)(int8_t)(d >> sh);
-        } else if (mod == 0x80) {
-            wr32(p, (uint32_t)d);
-            p += 4;
-        }
-    }
-    if (imm >= 0) *p++ = (uint8_t)imm;
-    c->len = (size_t)(p - c->buf);
+    if (!c->err) c->err = s;
 }
 
-// The straight-line path for the bulk of generated code: the register-register and
-// [base + disp] forms, VEX or EVEX, with room for any instruction. It takes the same decisions
-// and writes the same bytes as vec (through the table above), in place; anything it does not
-// cover (another memory form, an invalid operand, an error, little room) returns false having
-// touched nothing, and then goes the general way (vslow). opcode_add: 0 the row's opcode, 1 the
-// MR form of the moves (opcode | 1), 2 VMASKMOV stores (opcode + 2).
-HOT bool vfast(xw_code *c, xw_insn op, unsigned forms, unsigned opcode_add, xw_vl vl, unsigned reg,
-               unsigned vvvv, unsigned rm, const xw_mem *m, xw_evex e, int imm)
+// ---- Where an instruction goes: at the buffer's end when there is room for any (the common
+// case: each byte written once, in place), else staged, as are RIP operands, whose disp32 may
+// not fit: an error must leave the buffer as it was.
+enum { IB_MAX = 16 };  // room for the longest instruction (x86 caps them at 15 bytes)
+
+HOT uint8_t *ib_start(const xw_code *c, uint8_t *stage, bool rip)
 {
-    unsigned regs = reg | vvvv | rm;
-    if ((unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM || regs > 31 || c->err) return false;
-    const fast_info *f = &fast_table[op];
-    if (!(f->forms & forms) || c->len > c->cap || c->cap - c->len < IB_MAX) return false;
-    unsigned bx;  // the r/m operand's register bits 3 (B) and 4 (X, EVEX registers only)
-    if (m) {
-        if (m->index != XW_NOREG || (unsigned)m->base > 15) return false;
-        bx = (unsigned)m->base & 8;
-    } else {
-        bx = rm & 24;
-    }
-    bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
-    bool vex = plain && regs < 16 && (f->vex_vl >> vl & 1);
-    if (!vex && (!(f->evex_vl >> vl & 1) || (unsigned)e.mask > 7 || (e.zeroing && e.mask == XW_K0)
-                 || (e.bcst && (!m || f->sh_bcst == 0xFF))))
-        return false;
-    uint8_t *p = c->buf + c->len;
-    unsigned modrm = (reg & 7) << 3 | (rm & 7);
-    if (vex) {
-        if (f->c5 && !bx) {  // C5, then opcode at byte 2
-            uint32_t w = opcode_add == 1 ? f->vex2 | 1u << 16 : f->vex2 + (opcode_add << 16);
-            w ^= (reg & 8) << 12 ^ vvvv << 11 ^ (unsigned)vl << 10;
-            if (!m && imm < 0) {  // the whole instruction is this word
-                wr32n(p, w ^ modrm << 24);
-                c->len += 4;
-                return true;
-            }
-            wr32n(p, w);  // its C0 byte is replaced below
-            p += 3;
-        } else {  // C4, then opcode at byte 3
-            uint32_t w = opcode_add == 1 ? f->vex3 | 1u << 24 : f->vex3 + (opcode_add << 24);
-            wr32n(p, w ^ (reg & 8) << 12 ^ bx << 10 ^ vvvv << 19 ^ (unsigned)vl << 18);
-            p += 4;
+    return room(c, IB_MAX) && !rip ? c->buf + c->len : stage;
+}
+
+// Ends the instruction [start, end). A staged one gets the exact room check, its RIP disp32
+// (target - end of the instruction, the 4 bytes before its last `tail`) and the copy.
+HOT void commit(xw_code *c, uint8_t *start, uint8_t *end, const uint8_t *stage, const xw_mem *m, unsigned tail)
+{
+    const size_t n = (size_t)(end - start);
+    if (start == stage) {
+        if (!room(c, n)) { fail(c, XW_ERR_NOMEM); return; }
+        if (is_rip(m)) {
+            const int64_t rel = (int64_t)m->disp - (int64_t)(c->len + n);
+            if (!fits32(rel)) { fail(c, XW_ERR_ENCODE); return; }
+            xw_x86_le(end - tail - 4, (uint32_t)rel, 4);
         }
-        fast_rm(c, p, modrm, m ? (unsigned)m->base : XW_NOREG, m ? m->disp : 0, 0, imm);  // VEX: no disp8*N
-        return true;
+        memcpy(c->buf + c->len, stage, n);
     }
-    uint64_t w = opcode_add == 1 ? f->evex | 1ull << 32 : f->evex + ((uint64_t)opcode_add << 32);
-    unsigned p2 = (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4 | (vvvv & 16) >> 1
-                  | (unsigned)e.mask;
-    wr32n(p, (uint32_t)w ^ (reg & 8) << 12 ^ bx << 10 ^ (reg & 16) << 8 ^ (vvvv & 15) << 19 ^ p2 << 24);
-    p[4] = (uint8_t)(w >> 32);
-    unsigned sh = e.bcst ? f->sh_bcst : f->sh + (f->sh_vl ? (unsigned)vl : 0);  // log2 N
-    fast_rm(c, p + 5, modrm, m ? (unsigned)m->base : XW_NOREG, m ? m->disp : 0, sh, imm);
+    c->len += n;
+}
+
+// ---- Vector instructions.
+// The decisions that depend on the row, the length and the decorations (e is normalized for the
+// form: stores keep the mask only, register forms nothing). Returns the row, NULL when invalid.
+HOT const row_info *pcheck(xw_vprep *p, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex *e)
+{
+    if (form != XW_VP_RRM && form != XW_VP_LOAD)
+        *e = (xw_evex){ form == XW_VP_STORE ? e->mask : XW_K0, false, false };
+    *p = (xw_vprep){ .form = (uint8_t)form };
+    if ((unsigned)form > XW_VP_RR || (unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM) return NULL;
+    const row_info *r = &rows[op];
+    if (!(takes[form] >> r->form & 1)) return NULL;
+    const bool plain = e->mask == XW_K0 && !e->zeroing && !e->bcst;
+    p->vex = plain && (r->vex_vl >> vl & 1);
+    p->evex_ok = (r->evex_vl >> vl & 1) && (unsigned)e->mask <= 7 && !(e->zeroing && e->mask == XW_K0)
+                 && !(e->bcst && r->sh_bcst == 0xFF);  // {z} needs a mask; {1toN}: FV rows only
+    return r;
+}
+
+// The prefix words with the length and decorations set. Stores use the MR opcode, opcode | 1
+// (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r).
+HOT void pvex(xw_vprep *p, const row_info *r, xw_vl vl, bool store)
+{
+    p->c5 = r->c5;
+    p->vex2 = (r->vex2 | (uint32_t)store << 16) ^ (uint32_t)vl << 10;
+    p->vex3 = (r->vex3 | (uint32_t)store << 24) ^ (uint32_t)vl << 18;
+}
+
+HOT void pevex(xw_vprep *p, const row_info *r, xw_vl vl, xw_evex e, bool store)
+{
+    const uint32_t p2 = (uint32_t)e.zeroing << 7 | (uint32_t)vl << 5 | (uint32_t)e.bcst << 4 | (uint32_t)e.mask;
+    p->evex = (r->evex | (uint64_t)store << 32) ^ (uint64_t)p2 << 24;
+    p->sh = (uint8_t)(e.bcst ? r->sh_bcst : r->sh + (r->sh_vl ? (unsigned)vl : 0));
+}
+
+HOT xw_vprep prep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e)
+{
+    xw_vprep p;
+    const row_info *r = pcheck(&p, form, op, vl, &e);
+    if (r) {
+        pvex(&p, r, vl, form == XW_VP_STORE);
+        pevex(&p, r, vl, e, form == XW_VP_STORE);
+    }
+    return p;
+}
+
+xw_vprep xw_x86_vprep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e) { return prep(form, op, vl, e); }
+
+// EVEX prefix and opcode from the prepared word: 62 [R X B R' 0 0 m m] [W vvvv 1 pp]
+// [z L'L b V' aaa] opcode, the register bits inverted as in VEX (SDM 2.7.1). x and b: the
+// registers whose bit 3 is X and B.
+HOT uint8_t *evex_at(uint8_t *o, const xw_vprep *p, unsigned reg, unsigned vvvv, unsigned x, unsigned b)
+{
+    const uint32_t regs = (reg & 8) << 12 | (x & 8) << 11 | (b & 8) << 10 | (reg & 16) << 8 | (vvvv & 15) << 19
+                          | (vvvv & 16) << 23;
+    return xw_x86_le(o, p->evex ^ regs, 5);
+}
+
+// Writes one vector instruction at o: reg is ModRM.reg, vvvv the extra source (0 when none:
+// 1111b), the r/m operand register rm (m NULL) or memory; imm < 0: none. VEX or EVEX, whose X
+// extends a register rm to 5 bits; a memory base's bit 3 is B (RIP, 16, has none).
+HOT uint8_t *vwrite(uint8_t *o, const xw_vprep *p, bool vex, unsigned reg, unsigned vvvv, unsigned rm,
+                    const xw_mem *m, int imm)
+{
+    const unsigned b = m ? m->base.n : rm, x = rm >> 1;
+    o = vex ? xw_x86_vex_at(o, p, reg, vvvv, x, b) : evex_at(o, p, reg, vvvv, x, b);
+    o = xw_x86_modrm_at(o, reg, rm, m, vex ? 0 : p->sh);
+    if (imm >= 0) *o++ = (uint8_t)imm;
+    return o;
+}
+
+// VEX when the preparation and the registers allow it, else EVEX when they allow that.
+HOT bool vvalid(const xw_vprep *p, xw_vp_form form, unsigned regs, bool *vex)
+{
+    *vex = p->vex && regs < 16;
+    return p->form == form && (*vex || (p->evex_ok && regs < 32));
+}
+
+// One vector instruction, checked (rm is 0 with memory).
+HOT void vinsn(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, unsigned rm,
+               const xw_mem *m, int imm)
+{
+    bool vex;
+    if (c->err) return;
+    if (!vvalid(p, form, reg | vvvv | rm, &vex) || (m && !mem_ok(m))) { fail(c, XW_ERR_ENCODE); return; }
+    uint8_t stage[IB_MAX];
+    uint8_t *const start = ib_start(c, stage, is_rip(m));
+    commit(c, start, vwrite(start, p, vex, reg, vvvv, rm, m, imm), stage, m, imm >= 0);
+}
+
+// The common case of vinsn, written in place: no error, valid operands, memory at a GPR base,
+// room for any instruction. What it declines (having touched nothing) goes to vinsn out of line
+// (the two functions below), which also reports errors: the emitters stay leaf code.
+HOT bool vfast(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, unsigned rm,
+               const xw_mem *m, int imm)
+{
+    bool vex;
+    if (c->err || !vvalid(p, form, reg | vvvv | rm, &vex) || (m && !gpr_ok(m->base)) || !room(c, IB_MAX))
+        return false;
+    c->len = (size_t)(vwrite(c->buf + c->len, p, vex, reg, vvvv, rm, m, imm) - c->buf);
     return true;
 }
 
-// The operand form op must have for an emitter (anything else is an encoding error).
-static bool form_is(xw_code *c, xw_insn op, unsigned mask)
+static __attribute__((noinline)) void vslow_prepared(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg,
+                                                     unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
 {
-    if (c->err) return false;
-    if ((unsigned)op < XW_INSN_COUNT && (mask >> insn_form[op].form & 1)) return true;
-    fail(c, XW_ERR_ENCODE);
-    return false;
-}
-#define FORMS(a, b) (1u << (a) | 1u << (b))
-
-// The general way for what vfast declined, kept out of line so that the emitters' fast paths
-// stay leaf code with few live registers. store as for vfast.
-static __attribute__((noinline)) void vslow(xw_code *c, xw_insn op, unsigned forms, unsigned store,
-                                            xw_vl vl, unsigned reg, unsigned vvvv, unsigned rm,
-                                            const xw_mem *m, xw_evex e, int imm)
-{
-    if (!form_is(c, op, forms)) return;
-    unsigned opcode = insn_table[op].opcode;
-    opcode = store == 0 ? opcode : store == 1 ? opcode | 1u : opcode + 2u;
-    vec(c, op, opcode, vl, reg, vvvv, rm, m, e, imm);
+    vinsn(c, p, form, reg, vvvv, rm, m, imm);
 }
 
-static __attribute__((noipa)) void vop_rrr_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
+// (Prepared again here: passing the preparation would keep it on the emitter's stack.)
+static __attribute__((noinline)) void vslow(xw_code *c, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e,
+                                            unsigned reg, unsigned vvvv, unsigned rm, const xw_mem *m, int imm)
 {
-    vslow(c, op, 1u << F_RVM, 0, vl, dst, s1, s2, NULL, xw_plain, -1);
+    const xw_vprep p = prep(form, op, vl, e);
+    vinsn(c, &p, form, reg, vvvv, rm, m, imm);
+}
+
+// An emitter's instruction: prepared as xw_x86_vprep would, but in the common case building
+// only the prefix word it uses (fewer live registers).
+HOT void vemit(xw_code *c, xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e, unsigned reg, unsigned vvvv,
+               unsigned rm, const xw_mem *m, int imm)
+{
+    xw_vprep p;
+    xw_evex en = e;
+    const row_info *r = pcheck(&p, form, op, vl, &en);
+    const unsigned regs = reg | vvvv | (m ? 0 : rm);
+    bool vex;
+    if (r && !c->err && vvalid(&p, form, regs, &vex) && (!m || gpr_ok(m->base)) && room(c, IB_MAX)) {
+        if (vex)
+            pvex(&p, r, vl, form == XW_VP_STORE);
+        else
+            pevex(&p, r, vl, en, form == XW_VP_STORE);
+        c->len = (size_t)(vwrite(c->buf + c->len, &p, vex, reg, vvvv, m ? 0 : rm, m, imm) - c->buf);
+        return;
+    }
+    vslow(c, form, op, vl, e, reg, vvvv, rm, m, imm);
+}
+
+void xw_x86_vp_emit_rrr(xw_code *c, const xw_vprep *p, xw_vreg dst, xw_vreg s1, xw_vreg s2)
+{
+    if (!vfast(c, p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1))
+        vslow_prepared(c, p, XW_VP_RRR, dst.n, s1.n, s2.n, NULL, -1);
+}
+
+void xw_x86_vp_emit_mem(xw_code *c, const xw_vprep *p, xw_vp_form form, xw_vreg reg, xw_vreg vvvv, xw_gpr base,
+                        int32_t disp)
+{
+    const xw_mem m = xw_mem_at(base, disp);
+    if (form != XW_VP_RRM && form != XW_VP_LOAD && form != XW_VP_STORE) {  // (the others have no memory form)
+        fail(c, XW_ERR_ENCODE);
+        return;
+    }
+    if (!vfast(c, p, form, reg.n, vvvv.n, 0, &m, -1)) vslow_prepared(c, p, form, reg.n, vvvv.n, 0, &m, -1);
 }
 
 void xw_x86_vop_rrr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2)
 {
-    if (vfast(c, op, 1u << F_RVM, 0, vl, dst, s1, s2, NULL, xw_plain, -1)) return;
-    vop_rrr_slow(c, op, vl, dst, s1, s2);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vop_rrm_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
-{
-    vslow(c, op, 1u << F_RVM, 0, vl, dst, s1, 0, &m, e, -1);
+    vemit(c, XW_VP_RRR, op, vl, xw_plain, dst.n, s1.n, s2.n, NULL, -1);
 }
 
 void xw_x86_vop_rrm(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_mem m, xw_evex e)
 {
-    if (vfast(c, op, 1u << F_RVM, 0, vl, dst, s1, 0, &m, e, -1)) return;
-    vop_rrm_slow(c, op, vl, dst, s1, m, e);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vop_rrri_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
-{
-    vslow(c, op, 1u << F_RVMI, 0, vl, dst, s1, s2, NULL, xw_plain, imm);
+    vemit(c, XW_VP_RRM, op, vl, e, dst.n, s1.n, 0, &m, -1);
 }
 
 void xw_x86_vop_rrri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg s1, xw_vreg s2, uint8_t imm)
 {
-    if (vfast(c, op, 1u << F_RVMI, 0, vl, dst, s1, s2, NULL, xw_plain, imm)) return;
-    vop_rrri_slow(c, op, vl, dst, s1, s2, imm);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vop_rri_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm)
-{
-    vslow(c, op, 1u << F_RMI, 0, vl, dst, 0, src, NULL, xw_plain, imm);
+    vemit(c, XW_VP_RRRI, op, vl, xw_plain, dst.n, s1.n, s2.n, NULL, imm);
 }
 
 void xw_x86_vop_rri(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src, uint8_t imm)
 {
-    if (vfast(c, op, 1u << F_RMI, 0, vl, dst, 0, src, NULL, xw_plain, imm)) return;
-    vop_rri_slow(c, op, vl, dst, src, imm);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vop_rr_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
-{
-    vslow(c, op, FORMS(F_MOVE, F_BCST), 0, vl, dst, 0, src, NULL, xw_plain, -1);
+    vemit(c, XW_VP_RRI, op, vl, xw_plain, dst.n, 0, src.n, NULL, imm);
 }
 
 void xw_x86_vop_rr(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg src)
 {
-    if (vfast(c, op, FORMS(F_MOVE, F_BCST), 0, vl, dst, 0, src, NULL, xw_plain, -1)) return;
-    vop_rr_slow(c, op, vl, dst, src);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vload_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
-{
-    vslow(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST, 0, vl, dst, 0, 0, &m, e, -1);
+    vemit(c, XW_VP_RR, op, vl, xw_plain, dst.n, 0, src.n, NULL, -1);
 }
 
 void xw_x86_vload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_mem m, xw_evex e)
 {
-    if (vfast(c, op, FORMS(F_MOVE, F_MOVS) | 1u << F_BCST, 0, vl, dst, 0, 0, &m, e, -1)) return;
-    vload_slow(c, op, vl, dst, m, e);  // same arguments: a tail jump
+    vemit(c, XW_VP_LOAD, op, vl, e, dst.n, 0, 0, &m, -1);
 }
 
-static __attribute__((noipa)) void vstore_slow(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
-{
-    xw_evex e = { mask, false, false };
-    vslow(c, op, FORMS(F_MOVE, F_MOVS), 1, vl, src, 0, 0, &m, e, -1);
-}
-
-// Stores use the MR opcode (SDM: MOVUPD 66 0F 11 /r, MOVSD F2 0F 11 /r); merge-masking only.
+// Merge-masking only: a store has no {z}.
 void xw_x86_vstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg src, xw_kreg mask)
 {
-    xw_evex e = { mask, false, false };
-    if (vfast(c, op, FORMS(F_MOVE, F_MOVS), 1, vl, src, 0, 0, &m, e, -1)) return;
-    vstore_slow(c, op, vl, m, src, mask);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vmaskload_slow(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
-{
-    vslow(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1);
-}
-
-// VMASKMOVPD/PS (SDM: load 66 0F38 2D/2C, store 2F/2E): the mask register sits in VEX.vvvv.
-void xw_x86_vmaskload(xw_code *c, xw_insn op, xw_vl vl, xw_vreg dst, xw_vreg mask, xw_mem m)
-{
-    if (vfast(c, op, 1u << F_MASKMOV, 0, vl, dst, mask, 0, &m, xw_plain, -1)) return;
-    vmaskload_slow(c, op, vl, dst, mask, m);  // same arguments: a tail jump
-}
-
-static __attribute__((noipa)) void vmaskstore_slow(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
-{
-    vslow(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1);
-}
-
-void xw_x86_vmaskstore(xw_code *c, xw_insn op, xw_vl vl, xw_mem m, xw_vreg mask, xw_vreg src)
-{
-    if (vfast(c, op, 1u << F_MASKMOV, 2, vl, src, mask, 0, &m, xw_plain, -1)) return;
-    vmaskstore_slow(c, op, vl, m, mask, src);  // same arguments: a tail jump
-}
-
-// ---- Prepared vector instructions: vfast's decisions that depend on the row, the length and
-// the decorations are taken once in xw_x86_vprep; what is left per instruction is the register
-// test, the prefix word and the r/m operand. Whatever the fast path does not take goes to the
-// general emitter with the same arguments, which then also reports any error.
-xw_vprep xw_x86_vprep(xw_vp_form form, xw_insn op, xw_vl vl, xw_evex e)
-{
-    if (form == XW_VP_RRR) e = xw_plain;
-    if (form == XW_VP_STORE) e = (xw_evex){ e.mask, false, false };
-    xw_vprep p = { .form = (uint8_t)form, .op = op, .vl = vl, .e = e };
-    static const uint8_t forms[] = { [XW_VP_RRR] = 1u << F_RVM, [XW_VP_RRM] = 1u << F_RVM,
-                                     [XW_VP_LOAD] = 1u << F_MOVE | 1u << F_MOVS | 1u << F_BCST,
-                                     [XW_VP_STORE] = 1u << F_MOVE | 1u << F_MOVS };
-    if ((unsigned)form > XW_VP_STORE || (unsigned)op >= XW_INSN_COUNT || (unsigned)vl > XW_ZMM) return p;
-    const fast_info *f = &fast_table[op];
-    if (!(f->forms & forms[form])) return p;
-    const bool mem = form != XW_VP_RRR, store = form == XW_VP_STORE;
-    const bool plain = e.mask == XW_K0 && !e.zeroing && !e.bcst;
-    p.vex = plain && (f->vex_vl >> vl & 1);
-    p.evex_ok = (f->evex_vl >> vl & 1) && (unsigned)e.mask <= 7 && !(e.zeroing && e.mask == XW_K0)
-                && !(e.bcst && (!mem || f->sh_bcst == 0xFF));
-    p.c5 = f->c5;
-    // The moves store through opcode | 1 (as vfast's opcode_add 1).
-    p.vex2 = (store ? f->vex2 | 1u << 16 : f->vex2) ^ (unsigned)vl << 10;
-    p.vex3 = (store ? f->vex3 | 1u << 24 : f->vex3) ^ (unsigned)vl << 18;
-    const unsigned p2 = (unsigned)e.zeroing << 7 | (unsigned)vl << 5 | (unsigned)e.bcst << 4 | (unsigned)e.mask;
-    p.evex = (store ? f->evex | 1ull << 32 : f->evex) ^ (uint64_t)p2 << 24;
-    p.sh = (uint8_t)(e.bcst ? f->sh_bcst : f->sh + (f->sh_vl ? (unsigned)vl : 0));
-    return p;
-}
-
-// What the inline VEX paths of x86_enc.h left: EVEX in place (registers below 32, [base + disp]
-// with disp8*N), else the general emitter, which also reports any error. reg is ModRM.reg,
-// vvvv the extra source, the r/m operand register rm (mem false) or [base + disp].
-HOT bool vp_evex(xw_code *c, const xw_vprep *p, unsigned reg, unsigned vvvv, unsigned rm, bool mem, unsigned base,
-                 int32_t disp)
-{
-    const unsigned regs = reg | vvvv | rm;  // rm is 0 with a memory operand
-    if (c->err || c->len > c->cap || c->cap - c->len < IB_MAX || (mem && base > 15)) return false;
-    if ((p->vex && regs < 16) || !p->evex_ok || regs > 31) return false;  // VEX: the inline path's
-    const unsigned bx = mem ? base & 8 : rm & 24;  // r/m register bits 3 (B) and 4 (X, EVEX)
-    uint8_t *o = c->buf + c->len;
-    const unsigned modrm = (reg & 7) << 3 | (rm & 7);
-    wr32n(o, (uint32_t)p->evex ^ (reg & 8) << 12 ^ bx << 10 ^ (reg & 16) << 8 ^ (vvvv & 15) << 19
-                 ^ (vvvv & 16) << 23);
-    o[4] = (uint8_t)(p->evex >> 32);
-    fast_rm(c, o + 5, modrm, mem ? base : XW_NOREG, disp, p->sh, -1);
-    return true;
-}
-
-void xw_x86_vp_rrr_slow(xw_code *c, const xw_vprep *p, unsigned dst, unsigned s1, unsigned s2)
-{
-    if (p->form != XW_VP_RRR) { fail(c, XW_ERR_ENCODE); return; }
-    if (vp_evex(c, p, dst, s1, s2, false, 0, 0)) return;
-    xw_x86_vop_rrr(c, p->op, p->vl, (xw_vreg)dst, (xw_vreg)s1, (xw_vreg)s2);
-}
-
-void xw_x86_vp_mem_slow(xw_code *c, const xw_vprep *p, xw_vp_form form, unsigned reg, unsigned vvvv, xw_gpr base,
-                        int32_t disp)
-{
-    if (p->form != form) { fail(c, XW_ERR_ENCODE); return; }
-    if (vp_evex(c, p, reg, vvvv, 0, true, (unsigned)base, disp)) return;
-    const xw_mem m = xw_mem_at(base, disp);
-    switch (p->form) {
-    case XW_VP_RRM: xw_x86_vop_rrm(c, p->op, p->vl, (xw_vreg)reg, (xw_vreg)vvvv, m, p->e); break;
-    case XW_VP_LOAD: xw_x86_vload(c, p->op, p->vl, (xw_vreg)reg, m, p->e); break;
-    default: xw_x86_vstore(c, p->op, p->vl, m, (xw_vreg)reg, p->e.mask); break;
-    }
+    vemit(c, XW_VP_STORE, op, vl, (xw_evex){ mask, false, false }, src.n, 0, 0, &m, -1);
 }
 
 // KMOVW k1, r32: VEX.L0.0F.W0 92 /r (needs only AVX512F).
 void xw_x86_kmovw(xw_code *c, xw_kreg dst, xw_gpr src)
 {
+    static const xw_vprep kmovw = { .vex2 = VEX2(NP, 0x92), .vex3 = VEX3(NP, 0F, W0, 0x92), .c5 = 1 };
     if (c->err) return;
     if ((unsigned)dst > 7 || !gpr_ok(src)) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-    put_vex(&ib, 0, 0, (src >> 3) & 1, MAP_0F, 0, 0, 0, PP_NP);
-    put8(&ib, 0x92);
-    put8(&ib, 0xC0 | (unsigned)dst << 3 | (src & 7));
-    emit(c, &ib, stage);
+    uint8_t *const start = ib_start(c, stage, false);
+    uint8_t *o = xw_x86_vex_at(start, &kmovw, (unsigned)dst, 0, 0, src.n);
+    o = xw_x86_modrm_at(o, (unsigned)dst, src.n, NULL, 0);
+    commit(c, start, o, stage, NULL, 0);
 }
 
-// ---- General-purpose instructions: [REX] opcode ModRM ... (SDM 2.2.1). REX = 0100WRXB.
-static inline void put_rex(ibuf *ib, unsigned w, unsigned r, unsigned x, unsigned b)
+// VZEROUPPER: VEX.128.0F.WIG 77, no operands.
+void xw_x86_vzeroupper(xw_code *c)
 {
-    if (w | r | x | b) put8(ib, 0x40 | w << 3 | r << 2 | x << 1 | b);
-}
-static inline void put_op(ibuf *ib, unsigned op)  // one or two opcode bytes (0x0F18)
-{
-    if (op > 0xFF) put8(ib, op >> 8);
-    put8(ib, op & 0xFF);
+    static const xw_vprep vzu = { .vex2 = VEX2(NP, 0x77), .c5 = 1 };
+    if (c->err) return;
+    uint8_t stage[IB_MAX];
+    uint8_t *const start = ib_start(c, stage, false);
+    commit(c, start, xw_x86_vex_at(start, &vzu, 0, 0, 0, 0), stage, NULL, 0);
 }
 
-// op reg, r/m register (mod 11): reg and rm are ModRM fields, not operand order.
-static void gpr_rr(xw_code *c, unsigned w, unsigned op, unsigned reg, xw_gpr rm, int imm_bytes, int32_t imm)
+// ---- General-purpose instructions: [REX] opcode ModRM [imm] (SDM 2.2.1), REX = 0100WRXB only
+// when a bit is set; op is one or two opcode bytes (0x0F18). reg is ModRM.reg (a register or an
+// opcode extension), the r/m operand register rm (m NULL) or memory.
+HOT void gpr(xw_code *c, unsigned w, unsigned op, unsigned reg, xw_gpr rm, const xw_mem *m, unsigned imm_bytes,
+             int32_t imm)
 {
     if (c->err) return;
-    if (reg > 15 || !gpr_ok(rm)) { fail(c, XW_ERR_ENCODE); return; }
+    if (reg > 15 || (m ? !mem_ok(m) : !gpr_ok(rm))) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-    put_rex(&ib, w, (reg >> 3) & 1, 0, (rm >> 3) & 1);
-    put_op(&ib, op);
-    put8(&ib, 0xC0 | (reg & 7) << 3 | (rm & 7));
-    if (imm_bytes == 1) put8(&ib, (uint8_t)(int8_t)imm);
-    if (imm_bytes == 4) put32(&ib, (uint32_t)imm);
-    emit(c, &ib, stage);
-}
-
-static void gpr_mem(xw_code *c, unsigned w, unsigned op, unsigned reg, const xw_mem *m)
-{
-    if (c->err) return;
-    if (reg > 15 || !mem_ok(m)) { fail(c, XW_ERR_ENCODE); return; }
-    uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, m->base == XW_RIP);
-    put_rex(&ib, w, (reg >> 3) & 1, mem_x(m), mem_b(m));
-    put_op(&ib, op);
-    put_mem(&ib, reg, m, 0);
-    emit(c, &ib, stage);
+    uint8_t *const start = ib_start(c, stage, is_rip(m));
+    uint8_t *o = start;
+    const unsigned b = m ? m->base.n : rm.n, rex = w << 3 | (reg & 8) >> 1 | (b & 8) >> 3;
+    if (rex) *o++ = (uint8_t)(0x40 | rex);
+    if (op > 0xFF) *o++ = (uint8_t)(op >> 8);
+    *o++ = (uint8_t)op;
+    o = xw_x86_modrm_at(o, reg, rm.n, m, 0);
+    o = xw_x86_le(o, (uint32_t)imm, imm_bytes);
+    commit(c, start, o, stage, m, imm_bytes);
 }
 
 // Register in the opcode's low 3 bits (B8+r, 50+r, 58+r), REX.B for r8-r15.
-static void gpr_oreg(xw_code *c, unsigned w, unsigned op, xw_gpr r, int imm_bytes, uint64_t imm)
+HOT void gpr_oreg(xw_code *c, unsigned w, unsigned op, xw_gpr r, unsigned imm_bytes, uint64_t imm)
 {
     if (c->err) return;
     if (!gpr_ok(r)) { fail(c, XW_ERR_ENCODE); return; }
     uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-    put_rex(&ib, w, 0, 0, (r >> 3) & 1);
-    put8(&ib, op + (r & 7));
-    for (int i = 0; i < imm_bytes; i++) put8(&ib, (imm >> (8 * i)) & 0xFF);
-    emit(c, &ib, stage);
+    uint8_t *const start = ib_start(c, stage, false);
+    uint8_t *o = start;
+    const unsigned rex = w << 3 | (r.n & 8) >> 3;
+    if (rex) *o++ = (uint8_t)(0x40 | rex);
+    *o++ = (uint8_t)(op + (r.n & 7));
+    commit(c, start, xw_x86_le(o, imm, imm_bytes), stage, NULL, 0);
 }
 
 // Shortest form: MOV r32, imm32 zero-extends to 64 bits (SDM Vol. 1 3.4.1.1); REX.W C7 /0
@@ -671,127 +362,69 @@ void xw_x86_mov_ri(xw_code *c, xw_gpr dst, int64_t imm)
     if (imm >= 0 && imm <= (int64_t)UINT32_MAX)
         gpr_oreg(c, 0, 0xB8, dst, 4, (uint64_t)imm);
     else if (fits32(imm))
-        gpr_rr(c, 1, 0xC7, 0, dst, 4, (int32_t)imm);
+        gpr(c, 1, 0xC7, 0, dst, NULL, 4, (int32_t)imm);
     else
         gpr_oreg(c, 1, 0xB8, dst, 8, (uint64_t)imm);
 }
 
-void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr_rr(c, 1, 0x89, src, dst, 0, 0); }
-void xw_x86_mov_rm(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8B, dst, &m); }
-void xw_x86_mov_mr(xw_code *c, xw_mem m, xw_gpr src) { gpr_mem(c, 1, 0x89, src, &m); }
-void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr_mem(c, 1, 0x8D, dst, &m); }
+void xw_x86_mov_rr(xw_code *c, xw_gpr dst, xw_gpr src) { gpr(c, 1, 0x89, src.n, dst, NULL, 0, 0); }
+void xw_x86_lea(xw_code *c, xw_gpr dst, xw_mem m) { gpr(c, 1, 0x8D, dst.n, XW_RAX, &m, 0, 0); }
 
-// ALU group 1: ModRM.reg extension for 81/83, and the r/m,reg opcode is (ext << 3) | 1.
-static const uint8_t alu_ext[] = { [XW_ADD] = 0, [XW_SUB] = 5, [XW_CMP] = 7, [XW_AND] = 4, [XW_OR] = 1, [XW_XOR] = 6 };
-
+// ALU group 1 (81 /ext imm32, 83 /ext imm8 sign-extended): the ModRM.reg extension of each.
 void xw_x86_alu_ri(xw_code *c, xw_alu op, xw_gpr dst, int32_t imm)
 {
+    static const uint8_t ext[] = { [XW_ADD] = 0, [XW_SUB] = 5, [XW_CMP] = 7, [XW_AND] = 4, [XW_OR] = 1, [XW_XOR] = 6 };
     if ((unsigned)op > XW_XOR) { fail(c, XW_ERR_ENCODE); return; }
     if (fits8(imm))
-        gpr_rr(c, 1, 0x83, alu_ext[op], dst, 1, imm);  // imm8 sign-extended
+        gpr(c, 1, 0x83, ext[op], dst, NULL, 1, imm);
     else
-        gpr_rr(c, 1, 0x81, alu_ext[op], dst, 4, imm);
-}
-
-void xw_x86_alu_rr(xw_code *c, xw_alu op, xw_gpr dst, xw_gpr src)
-{
-    if ((unsigned)op > XW_XOR) { fail(c, XW_ERR_ENCODE); return; }
-    gpr_rr(c, 1, (unsigned)alu_ext[op] << 3 | 1, src, dst, 0, 0);
+        gpr(c, 1, 0x81, ext[op], dst, NULL, 4, imm);
 }
 
 void xw_x86_push(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x50, r, 0, 0); }
 void xw_x86_pop(xw_code *c, xw_gpr r) { gpr_oreg(c, 0, 0x58, r, 0, 0); }
 
-// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta. The general way out of line, so that the
-// common case stays leaf code with few live registers.
-static __attribute__((noinline)) void prefetch_slow(xw_code *c, unsigned ext, xw_mem m)
-{
-    gpr_mem(c, 0, 0x0F18, ext, &m);
-}
-
+// PREFETCHh: 0F 18 /1 t0, /2 t1, /3 t2, /0 nta.
 void xw_x86_prefetch(xw_code *c, xw_prefetch hint, xw_mem m)
 {
-    static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3, [XW_PREFETCHNTA] = 0 };
+    static const uint8_t ext[] = { [XW_PREFETCHT0] = 1, [XW_PREFETCHT1] = 2, [XW_PREFETCHT2] = 3,
+                                   [XW_PREFETCHNTA] = 0 };
     if ((unsigned)hint > XW_PREFETCHNTA) { fail(c, XW_ERR_ENCODE); return; }
-    if (!c->err && (unsigned)m.base < 16 && m.index == XW_NOREG && c->len <= c->cap && c->cap - c->len >= IB_MAX) {
-        // [base + disp], as a kernel's entry prefetches are, in place: [REX.B] 0F 18 ModRM ...
-        uint8_t *p = c->buf + c->len;
-        if (m.base & 8) *p++ = 0x41;
-        *p++ = 0x0F;
-        *p++ = 0x18;
-        fast_rm(c, p, (unsigned)ext[hint] << 3, (unsigned)m.base, m.disp, 0, -1);
-        return;
-    }
-    prefetch_slow(c, ext[hint], m);
+    gpr(c, 0, 0x0F18, ext[hint], XW_RAX, &m, 0, 0);
 }
 
-static void raw(xw_code *c, const uint8_t *bytes, unsigned n)
+void xw_x86_ret(xw_code *c)
 {
     if (c->err) return;
     uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-    for (unsigned i = 0; i < n; i++) put8(&ib, bytes[i]);
-    emit(c, &ib, stage);
+    uint8_t *const start = ib_start(c, stage, false);
+    *start = 0xC3;
+    commit(c, start, start + 1, stage, NULL, 0);
 }
-
-void xw_x86_vzeroupper(xw_code *c) { raw(c, (const uint8_t[]){ 0xC5, 0xF8, 0x77 }, 3); }
-void xw_x86_ret(xw_code *c) { raw(c, (const uint8_t[]){ 0xC3 }, 1); }
 
 // ---- Control flow: Jcc rel8 is 7x cb, rel32 0F 8x cd; JMP is EB cb / E9 cd.
-static const uint8_t jcc_code[] = { [XW_JNZ] = 0x5, [XW_JZ] = 0x4, [XW_JL] = 0xC, [XW_JGE] = 0xD };
-
 size_t xw_x86_here(const xw_code *c) { return c->len; }
-
-// rel32 jump with displacement rel (relative to the end of the instruction).
-static void jcc32(xw_code *c, xw_cond cc, int32_t rel)
-{
-    uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-    if (cc == XW_JMP) {
-        put8(&ib, 0xE9);
-    } else {
-        put8(&ib, 0x0F);
-        put8(&ib, 0x80 | jcc_code[cc]);
-    }
-    put32(&ib, (uint32_t)rel);
-    emit(c, &ib, stage);
-}
 
 void xw_x86_jcc_to(xw_code *c, xw_cond cc, size_t target)
 {
+    static const uint8_t code[] = { [XW_JNZ] = 0x5, [XW_JZ] = 0x4, [XW_JL] = 0xC, [XW_JGE] = 0xD };
     if (c->err) return;
     if ((unsigned)cc > XW_JMP || target > c->cap) { fail(c, XW_ERR_ENCODE); return; }
-    int64_t rel8 = (int64_t)target - (int64_t)(c->len + 2);
+    const int64_t rel8 = (int64_t)target - (int64_t)(c->len + 2);
+    const int64_t rel32 = (int64_t)target - (int64_t)(c->len + (cc == XW_JMP ? 5 : 6));
+    if (!fits8(rel8) && !fits32(rel32)) { fail(c, XW_ERR_ENCODE); return; }
+    uint8_t stage[IB_MAX];
+    uint8_t *const start = ib_start(c, stage, false);
+    uint8_t *o = start;
     if (fits8(rel8)) {
-        uint8_t stage[IB_MAX];
-    ibuf ib;
-    ib_begin(c, &ib, stage, false);
-        put8(&ib, cc == XW_JMP ? 0xEB : 0x70 | jcc_code[cc]);
-        put8(&ib, (uint8_t)(int8_t)rel8);
-        emit(c, &ib, stage);
-        return;
+        *o++ = cc == XW_JMP ? 0xEB : (uint8_t)(0x70 | code[cc]);
+        *o++ = (uint8_t)rel8;
+    } else {
+        if (cc != XW_JMP) *o++ = 0x0F;
+        *o++ = cc == XW_JMP ? 0xE9 : (uint8_t)(0x80 | code[cc]);
+        o = xw_x86_le(o, (uint32_t)rel32, 4);
     }
-    int64_t rel32 = (int64_t)target - (int64_t)(c->len + (cc == XW_JMP ? 5 : 6));
-    if (!fits32(rel32)) { fail(c, XW_ERR_ENCODE); return; }
-    jcc32(c, cc, (int32_t)rel32);
-}
-
-// The fixup is the offset just past the rel32 field (the end of the jump); 0 on error.
-size_t xw_x86_jcc_fwd(xw_code *c, xw_cond cc)
-{
-    if (c->err) return 0;
-    if ((unsigned)cc > XW_JMP) { fail(c, XW_ERR_ENCODE); return 0; }
-    jcc32(c, cc, 0);
-    return c->err ? 0 : c->len;
-}
-
-void xw_x86_bind(xw_code *c, size_t fixup)
-{
-    if (c->err) return;
-    if (fixup < 5 || fixup > c->len || c->len - fixup > INT32_MAX) { fail(c, XW_ERR_ENCODE); return; }
-    wr32(c->buf + fixup - 4, (uint32_t)(c->len - fixup));
+    commit(c, start, o, stage, NULL, 0);
 }
 
 // Pads with int3 (CC) so that running into the padding traps; align is a power of two (0: 1).

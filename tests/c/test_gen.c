@@ -694,14 +694,11 @@ static void run_target(ctx *x, xw_target t, bool quick)
 // CPUs without AVX-512: DIR/manifest.txt lists "file entry prec ta tb m n k lda ldb ldc alpha
 // beta" (the descriptor's numbers), DIR/<i>.bin holds each whole code buffer (constant data
 // first). Real kernels first, then complex ones.
-static int emit_corpus(xw_target t, const char *dir)
+// The corpus's descriptors (the same list on every run: rnd() starts from its seed); returns
+// how many.
+#define CORPUS_MAX 2000
+static int corpus_list(xw_desc list[CORPUS_MAX])
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/manifest.txt", dir);
-    FILE *man = fopen(path, "w");
-    if (!man) { perror(path); return 2; }
-    uint8_t *code = malloc(CODE_CAP);
-    xw_desc list[2000];
     int n = 0;
     // M below a zmm and not a power of two: 5x13x9 and 11x8x8 (SP) take AVX-512's k1-masked
     // vector (enough work per column), 6x2x3 its VEX body.
@@ -746,6 +743,18 @@ static int emit_corpus(xw_target t, const char *dir)
     for (size_t s = 0; s < sizeof zbig / sizeof zbig[0]; s++)
         list[n++] = mk(zbig[s][5], zbig[s][3], zbig[s][4], zbig[s][0], zbig[s][1], zbig[s][2], 1, 2, 3, XW_SCALE_ANY,
                        XW_SCALE_ANY);
+    return n;
+}
+
+static int emit_corpus(xw_target t, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.txt", dir);
+    FILE *man = fopen(path, "w");
+    if (!man) { perror(path); return 2; }
+    uint8_t *code = malloc(CODE_CAP);
+    static xw_desc list[CORPUS_MAX];
+    const int n = corpus_list(list);
     int written = 0;
     for (int i = 0; i < n; i++) {
         xw_code c = { .buf = code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
@@ -783,6 +792,31 @@ __attribute__((noinline)) static void naive_dgemm(int m, int n, int k, const dou
             for (int i = 0; i < m; i++)
                 c[i + j * ldc] += a[i + p * lda] * bv;
         }
+}
+
+// Kernel creation: the corpus's kernels generated (not run), best of 30 rounds, per kernel. The
+// generator's speed is part of a first call's cost.
+static int gen_time(xw_target t)
+{
+    static xw_desc list[CORPUS_MAX];
+    const int n = corpus_list(list);
+    uint8_t *code = malloc(CODE_CAP);
+    double best = INFINITY, bytes = 0;
+    for (int round = 0; round < 30; round++) {
+        const double t0 = now_ns();
+        bytes = 0;
+        for (int i = 0; i < n; i++) {
+            xw_code c = { .buf = code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+            size_t entry;
+            if (xw_gen_gemm(&list[i], t, &c, &entry) != XW_OK) { printf("%d: generation failed\n", i); return 1; }
+            bytes += (double)c.len;
+        }
+        best = fmin(best, now_ns() - t0);
+    }
+    printf("%s: %d kernels, %.0f bytes: %.0f ns per kernel (best of 30 rounds)\n",
+           t == XW_TARGET_AVX512 ? "avx512" : "avx2", n, bytes, best / n);
+    free(code);
+    return 0;
 }
 
 static int bench(xw_target t, xw_prec prec, int ta, int tb)
@@ -850,6 +884,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "avx2")) { want[XW_TARGET_AVX512] = false; }
         else if (!strcmp(argv[i], "avx512")) { want[XW_TARGET_AVX2] = false; }
         else if (!strcmp(argv[i], "quick")) quick = true;
+        else if (!strcmp(argv[i], "gentime"))
+            return gen_time(i + 1 < argc && !strcmp(argv[i + 1], "avx512") ? XW_TARGET_AVX512 : XW_TARGET_AVX2);
         else if (!strcmp(argv[i], "emit") && i + 2 < argc)
             return emit_corpus(!strcmp(argv[i + 1], "avx512") ? XW_TARGET_AVX512 : XW_TARGET_AVX2, argv[i + 2]);
         else if (!strcmp(argv[i], "bench")) {
@@ -866,7 +902,7 @@ int main(int argc, char **argv)
             }
             return bench(t, prec, ta, tb);
         }
-        else { fprintf(stderr, "usage: %s [avx2|avx512] [quick] | bench [avx512] | emit avx2|avx512 DIR\n", argv[0]); return 2; }
+        else { fprintf(stderr, "usage: %s [avx2|avx512] [quick] | bench [avx512] | gentime [avx512] | emit avx2|avx512 DIR\n", argv[0]); return 2; }
     }
     have_objdump = system("objdump --version >/dev/null 2>&1") == 0;
     if (!have_objdump) printf("objdump not found: disassembly checks skipped\n");
