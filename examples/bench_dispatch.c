@@ -1,6 +1,6 @@
 // bench_dispatch.c: what it costs to reach a kernel: an empty call (reference), the original
 // BLAS, generating a kernel (first call of a new shape), finding a generated one while cycling
-// over many shapes, and finding it again for the same shape (the per-thread last hit). Linked
+// over many shapes, and finding it again for the same shape (the thread's last call). Linked
 // with libxsmmwrap.a through ld --wrap=dgemm_: dgemm_ goes through the wrapper, __real_dgemm_
 // to the system BLAS.
 //

@@ -173,15 +173,6 @@ typedef enum {
 
 XW_HIDDEN void xw_reg_init(const xw_reg_params *p);  // once, before any other call
 XW_HIDDEN const xw_kernel *xw_reg_probe(const xw_desc *d);   // lock-free; NULL when absent
-// The kernel this thread found last, checked before the table (inline: it is the hot path).
-XW_HIDDEN extern _Thread_local const xw_kernel *xw_reg_last_hit __attribute__((tls_model("initial-exec")));
-static inline const xw_kernel *xw_reg_lookup(const xw_desc *d)
-{
-    const xw_kernel *k = xw_reg_last_hit;
-    if (__builtin_expect(k && xw_desc_equal(&k->desc, d), 1))
-        return k;
-    return xw_reg_probe(d);
-}
 XW_HIDDEN xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out);
 XW_HIDDEN uint32_t xw_reg_count(void);
 XW_HIDDEN const xw_kernel *xw_reg_at(uint32_t i);  // i < xw_reg_count()

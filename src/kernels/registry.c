@@ -1,8 +1,8 @@
-// registry.c: descriptor -> kernel. Lookups are lock-free (a per-thread last hit, then an
-// open-addressing table of pointers published with release stores); a miss takes one lock,
-// so each descriptor gets exactly one kernel. Memory grows with the kernels made, not with the
-// capacity: the table doubles, records come in slabs. Calls the generator, code memory,
-// portable kernel.
+// registry.c: descriptor -> kernel. Lookups are lock-free (an open-addressing table of pointers
+// published with release stores; the wrap layer's per-thread caches of calls sit in front); a
+// miss takes one lock, so each descriptor gets exactly one kernel. Memory grows with the kernels
+// made, not with the capacity: the table doubles, records come in slabs. Calls the generator,
+// code memory, portable kernel.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,7 +41,6 @@ static _Atomic uint64_t jit_failures;  // written under reg_lock, read without i
 static size_t held_bytes;       // the table, slabs and the slab list; under reg_lock
 static uint8_t *gen_buf;        // the generator's output; used under reg_lock only
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-_Thread_local const xw_kernel *xw_reg_last_hit __attribute__((tls_model("initial-exec")));
 
 
 static inline uint32_t hash(const xw_desc *d)
@@ -146,13 +145,7 @@ static xw_kernel *new_record(uint32_t n)
     return &(*slab)[n % SLAB_KERNELS];
 }
 
-const xw_kernel *xw_reg_probe(const xw_desc *d)
-{
-    const xw_kernel *k = probe(d);
-    if (k)
-        xw_reg_last_hit = k;
-    return k;
-}
+const xw_kernel *xw_reg_probe(const xw_desc *d) { return probe(d); }
 
 void xw_kernel_name(const xw_kernel *k, char *out, size_t n)
 {
@@ -210,7 +203,7 @@ static bool generate(xw_kernel *k)
 
 xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out)
 {
-    if ((*out = xw_reg_lookup(d)))
+    if ((*out = probe(d)))
         return XW_REG_FOUND;
     if (params.trylock) {
         if (pthread_mutex_trylock(&reg_lock) != 0)
@@ -239,8 +232,6 @@ xw_reg_result xw_reg_get(const xw_desc *d, const xw_kernel **out)
         }
     }
     pthread_mutex_unlock(&reg_lock);
-    if (found)
-        xw_reg_last_hit = found;
     *out = found;
     return r;
 }
