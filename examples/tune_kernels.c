@@ -245,7 +245,6 @@ static void candidates(tune_case *tc, xw_target cpu)
     tc->c[tc->n++] = (candidate){ .is_blas = true };
 }
 
-static const char *const target_text[] = { "generic", "avx2", "avx512" };
 
 static bool parse_desc(const char *line, tune_case *tc)
 {
@@ -324,7 +323,7 @@ static void print_case(const tune_case *tc, bool first)
             char name[160];
             xw_kernel_name(cd->kn, name, sizeof name);
             printf("\"route\": \"kernel\", \"target\": \"%s\", \"mb_max\": %u, \"nb_max\": %u, \"model_cost\": %.6g, "
-                   "\"kernel\": \"%s\", \"code_bytes\": %u", target_text[cd->target], cd->plan.mb_max,
+                   "\"kernel\": \"%s\", \"code_bytes\": %u", xw_target_text[cd->target], cd->plan.mb_max,
                    cd->plan.nb_max, cd->model_cost, name, cd->kn->code_bytes);
         }
         printf(", \"exact\": %s", cd->exact ? "true" : "false");
@@ -454,8 +453,8 @@ int main(int argc, char **argv)
     printf("  \"cpu\": {\"vendor\": ");
     json_string(id.vendor);
     printf(", \"family\": %d, \"model\": %d, \"stepping\": %d, \"isa\": \"%s\"},\n", id.family, id.model,
-           id.stepping, target_text[id.target]);
-    printf("  \"target\": \"%s\",\n  \"blas\": {\"path\": ", target_text[cpu]);
+           id.stepping, xw_target_text[id.target]);
+    printf("  \"target\": \"%s\",\n  \"blas\": {\"path\": ", xw_target_text[cpu]);
     json_string(blas.id.path);
     printf(", \"bytes\": %lld, \"config\": ", blas.id.bytes);
     if (blas.id.config[0])

@@ -241,13 +241,15 @@ int xsmmwrap_skip_get(int i, const char **object, const char **reason);
 
 /* XSMMWRAP_CDEF_END */
 
-/* The cdef block is plain C, so by_route's length is written as a number there: the library's
- * build (C11) checks it against the route count. */
+/* The cdef block is plain C, so the lengths of by_route and the family arrays are written as
+ * numbers there: the library's build (C11) checks them against the counts of their enums. */
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(((xsmmwrap_stats *)0)->by_route) / sizeof(uint64_t) == XSMMWRAP_ROUTE_COUNT,
                "xsmmwrap_stats.by_route has one entry per route");
 _Static_assert(sizeof(((xsmmwrap_stats *)0)->family_calls) / sizeof(uint64_t) ==
                    XSMMWRAP_FAMILY_COUNT, "xsmmwrap_stats.family_calls has one entry per family");
+_Static_assert(sizeof(((xsmmwrap_stats *)0)->family_products) / sizeof(uint64_t) ==
+                   XSMMWRAP_FAMILY_COUNT, "xsmmwrap_stats.family_products has one entry per family");
 #endif
 
 #pragma GCC visibility pop

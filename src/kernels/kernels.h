@@ -16,6 +16,7 @@ typedef enum { XW_OK = 0, XW_ERR_NOMEM, XW_ERR_RANGE, XW_ERR_UNSUPPORTED, XW_ERR
 // cgemm: interleaved (re, im) pairs).
 typedef enum { XW_F64 = 0, XW_F32 = 1, XW_C64 = 2, XW_C32 = 3 } xw_prec;
 #define XW_PREC_COUNT 4
+_Static_assert(XW_C32 + 1 == XW_PREC_COUNT, "XW_PREC_COUNT counts xw_prec");
 static inline bool xw_prec_complex(unsigned p) { return p == XW_C64 || p == XW_C32; }
 // Bytes of one real part (8 or 4); an element is twice that when complex.
 static inline unsigned xw_prec_part_bytes(unsigned p) { return p == XW_F64 || p == XW_C64 ? 8 : 4; }

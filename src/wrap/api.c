@@ -24,8 +24,12 @@ static const char *const family_text[] = { "gemm", "gemv", "syrk", "batch" };
 _Static_assert(sizeof family_text / sizeof *family_text == XSMMWRAP_FAMILY_COUNT, "family table");
 _Static_assert((int)XW_FAM_COUNT == (int)XSMMWRAP_FAMILY_COUNT, "families numbered alike");
 
-static const char *const target_text[] = { "generic", "avx2", "avx512" };
-_Static_assert(sizeof target_text / sizeof *target_text == XSMMWRAP_TARGET_COUNT, "target table");
+const char *const xw_target_text[] = { "generic", "avx2", "avx512" };
+_Static_assert(sizeof xw_target_text / sizeof *xw_target_text == XSMMWRAP_TARGET_COUNT, "target table");
+// kernels.h's xw_target is numbered as xsmmwrap_target: a kernel's target is reported as it is.
+_Static_assert(XW_TARGET_GENERIC == (int)XSMMWRAP_TARGET_GENERIC && XW_TARGET_AVX2 == (int)XSMMWRAP_TARGET_AVX2 &&
+                   XW_TARGET_AVX512 == (int)XSMMWRAP_TARGET_AVX512 && XW_TARGET_AVX512 + 1 == XSMMWRAP_TARGET_COUNT,
+               "targets numbered alike");
 
 XW_API const char *xsmmwrap_version(void) { return XSMMWRAP_VERSION; }
 
@@ -46,7 +50,7 @@ XW_API const char *xsmmwrap_family_name(int family)
 
 XW_API const char *xsmmwrap_target_name(int target)
 {
-    return target >= 0 && target < XSMMWRAP_TARGET_COUNT ? target_text[target] : NULL;
+    return target >= 0 && target < XSMMWRAP_TARGET_COUNT ? xw_target_text[target] : NULL;
 }
 
 XW_API int xsmmwrap_get_config(xsmmwrap_config *out)

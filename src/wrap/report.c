@@ -30,20 +30,37 @@ void xw_report_no_blas(const char *symbol)
 
 static double pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * (double)part / (double)whole : 0.0; }
 
-// The libraries that served the originals resolved so far: which BLAS got the calls passed on.
+// The libraries that served the originals resolved so far (the first 8), each with its symbols.
+typedef struct {
+    char path[8][4096];
+    xw_sym_set syms[8];
+    int n;
+} blas_objects;
+
+static void read_blas_objects(blas_objects *o)
+{
+    o->n = xw_blas_objects(o->path, o->syms, (int)(sizeof o->syms / sizeof *o->syms));
+}
+
+// The symbols of object i, separated by ", ", each between quote characters.
+static void print_blas_symbols(FILE *f, const blas_objects *o, int i, const char *quote)
+{
+    const char *sep = "";
+    for (int s = 0; s < XW_SYM_COUNT; s++)
+        if (xw_sym_set_has(&o->syms[i], s)) {
+            fprintf(f, "%s%s%s%s", sep, quote, xw_sym_name((xw_sym)s), quote);
+            sep = ", ";
+        }
+}
+
+// Which BLAS got the calls passed on.
 static void print_blas(FILE *f)
 {
-    static char paths[8][4096];
-    xw_sym_set syms[8];
-    const int n = xw_blas_objects(paths, syms, 8);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "  %-18s %s (", i ? "" : "original library:", paths[i]);
-        const char *sep = "";
-        for (int s = 0; s < XW_SYM_COUNT; s++)
-            if (xw_sym_set_has(&syms[i], s)) {
-                fprintf(f, "%s%s", sep, xw_sym_name((xw_sym)s));
-                sep = ", ";
-            }
+    static blas_objects o;  // (32 KiB of paths: not on the stack)
+    read_blas_objects(&o);
+    for (int i = 0; i < o.n; i++) {
+        fprintf(f, "  %-18s %s (", i ? "" : "original library:", o.path[i]);
+        print_blas_symbols(f, &o, i, "");
         fprintf(f, ")\n");
     }
 }
@@ -175,20 +192,14 @@ static void json_tune(FILE *f, const xsmmwrap_stats *st, const xw_stats_snapshot
 // "original_blas": the libraries behind the originals resolved, with their symbols.
 static void json_blas(FILE *f)
 {
-    static char paths[8][4096];
-    xw_sym_set syms[8];
-    const int n = xw_blas_objects(paths, syms, 8);
+    static blas_objects o;
+    read_blas_objects(&o);
     fprintf(f, "  \"original_blas\": [");
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < o.n; i++) {
         fprintf(f, "%s{\"path\": ", i ? ", " : "");
-        json_string(f, paths[i]);
+        json_string(f, o.path[i]);
         fprintf(f, ", \"symbols\": [");
-        const char *sep = "";
-        for (int s = 0; s < XW_SYM_COUNT; s++)
-            if (xw_sym_set_has(&syms[i], s)) {
-                fprintf(f, "%s\"%s\"", sep, xw_sym_name((xw_sym)s));
-                sep = ", ";
-            }
+        print_blas_symbols(f, &o, i, "\"");
         fprintf(f, "]}");
     }
     fprintf(f, "]");

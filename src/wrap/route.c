@@ -109,8 +109,8 @@ static xsmmwrap_route decide(const xw_gemm_args *g, xw_desc *d)
     return XSMMWRAP_ROUTE_JIT;
 }
 
-const double xw_scale_f64[3] = { [XW_SCALE_ONE] = 1.0, [XW_SCALE_MINUS_ONE] = -1.0, [XW_SCALE_ZERO] = 0.0 };
-const float xw_scale_f32[3] = { [XW_SCALE_ONE] = 1.0f, [XW_SCALE_MINUS_ONE] = -1.0f, [XW_SCALE_ZERO] = 0.0f };
+const double xw_scale_f64[XW_SCALE_ANY] = { [XW_SCALE_ONE] = 1.0, [XW_SCALE_MINUS_ONE] = -1.0, [XW_SCALE_ZERO] = 0.0 };
+const float xw_scale_f32[XW_SCALE_ANY] = { [XW_SCALE_ONE] = 1.0f, [XW_SCALE_MINUS_ONE] = -1.0f, [XW_SCALE_ZERO] = 0.0f };
 
 void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, void *c, double alpha, double beta)
 {

@@ -97,8 +97,6 @@ static bool get_enum(const jval *o, const char *key, const char *where, const ch
     return bad("%s.%s: \"%s\" is none of the values allowed", where, key, s);
 }
 
-static const char *const target_names[] = { "generic", "avx2", "avx512" };  // xw_target order
-
 // ---------------------------------------------------------------------------------------------
 // The table: open addressing over the descriptors (hints clear), built once, then read only.
 
@@ -159,13 +157,14 @@ static bool read_entry(const jval *v, uint32_t i, xw_target cpu, tune_entry *e)
     if (!keys_exactly(v, where, entry_keys, COUNT(entry_keys)))
         return false;
     static const char *const precs[] = { "f64", "f32" }, *const trans[] = { "N", "T" };
-    const char *const *scales = xw_scale_names();
     int prec, ta, tb, alpha, beta;
     long long d[6], calls, choice;
     static const char *const dims[] = { "m", "n", "k", "lda", "ldb", "ldc" };
-    if (!get_enum(v, "precision", where, precs, 2, &prec) || !get_enum(v, "trans_a", where, trans, 2, &ta) ||
-        !get_enum(v, "trans_b", where, trans, 2, &tb) || !get_enum(v, "alpha", where, scales, XW_SCALE_COUNT, &alpha) ||
-        !get_enum(v, "beta", where, scales, XW_SCALE_COUNT, &beta) ||
+    if (!get_enum(v, "precision", where, precs, COUNT(precs), &prec) ||
+        !get_enum(v, "trans_a", where, trans, COUNT(trans), &ta) ||
+        !get_enum(v, "trans_b", where, trans, COUNT(trans), &tb) ||
+        !get_enum(v, "alpha", where, xw_scale_names(), XW_SCALE_COUNT, &alpha) ||
+        !get_enum(v, "beta", where, xw_scale_names(), XW_SCALE_COUNT, &beta) ||
         !get_int(v, "calls", where, 0, INT64_MAX, &calls))
         return false;
     for (int j = 0; j < 6; j++)
@@ -189,7 +188,7 @@ static bool read_entry(const jval *v, uint32_t i, xw_target cpu, tune_entry *e)
         long long mb, nb;
         if (cv->kind != J_OBJ || !member(cv, "route"))
             return bad("%s: not an object with a route", cw);
-        if (!get_enum(cv, "route", cw, routes, 2, &route))
+        if (!get_enum(cv, "route", cw, routes, COUNT(routes), &route))
             return false;
         if (route == 1) {
             if (!keys_exactly(cv, cw, blas_keys, COUNT(blas_keys)))
@@ -197,13 +196,13 @@ static bool read_entry(const jval *v, uint32_t i, xw_target cpu, tune_entry *e)
         } else {
             const jval *cost = member(cv, "model_cost");
             if (!keys_exactly(cv, cw, kernel_keys, COUNT(kernel_keys)) ||
-                !get_enum(cv, "target", cw, target_names, 3, &target) ||
+                !get_enum(cv, "target", cw, xw_target_text, XSMMWRAP_TARGET_COUNT, &target) ||
                 !get_int(cv, "mb_max", cw, 0, 255, &mb) || !get_int(cv, "nb_max", cw, 0, 255, &nb))
                 return false;
             if (cost->kind != J_NUM)
                 return bad("%s.model_cost: not a number", cw);
             if (target == XW_TARGET_GENERIC || target > (int)cpu)
-                return bad("%s.target: %s is no generated target of the file's CPU", cw, target_names[target]);
+                return bad("%s.target: %s is no generated target of the file's CPU", cw, xw_target_text[target]);
         }
         if (!get_time(cv, "cached_ns", cw) || !get_time(cv, "streamed_ns", cw))
             return false;
@@ -277,7 +276,8 @@ static bool read_document(const jval *doc)
     const jval *cpu = member(doc, "cpu"), *blas = member(doc, "blas"), *ms = member(doc, "measurement");
     if (!keys_exactly(cpu, "cpu", cpu_keys, COUNT(cpu_keys)) || !get_str(cpu, "vendor", "cpu", &vendor) ||
         !get_int(cpu, "family", "cpu", 0, 4096, &family) || !get_int(cpu, "model", "cpu", 0, 4096, &model) ||
-        !get_int(cpu, "stepping", "cpu", 0, 15, &stepping) || !get_enum(cpu, "isa", "cpu", target_names, 3, &isa))
+        !get_int(cpu, "stepping", "cpu", 0, 15, &stepping) ||
+        !get_enum(cpu, "isa", "cpu", xw_target_text, XSMMWRAP_TARGET_COUNT, &isa))
         return false;
     if (!keys_exactly(blas, "blas", blas_id_keys, COUNT(blas_id_keys)) || !get_str(blas, "path", "blas", &bpath) ||
         !get_int(blas, "bytes", "blas", 0, INT64_MAX, &bytes))
@@ -303,8 +303,8 @@ static bool read_document(const jval *doc)
     if (strcmp(vendor, id.vendor) || family != id.family || model != id.model || stepping != id.stepping ||
         isa != (int)id.target)
         return bad("made for another CPU (%s family %lld model %lld stepping %lld, %s; this one is %s family %d "
-                   "model %d stepping %d, %s)", vendor, family, model, stepping, target_names[isa], id.vendor,
-                   id.family, id.model, id.stepping, target_names[id.target]);
+                   "model %d stepping %d, %s)", vendor, family, model, stepping, xw_target_text[isa], id.vendor,
+                   id.family, id.model, id.stepping, xw_target_text[id.target]);
     snprintf(want_blas.path, sizeof want_blas.path, "%s", bpath);
     want_blas.bytes = bytes;
     snprintf(want_blas.config, sizeof want_blas.config, "%s", config->kind == J_STR ? config->str : "");

@@ -201,9 +201,10 @@ XW_HIDDEN void xw_run_f64(const xw_kernel *kn, const void *a, const void *b, voi
                           double beta);
 XW_HIDDEN void xw_run_f32(const xw_kernel *kn, const void *a, const void *b, void *c, float alpha,
                           float beta);
-// 1, -1 and 0 indexed by xw_scale: what a kernel with a baked-in scale class may be given.
-XW_HIDDEN extern const double xw_scale_f64[3];
-XW_HIDDEN extern const float xw_scale_f32[3];
+// 1, -1 and 0 indexed by xw_scale (the classes before ANY are baked in): what a kernel with a
+// baked-in scale class may be given.
+XW_HIDDEN extern const double xw_scale_f64[XW_SCALE_ANY];
+XW_HIDDEN extern const float xw_scale_f32[XW_SCALE_ANY];
 
 // Functions in route_family.c: GEMV, SYRK and batches as GEMM calls through the one decision
 // above. Each returns true when the wrapper served the call (counted), false when the caller
@@ -355,6 +356,9 @@ XW_HIDDEN int xw_stats_reset(void);
 XW_HIDDEN size_t xw_stats_memory_bytes(void);
 
 // Functions in api.c: the public C API of include/xsmmwrap.h.
+// Each xw_target's name as the statistics, the JSON report and the tuning file spell it
+// (xsmmwrap_target_name's; the scale classes' are kernels.h's xw_scale_names()).
+XW_HIDDEN extern const char *const xw_target_text[XSMMWRAP_TARGET_COUNT];
 XW_HIDDEN void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s,
                               xsmmwrap_kernel_info *out);
 

@@ -32,7 +32,7 @@ static int max1(int x) { return x > 1 ? x : 1; }
 static int is_t(char t) { return t != 'N' && t != 'n'; }
 static int is_complex(char prec) { return prec == 'z' || prec == 'c'; }
 
-typedef enum { R_KERNEL, R_SCALE, R_TOO_LARGE } route;
+typedef enum { R_KERNEL, R_SCALE, R_TOO_LARGE, R_COUNT } route;
 
 // Where a call of precision prec ('d', 's', 'z', 'c') must go: C = beta*C only is the wrapper's
 // at any size, with no kernel; the threshold counts real multiply-adds (a complex one is four).
@@ -173,7 +173,7 @@ static uint64_t sym_calls(const char *want)
 static const char precisions[] = "dszc";
 
 // Runs every case of list in every precision; counts what each route must have got.
-static void run_all(const gemm_case *list, int count, int64_t max_mnk, int routes[3])
+static void run_all(const gemm_case *list, int count, int64_t max_mnk, int routes[R_COUNT])
 {
     for (const char *p = precisions; *p; p++)
         for (int i = 0; i < count; i++) {
@@ -184,14 +184,15 @@ static void run_all(const gemm_case *list, int count, int64_t max_mnk, int route
 
 // The statistics since the last reset against the calls of run_all: each name counted once per
 // case, every call under its route.
-static void check_counts(int count, const int routes[3])
+static void check_counts(int count, const int routes[R_COUNT])
 {
     xsmmwrap_stats st;
     CHECK(xsmmwrap_get_stats(&st) == XSMMWRAP_OK, "xsmmwrap_get_stats");
     const uint64_t kernel_path =
         st.by_route[XSMMWRAP_ROUTE_JIT] + st.by_route[XSMMWRAP_ROUTE_PORTABLE];
-    CHECK(st.intercepted == 4u * count, "intercepted %llu, want %d",
-          (unsigned long long)st.intercepted, 4 * count);
+    const int calls = (int)(sizeof precisions - 1) * count;  // run_all: each case in each precision
+    CHECK(st.intercepted == (uint64_t)calls, "intercepted %llu, want %d",
+          (unsigned long long)st.intercepted, calls);
     CHECK(kernel_path == (uint64_t)routes[R_KERNEL], "kernel path %llu, want %d",
           (unsigned long long)kernel_path, routes[R_KERNEL]);
     CHECK(st.by_route[XSMMWRAP_ROUTE_SCALE] == (uint64_t)routes[R_SCALE], "scale %llu, want %d",
@@ -241,7 +242,7 @@ int main(void)
 
     // Small products: on the kernel path, but for those with nothing to multiply (and the real
     // 64^3 one in complex, which is four times the threshold).
-    int small_routes[3] = { 0 };
+    int small_routes[R_COUNT] = { 0 };
     run_all(small, n_small, cfg.max_mnk, small_routes);
     CHECK(small_routes[R_KERNEL] == 28 && small_routes[R_SCALE] == 14 &&
               small_routes[R_TOO_LARGE] == 2,
@@ -273,7 +274,7 @@ int main(void)
     // Large products: declined (too_large), computed by the system BLAS through __real_; those
     // with nothing to multiply served by the wrapper all the same.
     CHECK(xsmmwrap_reset_stats() == XSMMWRAP_OK, "xsmmwrap_reset_stats");
-    int large_routes[3] = { 0 };
+    int large_routes[R_COUNT] = { 0 };
     run_all(large, n_large, cfg.max_mnk, large_routes);
     CHECK(large_routes[R_KERNEL] == 2 && large_routes[R_SCALE] == 16 &&
               large_routes[R_TOO_LARGE] == 14,
