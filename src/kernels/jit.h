@@ -1,14 +1,16 @@
 // jit.h: the kernel layer's internal map for code generation: the GEMM generator and the code
-// memory it is installed into. Used by registry.c only (and by the tests).
+// memory it is installed into. Used by registry.c, and outside the library by the tests and
+// tune-kernels (xw_gen_choices).
 #ifndef XW_JIT_H
 #define XW_JIT_H
 
 #include "x86_enc.h"
 
 // Functions in gen_gemm.c
-// Emits a kernel for d on target t (AVX2 or AVX512) into c, following xw_kernel_fn; constant
-// data may come first, *entry receives the offset of the first instruction. Returns
-// XW_ERR_UNSUPPORTED for a descriptor it does not generate, or the encoder's first error.
+// Emits a kernel for d on target t (AVX2 or AVX512) into c, following xw_kernel_fn; *entry
+// receives the offset of its first instruction, which is not 0 when constant data comes first
+// (a complex kernel's vectors, read RIP-relative: gen_zepi.c). Returns XW_ERR_UNSUPPORTED for a
+// descriptor it does not generate, or the encoder's first error.
 XW_HIDDEN xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry);
 // The plans the cost model weighs for d on target t (its own hints ignored), cheapest first:
 // each as the hints that select it (descriptor mb_max, nb_max) and its modeled cycles. Returns

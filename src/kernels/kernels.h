@@ -42,8 +42,9 @@ static inline const char *const *xw_scale_names(void)
 typedef enum { XW_TARGET_GENERIC = 0, XW_TARGET_AVX2 = 1, XW_TARGET_AVX512 = 2 } xw_target;
 
 // The registry key: every field the generated code depends on. 32 bytes, no padding holes.
-// Column-major view; ta/tb are XW_TRANS_N, _T or _C. The hot path builds and compares it as
-// four 64-bit words (w): narrow stores followed by a wide load would stall store forwarding.
+// Column-major view; ta/tb are XW_TRANS_N, _T or _C. The route builds it and the registry
+// compares it as four 64-bit words (w): narrow stores followed by a wide load would stall store
+// forwarding. (A repeated call never builds one: the wrap layer matches its raw arguments.)
 typedef union {
     struct {
         uint32_t m, n, k;

@@ -1,5 +1,6 @@
 // report.c: everything the library prints: the LIBXSMM_VERBOSE report at exit (stderr), a line
-// per kernel created at level 3, the JSON statistics, and the one fatal message.
+// per kernel created at level 3, the JSON statistics, one line per setting it cannot use (at
+// init; a tuning file's BLAS is checked at the first call it routes), and the one fatal message.
 #define _GNU_SOURCE  // program_invocation_name (errno.h)
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 // route_fast.h: the hot path of route.c, inline in every entry point. A call equal to this
 // thread's last call that ran a kernel (same entry point, same argument values) is counted and
 // handed to that kernel by a tail jump, with no validation, description or lookup. Anything
-// else (a first call, another shape, a decline) goes to xw_route_slow() in route.c.
+// else goes to the adapter's miss path, which first looks for the call among the thread's
+// recent ones (xw_route_recent, here too), then goes to xw_route_slow() in route.c.
 #ifndef XW_ROUTE_FAST_H
 #define XW_ROUTE_FAST_H
 
