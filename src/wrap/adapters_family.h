@@ -234,4 +234,30 @@ static inline xw_syrk_args xw_cblas_syrk_args(xw_prec prec, xw_sym sym, int orde
                                                  beta, c, ldc, groups, size);                    \
     }
 
+// Every row of entry_list.h as an adapter, in the list's order: the two files that define entry
+// points (libxsmm_wrap.c: the .so's names; static_wrap.c: the archive's __wrap_ names) each
+// define XW_ADAPTER(KIND, TYPE, name, PREC, T, I) and expand XW_ALL_ADAPTERS once. KIND names
+// the XW_DEFINE_<KIND> template, TYPE the form of the original's type (xw_<TYPE>_<name>_fn).
+#define XW_ADAPT_F77(name, PREC, T, I) XW_ADAPTER(F77, f77, name, PREC, T, I)
+#define XW_ADAPT_CBLAS(name, PREC, T, I) XW_ADAPTER(CBLAS, cblas, name, PREC, T, I)
+#define XW_ADAPT_GEMV_F77(name, PREC, T, I) XW_ADAPTER(GEMV_F77, f77, name, PREC, T, I)
+#define XW_ADAPT_GEMV_CBLAS(name, PREC, T, I) XW_ADAPTER(GEMV_CBLAS, cblas, name, PREC, T, I)
+#define XW_ADAPT_SYRK_F77(name, PREC, T, I) XW_ADAPTER(SYRK_F77, f77, name, PREC, T, I)
+#define XW_ADAPT_SYRK_CBLAS(name, PREC, T, I) XW_ADAPTER(SYRK_CBLAS, cblas, name, PREC, T, I)
+#define XW_ADAPT_BATCH_F77(name, PREC, T, I) XW_ADAPTER(BATCH_F77, f77, name, PREC, T, I)
+#define XW_ADAPT_BATCH_CBLAS(name, PREC, T, I) XW_ADAPTER(BATCH_CBLAS, cblas, name, PREC, T, I)
+#define XW_ADAPT_STRIDED_F77(name, PREC, T, I) XW_ADAPTER(STRIDED_F77, f77, name, PREC, T, I)
+#define XW_ADAPT_STRIDED_CBLAS(name, PREC, T, I) XW_ADAPTER(STRIDED_CBLAS, cblas, name, PREC, T, I)
+#define XW_ALL_ADAPTERS                                                                          \
+    XW_F77_ENTRIES(XW_ADAPT_F77)                                                                 \
+    XW_CBLAS_ENTRIES(XW_ADAPT_CBLAS)                                                             \
+    XW_GEMV_F77_ENTRIES(XW_ADAPT_GEMV_F77)                                                       \
+    XW_GEMV_CBLAS_ENTRIES(XW_ADAPT_GEMV_CBLAS)                                                   \
+    XW_SYRK_F77_ENTRIES(XW_ADAPT_SYRK_F77)                                                       \
+    XW_SYRK_CBLAS_ENTRIES(XW_ADAPT_SYRK_CBLAS)                                                   \
+    XW_BATCH_F77_ENTRIES(XW_ADAPT_BATCH_F77)                                                     \
+    XW_BATCH_CBLAS_ENTRIES(XW_ADAPT_BATCH_CBLAS)                                                 \
+    XW_STRIDED_F77_ENTRIES(XW_ADAPT_STRIDED_F77)                                                 \
+    XW_STRIDED_CBLAS_ENTRIES(XW_ADAPT_STRIDED_CBLAS)
+
 #endif
