@@ -5,7 +5,7 @@
 // no FMA instruction.
 #include <math.h>
 
-#include "kernels.h"
+#include "ref.h"
 
 // Rows of one column computed together: the chains of a block are independent, so the loop
 // over them vectorizes, while each element keeps its own chain over k in order.
@@ -14,11 +14,9 @@
 // Invariant (BLAS): beta == 0 overwrites C without reading it, so NaN/Inf in C never leak;
 // m == 0 or n == 0 touches nothing (alpha == 0 and k == 0 are xw_ref_scale's).
 // Contract: s = +0; s = fma(+-a(i,p), b(p,j), s) for p = 0 .. k-1 (minus for alpha == -1);
-// then the epilogue of the scale class:
-//   alpha +-1:  s | s + c | s - c | fma(beta, c, s)                 for beta 0 | 1 | -1 | other
-//   alpha other: alpha*s | fma(alpha, s, c) | fma(alpha, s, -c) | fma(alpha, s, beta*c)
+// then the epilogue of the scale classes (XW_REF_EPILOGUE, ref.h, EPI here).
 // (-ffp-contract=off for the library: no other product may be fused.)
-#define XW_REF_GEMM(NAME, T, FMA, ATTR)                                                           \
+#define XW_REF_GEMM(NAME, T, FMA, ATTR, EPI)                                                      \
     ATTR static void NAME(unsigned ta, unsigned tb, int64_t m, int64_t n, int64_t k, T alpha,    \
                           const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,        \
                           int64_t ldc, unsigned ac, unsigned bc)                                 \
@@ -43,19 +41,7 @@
                             s[i] = FMA(a[p + (i0 + i) * lda], bpj, s[i]);                        \
                     }                                                                            \
                 }                                                                                \
-                T *ci = cj + i0;                                                                 \
-                const bool any = ac == XW_SCALE_ANY;                                             \
-                for (int64_t i = 0; i < ib; i++) {                                               \
-                    switch (bc) {                                                                \
-                    case XW_SCALE_ZERO: ci[i] = any ? alpha * s[i] : s[i]; break;                \
-                    case XW_SCALE_ONE: ci[i] = any ? FMA(alpha, s[i], ci[i]) : s[i] + ci[i]; break; \
-                    case XW_SCALE_MINUS_ONE:                                                     \
-                        ci[i] = any ? FMA(alpha, s[i], -ci[i]) : s[i] - ci[i];                   \
-                        break;                                                                   \
-                    default:                                                                     \
-                        ci[i] = any ? FMA(alpha, s[i], beta * ci[i]) : FMA(beta, ci[i], s[i]);   \
-                    }                                                                            \
-                }                                                                                \
+                EPI(ib, alpha, ac, beta, bc, s, cj + i0);                                        \
             }                                                                                    \
         }                                                                                        \
     }
@@ -124,19 +110,21 @@
         }                                                                                        \
     }
 
-// With the FMA instruction (every CPU with a JIT target has it) the chains vectorize; without
-// it libm's fma() gives the same correctly rounded results, slowly.
-#define FMA_ATTR __attribute__((target("fma")))
-XW_REF_GEMM(ref_dgemm_fma, double, __builtin_fma, FMA_ATTR)
-XW_REF_GEMM(ref_sgemm_fma, float, __builtin_fmaf, FMA_ATTR)
-XW_REF_GEMM(ref_dgemm_libm, double, fma, )
-XW_REF_GEMM(ref_sgemm_libm, float, fmaf, )
-XW_REF_ZGEMM(ref_zgemm_fma, double, __builtin_fma, FMA_ATTR)
-XW_REF_ZGEMM(ref_cgemm_fma, float, __builtin_fmaf, FMA_ATTR)
+// Each with the FMA instruction and with libm's fma() (ref.h).
+XW_REF_EPILOGUE(epi_d_fma, double, __builtin_fma, XW_FMA_ATTR)
+XW_REF_EPILOGUE(epi_s_fma, float, __builtin_fmaf, XW_FMA_ATTR)
+XW_REF_EPILOGUE(epi_d_libm, double, fma, )
+XW_REF_EPILOGUE(epi_s_libm, float, fmaf, )
+XW_REF_GEMM(ref_dgemm_fma, double, __builtin_fma, XW_FMA_ATTR, epi_d_fma)
+XW_REF_GEMM(ref_sgemm_fma, float, __builtin_fmaf, XW_FMA_ATTR, epi_s_fma)
+XW_REF_GEMM(ref_dgemm_libm, double, fma, , epi_d_libm)
+XW_REF_GEMM(ref_sgemm_libm, float, fmaf, , epi_s_libm)
+XW_REF_ZGEMM(ref_zgemm_fma, double, __builtin_fma, XW_FMA_ATTR)
+XW_REF_ZGEMM(ref_cgemm_fma, float, __builtin_fmaf, XW_FMA_ATTR)
 XW_REF_ZGEMM(ref_zgemm_libm, double, fma, )
 XW_REF_ZGEMM(ref_cgemm_libm, float, fmaf, )
 
-static bool has_fma(void)
+bool xw_ref_has_fma(void)
 {
     static _Atomic int known;  // 0 unknown, 1 no, 2 yes: a benign race, every thread finds the same
     int v = known;
@@ -212,7 +200,7 @@ void xw_ref_gemm(xw_prec prec, unsigned ta, unsigned tb, int64_t m, int64_t n, i
         xw_ref_scale(prec, m, n, beta, c, ldc);
         return;
     }
-    const bool f = has_fma();
+    const bool f = xw_ref_has_fma();
     switch (prec) {
     case XW_F64: {
         const double al = *(const double *)alpha, be = *(const double *)beta;
