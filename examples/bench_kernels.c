@@ -44,6 +44,7 @@
 #include "../include/xsmmwrap.h"
 #include "../src/kernels/kernels.h"
 #include "bench_timing.h"
+#include "sample_util.h"
 
 #ifndef XW_BENCH_LIBXSMM
 #define XW_BENCH_LIBXSMM 0
@@ -65,10 +66,7 @@ typedef struct {
 
 static struct {
     bool quick;
-    double min_time;      // seconds per measurement (one timed loop)
-    int repeats;          // rounds: every peer is timed once per round, the best kept
-    size_t stream_bytes;  // streamed operands: size of the batch walked through
-    int cpu;              // CPU to pin to (-1: the one we started on)
+    bt_settings run;      // the measurement: loop time, rounds, streamed batch, CPU
     const char *lib;      // libxsmmwrap.so (NULL: $XSMMWRAP_LIBRARY, else ../libxsmmwrap.so)
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
@@ -80,8 +78,8 @@ static struct {
     shape shapes[SHAPES_MAX];  // --shapes: only these, DP NN cached and streamed (no other section)
     int nshapes;               // 0: the standard shapes and every section
 } opt = {
-    .quick = false, .min_time = 0.05, .repeats = 10, .stream_bytes = (size_t)256 << 20,
-    .cpu = -1, .lib = NULL, .blas = "libopenblas.so.0", .kernels = 1000,
+    .quick = false, .run = { .min_time = 0.05, .repeats = 10, .stream_bytes = (size_t)256 << 20, .cpu = -1 },
+    .lib = NULL, .blas = "libopenblas.so.0", .kernels = 1000,
 };
 
 static void usage(FILE *f)
@@ -144,23 +142,13 @@ static void parse_args(int argc, char **argv)
             opt.families_only = true;
             continue;
         }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(0);
+        min_time_set |= !strcmp(a, "--min-time");
+        repeats_set |= !strcmp(a, "--repeats");
+        if (bt_option(&opt.run, a, v, usage)) {
+            i++;
+            continue;
         }
-        if (!v) {
-            usage(stderr);
-            exit(2);
-        }
-        if (!strcmp(a, "--min-time"))
-            opt.min_time = atof(v), min_time_set = true;
-        else if (!strcmp(a, "--repeats"))
-            opt.repeats = atoi(v), repeats_set = true;
-        else if (!strcmp(a, "--stream-mb"))
-            opt.stream_bytes = (size_t)atol(v) << 20;
-        else if (!strcmp(a, "--cpu"))
-            opt.cpu = atoi(v);
-        else if (!strcmp(a, "--lib"))
+        if (!strcmp(a, "--lib"))
             opt.lib = v;
         else if (!strcmp(a, "--blas"))
             opt.blas = v;
@@ -190,16 +178,16 @@ static void parse_args(int argc, char **argv)
     }
     if (opt.quick) {
         if (!min_time_set)
-            opt.min_time = 0.01;
+            opt.run.min_time = 0.01;
         if (!repeats_set)
-            opt.repeats = 6;
+            opt.run.repeats = 6;
     }
-    if (opt.min_time <= 0)
-        opt.min_time = 0.1;
-    if (opt.repeats < 1)
-        opt.repeats = 1;
-    if (opt.stream_bytes < ((size_t)8 << 20))
-        opt.stream_bytes = (size_t)8 << 20;
+    if (opt.run.min_time <= 0)
+        opt.run.min_time = 0.1;
+    if (opt.run.repeats < 1)
+        opt.run.repeats = 1;
+    if (opt.run.stream_bytes < ((size_t)8 << 20))
+        opt.run.stream_bytes = (size_t)8 << 20;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,21 +270,7 @@ static void j_sep(const char *key)
 static void j_str(const char *key, const char *s)
 {
     j_sep(key);
-    if (!s) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
+    sample_json_string(stdout, s);
 }
 static void j_num(const char *key, double v)
 {
@@ -349,18 +323,11 @@ static const char *const peer_name[P_COUNT] = {
     "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm", "ours_tuned",
 };
 
-// Fortran GEMM; the two trailing hidden string lengths are passed (gfortran's convention),
-// which C implementations of the interface simply ignore.
-typedef void dgemm_fn(const char *, const char *, const int *, const int *, const int *,
-                      const double *, const double *, const int *, const double *, const int *,
-                      const double *, double *, const int *, size_t, size_t);
-typedef void sgemm_fn(const char *, const char *, const int *, const int *, const int *,
-                      const float *, const float *, const int *, const float *, const int *,
-                      const float *, float *, const int *, size_t, size_t);
-// zgemm_ and cgemm_: scalars and matrices of interleaved (re, im) pairs.
-typedef void zgemm_fn(const char *, const char *, const int *, const int *, const int *,
-                      const void *, const void *, const int *, const void *, const int *,
-                      const void *, void *, const int *, size_t, size_t);
+// Fortran GEMM (bench_timing.h), named by what a pointer holds; zgemm_ and cgemm_ take scalars
+// and matrices of interleaved (re, im) pairs.
+typedef bt_gemm_fn dgemm_fn;
+typedef bt_gemm_fn sgemm_fn;
+typedef bt_gemm_fn zgemm_fn;
 
 static struct {
     void *handle;
@@ -439,18 +406,8 @@ static void layout(bench_case *b)
     b->stride = b->off_c + round64(c_elems(b) * es);
 }
 
-static void fill(void *p, size_t n, int prec, uint64_t seed)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        const double v = (double)(s >> 11) * 0x1.0p-53 - 0.5;  // [-0.5, 0.5)
-        if (prec == 64)
-            ((double *)p)[i] = v;
-        else
-            ((float *)p)[i] = (float)v;
-    }
-}
+// n operands (parts) of precision prec, 64 or 32 (bench_timing.c's values).
+static void fill(void *p, size_t n, int prec, uint64_t seed) { bt_fill(p, n, prec == 64, seed); }
 
 static xw_prec prec_of(const bench_case *b)
 {
@@ -609,29 +566,22 @@ static void fma_loop_zmm(uint64_t n) { __asm__ volatile(FMA_LOOP("vpxorq", "zmm"
 #define PEAK_LOOP_S 1e-3
 #define PEAK_LOOPS 100
 
+// bench_timing's bt_run_fn: `reps` (at least 1) iterations of the loop, peer 1 zmm, 0 ymm.
+static double fma_loop(void *ctx, int zmm, size_t reps)
+{
+    (void)ctx;
+    const double t0 = now();
+    zmm ? fma_loop_zmm(reps) : fma_loop_ymm(reps);
+    return now() - t0;
+}
+
 static double peak_gflops(bool zmm)
 {
     const double flops_per_iter = 12.0 * (zmm ? 8 : 4) * 2;
-    uint64_t iters = 1000;
-    double t;
-    for (;;) {
-        const double t0 = now();
-        zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters);
-        t = now() - t0;
-        if (t >= 0.25 * PEAK_LOOP_S)
-            break;
-        iters *= 2;
-    }
-    iters = (uint64_t)ceil((double)iters * PEAK_LOOP_S / t);
-    double best = INFINITY;
-    for (int i = 0; i < PEAK_LOOPS; i++) {
-        const double t0 = now();
-        zmm ? fma_loop_zmm(iters) : fma_loop_ymm(iters);
-        t = now() - t0;
-        if (t < best)
-            best = t;
-    }
-    return flops_per_iter * (double)iters / best * 1e-9;
+    const bool present[2] = { !zmm, zmm };
+    double ns[2];
+    bt_measure(fma_loop, NULL, 2, present, PEAK_LOOP_S, PEAK_LOOPS, ns);
+    return flops_per_iter / ns[zmm];  // flops per ns: GFLOP/s
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -639,8 +589,8 @@ static double peak_gflops(bool zmm)
 
 static void pin_cpu(void)
 {
-    if (!bt_pin(&opt.cpu))
-        fprintf(stderr, "bench_kernels: cannot pin to CPU %d: %s\n", opt.cpu, strerror(errno));
+    if (!bt_pin(&opt.run.cpu))
+        fprintf(stderr, "bench_kernels: cannot pin to CPU %d: %s\n", opt.run.cpu, strerror(errno));
 }
 
 static struct {
@@ -906,11 +856,11 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
 // Real flops: a complex multiply-add is 8 (4 multiplies, 4 additions).
 static double flops_of(const bench_case *bc) { return (bc->cx ? 8.0 : 2.0) * bc->m * bc->n * bc->k; }
 
-// Measures every present peer (bench_timing.c): opt.repeats interleaved rounds, per peer the
+// Measures every present peer (bench_timing.c): opt.run.repeats interleaved rounds, per peer the
 // best loop in ns per call (NAN for an absent peer).
 static void measure_peers(bench_case *bc, double ns[P_COUNT])
 {
-    bt_measure(run_peer, bc, P_COUNT, bc->has, opt.min_time, opt.repeats, ns);
+    bt_measure(run_peer, bc, P_COUNT, bc->has, opt.run.min_time, opt.run.repeats, ns);
 }
 
 // The peak is measured at the start, between the sections and at the end; the best of them is
@@ -1096,13 +1046,13 @@ static void section_dp(void)
     update_peak();
     // Streamed: one batch far larger than the caches, walked through triple by triple; each
     // call gets the next A, B and C.
-    char *big = xalloc(opt.stream_bytes);
-    fill(big, opt.stream_bytes / 8, 64, 7);
+    char *big = xalloc(opt.run.stream_bytes);
+    fill(big, opt.run.stream_bytes / 8, 64, 7);
     for (size_t i = 0; i < n_dp; i++) {
         record *r = &dp_rec[i];
         bench_case *bc = &r->bc;
         bc->base = big;
-        bc->count = opt.stream_bytes / bc->stride;
+        bc->count = opt.run.stream_bytes / bc->stride;
         bc->pos = 0;
         r->batch = (long long)bc->count;
         measure_peers(bc, r->streamed);
@@ -1169,7 +1119,7 @@ static void section_sp(void)
 
 // ---------------------------------------------------------------------------------------------
 // GEMV and the strided batch (issue 15). Each peer is a loop of calls on cached operands; the
-// peers of a case take turns, one loop each per round, and the best loop of opt.repeats counts.
+// peers of a case take turns, one loop each per round, and the best loop of opt.run.repeats counts.
 
 typedef void dgemv_fn(const char *, const int *, const int *, const double *, const double *,
                       const int *, const double *, const int *, const double *, double *,
@@ -1184,33 +1134,6 @@ static struct {
     dbatch_fn *wrap_batch, *blas_batch;
     char blas_batch_path[PATH_MAX];
 } fam;
-
-// One timed loop: `calls` invocations of peer p of the case; returns seconds.
-typedef double (*loop_fn)(void *ctx, int peer, size_t calls);
-
-// Best seconds per call of each of n peers (absent peers: has[p] false, result NAN).
-static void time_peers(void *ctx, loop_fn loop, int n, const bool *has, double *best)
-{
-    size_t reps[8];
-    for (int p = 0; p < n; p++) {
-        best[p] = NAN;
-        if (!has[p])
-            continue;
-        size_t r = 1;
-        double t = loop(ctx, p, r);
-        while ((t = loop(ctx, p, r)) < 0.25 * opt.min_time && r < ((size_t)1 << 40))
-            r = (size_t)((double)r * (t > 0 ? fmin(100.0, 0.3 * opt.min_time / t) + 1 : 100));
-        reps[p] = (size_t)ceil((double)r * opt.min_time / (t > 0 ? t : 1e-9));
-        best[p] = INFINITY;
-    }
-    for (int round = 0; round < opt.repeats; round++)
-        for (int p = 0; p < n; p++)
-            if (has[p]) {
-                const double t = loop(ctx, p, reps[p]) / (double)reps[p];
-                if (t < best[p])
-                    best[p] = t;
-            }
-}
 
 enum { G_OURS_KERNEL, G_OURS_GEMV, G_BLAS, G_COUNT };
 static const char *const gemv_peer[G_COUNT] = { "ours_kernel", "ours_gemv", "blas" };
@@ -1285,10 +1208,7 @@ static void section_gemv(void)
             free(y2);
         }
         const bool has[G_COUNT] = { g->kn != NULL, fam.wrap_gemv != NULL, fam.blas_gemv != NULL };
-        double best[G_COUNT];
-        time_peers(g, gemv_loop, G_COUNT, has, best);
-        for (int p = 0; p < G_COUNT; p++)
-            g->ns[p] = best[p] * 1e9;
+        bt_measure(gemv_loop, g, G_COUNT, has, opt.run.min_time, opt.run.repeats, g->ns);
         fprintf(stderr, "bench_kernels: gemv %c %dx%d: ours %.1f ns, OpenBLAS %.1f ns\n", g->trans,
                 g->m, g->n, g->ns[G_OURS_GEMV], g->ns[G_BLAS]);
     }
@@ -1351,10 +1271,10 @@ static void section_batch(void)
         memset(bc->c, 0, sizeof(double) * nc);
         const bool has[B_COUNT] = { fam.wrap_batch != NULL, wrap.dgemm != NULL,
                                     fam.blas_batch != NULL, blas.dgemm != NULL };
-        double best[B_COUNT];
-        time_peers(bc, batch_loop, B_COUNT, has, best);
+        double per_batch[B_COUNT];
+        bt_measure(batch_loop, bc, B_COUNT, has, opt.run.min_time, opt.run.repeats, per_batch);
         for (int p = 0; p < B_COUNT; p++)
-            bc->ns[p] = best[p] * 1e9 / bc->count;
+            bc->ns[p] = per_batch[p] / bc->count;
         fprintf(stderr, "bench_kernels: batch %dx%dx%d x %d: ours %.1f ns/product\n", bc->m, bc->n,
                 bc->k, bc->count, bc->ns[B_OURS_BATCH]);
         free(bc->a);
@@ -1438,46 +1358,59 @@ static inline const xw_kernel *ours_find(int m, int n, int k, const int *lda, co
 
 static volatile uintptr_t sink;
 
-// ns per lookup; cycle: walk over all n shapes, else the same shape (index 0) every time.
+// The lookups timed: whose, over how many shapes, cycling or the same shape (index 0) each time.
+typedef struct {
+    bool libxsmm, cycle;
+    int nshapes;
+    int m[1000], n[1000], k[1000];
+} find_case;
+
+// bench_timing's bt_run_fn: `reps` lookups from the first shape on (one peer: ctx's).
+static double find_loop(void *ctx, int peer, size_t reps)
+{
+    (void)peer;
+    const find_case *fc = ctx;
+    const int *m = fc->m, *n = fc->n, *k = fc->k;
+    const bool libxsmm = fc->libxsmm, cycle = fc->cycle;
+    const int nshapes = fc->nshapes;
+    const double one = 1.0;
+    uintptr_t acc = 0;
+    int i = 0;
+    const double t0 = now();
+    for (size_t r = 0; r < reps; r++) {
+        if (libxsmm) {
+#if XW_BENCH_LIBXSMM
+            const int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
+            libxsmm_dmmfunction f = libxsmm_dmmdispatch(m[i], n[i], k[i], &m[i], &k[i], &m[i], &one,
+                                                        &one, &flags, &prefetch);
+            uintptr_t u;
+            memcpy(&u, &f, sizeof u);
+            acc += u;
+#endif
+        } else {
+            acc += (uintptr_t)ours_find(m[i], n[i], k[i], &m[i], &k[i], &m[i], &one, &one);
+        }
+        if (cycle && ++i == nshapes)
+            i = 0;
+    }
+    const double t = now() - t0;
+    sink = acc;
+    return t;
+}
+
+// ns per lookup (bench_timing.c's method); cycle: walk over all n shapes, else the same shape.
 static double time_find(bool libxsmm, int nshapes, bool cycle)
 {
-    static int m[1000], n[1000], k[1000];
+    static find_case fc;
+    fc = (find_case){ .libxsmm = libxsmm, .cycle = cycle, .nshapes = nshapes };
     for (int i = 0; i < nshapes; i++) {
         const shape s = dispatch_shape(i);
-        m[i] = s.m, n[i] = s.n, k[i] = s.k;
+        fc.m[i] = s.m, fc.n[i] = s.n, fc.k[i] = s.k;
     }
-    const double one = 1.0;
-    double best = INFINITY;
-    size_t reps = 1u << 16;
-    for (int round = 0; round < opt.repeats + 1; round++) {
-        uintptr_t acc = 0;
-        int i = 0;
-        const double t0 = now();
-        for (size_t r = 0; r < reps; r++) {
-            if (libxsmm) {
-#if XW_BENCH_LIBXSMM
-                const int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
-                libxsmm_dmmfunction f = libxsmm_dmmdispatch(m[i], n[i], k[i], &m[i], &k[i], &m[i],
-                                                            &one, &one, &flags, &prefetch);
-                uintptr_t u;
-                memcpy(&u, &f, sizeof u);
-                acc += u;
-#endif
-            } else {
-                acc += (uintptr_t)ours_find(m[i], n[i], k[i], &m[i], &k[i], &m[i], &one, &one);
-            }
-            if (cycle && ++i == nshapes)
-                i = 0;
-        }
-        const double t = now() - t0;
-        sink = acc;
-        if (round == 0) {  // calibration
-            reps = (size_t)((double)reps * opt.min_time / (t > 0 ? t : 1e-9)) + 1;
-            continue;
-        }
-        best = fmin(best, t / (double)reps);
-    }
-    return best * 1e9;
+    const bool present = true;
+    double ns;
+    bt_measure(find_loop, &fc, 1, &present, opt.run.min_time, opt.run.repeats, &ns);
+    return ns;
 }
 
 typedef struct {
@@ -1826,7 +1759,7 @@ int main(int argc, char **argv)
     peak_zmm = cfg.cpu_target == XSMMWRAP_TARGET_AVX512;
     update_peak();
     fprintf(stderr, "bench_kernels: peak %.1f GFLOP/s DP (%s) on CPU %d\n", peak_dp,
-            peak_zmm ? "avx512" : "avx2", opt.cpu);
+            peak_zmm ? "avx512" : "avx2", opt.run.cpu);
 
     // --shapes: those shapes' DP section only; --dispatch-only: dispatch and memory only;
     // --complex: the complex section only (of --shapes when given); --families-only: GEMV and
@@ -1871,9 +1804,9 @@ int main(int argc, char **argv)
     j_open(NULL, '{');
     j_str("schema", "xsmmwrap-bench-kernels/1");
     j_bool("quick", opt.quick);
-    j_num("min_time_s", opt.min_time);
-    j_int("repeats", opt.repeats);
-    j_int("stream_bytes", (long long)opt.stream_bytes);
+    j_num("min_time_s", opt.run.min_time);
+    j_int("repeats", opt.run.repeats);
+    j_int("stream_bytes", (long long)opt.run.stream_bytes);
     j_open("sections", '[');
     if (opt.complex_only)
         j_str(NULL, "complex");
@@ -1903,7 +1836,7 @@ int main(int argc, char **argv)
     j_int("cpu_model_number", cpu.model_number);
     j_int("cpu_stepping", cpu.stepping);
     j_int("cpus_online", sysconf(_SC_NPROCESSORS_ONLN));
-    j_int("pinned_cpu", opt.cpu);
+    j_int("pinned_cpu", opt.run.cpu);
     j_bool("avx2", cpu.avx2);
     j_bool("fma", cpu.fma);
     j_bool("avx512f", cpu.avx512f);

@@ -1,10 +1,12 @@
-// bench_timing.c: calibration, interleaved best-of rounds and pinning for the kernel benchmarks
-// (bench_timing.h). Calls nothing of the library.
+// bench_timing.c: calibration, interleaved best-of rounds and pinning for the kernel benchmarks,
+// and their operands' values (bench_timing.h). Calls nothing of the library.
 #define _GNU_SOURCE
 #include "bench_timing.h"
 
 #include <math.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double bt_now(void)
@@ -12,6 +14,29 @@ double bt_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bool bt_option(bt_settings *s, const char *a, const char *v, void (*usage)(FILE *))
+{
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        usage(stdout);
+        exit(0);
+    }
+    if (!v) {
+        usage(stderr);
+        exit(2);
+    }
+    if (!strcmp(a, "--min-time"))
+        s->min_time = atof(v);
+    else if (!strcmp(a, "--repeats"))
+        s->repeats = atoi(v);
+    else if (!strcmp(a, "--stream-mb"))
+        s->stream_bytes = (size_t)atol(v) << 20;
+    else if (!strcmp(a, "--cpu"))
+        s->cpu = atoi(v);
+    else
+        return false;
+    return true;
 }
 
 size_t bt_calibrate(bt_run_fn *run, void *ctx, int peer, double min_time)
@@ -55,4 +80,17 @@ bool bt_pin(int *cpu)
     CPU_ZERO(&set);
     CPU_SET(*cpu, &set);
     return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+void bt_fill(void *p, size_t n, bool f64, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double v = (double)(s >> 11) * 0x1.0p-53 - 0.5;
+        if (f64)
+            ((double *)p)[i] = v;
+        else
+            ((float *)p)[i] = (float)v;
+    }
 }

@@ -21,27 +21,20 @@
 #include "../src/kernels/jit.h"
 #include "../src/wrap/wrap.h"
 #include "bench_timing.h"
+#include "sample_util.h"
 
 #define MAX_CANDIDATES 24
 #define MAX_DESCS 4096
 
 static struct {
-    double min_time;     // seconds per timed loop
-    int repeats;         // interleaved rounds, best kept
-    size_t stream_bytes; // the streamed batch
-    int cpu;             // -1: the one we start on
+    bt_settings run;     // the measurement: loop time, rounds, streamed batch, CPU
     const char *blas;    // the original BLAS to dlopen
     double spread;       // plans modeled within (1 + spread) of the cheapest are candidates
     int plans;           // at most this many plans per target
-} opt = { 0.002, 20, (size_t)256 << 20, -1, NULL, 0.35, 4 };  // short loops: see docs/TUNING.md
+} opt = { { 0.002, 20, (size_t)256 << 20, -1 }, NULL, 0.35, 4 };  // short loops: see docs/TUNING.md
 
-// The original BLAS's GEMM under one of its names; ILP64 names take 64-bit integers.
-typedef void gemm32_fn(const char *, const char *, const int32_t *, const int32_t *, const int32_t *,
-                       const void *, const void *, const int32_t *, const void *, const int32_t *,
-                       const void *, void *, const int32_t *, size_t, size_t);
-typedef void gemm64_fn(const char *, const char *, const int64_t *, const int64_t *, const int64_t *,
-                       const void *, const void *, const int64_t *, const void *, const int64_t *,
-                       const void *, void *, const int64_t *, size_t, size_t);
+// The original BLAS's GEMM under one of its names (bench_timing.h: bt_gemm_fn, or
+// bt_gemm64_fn for ILP64 names).
 static struct {
     void *handle;
     void *gemm[2];  // by xw_prec
@@ -118,18 +111,10 @@ static double class_value(int cls, bool is_alpha)
            : is_alpha ? 0.5 : 0.7;
 }
 
+// bytes of operands of precision prec (bench_timing.c's values).
 static void fill(void *p, size_t bytes, xw_prec prec, uint64_t seed)
 {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    const size_t n = bytes / (prec == XW_F64 ? 8 : 4);
-    for (size_t i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        const double v = (double)(s >> 11) * 0x1.0p-53 - 0.5;
-        if (prec == XW_F64)
-            ((double *)p)[i] = v;
-        else
-            ((float *)p)[i] = (float)v;
-    }
+    bt_fill(p, bytes / (prec == XW_F64 ? 8 : 4), prec == XW_F64, seed);
 }
 
 static void call_blas(const tune_case *tc, const void *a, const void *b, void *c)
@@ -139,11 +124,11 @@ static void call_blas(const tune_case *tc, const void *a, const void *b, void *c
     const void *be = d->prec == XW_F64 ? (const void *)&tc->beta : (const void *)&tc->beta_f;
     if (blas.ilp64) {
         const int64_t m = d->m, n = d->n, k = d->k, lda = d->lda, ldb = d->ldb, ldc = d->ldc;
-        ((gemm64_fn *)blas.gemm[d->prec])(&tc->ta, &tc->tb, &m, &n, &k, al, a, &lda, b, &ldb, be, c, &ldc, 1, 1);
+        ((bt_gemm64_fn *)blas.gemm[d->prec])(&tc->ta, &tc->tb, &m, &n, &k, al, a, &lda, b, &ldb, be, c, &ldc, 1, 1);
     } else {
         const int32_t m = (int32_t)d->m, n = (int32_t)d->n, k = (int32_t)d->k;
         const int32_t lda = (int32_t)d->lda, ldb = (int32_t)d->ldb, ldc = (int32_t)d->ldc;
-        ((gemm32_fn *)blas.gemm[d->prec])(&tc->ta, &tc->tb, &m, &n, &k, al, a, &lda, b, &ldb, be, c, &ldc, 1, 1);
+        ((bt_gemm_fn *)blas.gemm[d->prec])(&tc->ta, &tc->tb, &m, &n, &k, al, a, &lda, b, &ldb, be, c, &ldc, 1, 1);
     }
 }
 
@@ -284,20 +269,7 @@ static bool parse_desc(const char *line, tune_case *tc)
     return true;
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; s && *s; s++) {
-        const unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
+static void json_string(const char *s) { sample_json_string(stdout, s); }
 
 static void json_time(const char *key, double ns)
 {
@@ -346,23 +318,11 @@ static void parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(0);
+        if (bt_option(&opt.run, a, v, usage)) {
+            i++;
+            continue;
         }
-        if (!v) {
-            usage(stderr);
-            exit(2);
-        }
-        if (!strcmp(a, "--min-time"))
-            opt.min_time = atof(v);
-        else if (!strcmp(a, "--repeats"))
-            opt.repeats = atoi(v);
-        else if (!strcmp(a, "--stream-mb"))
-            opt.stream_bytes = (size_t)atol(v) << 20;
-        else if (!strcmp(a, "--cpu"))
-            opt.cpu = atoi(v);
-        else if (!strcmp(a, "--blas"))
+        if (!strcmp(a, "--blas"))
             opt.blas = v;
         else if (!strcmp(a, "--spread"))
             opt.spread = atof(v);
@@ -374,12 +334,12 @@ static void parse_args(int argc, char **argv)
         }
         i++;
     }
-    if (opt.min_time <= 0 || opt.repeats < 1 || opt.plans < 1 || opt.spread < 0) {
+    if (opt.run.min_time <= 0 || opt.run.repeats < 1 || opt.plans < 1 || opt.spread < 0) {
         usage(stderr);
         exit(2);
     }
-    if (opt.stream_bytes < ((size_t)8 << 20))
-        opt.stream_bytes = (size_t)8 << 20;
+    if (opt.run.stream_bytes < ((size_t)8 << 20))
+        opt.run.stream_bytes = (size_t)8 << 20;
     if (!opt.blas) {
         const char *env = getenv("XSMMWRAP_BLAS");
         opt.blas = env && *env ? env : "libblas.so.3";
@@ -391,8 +351,8 @@ static tune_case cases[MAX_DESCS];
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
-    if (!bt_pin(&opt.cpu))
-        fprintf(stderr, "tune_kernels: cannot pin to CPU %d: %s\n", opt.cpu, strerror(errno));
+    if (!bt_pin(&opt.run.cpu))
+        fprintf(stderr, "tune_kernels: cannot pin to CPU %d: %s\n", opt.run.cpu, strerror(errno));
     xsmmwrap_config cfg;
     xsmmwrap_get_config(&cfg);  // this program's own registry: the environment's target
     load_blas();
@@ -410,7 +370,7 @@ int main(int argc, char **argv)
     size_t most = 0;
     for (int i = 0; i < n; i++)
         most = cases[i].stride > most ? cases[i].stride : most;
-    const size_t bytes = opt.stream_bytes > 8 * most ? opt.stream_bytes : 8 * most;
+    const size_t bytes = opt.run.stream_bytes > 8 * most ? opt.run.stream_bytes : 8 * most;
     char *big = aligned_alloc(64, round64(bytes));
     if (!big)
         die("out of memory");
@@ -431,11 +391,11 @@ int main(int argc, char **argv)
             present[p] = tc->c[p].exact;
         tc->count = 1;  // cached: one triple, used by every call
         tc->pos = 0;
-        bt_measure(run, tc, tc->n, present, opt.min_time, opt.repeats, ns);
+        bt_measure(run, tc, tc->n, present, opt.run.min_time, opt.run.repeats, ns);
         for (int p = 0; p < tc->n; p++)
             tc->c[p].cached = ns[p];
         tc->count = bytes / tc->stride;  // streamed: each call on the next triple of the batch
-        bt_measure(run, tc, tc->n, present, opt.min_time, opt.repeats, ns);
+        bt_measure(run, tc, tc->n, present, opt.run.min_time, opt.run.repeats, ns);
         for (int p = 0; p < tc->n; p++)
             tc->c[p].streamed = ns[p];
         const xw_desc *d = &tc->d;
@@ -465,7 +425,7 @@ int main(int argc, char **argv)
     json_string(opt.blas);
     printf(", \"symbol\": \"%s\"},\n", blas.symbol);
     printf("  \"measurement\": {\"pinned_cpu\": %d, \"min_time_s\": %.6g, \"repeats\": %d, \"stream_bytes\": %zu, "
-           "\"blas_threads\": 1},\n", opt.cpu, opt.min_time, opt.repeats, bytes);
+           "\"blas_threads\": 1},\n", opt.run.cpu, opt.run.min_time, opt.run.repeats, bytes);
     printf("  \"descriptors\": [");
     for (int i = 0; i < n; i++)
         print_case(&cases[i], i == 0);
