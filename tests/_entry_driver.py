@@ -30,7 +30,6 @@ if it returns (the test runs it where no original exists).
 
 from __future__ import annotations
 
-import argparse
 import ctypes as ct
 import json
 import os
@@ -40,23 +39,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from _driver_common import (
+    COL_MAJOR,
+    CONJ_TRANS,
+    DTYPE,
+    INT,
+    NAN_BITS,
+    NO_TRANS,
+    ROW_MAJOR,
+    TRANS,
+    Library,
+    arguments,
+    entry_points,
+    finish,
+)
 
-# name -> (interface, element type, integer type)
-SYMBOLS: dict[str, tuple[str, Any, Any]] = {}
-for _prefix in ("", "scipy_"):
-    for _p, _dt in (
-        ("d", np.float64),
-        ("s", np.float32),
-        ("z", np.complex128),
-        ("c", np.complex64),
-    ):
-        SYMBOLS[f"{_prefix}{_p}gemm_"] = ("f77", _dt, ct.c_int32)
-        SYMBOLS[f"{_prefix}{_p}gemm_64_"] = ("f77", _dt, ct.c_int64)
-        SYMBOLS[f"{_prefix}cblas_{_p}gemm"] = ("cblas", _dt, ct.c_int32)
-        SYMBOLS[f"{_prefix}cblas_{_p}gemm64_"] = ("cblas", _dt, ct.c_int64)
-
-ROW_MAJOR, COL_MAJOR = 101, 102
-NO_TRANS, TRANS, CONJ_TRANS = 111, 112, 113
+# The GEMM names of entry_list.h: name -> (interface, element type, integer type)
+SYMBOLS: dict[str, tuple[str, Any, Any]] = {
+    e.name: (e.interface, DTYPE[e.precision], INT[e.integer]) for e in entry_points("gemm").values()
+}
 SCALARS = [0.0, 1.0, -1.0, 0.37]
 # Complex: the grid's, then more for random picks: a zero imaginary part of either sign keeps the
 # real part's class (1 - 0j is 1); any other imaginary part makes it "any"; both parts zero is 0.
@@ -72,19 +73,6 @@ C_PAD = 1234.5  # exact in f32; the ld padding of C must keep it
 SCALE_CHECKED = 2048  # elements of a complex C = beta*C checked bit for bit
 PRECISION_NAMES = {"d": "f64", "f": "f32", "D": "c128", "F": "c64"}  # by numpy's dtype.char
 DEFAULT_MAX_MNK = 64 * 64 * 64
-
-
-class Config(ct.Structure):
-    _fields_ = [
-        ("max_mnk", ct.c_int64),
-        ("max_kernels", ct.c_int64),
-        ("disabled", ct.c_int),
-        ("jit", ct.c_int),
-        ("target", ct.c_int),
-        ("cpu_target", ct.c_int),
-        ("trylock", ct.c_int),
-        ("verbosity", ct.c_int),
-    ]
 
 
 @dataclass
@@ -190,9 +178,9 @@ def special_values(dtype: Any) -> np.ndarray:
     bits). Complex: zeros with either sign in either part, then each of those in one part."""
     part = real_dtype(dtype)
     if part == np.float64:
-        nans = np.array([0x7FF8000000000ABC, 0xFFF8000000000123], dtype=np.uint64)
+        nans = np.array([NAN_BITS[np.float64], 0xFFF8000000000123], dtype=np.uint64)
     else:
-        nans = np.array([0x7FC00ABC, 0xFFC00123], dtype=np.uint32)
+        nans = np.array([NAN_BITS[np.float32], 0xFFC00123], dtype=np.uint32)
     real = np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf], dtype=part), nans.view(part)])
     if not np.issubdtype(dtype, np.complexfloating):
         return real
@@ -249,10 +237,10 @@ def pack(x: np.ndarray, ld: int, row_major: bool, fill: float, dtype: Any) -> np
 
 class Driver:
     def __init__(self, lib_path: str, symbol: str, seed: int) -> None:
-        self.lib = ct.CDLL(lib_path)
+        self.lib = Library(lib_path)
         self.symbol = symbol
         self.iface, self.dtype, self.itype = SYMBOLS[symbol]
-        self.fn = getattr(self.lib, symbol)
+        self.fn = getattr(self.lib.dll, symbol)
         self.fn.restype = None
         self.complex = bool(np.issubdtype(self.dtype, np.complexfloating))
         self.scalar = ct.c_double if real_dtype(self.dtype) == np.float64 else ct.c_float
@@ -271,11 +259,7 @@ class Driver:
             "kernel": 0, "scale": 0, "too_large": 0, "unsupported": 0, "invalid": 0, "disabled": 0,
         }  # fmt: skip
         self.kernels: dict[str, int] = {}  # descriptor (JSON text) -> calls
-        cfg = Config()
-        self.lib.xsmmwrap_get_config.argtypes = [ct.POINTER(Config)]
-        if self.lib.xsmmwrap_get_config(ct.byref(cfg)) != 0:
-            raise RuntimeError("xsmmwrap_get_config failed")
-        self.config = {name: getattr(cfg, name) for name, _ in Config._fields_}
+        self.config = self.lib.config()
         env = os.environ.get("XSMMWRAP_MAX_MNK")
         self.max_mnk = int(env, 0) if env else DEFAULT_MAX_MNK
 
@@ -834,14 +818,7 @@ class Driver:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("lib")
-    ap.add_argument("symbol", choices=sorted(SYMBOLS))
-    ap.add_argument("--out")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--random", type=int, default=200)
-    ap.add_argument("--no-invalid", action="store_true")
-    ap.add_argument("--kernel-only", action="store_true")
+    ap = arguments(__doc__, SYMBOLS, random=200)
     ap.add_argument("--big-ld", action="store_true")
     ap.add_argument("--disabled", action="store_true")
     ap.add_argument("--abort", choices=["large", "invalid"])
@@ -879,15 +856,10 @@ def main() -> int:
         "calls": d.calls,
         "expect": d.expect,
         "config": d.config,
+        "routes": d.lib.route_names(),
         "kernels": [dict(json.loads(key), calls=n) for key, n in d.kernels.items()],
-        "failures": d.failures,
     }
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=1)
-    for msg in d.failures:
-        print(msg, file=sys.stderr)
-    return 1 if d.failures else 0
+    return finish(summary, d.failures, args.out)
 
 
 if __name__ == "__main__":

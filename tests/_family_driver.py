@@ -22,38 +22,41 @@ that needs the original (the test runs it where none exists).
 
 from __future__ import annotations
 
-import argparse
 import ctypes as ct
-import json
 import os
 import random
 import sys
 from typing import Any
 
 import numpy as np
+from _driver_common import (
+    COL_MAJOR,
+    CONJ_TRANS,
+    DTYPE,
+    INT,
+    LOWER,
+    NAN_BITS,
+    NO_TRANS,
+    ROW_MAJOR,
+    TRANS,
+    UPPER,
+    Library,
+    arguments,
+    entry_points,
+    finish,
+)
 
-ROW, COL = 101, 102
-CT = {"N": 111, "T": 112, "C": 113}
-UP = {"U": 121, "L": 122}
+ROW, COL = ROW_MAJOR, COL_MAJOR
+CT = {"N": NO_TRANS, "T": TRANS, "C": CONJ_TRANS}
+UP = {"U": UPPER, "L": LOWER}
 PAD = 1234.5
-NAN_BITS = {np.float64: 0x7FF8000000000ABC, np.float32: 0x7FC00ABC}
 
-
-def symbols() -> dict[str, tuple[str, str, Any, Any]]:
-    """name -> (family, interface, dtype, integer type)."""
-    out: dict[str, tuple[str, str, Any, Any]] = {}
-    for fam in ("gemv", "syrk", "gemm_batch", "gemm_batch_strided"):
-        for p, dt in (("d", np.float64), ("s", np.float32)):
-            base = f"{p}{fam}"
-            for pre in ("", "scipy_"):
-                out[f"{pre}{base}_"] = (fam, "f77", dt, ct.c_int32)
-                out[f"{pre}{base}_64_"] = (fam, "f77", dt, ct.c_int64)
-                out[f"{pre}cblas_{base}"] = (fam, "cblas", dt, ct.c_int32)
-                out[f"{pre}cblas_{base}64_"] = (fam, "cblas", dt, ct.c_int64)
-    return out
-
-
-SYMBOLS = symbols()
+# The names of entry_list.h but GEMM's: name -> (family, interface, dtype, integer type).
+SYMBOLS: dict[str, tuple[str, str, Any, Any]] = {
+    e.name: (e.family, e.interface, DTYPE[e.precision], INT[e.integer])
+    for e in entry_points().values()
+    if e.family != "gemm"
+}
 
 
 def nan_array(shape: Any, dtype: Any) -> np.ndarray:
@@ -64,13 +67,13 @@ def nan_array(shape: Any, dtype: Any) -> np.ndarray:
 
 class Driver:
     def __init__(self, lib: str, symbol: str, seed: int) -> None:
-        self.lib = ct.CDLL(lib)
+        self.lib = Library(lib)
         self.symbol = symbol
         self.family, self.iface, self.dtype, self.itype = SYMBOLS[symbol]
-        self.fn = getattr(self.lib, symbol)
+        self.fn = getattr(self.lib.dll, symbol)
         self.fn.restype = None
         p = "d" if self.dtype == np.float64 else "s"
-        self.gemm = getattr(self.lib, f"{p}gemm_")
+        self.gemm = getattr(self.lib.dll, f"{p}gemm_")
         self.scalar = ct.c_double if self.dtype == np.float64 else ct.c_float
         self.tol = 1e-12 if self.dtype == np.float64 else 2e-5
         self.rng = np.random.default_rng(seed)
@@ -861,14 +864,7 @@ class Driver:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("lib")
-    ap.add_argument("symbol", choices=sorted(SYMBOLS))
-    ap.add_argument("--out")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--random", type=int, default=120)
-    ap.add_argument("--no-invalid", action="store_true")
-    ap.add_argument("--kernel-only", action="store_true")
+    ap = arguments(__doc__, SYMBOLS, random=120)
     ap.add_argument("--abort", action="store_true")
     args = ap.parse_args()
     d = Driver(args.lib, args.symbol, args.seed)
@@ -893,14 +889,9 @@ def main() -> int:
         "gemm_calls": d.gemm_calls,
         "gemm_symbol": f"{'d' if d.dtype == np.float64 else 's'}gemm_",
         "products": d.products,
-        "failures": d.failures[:40],
+        "routes": d.lib.route_names(),
     }
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=1)
-    for msg in d.failures[:40]:
-        print(msg, file=sys.stderr)
-    return 1 if d.failures else 0
+    return finish(summary, d.failures[:40], args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ behind; with XSMMWRAP_DISABLE=1 they are forwarded.
 
 from __future__ import annotations
 
-import glob
 import importlib.util
 import json
 import subprocess
@@ -29,56 +28,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import _driver_runs as runs
 import pytest
+from _driver_common import entry_points
+from _driver_runs import HERE, NUMPY_OPENBLAS64, OPENBLAS, OPENBLAS64, REFBLAS, SCIPY_OPENBLAS
 from conftest import clean_env
 
-HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "_entry_driver.py"
-LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
-OPENBLAS = LIBDIR / "libopenblas.so.0"
-OPENBLAS64 = LIBDIR / "libopenblas64.so.0"
-REFBLAS = LIBDIR / "blas" / "libblas.so.3"
 
-
-def _wheel_lib(package: str, pattern: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    assert spec is not None and spec.origin, f"{package} is not installed"
-    libs = sorted(glob.glob(str(Path(spec.origin).parent.parent / f"{package}.libs" / pattern)))
-    assert libs, f"no {pattern} in {package}.libs"
-    return Path(libs[0])
-
-
-NUMPY_OPENBLAS64 = _wheel_lib("numpy", "libscipy_openblas64_*.so")
-SCIPY_OPENBLAS = _wheel_lib("scipy", "libscipy_openblas-*.so")
-
-PRECISIONS = "dszc"
-LP64 = [f"{f}{p}gemm{s}" for p in PRECISIONS for f, s in (("", "_"), ("cblas_", ""))]
+# The GEMM names of entry_list.h, by the provider groups above.
+GEMM = entry_points("gemm")
+ALL = list(GEMM)
+LP64 = [s for s in ALL if not s.startswith("scipy_") and GEMM[s].integer == "int32_t"]
 SCIPY = [f"scipy_{x}" for x in LP64]
-ILP64 = [f"{p}gemm_64_" for p in PRECISIONS] + [f"cblas_{p}gemm64_" for p in PRECISIONS]
+ILP64 = [s for s in ALL if not s.startswith("scipy_") and GEMM[s].integer == "int64_t"]
 SCIPY64 = [f"scipy_{x}" for x in ILP64]
-ALL = LP64 + ILP64 + SCIPY + SCIPY64
+assert sorted(LP64 + SCIPY + ILP64 + SCIPY64) == sorted(ALL)
 COMPLEX = [s for s in ALL if "zgemm" in s or "cgemm" in s]
 
-# (symbol, provider name, provider path, invalid calls allowed)
-PROVIDED = (
+PROVIDED: list[runs.Provided] = (
     [(s, "openblas", OPENBLAS, True) for s in LP64]
     + [(s, "refblas", REFBLAS, False) for s in LP64]
     + [(s, "scipy_openblas", SCIPY_OPENBLAS, True) for s in SCIPY]
     + [(s, "numpy_openblas64", NUMPY_OPENBLAS64, True) for s in SCIPY64]
 )
 PROVIDER_OF = {s: p for s, _, p, inv in PROVIDED if inv}
-ROUTES = [
-    "jit",
-    "portable",
-    "scale",
-    "too_large",
-    "unsupported",
-    "invalid",
-    "disabled",
-    "registry_full",
-    "lock_busy",
-    "tuned_blas",
-]
 
 
 def _exported(lib: Path) -> set[str]:
@@ -90,18 +64,8 @@ def _exported(lib: Path) -> set[str]:
 
 def _run_driver(
     libpath: Path, tmp_path: Path, symbol: str, *args: str, **env: str
-) -> tuple[dict[str, Any], dict[str, Any], subprocess.CompletedProcess]:
-    summary, stats = tmp_path / "summary.json", tmp_path / "stats.json"
-    r = subprocess.run(
-        [sys.executable, str(DRIVER), str(libpath), symbol, "--out", str(summary), *args],
-        env=clean_env(XSMMWRAP_STATS_JSON=str(stats), OPENBLAS_NUM_THREADS="1", **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, f"driver failed ({r.returncode}):\n{r.stderr[-6000:]}"
-    assert stats.exists(), "XSMMWRAP_STATS_JSON was not written at exit"
-    return json.loads(summary.read_text()), json.loads(stats.read_text()), r
+) -> tuple[dict[str, Any], dict[str, Any], subprocess.CompletedProcess[str]]:
+    return runs.run_driver(DRIVER, libpath, tmp_path, symbol, *args, **env)
 
 
 def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -111,7 +75,6 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     assert stats["intercepted"] == calls
     assert stats["symbols"] == {symbol: calls}
     routes = stats["routes"]
-    assert set(routes) == set(ROUTES)
     assert routes["jit"] + routes["portable"] == expect["kernel"], routes
     for r in ("scale", "too_large", "unsupported", "invalid", "disabled"):
         assert routes[r] == expect[r], (r, routes, expect)
@@ -218,25 +181,15 @@ def test_cblas_row_major_conjugate_matches_reference(libpath: Path, tmp_path: Pa
     assert ("c128", "C", "T", 7, 5) in seen and ("c64", "N", "C", 7, 5) in seen, seen
 
 
-@pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
-@pytest.mark.parametrize(
-    "symbol,provider,path,invalid", PROVIDED, ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED]
-)
+@runs.with_providers(PROVIDED)
 def test_with_provider(
-    libpath: Path,
-    tmp_path: Path,
-    symbol: str,
-    provider: str,
-    path: Path,
-    invalid: bool,
-    max_mnk: str | None,
+    libpath: Path, tmp_path: Path, provided: runs.Provided, max_mnk: str | None
 ) -> None:
+    symbol, _, _, invalid = provided
     args = [] if invalid else ["--no-invalid"]
     if symbol.endswith("64_"):
         args.append("--big-ld")
-    env = {"XSMMWRAP_BLAS": str(path)}
-    if max_mnk:
-        env["XSMMWRAP_MAX_MNK"] = max_mnk
+    env = runs.provider_env(provided, max_mnk)
     summary, stats, _ = _run_driver(libpath, tmp_path, symbol, *args, **env)
     assert summary["config"]["max_mnk"] == int(max_mnk or 64**3)
     e = summary["expect"]
@@ -272,23 +225,10 @@ def test_ilp64_declined_without_provider_aborts(
     """A call the kernel path declines (too large, or invalid: the original must report it)
     with no original anywhere: one line on stderr naming the symbol and XSMMWRAP_BLAS, then
     SIGABRT. libopenblas64.so.0 as XSMMWRAP_BLAS does not help: it exports other names."""
-    env = clean_env(XSMMWRAP_MAX_MNK="1000", OPENBLAS_NUM_THREADS="1")
+    env = {"XSMMWRAP_MAX_MNK": "1000"}
     if blas:
         env["XSMMWRAP_BLAS"] = str(blas)
-    r = subprocess.run(
-        [sys.executable, str(DRIVER), str(libpath), symbol, "--abort", kind],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == -6, (r.returncode, r.stdout, r.stderr)
-    assert "NOT ABORTED" not in r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert f" {symbol} " in lines[0]
-    assert "XSMMWRAP_BLAS" in lines[0]
-    assert lines[0].startswith("xsmmwrap:")
+    runs.check_aborts(DRIVER, libpath, symbol, kind, **env)
 
 
 @pytest.mark.parametrize(

@@ -17,30 +17,19 @@ library's own gemm_ (the arithmetic contract); SYRK's other triangle bit for bit
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import _driver_runs as runs
 import pytest
+from _driver_common import entry_points
+from _driver_runs import HERE, NUMPY_OPENBLAS64, OPENBLAS, REFBLAS, SCIPY_OPENBLAS
 from conftest import clean_env
 
-HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "_family_driver.py"
-LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
-OPENBLAS = LIBDIR / "libopenblas.so.0"
-REFBLAS = LIBDIR / "blas" / "libblas.so.3"
-
-
-def _wheel_lib(package: str, pattern: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    assert spec is not None and spec.origin, f"{package} is not installed"
-    libs = sorted(glob.glob(str(Path(spec.origin).parent.parent / f"{package}.libs" / pattern)))
-    assert libs, f"no {pattern} in {package}.libs"
-    return Path(libs[0])
 
 
 def _openblas32() -> Path:
@@ -49,65 +38,45 @@ def _openblas32() -> Path:
     return Path(scipy_openblas32.get_lib_dir()) / f"lib{scipy_openblas32.get_library()}.so"
 
 
-NUMPY_OPENBLAS64 = _wheel_lib("numpy", "libscipy_openblas64_*.so")
-SCIPY_OPENBLAS = _wheel_lib("scipy", "libscipy_openblas-*.so")
 OPENBLAS32 = _openblas32()
 
 
-def _names(base: str) -> dict[str, list[str]]:
-    """The four forms of a name, in their groups."""
-    return {
-        "lp64": [f"{base}_", f"cblas_{base}"],
-        "ilp64": [f"{base}_64_", f"cblas_{base}64_"],
-        "scipy": [f"scipy_{base}_", f"scipy_cblas_{base}"],
-        "scipy64": [f"scipy_{base}_64_", f"scipy_cblas_{base}64_"],
-    }
+# The names of entry_list.h but GEMM's, by base ("dgemv") and by form (Fortran, then CBLAS).
+_FORM = {
+    (False, "int32_t"): "lp64",
+    (False, "int64_t"): "ilp64",
+    (True, "int32_t"): "scipy",
+    (True, "int64_t"): "scipy64",
+}
+NAMES: dict[str, dict[str, list[str]]] = {}
+for e in entry_points().values():
+    if e.family != "gemm":
+        base = ("d" if e.precision == "XW_F64" else "s") + e.family
+        form = _FORM[e.name.startswith("scipy_"), e.integer]
+        NAMES.setdefault(base, {}).setdefault(form, []).append(e.name)
+BLAS2 = [b for b in NAMES if "batch" not in b]
+BATCH = [b for b in NAMES if "batch" in b]
 
-
-BLAS2 = [f"{p}{f}" for f in ("gemv", "syrk") for p in "ds"]
-BATCH = [f"{p}gemm_batch{s}" for s in ("", "_strided") for p in "ds"]
-
-# (symbol, provider, path, invalid calls allowed)
-PROVIDED: list[tuple[str, str, Path, bool]] = []
+PROVIDED: list[runs.Provided] = []
 KERNEL_ONLY: list[str] = []
 for base in BLAS2:
-    n = _names(base)
+    n = NAMES[base]
     PROVIDED += [(s, "openblas", OPENBLAS, True) for s in n["lp64"]]
     PROVIDED += [(s, "refblas", REFBLAS, False) for s in n["lp64"]]
     PROVIDED += [(s, "scipy_openblas", SCIPY_OPENBLAS, True) for s in n["scipy"]]
     PROVIDED += [(s, "numpy_openblas64", NUMPY_OPENBLAS64, True) for s in n["scipy64"]]
     KERNEL_ONLY += n["ilp64"]
 for base in BATCH:
-    n = _names(base)
+    n = NAMES[base]
     PROVIDED += [(s, "openblas32_0.3.34", OPENBLAS32, True) for s in n["scipy"]]
     KERNEL_ONLY += n["lp64"] + n["ilp64"] + n["scipy64"]
 
-ROUTES = [
-    "jit",
-    "portable",
-    "scale",
-    "too_large",
-    "unsupported",
-    "invalid",
-    "disabled",
-    "registry_full",
-    "lock_busy",
-    "tuned_blas",
-]
 FAMILY = {"gemv": "gemv", "syrk": "syrk", "gemm_batch": "batch", "gemm_batch_strided": "batch"}
 
 
 def _run(libpath: Path, tmp_path: Path, symbol: str, *args: str, **env: str) -> Any:
-    summary, stats = tmp_path / "summary.json", tmp_path / "stats.json"
-    r = subprocess.run(
-        [sys.executable, str(DRIVER), str(libpath), symbol, "--out", str(summary), *args],
-        env=clean_env(XSMMWRAP_STATS_JSON=str(stats), OPENBLAS_NUM_THREADS="1", **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, f"driver failed ({r.returncode}):\n{r.stderr[-6000:]}"
-    return json.loads(summary.read_text()), json.loads(stats.read_text())
+    summary, stats, _ = runs.run_driver(DRIVER, libpath, tmp_path, symbol, *args, **env)
+    return summary, stats
 
 
 def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -120,7 +89,6 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     assert got_symbols.pop(symbol) == calls
     assert got_symbols == ({summary["gemm_symbol"]: gemm} if gemm else {}), stats["symbols"]
     routes = stats["routes"]
-    assert set(routes) == set(ROUTES)
     assert routes["jit"] + routes["portable"] == want.get("kernel", 0) + gemm, (routes, want)
     for r in ("scale", "too_large", "unsupported", "invalid", "disabled", "tuned_blas"):
         assert routes[r] == want.get(r, 0), (r, routes, want)
@@ -132,22 +100,12 @@ def _check_stats(summary: dict[str, Any], stats: dict[str, Any]) -> None:
     assert fams["gemm"] == {"calls": gemm, "products": gemm}, fams
 
 
-@pytest.mark.parametrize("max_mnk", [None, "1000"], ids=["default_mnk", "mnk1000"])
-@pytest.mark.parametrize(
-    "symbol,provider,path,invalid", PROVIDED, ids=[f"{s}-{p}" for s, p, _, _ in PROVIDED]
-)
+@runs.with_providers(PROVIDED)
 def test_with_provider(
-    libpath: Path,
-    tmp_path: Path,
-    symbol: str,
-    provider: str,
-    path: Path,
-    invalid: bool,
-    max_mnk: str | None,
+    libpath: Path, tmp_path: Path, provided: runs.Provided, max_mnk: str | None
 ) -> None:
-    env = {"XSMMWRAP_BLAS": str(path)}
-    if max_mnk:
-        env["XSMMWRAP_MAX_MNK"] = max_mnk
+    symbol, _, _, invalid = provided
+    env = runs.provider_env(provided, max_mnk)
     args = [] if invalid else ["--no-invalid"]
     summary, stats = _run(libpath, tmp_path, symbol, *args, **env)
     want = summary["products"]
@@ -191,18 +149,7 @@ def test_kernel_path_without_provider(
 def test_declined_without_provider_aborts(libpath: Path, symbol: str) -> None:
     """A call the route declines with no original anywhere (numpy's ILP64 library loaded, whose
     unsuffixed batches are not LP64 originals): one line naming the symbol, then SIGABRT."""
-    r = subprocess.run(
-        [sys.executable, str(DRIVER), str(libpath), symbol, "--abort"],
-        env=clean_env(OPENBLAS_NUM_THREADS="1"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == -6, (r.returncode, r.stdout, r.stderr)
-    assert "NOT ABORTED" not in r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("xsmmwrap:"), r.stderr
-    assert f" {symbol} " in lines[0] and "XSMMWRAP_BLAS" in lines[0]
+    runs.check_aborts(DRIVER, libpath, symbol)
 
 
 @pytest.mark.parametrize("symbol", ["dgemv_", "cblas_ssyrk", "scipy_dgemm_batch_strided_"])

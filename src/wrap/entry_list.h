@@ -1,5 +1,8 @@
-// entry_list.h: the only place that lists the exported names (GEMM, GEMV, SYRK, batches). Each row expands into a thin
-// adapter (libxsmm_wrap.c, static_wrap.c), a symbol id and a name for the statistics.
+// entry_list.h: the only place that lists the exported names (GEMM, GEMV, SYRK, batches). Each
+// row expands into a thin adapter (XW_ALL_ADAPTERS: libxsmm_wrap.c, static_wrap.c), a symbol id
+// and a name for the statistics; tools/entry_names.py reads the rows for the linker's version
+// script, the archive's members and the tests (so keep their shape: X(name, ...) rows, and
+// XW_FORMS_F77/XW_FORMS_CBLAS(X, base, ...) rows in `#define XW_..._ENTRIES(X)` lists).
 // X(name, precision, element type, integer type). Complex elements are xw_c64 and xw_c32
 // (wrap.h): (re, im) pairs, as BLAS stores them. Every complex name numpy 2.4 and scipy 1.17
 // import (scipy_cblas_[zc]gemm64_, scipy_[zc]gemm_) or their bundled OpenBLAS builds export
