@@ -1,6 +1,7 @@
 // blas_find.c: finds the original BLAS behind each intercepted name, once per symbol and
 // thread-safely: XSMMWRAP_BLAS first, then dlsym(RTLD_NEXT), then every loaded object in load
-// order (numpy's OpenBLAS is loaded RTLD_LOCAL, where RTLD_NEXT cannot see it). Never ourselves.
+// order (numpy's OpenBLAS is loaded RTLD_LOCAL, where RTLD_NEXT cannot see it). Never ourselves,
+// nor an ILP64 OpenBLAS's unsuffixed names; interpose.c hands in the slots' own originals.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
