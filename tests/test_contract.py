@@ -111,12 +111,13 @@ def _run(libpath: Path, tmp: Path, name: str, env: dict[str, str]) -> dict[str, 
 
 
 def _cpu_has_avx512(libpath: Path) -> bool:
+    # xsmmwrap_config as the header declares it (a hand-written ctypes copy of its first fields
+    # was 40 of its 88 bytes: the library wrote past it, and the process crashed).
     code = (
-        "import ctypes, sys\n"
-        "class C(ctypes.Structure):\n"
-        "    _fields_ = [('a', ctypes.c_int64), ('b', ctypes.c_int64)] + "
-        "[(f'x{i}', ctypes.c_int) for i in range(6)]\n"
-        "c = C(); ctypes.CDLL(sys.argv[1]).xsmmwrap_get_config(ctypes.byref(c)); print(c.x3)\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "from _driver_common import Library\n"
+        "print(Library(sys.argv[1]).config()['cpu_target'])\n"
     )
     r = subprocess.run([sys.executable, "-c", code, str(libpath)], env=clean_env(),
                        capture_output=True, text=True, check=True)
