@@ -1,5 +1,5 @@
 // api.c: the public C API of include/xsmmwrap.h over route, stats, registry and report, and its
-// name tables (routes, families, targets, scale classes), which the report and tune.c spell too.
+// name tables (routes, families, targets), which the report and tune.c spell too.
 #include <string.h>
 
 #include "wrap.h"
