@@ -351,8 +351,7 @@ static void prefetch_opb(G *g, ref b, int64_t j0, int64_t cols, pf_how how)
 // Queues what the next column block (next_nb columns) will read that tile t can see coming: the
 // lines of its C rows there (when C is read), and, the block's first tile, its op(B). A wide
 // tile reads nb columns of op(B) at once, more streams than the hardware prefetchers follow
-// from memory (Xeon family 6 model 167, avx512, streamed: 13x24x38 1920 -> 1560 ns, 9x22x21
-// 1150 -> 750, 16x64x58 6090 -> 5290; cached 1-3% slower).
+// from memory (docs/BENCHMARKS.md, "The generator's choices, measured").
 static void queue_next(G *g, const tile *t, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;

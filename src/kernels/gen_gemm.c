@@ -9,27 +9,15 @@
 
 #include "gen.h"
 
-#define GEN_MAX_DIM 4096       // beyond this the caller's BLAS is the better kernel anyway
-#ifndef GEN_FULL_UNROLL
-#define GEN_FULL_UNROLL 1024   // instructions a fully unrolled kernel may have (uop cache)
-#endif
-#ifndef GEN_PREFETCH_LINES
-#define GEN_PREFETCH_LINES 64  // operands of at most this many cache lines are prefetched at entry
-#endif
-#ifndef GEN_PREFETCH_WORK
-#define GEN_PREFETCH_WORK 4    // ... when the kernel has this many FMAs per line to hide them behind
-#endif
+#define GEN_MAX_DIM 4096        // beyond this the caller's BLAS is the better kernel anyway
+#define GEN_FULL_UNROLL 1024    // instructions a fully unrolled kernel may have (uop cache)
+#define GEN_PREFETCH_LINES 64   // operands of at most this many cache lines are prefetched at entry
+#define GEN_PREFETCH_WORK 4     // ... when the kernel has this many FMAs per line to hide them behind
 #define GEN_PREFETCH_A_WORK 40  // FMAs per line of op(A) up to which it is all requested at entry
-#ifndef GEN_WALK_SMALL
-#define GEN_WALK_SMALL 1024    // bytes of op(B) up to which walking it again costs a quarter
-#endif
-#ifndef GEN_B_STREAM_BYTES
-#define GEN_B_STREAM_BYTES 4096  // op(B) larger than this is read at most 3 columns at a time ...
-#endif
-#define GEN_B_STREAM_COLS 3      // ... by tiles of one vector (see choose_blocking)
-#ifndef GEN_LOOP_BODY
-#define GEN_LOOP_BODY 96       // instructions in one K loop iteration
-#endif
+#define GEN_WALK_SMALL 1024     // bytes of op(B) up to which walking it again costs a quarter
+#define GEN_B_STREAM_BYTES 4096 // op(B) larger than this is read at most 3 columns at a time ...
+#define GEN_B_STREAM_COLS 3     // ... by tiles of one vector (see choose_blocking)
+#define GEN_LOOP_BODY 96        // instructions in one K loop iteration
 
 #define ISA(tgt, vl, lanes, es, nv, eb, P, S, COSTS)                                             \
     { tgt, vl, lanes, es, nv, eb, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P, \
@@ -43,7 +31,7 @@
 // 1.10 with the AVX2 weights, 1.006 with these (worst 1.05). A zmm load takes two load slots
 // on Zen 4 (two 256-bit halves); tiles of up to 28 accumulators still leave loads room. On that
 // Xeon narrow tiles over a large op(B) (b_stream) gain nothing streamed and lose cached
-// (5x16x40: 1 x 3 vectors 215 ns cached, 744 streamed; 1 x 16: 140 and 792).
+// (docs/BENCHMARKS.md, "The generator's choices, measured").
 #define COSTS_AVX2 0.125, 0.5, 1.0, true
 #define COSTS_AVX512 0.0, 0.0625, 2.0, false
 static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD, COSTS_AVX2),
@@ -178,11 +166,10 @@ static void choose_blocking(gen_plan *p, xw_gen_choice *seen, int most, int *nse
             break;
         int nbcap = n < GEN_NB_MAX ? n : GEN_NB_MAX;
         // A tile of one vector uses each op(B) element once, and wide ones keep op(A)'s loads
-        // few; but a large op(B) coming from memory is read fastest a few columns at a time.
-        // 4x64x26, same-process harness: 13 columns 309 ns cached, 2345 ns streamed; 3 columns
-        // 375 and 1530 ns; LIBXSMM's kernel 500 and 1600-1750 ns: wide tiles lead cached and
-        // trail streamed, narrow ones lead both. Scalar tiles (M = 1) gain little streamed and
-        // lose more cached (1x50x17: +4%, -18%): left wide.
+        // few; but a large op(B) coming from memory is read fastest a few columns at a time:
+        // wide tiles lead LIBXSMM cached and trail it streamed, narrow ones lead both (4x64x26,
+        // docs/BENCHMARKS.md, --random). Scalar tiles (M = 1) gain little streamed and lose
+        // more cached (1x50x17: +4%, -18%): left wide.
         if (p->isa.b_stream && p->mv == 1 && p->memop && !p->d.tb && bbytes > GEN_B_STREAM_BYTES)
             nbcap = nbcap < GEN_B_STREAM_COLS ? nbcap : GEN_B_STREAM_COLS;
         int last_nq = 0, nbleast = 1;
@@ -412,7 +399,7 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
         return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
     // Prefetches help streamed operands but cost cached kernels more than they hide unless there
     // is enough arithmetic behind them: one rule for both kinds (all at entry, or each column
-    // block ahead of its use). Without it 8x64x8 took 132 ns cached instead of 114.
+    // block ahead of its use; docs/BENCHMARKS.md, "The generator's choices, measured").
     const int64_t lines = gen_prefetch_lines(&p);
     const int64_t fmas = (int64_t)p.mv * p.u * d->n * d->k;
     const bool worth = fmas >= GEN_PREFETCH_WORK * lines;
