@@ -38,10 +38,6 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta T or C)
 #define GEN_AHEAD_MAX 512     // lines a tile spreads over its k steps (more: before them)
 
-// Broadcasts of a complex tile: 2*nb, nb at most 15 (2*nb accumulators and 2 more registers
-// within 32).
-#define GEN_BCOL_MAX 32
-
 // The complex epilogue's registers (gen_zepi.c): alpha's and beta's parts broadcast (-1: read
 // as embedded broadcasts), two temporaries, and the constant vectors of its first pass.
 typedef struct {
@@ -50,7 +46,7 @@ typedef struct {
 } gen_zregs;
 
 // One kind of tile, mb vectors along M by nb columns of C: its vector registers (gen_plan.c
-// assigns them; its opening comment draws the layout) and where its k step reads op(B).
+// assigns them; its opening comment draws the layout).
 typedef struct {
     int mb, nb;
     int nbc;          // broadcasts of op(B) per k step: u*nb (br, bi of each column)
@@ -63,7 +59,6 @@ typedef struct {
     int ra, rb, tmp;  // real epilogue: alpha, beta (-1: not read at call time), a temporary
     gen_zregs z;      // complex epilogue
     int64_t bj;       // bytes between columns of op(B)
-    int32_t bcol[GEN_BCOL_MAX];  // complex: bytes from op(B)(k, first column) to each broadcast
 } gen_tile;
 
 // Lines requested at entry (plan.prefetch): a column-major rows x cols matrix at base, rows and

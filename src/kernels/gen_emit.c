@@ -132,22 +132,24 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
 
 // The accumulator and the op(B) offset of broadcast j, the tile's kind (cx) a constant in each
 // copy of kstep: a real tile's are the plain v*nb + j and j*bj, a complex one's gen_acc() and
-// bcol. arow: bytes from a to each op(A) vector (tplace).
+// bcol.
 KSTEP_INLINE int k_acc(const gen_tile *t, int v, int j, bool cx)
 {
     return cx ? gen_acc(t, v, j) : t->acc0 + v * t->nb + j;
 }
-KSTEP_INLINE int64_t k_bcol(const gen_tile *t, int j, bool cx) { return cx ? t->bcol[j] : j * t->bj; }
+KSTEP_INLINE int64_t k_bcol(const gen_tile *t, const tplace *pl, int j, bool cx)
+{
+    return cx ? pl->bcol[j] : j * t->bj;
+}
 
-KSTEP_INLINE void kstep(G *g, const gen_tile *t, const int64_t *arow, kout *k, ref a, ref b, bool direct,
-                        bool cx)
+KSTEP_INLINE void kstep(G *g, const gen_tile *t, const tplace *pl, kout *k, ref a, ref b, bool direct, bool cx)
 {
     if (t->bfirst) {  // nbc broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nbc; j++)
-            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, j, cx));
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, pl, j, cx));
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
-            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + arow[v]);
+            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + pl->arow[v]);
             for (int j = 0; j < t->nbc; j++)
                 k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), ar, t->breg + j);
         }
@@ -155,15 +157,15 @@ KSTEP_INLINE void kstep(G *g, const gen_tile *t, const int64_t *arow, kout *k, r
     }
     for (int v = 0; v < t->mb; v++)
         k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, t->areg + v, a.base,
-               a.disp + arow[v]);
+               a.disp + pl->arow[v]);
     for (int j = 0; j < t->nbc; j++) {
         if (t->ebcst) {  // never direct (EVEX)
             xw_x86_vp_rrm(g->c, &g->fma_eb, xw_v(k_acc(t, 0, j, cx)), xw_v(t->areg), b.base,
-                          disp32(g, b.disp + k_bcol(t, j, cx)));
+                          disp32(g, b.disp + k_bcol(t, pl, j, cx)));
             continue;
         }
         const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
-        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, j, cx));
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, pl, j, cx));
         for (int v = 0; v < t->mb; v++)
             k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), t->areg + v, br);
     }
@@ -192,9 +194,9 @@ static void ksteps(G *g, const gen_tile *t, const tplace *pl, ref a, int64_t ak,
         kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
             if (t->nbc != t->nb)
-                kstep(g, t, pl->arow, &k, off(a, i * ak), off(b, i * bk), true, true);
+                kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), true, true);
             else
-                kstep(g, t, pl->arow, &k, off(a, i * ak), off(b, i * bk), true, false);
+                kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), true, false);
             if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
                 prefetch_queued(g, g->pfper);
@@ -207,9 +209,9 @@ static void ksteps(G *g, const gen_tile *t, const tplace *pl, ref a, int64_t ak,
     kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
         if (t->nbc != t->nb)
-            kstep(g, t, pl->arow, &k, off(a, i * ak), off(b, i * bk), false, true);
+            kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), false, true);
         else
-            kstep(g, t, pl->arow, &k, off(a, i * ak), off(b, i * bk), false, false);
+            kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), false, false);
         prefetch_queued(g, g->pfper);
     }
 }
@@ -338,6 +340,8 @@ static void emit_tile(G *g, const gen_tile *t, int v0, ref b, ref cm, bool first
         if (!g->c->err) g->c->err = XW_ERR_RANGE;
         return;
     }
+    for (int j = 0; p->u == 2 && j < t->nbc; j++)  // complex: br, then bi one part on
+        pl.bcol[j] = (int32_t)((j >> 1) * t->bj + (j & 1) * I->es);
     pl.direct = !t->ebcst && !t->partial && g->ld.vex && g->bcst.vex && g->fma.vex && t->breg + t->nbreg <= 16;
     for (int i = 0; i < mb * t->nbc; i++)  // every chain starts from zero
         vzero(g, t->acc0 + i);

@@ -39,11 +39,16 @@ typedef struct {
     size_t ones_at, mask_at;
 } G;
 
+// Broadcasts of a complex tile: 2*nb, nb at most 15 (2*nb accumulators and 2 more registers
+// within 32).
+#define GEN_BCOL_MAX 32
+
 // Where a tile of the plan's kind (gen_tile) is: its vectors from v0, and its addresses.
 typedef struct {
     int v0;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
+    int32_t bcol[GEN_BCOL_MAX];  // complex: bytes from op(B)(k, first column) to each broadcast
     bool direct;               // kstep may write at a cursor (ksteps_direct)
 } tplace;
 

@@ -77,8 +77,6 @@ static gen_tile plan_tile(const gen_plan *p, int mb, int nb)
         t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
     }
     t.bj = (int64_t)(p->d.tb ? (uint32_t)p->u : p->ldb) * I->es;
-    for (int j = 0; p->u == 2 && j < t.nbc && j < GEN_BCOL_MAX; j++)  // complex: br, then bi one part on
-        t.bcol[j] = (int32_t)((j >> 1) * t.bj + (j & 1) * I->es);
     int r = t.acc0 + mb * nb;  // real: above the accumulators; complex: the (R, S) set
     if (p->u == 1) {
         t.ra = any_alpha(p) ? r++ : -1;
