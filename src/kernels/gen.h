@@ -101,6 +101,7 @@ typedef struct {
     int kunroll;         // k steps per loop iteration; >= k: K fully unrolled
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta T or C)
+    bool pack_loop[2];   // ... M block mg[i]'s by a loop over k blocks (else unrolled)
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     bool ahead;          // or each tile prefetches the next column block's C (when read) and op(B)
     int prefetch_a;      // op(A)'s lines requested at entry: 0 not, 1 unrolled, 2 in a loop over K

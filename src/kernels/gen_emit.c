@@ -464,7 +464,7 @@ static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int 
             copy_elem(g, off(s, i * sa + kk * ue), off(d, i * ue + kk * ldp), n);
 }
 
-static void emit_pack(G *g, int v0, int mb)
+static void emit_pack(G *g, int v0, int mb, bool loop)
 {
     const gen_plan *p = g->p;
     const int64_t es = unit_bytes(g);  // per element of op(A)
@@ -479,17 +479,12 @@ static void emit_pack(G *g, int v0, int mb)
         return;
     }
     const int kb = k / bw, kr = k % bw;
-    int body = 0;
-    for (int v = 0; v < mb; v++) {
-        const int nr = (p->part ? p->part : p->vw) / p->u;
-        body += nr >= bw ? cdiv_i(nr, bw) * (es == 16 ? 6 : es == 8 ? 16 : 40) : nr * bw * 2;
-    }
 #define PACK_KBLOCK(s_, d_, k0_)                                                              \
     do {                                                                                     \
         for (int v = 0; v < mb; v++)                                                         \
             pack_vec(g, s_, d_, v0 + v, v, bw, k0_, &n);                                     \
     } while (0)
-    if (kb > 1 && (int64_t)kb * body > 256) {
+    if (loop) {  // (plan.pack_loop)
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
         xw_x86_mov_rr(g->c, pa, XW_RDI);
         xw_x86_mov_rr(g->c, pb, XW_RSP);
@@ -644,7 +639,7 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
         int v0 = 0;
         for (int i = 0; i < p->nmg; i++)
             for (int b = 0; b < p->mg[i].count; b++, v0 += p->mg[i].size) {
-                emit_pack(&g, v0, p->mg[i].size);
+                emit_pack(&g, v0, p->mg[i].size, p->pack_loop[i]);
                 emit_columns(&g, v0, p->mg[i].size);
             }
     }

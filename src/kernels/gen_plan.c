@@ -1,6 +1,6 @@
 // gen_plan.c: the rest of the plan once gen_gemm.c has chosen the blocking: the registers of
-// each kind of tile, the instructions that depend on the scale class, the prefetches, and the
-// general registers of the loops. The emitter reads all of it and decides none of it.
+// each kind of tile, the instructions that depend on the scale class, how op(A) panels are
+// packed, the prefetches, and the general registers of the loops. The emitter reads all of it and decides none of it.
 //
 // Vector registers, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
 //   acc0 .. +mb*nbc-1  accumulators, one chain per part (acc0 is 0, or 4 with a partial vector:
@@ -171,12 +171,27 @@ static void plan_prefetch(gen_plan *p)
         p->prefetch_a = a_lines <= 2 * GEN_PREFETCH_LINES ? 1 : 2;
 }
 
+// ta T or C: M block mg[i]'s panel is packed by a loop over blocks of bw k steps (bw = 32 bytes
+// of op(A) elements) when unrolled it would take more than 256 instructions: gen_emit.c's
+// transpose_block takes 6, 16 or 40 per block of 16, 8 or 4-byte elements, an element copied
+// alone 2.
+static void plan_pack(gen_plan *p)
+{
+    const int64_t ue = (int64_t)p->u * p->isa.es;
+    const int k = (int)p->d.k, bw = (int)(32 / ue), kb = k / bw;
+    const int nr = (p->part ? p->part : p->vw) / p->u;  // rows of op(A) a vector packs
+    const int per_vec = nr >= bw ? (nr + bw - 1) / bw * (ue == 16 ? 6 : ue == 8 ? 16 : 40) : nr * bw * 2;
+    for (int i = 0; i < p->nmg; i++)
+        p->pack_loop[i] = p->pack && kb > 1 && (int64_t)kb * p->mg[i].size * per_vec > 256;
+}
+
 void gen_plan_finish(gen_plan *p)
 {
     for (int i = 0; i < p->nmg; i++)
         for (int j = 0; j < p->nng; j++)
             p->tk[i][j] = plan_tile(p, p->mg[i].size, p->ng[j].size);
     plan_insns(p);
+    plan_pack(p);
     plan_prefetch(p);
 }
 
