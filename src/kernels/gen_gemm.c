@@ -246,8 +246,8 @@ static void set_level(gen_plan *p, int level)
 // column; with M just over one zmm two zmm replace three ymm, and their loads and stores of C
 // split cache lines more often. Either saving needs enough k steps per column of C: measured
 // against the AVX2 target on the same core (Xeon family 6 model 167; DP M 3..30, SP M 3..15;
-// N 2..25, K 1..25), zmm lost up to 28% below these bounds (5x5x5 11.5 ns against 10.2;
-// 12x11x1 15.5 against 11.1; 10x11x3 23.4 against 20.7) and won up to 1.38x above them.
+// N 2..25, K 1..25), zmm lost up to 28% below these bounds and won up to 1.38x above them
+// (docs/BENCHMARKS.md, "The generator's choices, measured").
 static bool zmm_pays(const gen_plan *p)
 {
     const int lanes = p->isa.lanes, ymm = isa_avx2[p->d.prec & 1].lanes;
