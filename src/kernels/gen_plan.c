@@ -1,6 +1,7 @@
 // gen_plan.c: the rest of the plan once gen_gemm.c has chosen the blocking: the registers of
 // each kind of tile, the instructions that depend on the scale class, how op(A) panels are
-// packed, the prefetches, and the general registers of the loops. The emitter reads all of it and decides none of it.
+// packed, the prefetches, and the general registers of the loops. The emitter (gen_emit.c,
+// gen_zepi.c) reads all of it and decides none of it.
 //
 // Vector registers, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
 //   acc0 .. +mb*nbc-1  accumulators, one chain per part (acc0 is 0, or 4 with a partial vector:
@@ -51,6 +52,7 @@ static int zepi_regs(const gen_plan *p, int mb, int nb)
     return after > 2 ? after : 2;
 }
 
+// The blocking's check (choose_blocking): what a tile takes at least, at its widest phase.
 int gen_tile_regs(const gen_plan *p, int mb, int nb)
 {
     const int op = op_regs(p, mb, nb), epi = p->u == 2 ? zepi_regs(p, mb, nb) : epi_regs(p);
