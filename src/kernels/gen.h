@@ -105,6 +105,9 @@ typedef struct {
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     bool ahead;          // or each tile prefetches the next column block's C (when read) and op(B)
     int prefetch_a;      // op(A)'s lines requested at entry: 0 not, 1 unrolled, 2 in a loop over K
+    // Two registers free at entry, before any loop role is live: the k1 mask (plan.part) goes
+    // through the first; prefetch_a's loop walks op(A) with the first and counts with the second.
+    xw_gpr entry_tmp[2];
     gen_region pf_entry[3];  // plan.prefetch: A, B, then C when read
     int npf_entry;
     int32_t scratch;     // bytes of panel below the pushes, rsp aligned first

@@ -571,7 +571,7 @@ static void prefetch_region(G *g, gen_region r)
 
 // op(A) read column by column, one k step at a time, misses a line at a time when it comes
 // from memory; requested at entry (plan.prefetch_a), its misses overlap: unrolled, or in a
-// loop over its K columns (rax and r11 hold nothing yet at entry).
+// loop over its K columns (through plan.entry_tmp).
 static void prefetch_a_columns(G *g)
 {
     const gen_plan *p = g->p;
@@ -580,12 +580,13 @@ static void prefetch_a_columns(G *g)
         prefetch_region(g, (gen_region){ XW_RDI, p->rows, p->d.k, p->lda });
         return;
     }
-    xw_x86_mov_rr(g->c, XW_RAX, XW_RDI);
-    xw_x86_mov_ri(g->c, XW_R11, p->d.k);
+    const xw_gpr pa = p->entry_tmp[0], kc = p->entry_tmp[1];
+    xw_x86_mov_rr(g->c, pa, XW_RDI);
+    xw_x86_mov_ri(g->c, kc, p->d.k);
     const size_t top = xw_x86_here(g->c);
-    prefetch_bytes(g, (ref){ XW_RAX, 0 }, 0, bytes, PF_NOW);
-    alu(g, XW_ADD, XW_RAX, (int64_t)p->lda * es);
-    alu(g, XW_SUB, XW_R11, 1);
+    prefetch_bytes(g, (ref){ pa, 0 }, 0, bytes, PF_NOW);
+    alu(g, XW_ADD, pa, (int64_t)p->lda * es);
+    alu(g, XW_SUB, kc, 1);
     xw_x86_jcc_to(g->c, XW_JNZ, top);
 }
 
@@ -613,8 +614,8 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
     }
     *entry = xw_x86_here(c);
     if (p->part) {  // k1: the partial vector's rows
-        xw_x86_mov_ri(c, XW_RAX, ((int64_t)1 << p->part) - 1);
-        xw_x86_kmovw(c, XW_K1, XW_RAX);
+        xw_x86_mov_ri(c, p->entry_tmp[0], ((int64_t)1 << p->part) - 1);
+        xw_x86_kmovw(c, XW_K1, p->entry_tmp[0]);
     }
     for (int i = 0; i < p->npush; i++)
         xw_x86_push(c, p->pushed[i]);

@@ -15,7 +15,8 @@
 //                      read at call time), a temporary; complex: alpha's and beta's parts (VEX
 //                      only), two temporaries, and ONES, MASK at R-1, R-2 (gen_zepi.c)
 // General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
-// roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
+// roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15;
+// at entry, before any role is live, rax and r11 serve the k1 mask and op(A)'s prefetch loop.
 #include "gen.h"
 
 #define GEN_PREFETCH_LINES 64   // operands of at most this many cache lines are prefetched at entry
@@ -171,6 +172,8 @@ static void plan_prefetch(gen_plan *p)
     const int64_t a_lines = (int64_t)d->k * (((int64_t)p->rows * p->isa.es + 63) / 64);
     if (p->ahead && !p->pack && fmas <= GEN_PREFETCH_A_WORK * a_lines)
         p->prefetch_a = a_lines <= 2 * GEN_PREFETCH_LINES ? 1 : 2;
+    p->entry_tmp[0] = XW_RAX;  // caller-saved, and no argument
+    p->entry_tmp[1] = XW_R11;
 }
 
 // ta T or C: M block mg[i]'s panel is packed by a loop over blocks of bw k steps (bw = 32 bytes
