@@ -165,10 +165,9 @@ static void plan_prefetch(gen_plan *p)
     p->prefetch = worth && !p->pack && lines <= GEN_PREFETCH_LINES;
     p->ahead = worth && !p->prefetch;
     // op(A) with little arithmetic per line is read from memory faster when all of it is
-    // requested at entry than line by line as tiles reach it (Xeon family 6 model 167, avx512,
-    // streamed: 28x7x40 1584 -> 1283 ns, 13^3 486 -> 440, 32^3 2906 -> 2677; cached 1-3%
-    // slower); from 48^3 (48 FMAs a line) on it no longer pays. Up to 128 lines unrolled (a
-    // loop cost 13^3 9% cached, unrolled requests 2%), beyond them a loop over K.
+    // requested at entry than line by line as tiles reach it; from 48^3 (48 FMAs a line) on it
+    // no longer pays. Up to 128 lines unrolled (a loop cost more cached), beyond them a loop
+    // over K (docs/BENCHMARKS.md, "The generator's choices, measured").
     const int64_t a_lines = (int64_t)d->k * (((int64_t)p->rows * p->isa.es + 63) / 64);
     if (p->ahead && !p->pack && fmas <= GEN_PREFETCH_A_WORK * a_lines)
         p->prefetch_a = a_lines <= 2 * GEN_PREFETCH_LINES ? 1 : 2;
