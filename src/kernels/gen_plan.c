@@ -183,8 +183,8 @@ static void plan_pack(gen_plan *p)
 {
     if (!p->pack)
         return;
-    const int64_t ue = (int64_t)p->u * p->isa.es;
-    const int k = (int)p->d.k, bw = (int)(32 / ue), kb = k / bw;
+    const int ue = p->u * p->isa.es;
+    const int k = (int)p->d.k, bw = 32 / ue, kb = k / bw;
     const int nr = (p->part ? p->part : p->vw) / p->u;  // rows of op(A) a vector packs
     const int per_vec = nr >= bw ? (nr + bw - 1) / bw * (ue == 16 ? 6 : ue == 8 ? 16 : 40) : nr * bw * 2;
     for (int i = 0; i < p->nmg; i++)
