@@ -26,6 +26,32 @@ def test_wrap_layer_includes_only_kernels_h_from_below() -> None:
                 assert inc.endswith("kernels/kernels.h"), f"{path.name} includes {inc}"
 
 
+def _defined_functions(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    return set(re.findall(r"^(?!static)[\w ]+?\b(\w+)\([^;{]*\)\s*\{", text, re.M))
+
+
+def _calls(path: Path, names: set[str]) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    return {f for f in names if re.search(rf"\b{f}\s*\(", text)}
+
+
+def test_generator_plan_and_emission_apart() -> None:
+    # The generator's plan (gen_gemm.c, gen_plan.c) holds every decision and hands it to
+    # gen_emit() only; the emitter (gen_emit.c, gen_zepi.c) reads it and writes instructions,
+    # calling no planning function (gen.h's static inline readers of the plan are allowed).
+    kernels = ROOT / "src" / "kernels"
+    plan = [kernels / "gen_gemm.c", kernels / "gen_plan.c"]
+    emit = [kernels / "gen_emit.c", kernels / "gen_zepi.c"]
+    planning = set().union(*map(_defined_functions, plan))
+    emitting = set().union(*map(_defined_functions, emit))
+    assert {"gen_plan_finish", "xw_gen_gemm"} <= planning and "gen_emit" in emitting
+    for path in plan:
+        assert _calls(path, emitting) <= {"gen_emit"}, path.name
+    for path in [*emit, kernels / "gen_emit.h"]:
+        assert not _calls(path, planning), path.name
+
+
 def test_no_printing_below_the_report() -> None:
     # Only report.c writes to stderr/stdout in the library.
     for path in list((ROOT / "src" / "kernels").glob("*.c")) + list(

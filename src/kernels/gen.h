@@ -1,5 +1,7 @@
-// gen.h: private to the GEMM generator (gen_gemm.c plans, gen_emit.c emits). One generator body
-// serves AVX2 and AVX-512 through gen_isa; the plan holds every shape decision.
+// gen.h: private to the GEMM generator. The plan (gen_gemm.c chooses the blocking, gen_plan.c
+// assigns registers and instructions) holds every decision; the emitter (gen_emit.c, gen_zepi.c)
+// only reads it and writes instructions. One generator body serves AVX2 and AVX-512 through
+// gen_isa.
 #ifndef XW_GEN_H
 #define XW_GEN_H
 
@@ -36,6 +38,36 @@ enum { G_PA, G_PB, G_KC, G_PBN, G_PCN, G_NC, G_FRAME, G_ROLES };
 #define GEN_SCRATCH_MAX 8192  // bytes of stack for a packed op(A) panel (ta T or C)
 #define GEN_AHEAD_MAX 512     // lines a tile spreads over its k steps (more: before them)
 
+// The complex epilogue's registers (gen_zepi.c): alpha's and beta's parts broadcast (-1: read
+// as embedded broadcasts), two temporaries, and the constant vectors of its first pass.
+typedef struct {
+    int ar, ai, br, bi, t1, t2;
+    int ones, mask;  // 1.0 in every lane; the sign bits the combine flips (plan.zmask)
+} gen_zregs;
+
+// One kind of tile, mb vectors along M by nb columns of C: its vector registers (gen_plan.c
+// assigns them; its opening comment draws the layout).
+typedef struct {
+    int mb, nb;
+    int nbc;          // broadcasts of op(B) per k step: u*nb (br, bi of each column)
+    int acc0;         // first accumulator (gen_acc)
+    int areg, nareg;  // op(A) pieces: nareg registers from areg (mb, or 1 or 2 rotating)
+    int breg, nbreg;  // op(B) broadcasts: nbreg registers from breg (1 or 2 rotating, or nbc)
+    bool ebcst;       // AVX-512, mb == 1: op(B) as an embedded broadcast {1toN}, no breg
+    bool bfirst;      // nbc < mb: nbc broadcasts held, op(A) pieces loaded and used at once
+    bool partial;     // its vector is plan.part rows: op(A) loaded k1-masked, C in pieces
+    int ra, rb, tmp;  // real epilogue: alpha, beta (-1: not read at call time), a temporary
+    gen_zregs z;      // complex epilogue
+    int64_t bj;       // bytes between columns of op(B)
+} gen_tile;
+
+// Lines requested at entry (plan.prefetch): a column-major rows x cols matrix at base, rows and
+// ld in parts.
+typedef struct {
+    xw_gpr base;
+    int64_t rows, cols, ld;
+} gen_region;
+
 typedef struct {
     xw_desc d;           // normalized (ta with m == 1 becomes NN with lda 1)
     gen_isa isa;
@@ -69,22 +101,61 @@ typedef struct {
     int kunroll;         // k steps per loop iteration; >= k: K fully unrolled
     bool nloop;          // loop over identical N blocks
     bool pack;           // op(A) panels are packed into stack scratch (ta T or C)
+    bool pack_loop[2];   // ... M block mg[i]'s by a loop over k blocks (else unrolled)
     bool prefetch;       // prefetch all operand lines at entry (small kernels, gen_emit.c)
     bool ahead;          // or each tile prefetches the next column block's C (when read) and op(B)
     int prefetch_a;      // op(A)'s lines requested at entry: 0 not, 1 unrolled, 2 in a loop over K
+    // Two registers free at entry, before any loop role is live: the k1 mask (plan.part) goes
+    // through the first; prefetch_a's loop walks op(A) with the first and counts with the second.
+    xw_gpr entry_tmp[2];
+    gen_region pf_entry[3];  // plan.prefetch: A, B, then C when read
+    int npf_entry;
     int32_t scratch;     // bytes of panel below the pushes, rsp aligned first
     xw_gpr g[G_ROLES];
     xw_gpr pushed[6];
     int npush;
+    gen_tile tk[2][2];   // the tiles of M blocks mg[i] by column blocks ng[j]
+    // Instructions: the k step's FMA (FNMA for real alpha -1); the epilogue's operation with C
+    // in memory and without (real: by scale class; complex: cop for beta 1 and -1 only).
+    xw_insn kfma, cop, rop;
+    bool zmask;          // complex: the combine flips sign bits (both conjugated, or alpha -1)
+    // plan.part: C moves in pieces of `piece` rows (the widest power of two within part) at
+    // rows 0 and part - piece, through v0-v3 (acc0 is 4), with piece_mov at piece_vl.
+    int piece;
+    xw_insn piece_mov;
+    xw_vl piece_vl;
 } gen_plan;
 
-// gen_emit.c (nb: columns of C; a complex tile has u*nb accumulators per vector)
-XW_HIDDEN int gen_prefetch_lines(const gen_plan *p);
-XW_HIDDEN int gen_opregs(const gen_plan *p, int mb, int nb);
-XW_HIDDEN int gen_epiregs(const gen_plan *p, int mb, int nb);
-XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
+// First row (part) of M vector v; the overlapping last vector ends at the last row.
+static inline int64_t gen_row(const gen_plan *p, int v)
+{
+    return p->overlap && v == p->mv - 1 ? (int64_t)p->rows - p->vw : (int64_t)v * p->vw;
+}
 
-// gen_zepi.c: registers the complex epilogue needs above its tile's accumulators.
-XW_HIDDEN int gen_zepiregs(const gen_plan *p, int mb, int nb);
+// The accumulator of vector v and broadcast j: a real tile's are v*nb + j; a complex tile
+// keeps the (P, Q) chains (j even: op(A) times br) of all its elements below the (R, S) ones
+// (j odd: times bi), so that the latter, free once combined, are one block (gen_zepi.c).
+static inline int gen_acc(const gen_tile *t, int v, int j)
+{
+    return t->nbc == t->nb ? t->acc0 + v * t->nb + j : t->acc0 + (j & 1) * t->mb * t->nb + v * t->nb + (j >> 1);
+}
+
+// Prefetches that request the lines of `bytes` bytes from any address: one every 64 bytes and
+// one at the last byte, unless a step landed on it (gen_emit.c's prefetch_bytes).
+static inline int64_t gen_span_lines(int64_t bytes)
+{
+    const int64_t n = bytes > 0 ? (bytes + 63) / 64 : 0;
+    return n + (bytes - 1 > 64 * (n - 1));
+}
+
+// gen_plan.c (called by gen_gemm.c): the vector registers a tile of mb vectors by nb columns
+// needs (the blocking's check); once the blocking is chosen, the tiles' registers, the
+// instructions and the prefetches; at each unrolling level, the loops' general registers.
+XW_HIDDEN int gen_tile_regs(const gen_plan *p, int mb, int nb);
+XW_HIDDEN void gen_plan_finish(gen_plan *p);
+XW_HIDDEN void gen_plan_gprs(gen_plan *p);
+
+// gen_emit.c (called by gen_gemm.c)
+XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
 
 #endif

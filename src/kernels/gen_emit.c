@@ -7,22 +7,12 @@
 // and bi: nbc = 2*nb broadcasts), so that every part of op(A) carries the chains P, Q (times
 // br) and R, S (times bi); gen_zepi.c combines them.
 //
-// Register plan, per C tile of mb vectors (along M) x nb columns, R = 16 (VEX) or 32 (EVEX):
-//   v0 .. mb*nbc-1    accumulators, one chain per part (from v4 with a partial vector:
-//                     v0-v3 carry its C pieces, part_epilogue); complex: the (P, Q) set of
-//                     the tile, then its (R, S) set (acc(), gen_emit.h)
-//   next mb           op(A) column pieces for the current k               ("areg")
-//   next 1 or 2       op(B)(k, j) broadcast                               ("breg"); AVX-512
-//                     with mb == 1 broadcasts from memory inside the FMA instead
-//   (nbc < mb: "bfirst", the roles swap: 1 or 2 rotating areg, then nbc breg held for the step)
-//   epilogue          from v(mb*nb): alpha, beta (each when read at call time), a temporary
-//                     (complex: gen_zepi.c's plan)
+// Registers, vector and general, and the instructions that depend on the scale class are the
+// plan's (gen_plan.c: one gen_tile per kind of tile); this file only writes what it says.
 // M remainders: the last vector overlaps its neighbour (gen.h), and a tile computes a whole
 // column of C before storing it, so both write the same values; or, M below one zmm, the one
 // vector loads op(A) k1-masked and moves C in unmasked pieces (part_epilogue). No access to C
 // covers a byte outside its column's M rows.
-// General registers: rdi A, rsi B, rdx C, rcx &alpha, r8 &beta (read only when ANY); the loop
-// roles of gen.h come from rax r9 r10 r11, rcx/r8 when unused, then pushed rbx rbp r12..r15.
 // ta T or C: each M block's panel of op(A) is first copied to [rsp] (column-major, ld mb*vw,
 // vector v of the block at rows v*vw; rsp first aligned down to 32 or 64 bytes, the entry rsp
 // kept in G_FRAME) and the same NN body runs from there.
@@ -39,38 +29,13 @@ static void alu(G *g, xw_alu op, xw_gpr r, int64_t imm)
     xw_x86_alu_ri(g->c, op, r, (int32_t)imm);
 }
 
-// Fewest registers the k step's operands need: op(A) pieces and one broadcast, or (fewer
-// broadcasts than pieces) the broadcasts and one op(A) piece.
-int gen_opregs(const gen_plan *p, int mb, int nb)
-{
-    const int nbc = p->u * nb;
-    return (mb < nbc ? mb : nbc) + 1;
-}
-
-// Registers the epilogue needs above the accumulators: alpha and beta when read at call time,
-// and a temporary for beta*C or for C narrower than a memory operand.
-int gen_epiregs(const gen_plan *p, int mb, int nb)
-{
-    if (p->u == 2)
-        return gen_zepiregs(p, mb, nb);
-    const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
-    const bool tmp = p->d.beta != XW_SCALE_ZERO && (!p->memop || (any_a && any_b));
-    return any_a + any_b + tmp;
-}
-
-// First row (part) of M vector v; the overlapping last vector ends at the last row.
-static int64_t row_of(const gen_plan *p, int v)
-{
-    return p->overlap && v == p->mv - 1 ? (int64_t)p->rows - p->vw : (int64_t)v * p->vw;
-}
-
 // ---- Vector loads and stores of A and C: vw elements each, never masked.
 void gen_load_vec(G *g, int r, ref m) { xw_x86_vp_load(g->c, &g->ld, xw_v(r), m.base, disp32(g, m.disp)); }
 
 void gen_store_vec(G *g, ref m, int r) { xw_x86_vp_store(g->c, &g->st, m.base, disp32(g, m.disp), xw_v(r)); }
 
 // The form gen_op_mem takes for this kernel: rrm when vectors make a memory operand, else rrr.
-memop gen_prep_memop(const gen_plan *p, xw_insn op)
+static memop prep_memop(const gen_plan *p, xw_insn op)
 {
     memop o = { 0 };
     if (p->memop)
@@ -94,46 +59,40 @@ void gen_op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp)
 
 static void vzero(G *g, int r) { xw_x86_vp_rrr(g->c, &g->zero, xw_v(r), xw_v(r), xw_v(r)); }
 
-// Rows of vector v of a tile relative to the tile's first row, in bytes.
-static int64_t tile_row(G *g, const tile *t, int v)
+// Rows of vector v of a tile from vector v0 relative to the tile's first row, in bytes.
+static int64_t tile_row(G *g, int v0, int v)
 {
-    return (row_of(g->p, t->v0 + v) - row_of(g->p, t->v0)) * g->I->es;
+    return (gen_row(g->p, v0 + v) - gen_row(g->p, v0)) * g->I->es;
 }
 
 // Bytes from the tile's op(A) base to vector v: a packed panel holds each vector at vw rows.
-static int64_t a_row(G *g, const tile *t, int v)
+static int64_t a_row(G *g, int v0, int v)
 {
-    return g->p->pack ? (int64_t)v * g->p->vw * g->I->es : tile_row(g, t, v);
+    return g->p->pack ? (int64_t)v * g->p->vw * g->I->es : tile_row(g, v0, v);
 }
 
 // ---- Streamed C: the epilogue of a short tile waits on its C lines. While a tile computes,
 // the lines of C the tile at the same rows of the next column block will read are requested,
 // a share after each k step so that they stay off the critical path of a cached kernel.
 // Kernels that prefetch everything at entry (plan.prefetch) need none of it.
-typedef enum { PF_COUNT, PF_NOW, PF_QUEUE } pf_how;
+typedef enum { PF_NOW, PF_QUEUE } pf_how;
 
 static void prefetch_one(G *g, ref r, pf_how how)
 {
     if (how == PF_QUEUE && g->npf < GEN_AHEAD_MAX)
         g->pf[g->npf++] = r;
-    else if (how != PF_COUNT)
+    else
         xw_x86_prefetch(g->c, XW_PREFETCHT0, at(g, r));
 }
 
 // Requests every cache line of bytes [s, e) from r, which need not be aligned: one every 64
-// bytes and one at the last byte. PF_QUEUE keeps them for the tile's k steps (beyond the
-// queue's room: at once). Returns how many.
-static int prefetch_bytes(G *g, ref r, int64_t s, int64_t e, pf_how how)
+// bytes and one at the last byte (gen_span_lines, which the plan counts). PF_QUEUE keeps them
+// for the tile's k steps (beyond the queue's room: at once).
+static void prefetch_bytes(G *g, ref r, int64_t s, int64_t e, pf_how how)
 {
-    int n = 0;
-    int64_t a = s;
-    for (; a < e; a += 64, n++)
-        prefetch_one(g, off(r, a), how);
-    if (e - 1 > a - 64) {  // the last byte's line, when the steps ended before it
-        prefetch_one(g, off(r, e - 1), how);
-        n++;
-    }
-    return n;
+    const int64_t n = gen_span_lines(e - s);
+    for (int64_t i = 0; i < n; i++)  // the steps, then the last byte's line when they end before it
+        prefetch_one(g, off(r, s + 64 * i < e ? s + 64 * i : e - 1), how);
 }
 
 static void prefetch_queued(G *g, int most)
@@ -172,21 +131,25 @@ KSTEP_INLINE void k_rrr(kout *k, bool direct, const xw_vprep *pr, int d, int s1,
 }
 
 // The accumulator and the op(B) offset of broadcast j, the tile's kind (cx) a constant in each
-// copy of kstep: a real tile's are the plain v*nb + j and j*bj, a complex one's acc() and bcol.
-KSTEP_INLINE int k_acc(const tile *t, int v, int j, bool cx)
+// copy of kstep: a real tile's are the plain v*nb + j and j*bj, a complex one's gen_acc() and
+// bcol.
+KSTEP_INLINE int k_acc(const gen_tile *t, int v, int j, bool cx)
 {
-    return cx ? acc(t, v, j) : t->acc0 + v * t->nb + j;
+    return cx ? gen_acc(t, v, j) : t->acc0 + v * t->nb + j;
 }
-KSTEP_INLINE int64_t k_bcol(const tile *t, int j, bool cx) { return cx ? t->bcol[j] : j * t->bj; }
+KSTEP_INLINE int64_t k_bcol(const gen_tile *t, const tplace *pl, int j, bool cx)
+{
+    return cx ? pl->bcol[j] : j * t->bj;
+}
 
-KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct, bool cx)
+KSTEP_INLINE void kstep(G *g, const gen_tile *t, const tplace *pl, kout *k, ref a, ref b, bool direct, bool cx)
 {
     if (t->bfirst) {  // nbc broadcasts stay; each op(A) piece is loaded and used at once
         for (int j = 0; j < t->nbc; j++)
-            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, j, cx));
+            k_load(g, k, direct, k->bc, t->breg + j, b.base, b.disp + k_bcol(t, pl, j, cx));
         for (int v = 0; v < t->mb; v++) {
             const int ar = t->areg + (t->nareg > 1 ? v & 1 : 0);  // nareg is 1 or 2
-            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + t->arow[v]);
+            k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, ar, a.base, a.disp + pl->arow[v]);
             for (int j = 0; j < t->nbc; j++)
                 k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), ar, t->breg + j);
         }
@@ -194,45 +157,46 @@ KSTEP_INLINE void kstep(G *g, const tile *t, kout *k, ref a, ref b, bool direct,
     }
     for (int v = 0; v < t->mb; v++)
         k_load(g, k, direct, t->partial && v == t->mb - 1 ? k->ldm : k->ld, t->areg + v, a.base,
-               a.disp + t->arow[v]);
+               a.disp + pl->arow[v]);
     for (int j = 0; j < t->nbc; j++) {
         if (t->ebcst) {  // never direct (EVEX)
             xw_x86_vp_rrm(g->c, &g->fma_eb, xw_v(k_acc(t, 0, j, cx)), xw_v(t->areg), b.base,
-                          disp32(g, b.disp + k_bcol(t, j, cx)));
+                          disp32(g, b.disp + k_bcol(t, pl, j, cx)));
             continue;
         }
         const int br = t->breg + (t->nbreg > 1 ? j & 1 : 0);  // nbreg is 1 or 2
-        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, j, cx));
+        k_load(g, k, direct, k->bc, br, b.base, b.disp + k_bcol(t, pl, j, cx));
         for (int v = 0; v < t->mb; v++)
             k_rrr(k, direct, k->fma, k_acc(t, v, j, cx), t->areg + v, br);
     }
 }
 
 // Whether n k steps from a and b (ak, bk bytes apart, all positive) may be written directly:
-// the tile's preparations are VEX and its registers below 16 (t->direct), room for every
+// the tile's preparations are VEX and its registers below 16 (pl->direct), room for every
 // instruction, no error, bases below 16 and every displacement in range.
-static bool ksteps_direct(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+static bool ksteps_direct(G *g, const gen_tile *t, const tplace *pl, ref a, int64_t ak, ref b, int64_t bk,
+                          int n)
 {
     const size_t per = (size_t)(t->mb + t->nbc + t->mb * t->nbc);
     const size_t most = (per * (size_t)n + (size_t)(g->npf - g->pfat)) * 16;  // and queued prefetches
-    return t->direct && xw_x86_vp_room(g->c, most) && a.base.n < 16
+    return pl->direct && xw_x86_vp_room(g->c, most) && a.base.n < 16
            && b.base.n < 16 && a.disp >= INT32_MIN && b.disp >= INT32_MIN
-           && a.disp + (n - 1) * ak + t->arow[t->mb - 1] <= INT32_MAX
+           && a.disp + (n - 1) * ak + pl->arow[t->mb - 1] <= INT32_MAX
            && b.disp + (n - 1) * bk + (t->nb - 1) * t->bj + (t->nbc - t->nb) * g->I->es <= INT32_MAX;
 }
 
 // k steps 0 .. n-1 of a tile, step i from a + i*ak and b + i*bk.
-static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, int n)
+static void ksteps(G *g, const gen_tile *t, const tplace *pl, ref a, int64_t ak, ref b, int64_t bk, int n)
 {
-    if (n > 0 && ksteps_direct(g, t, a, ak, b, bk, n)) {
+    if (n > 0 && ksteps_direct(g, t, pl, a, ak, b, bk, n)) {
         // Copies: the preparations stay in registers while bytes are stored at the cursor.
         const xw_vprep ld = g->ld, bc = g->bcst, fma = g->fma;
         kout k = { g->c, g->c->buf + g->c->len, &ld, NULL, &bc, &fma };  // (never partial)
         for (int i = 0; i < n; i++) {
             if (t->nbc != t->nb)
-                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, true);
+                kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), true, true);
             else
-                kstep(g, t, &k, off(a, i * ak), off(b, i * bk), true, false);
+                kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), true, false);
             if (g->pfat < g->npf) {  // (checked calls: the cursor is handed back and forth)
                 g->c->len = (size_t)(k.o - g->c->buf);
                 prefetch_queued(g, g->pfper);
@@ -245,9 +209,9 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
     kout k = { g->c, NULL, &g->ld, &g->ldm, &g->bcst, &g->fma };
     for (int i = 0; i < n; i++) {
         if (t->nbc != t->nb)
-            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, true);
+            kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), false, true);
         else
-            kstep(g, t, &k, off(a, i * ak), off(b, i * bk), false, false);
+            kstep(g, t, pl, &k, off(a, i * ak), off(b, i * bk), false, false);
         prefetch_queued(g, g->pfper);
     }
 }
@@ -258,23 +222,21 @@ static void ksteps(G *g, const tile *t, ref a, int64_t ak, ref b, int64_t bk, in
 // A column's results are all in registers before any is stored: an overlapping vector reads C
 // before its neighbour's store.
 // AVX-512 with M below one zmm (plan.part rows, one vector, mb == 1): C is read and written in
-// pieces of w rows, w the widest power of two within part, at rows 0 and part - w (one piece
-// when w == part), as unmasked VEX moves through v0-v3; the second piece's lanes are rotated
-// down first (VALIGN). The arithmetic is the same on whole zmm registers; both pieces read C
-// before either is stored (they overlap).
-static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
+// pieces of plan.piece rows at rows 0 and part - piece (one piece when piece == part), as
+// unmasked VEX moves through v0-v3; the second piece's lanes are rotated down first (VALIGN).
+// The arithmetic is the same on whole zmm registers; both pieces read C before either is
+// stored (they overlap).
+static void part_epilogue(G *g, const gen_tile *t, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     const int64_t cj = (int64_t)p->ldc * I->es;
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
-    int w = 1;
-    while (2 * w <= p->part)
-        w *= 2;
-    const int shift = p->part - w, pieces = shift ? 2 : 1;
+    const int ra = t->ra, rb = t->rb;
+    const int shift = p->part - p->piece, pieces = shift ? 2 : 1;
     const xw_insn align = I->es == 8 ? XW_VALIGNQ : XW_VALIGND;
     for (int j = 0; j < t->nb; j++) {
-        const int a = acc(t, 0, j);
+        const int a = gen_acc(t, 0, j);
         for (int q = 0; q < pieces; q++) {  // piece q: result in v(2q), C in v(2q+1)
             const ref m = off(cm, j * cj + q * shift * I->es);
             if (p->d.beta != XW_SCALE_ZERO)
@@ -291,9 +253,9 @@ static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
                     xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, xw_v(r), xw_v(r), xw_v(ra));  // alpha*s
             } else if (any_a && any_b) {
                 xw_x86_vop_rrr(g->c, I->mul, XW_ZMM, xw_v(cr), xw_v(rb), xw_v(cr));   // beta*C
-                xw_x86_vop_rrr(g->c, g->rop, XW_ZMM, xw_v(r), xw_v(ra), xw_v(cr));    // alpha*s + beta*C
+                xw_x86_vop_rrr(g->c, p->rop, XW_ZMM, xw_v(r), xw_v(ra), xw_v(cr));    // alpha*s + beta*C
             } else {
-                xw_x86_vop_rrr(g->c, g->cop, XW_ZMM, xw_v(r), xw_v(any_a ? ra : any_b ? rb : r), xw_v(cr));
+                xw_x86_vop_rrr(g->c, p->cop, XW_ZMM, xw_v(r), xw_v(any_a ? ra : any_b ? rb : r), xw_v(cr));
             }
         }
         for (int q = 0; q < pieces; q++) {
@@ -303,26 +265,25 @@ static void part_epilogue(G *g, const tile *t, ref cm, int ra, int rb)
     }
 }
 
-static void tile_epilogue(G *g, const tile *t, ref cm)
+static void tile_epilogue(G *g, const gen_tile *t, const tplace *pl, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     const int64_t cj = (int64_t)p->ldc * I->es;
     const bool any_a = p->d.alpha == XW_SCALE_ANY, any_b = p->d.beta == XW_SCALE_ANY;
-    int r = t->acc0 + t->mb * t->nb;  // free from here once the k loop is done
-    const int ra = any_a ? r++ : 0, rb = any_b ? r++ : 0, tmp = r;
+    const int ra = t->ra, rb = t->rb, tmp = t->tmp;
     if (any_a)
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(ra), xw_mem_at(XW_RCX, 0), xw_plain);
     if (any_b)
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(rb), xw_mem_at(XW_R8, 0), xw_plain);
     if (t->partial) {
-        part_epilogue(g, t, cm, ra, rb);
+        part_epilogue(g, t, cm);
         return;
     }
     for (int j = 0; j < t->nb; j++) {
         for (int v = 0; v < t->mb; v++) {
-            const int a = acc(t, v, j);
-            const ref m = off(cm, j * cj + t->crow[v]);
+            const int a = gen_acc(t, v, j);
+            const ref m = off(cm, j * cj + pl->crow[v]);
             if (p->d.beta == XW_SCALE_ZERO) {
                 if (any_a)
                     xw_x86_vp_rrr(g->c, &g->epi_r, xw_v(a), xw_v(a), xw_v(ra));  // alpha*s
@@ -334,7 +295,7 @@ static void tile_epilogue(G *g, const tile *t, ref cm)
             }
         }
         for (int v = 0; v < t->mb; v++)
-            gen_store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, v, j));
+            gen_store_vec(g, off(cm, j * cj + pl->crow[v]), gen_acc(t, v, j));
     }
 }
 
@@ -351,14 +312,13 @@ static void prefetch_opb(G *g, ref b, int64_t j0, int64_t cols, pf_how how)
 // Queues what the next column block (next_nb columns) will read that tile t can see coming: the
 // lines of its C rows there (when C is read), and, the block's first tile, its op(B). A wide
 // tile reads nb columns of op(B) at once, more streams than the hardware prefetchers follow
-// from memory (Xeon family 6 model 167, avx512, streamed: 13x24x38 1920 -> 1560 ns, 9x22x21
-// 1150 -> 750, 16x64x58 6090 -> 5290; cached 1-3% slower).
-static void queue_next(G *g, const tile *t, ref b, ref cm, bool first)
+// from memory (docs/BENCHMARKS.md, "The generator's choices, measured").
+static void queue_next(G *g, const gen_tile *t, int v0, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, cj = (int64_t)p->ldc * es;
-    const int64_t r0 = row_of(p, t->v0);
-    const int64_t r1 = t->v0 + t->mb == p->mv ? (int64_t)p->rows : row_of(p, t->v0 + t->mb);
+    const int64_t r0 = gen_row(p, v0);
+    const int64_t r1 = v0 + t->mb == p->mv ? (int64_t)p->rows : gen_row(p, v0 + t->mb);
     if (p->d.beta != XW_SCALE_ZERO)
         for (int64_t j = t->nb; j < t->nb + g->next_nb; j++)
             prefetch_bytes(g, cm, j * cj, j * cj + (r1 - r0) * es, PF_QUEUE);
@@ -366,48 +326,35 @@ static void queue_next(G *g, const tile *t, ref b, ref cm, bool first)
         prefetch_opb(g, b, t->nb, g->next_nb, PF_QUEUE);
 }
 
-// One C tile: rows from vector v0 (mb vectors), nb columns; b and cm address its first column;
-// `first` when it is the first tile of its column block.
-static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm, bool first)
+// One C tile of kind t: rows from vector v0 (t->mb vectors), t->nb columns; b and cm address
+// its first column; `first` when it is the first tile of its column block.
+static void emit_tile(G *g, const gen_tile *t, int v0, ref b, ref cm, bool first)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    tile t = { .v0 = v0, .mb = mb, .nb = nb, .acc0 = p->acc0, .nbc = p->u * nb };
-    t.partial = p->part && v0 + mb == p->mv;
-    t.ebcst = I->ebcst && mb == 1;
-    t.bfirst = !t.ebcst && t.nbc < mb;
+    const int mb = t->mb;
+    tplace pl = { .v0 = v0 };
     for (int v = 0; v < mb; v++)
-        t.arow[v] = a_row(g, &t, v), t.crow[v] = tile_row(g, &t, v);
-    t.areg = t.acc0 + mb * t.nbc;
-    if (t.bfirst) {
-        t.nareg = t.areg + 2 + t.nbc <= I->nvregs ? 2 : 1;
-        t.breg = t.areg + t.nareg;
-        t.nbreg = t.nbc;
-    } else {
-        t.nareg = mb;
-        t.breg = t.areg + mb;
-        t.nbreg = t.breg + 2 <= I->nvregs ? 2 : 1;
-    }
-    t.bj = (int64_t)(p->d.tb ? (uint32_t)p->u : p->ldb) * I->es;
-    if (p->u == 2 && t.nbc > GEN_BCOL_MAX) {  // the register check of choose_blocking prevents this
+        pl.arow[v] = a_row(g, v0, v), pl.crow[v] = tile_row(g, v0, v);
+    if (p->u == 2 && t->nbc > GEN_BCOL_MAX) {  // the register check of choose_blocking prevents this
         if (!g->c->err) g->c->err = XW_ERR_RANGE;
         return;
     }
-    for (int j = 0; p->u == 2 && j < t.nbc; j++)  // complex: br, then bi one part on
-        t.bcol[j] = (int32_t)((j >> 1) * t.bj + (j & 1) * I->es);
-    t.direct = !t.ebcst && !t.partial && g->ld.vex && g->bcst.vex && g->fma.vex && t.breg + t.nbreg <= 16;
-    for (int i = 0; i < mb * t.nbc; i++)  // every chain starts from zero
-        vzero(g, t.acc0 + i);
+    for (int j = 0; p->u == 2 && j < t->nbc; j++)  // complex: br, then bi one part on
+        pl.bcol[j] = (int32_t)((j >> 1) * t->bj + (j & 1) * I->es);
+    pl.direct = !t->ebcst && !t->partial && g->ld.vex && g->bcst.vex && g->fma.vex && t->breg + t->nbreg <= 16;
+    for (int i = 0; i < mb * t->nbc; i++)  // every chain starts from zero
+        vzero(g, t->acc0 + i);
 
     const int k = (int)p->d.k;
-    const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, row_of(p, v0) * I->es };
+    const ref a = p->pack ? (ref){ XW_RSP, 0 } : (ref){ XW_RDI, gen_row(p, v0) * I->es };
     const int64_t ak = (int64_t)(p->pack ? mb * p->vw : (int)p->lda) * I->es;
     const int64_t bk = (int64_t)(p->d.tb ? p->ldb : (uint32_t)p->u) * I->es;
     if (p->ahead && g->next_nb)
-        queue_next(g, &t, b, cm, first);
+        queue_next(g, t, v0, b, cm, first);
     if (p->kunroll >= k) {
         g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
-        ksteps(g, &t, a, ak, b, bk, k);
+        ksteps(g, t, &pl, a, ak, b, bk, k);
     } else {
         prefetch_queued(g, g->npf);  // a loop would repeat them
         const int u = p->kunroll, iters = k / u, tail = k % u;
@@ -416,22 +363,22 @@ static void emit_tile(G *g, int v0, int mb, int nb, ref b, ref cm, bool first)
         xw_x86_lea(g->c, pb, at(g, b));
         xw_x86_mov_ri(g->c, kc, iters);
         const size_t top = xw_x86_here(g->c);
-        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
+        ksteps(g, t, &pl, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
         alu(g, XW_ADD, pa, u * ak);
         alu(g, XW_ADD, pb, u * bk);
         alu(g, XW_SUB, kc, 1);
         xw_x86_jcc_to(g->c, XW_JNZ, top);
-        ksteps(g, &t, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
+        ksteps(g, t, &pl, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
     prefetch_queued(g, g->npf);
     g->npf = g->pfat = 0;
     if (p->u == 2)
-        gen_zepilogue(g, &t, cm);
+        gen_zepilogue(g, t, &pl, cm);
     else
-        tile_epilogue(g, &t, cm);
+        tile_epilogue(g, t, &pl, cm);
 }
 
-// ---- ta T or C: op(A) rows [row_of(v0), +mb*vw) are copied into [rsp] as a column-major panel
+// ---- ta T or C: op(A) rows [gen_row(v0), +mb*vw) are copied into [rsp] as a column-major panel
 // (ld = mb*vw). op(A)(i, kk) = A[kk + i*lda]: rows of op(A) are contiguous along k, so square
 // blocks of one ymm are transposed in registers (VEX ymm, also on AVX-512: no AVX512VL);
 // rows and k steps left over are copied one element at a time. A complex element moves as one
@@ -504,7 +451,7 @@ static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int 
     const int64_t ue = unit_bytes(g), sa = (int64_t)p->lda * g->I->es, ldp = g->sp;
     const int bw = (int)(32 / ue);
     const int nr = (p->part ? p->part : p->vw) / p->u;  // a partial vector's other lanes stay unread
-    const ref s = off(src, row_of(p, v) / p->u * sa), d = off(dst, (int64_t)vr * p->vw * g->I->es);
+    const ref s = off(src, gen_row(p, v) / p->u * sa), d = off(dst, (int64_t)vr * p->vw * g->I->es);
     if (kw == bw && nr >= bw) {
         for (int i = 0; i < nr; i += bw) {
             const int i0 = i + bw > nr ? nr - bw : i;
@@ -517,7 +464,7 @@ static void pack_vec(G *g, ref src, ref dst, int v, int vr, int kw, int k0, int 
             copy_elem(g, off(s, i * sa + kk * ue), off(d, i * ue + kk * ldp), n);
 }
 
-static void emit_pack(G *g, int v0, int mb)
+static void emit_pack(G *g, int v0, int mb, bool loop)
 {
     const gen_plan *p = g->p;
     const int64_t es = unit_bytes(g);  // per element of op(A)
@@ -532,17 +479,12 @@ static void emit_pack(G *g, int v0, int mb)
         return;
     }
     const int kb = k / bw, kr = k % bw;
-    int body = 0;
-    for (int v = 0; v < mb; v++) {
-        const int nr = (p->part ? p->part : p->vw) / p->u;
-        body += nr >= bw ? cdiv_i(nr, bw) * (es == 16 ? 6 : es == 8 ? 16 : 40) : nr * bw * 2;
-    }
 #define PACK_KBLOCK(s_, d_, k0_)                                                              \
     do {                                                                                     \
         for (int v = 0; v < mb; v++)                                                         \
             pack_vec(g, s_, d_, v0 + v, v, bw, k0_, &n);                                     \
     } while (0)
-    if (kb > 1 && (int64_t)kb * body > 256) {
+    if (loop) {  // (plan.pack_loop)
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
         xw_x86_mov_rr(g->c, pa, XW_RDI);
         xw_x86_mov_rr(g->c, pb, XW_RSP);
@@ -566,16 +508,16 @@ static void emit_pack(G *g, int v0, int mb)
 #undef PACK_KBLOCK
 }
 
-// The tiles of the M blocks that start in vectors [v0, v0 + span), for the column block of
-// nb columns whose first column b and cm address.
-static void emit_tiles(G *g, int v0, int span, int nb, ref b, ref cm)
+// The tiles of the M blocks that start in vectors [v0, v0 + span), for a column block of
+// group ng[j] whose first column b and cm address.
+static void emit_tiles(G *g, int v0, int span, int j, ref b, ref cm)
 {
     const gen_plan *p = g->p;
     int v = 0;
     for (int i = 0; i < p->nmg; i++)
         for (int q = 0; q < p->mg[i].count; q++, v += p->mg[i].size)
             if (v >= v0 && v < v0 + span)
-                emit_tile(g, v, p->mg[i].size, nb, b, off(cm, row_of(p, v) * g->I->es), v == v0);
+                emit_tile(g, &p->tk[i][j], v, b, off(cm, gen_row(p, v) * g->I->es), v == v0);
 }
 
 // N outer over the column blocks, the tiles of M blocks [v0, v0 + span) inside (emit_tiles):
@@ -596,7 +538,7 @@ static void emit_columns(G *g, int v0, int span)
             xw_x86_mov_ri(g->c, nc, cnt);
             const size_t top = xw_x86_here(g->c);
             g->next_nb = nb;  // (the last iteration's lie past B and C: prefetches never fault)
-            emit_tiles(g, v0, span, nb, (ref){ pbn, 0 }, (ref){ pcn, 0 });
+            emit_tiles(g, v0, span, i, (ref){ pbn, 0 }, (ref){ pcn, 0 });
             alu(g, XW_ADD, pbn, nb * bj);
             alu(g, XW_ADD, pcn, nb * cj);
             alu(g, XW_SUB, nc, 1);
@@ -604,7 +546,7 @@ static void emit_columns(G *g, int v0, int span)
         } else {
             for (int q = 0; q < cnt; q++) {
                 g->next_nb = q + 1 < cnt ? nb : i + 1 < p->nng ? p->ng[i + 1].size : 0;
-                emit_tiles(g, v0, span, nb, (ref){ XW_RSI, (col + (int64_t)q * nb) * bj },
+                emit_tiles(g, v0, span, i, (ref){ XW_RSI, (col + (int64_t)q * nb) * bj },
                            (ref){ XW_RDX, (col + (int64_t)q * nb) * cj });
             }
         }
@@ -614,105 +556,66 @@ static void emit_columns(G *g, int v0, int span)
 
 // ---- Small kernels whose operands come from memory wait on a few dozen misses: all lines
 // of A, B and C are requested at entry, in that order, so that the misses overlap.
-// Prefetches every line of a column-major rows x cols matrix at base (rows and ld in parts of
-// es bytes).
-static int prefetch_matrix(G *g, xw_gpr base, int64_t rows, int64_t cols, int64_t ld, pf_how how)
+// Requests every line of a region at once: one span when its columns are contiguous, else one
+// a column (as gen_plan.c counts them).
+static void prefetch_region(G *g, gen_region r)
 {
     const int64_t es = g->I->es;
-    int n = 0;
-    if (ld == rows) {
-        rows *= cols;
-        cols = 1;
+    if (r.ld == r.rows) {
+        r.rows *= r.cols;
+        r.cols = 1;
     }
-    for (int64_t j = 0; j < cols; j++)
-        n += prefetch_bytes(g, (ref){ base, 0 }, j * ld * es, (j * ld + rows) * es, how);
-    return n;
+    for (int64_t j = 0; j < r.cols; j++)
+        prefetch_bytes(g, (ref){ r.base, 0 }, j * r.ld * es, (j * r.ld + r.rows) * es, PF_NOW);
 }
 
 // op(A) read column by column, one k step at a time, misses a line at a time when it comes
 // from memory; requested at entry (plan.prefetch_a), its misses overlap: unrolled, or in a
-// loop over its K columns (rax and r11 hold nothing yet at entry).
+// loop over its K columns (through plan.entry_tmp).
 static void prefetch_a_columns(G *g)
 {
     const gen_plan *p = g->p;
     const int64_t es = g->I->es, bytes = (int64_t)p->rows * es;
     if (p->prefetch_a == 1) {
-        prefetch_matrix(g, XW_RDI, p->rows, p->d.k, p->lda, PF_NOW);
+        prefetch_region(g, (gen_region){ XW_RDI, p->rows, p->d.k, p->lda });
         return;
     }
-    xw_x86_mov_rr(g->c, XW_RAX, XW_RDI);
-    xw_x86_mov_ri(g->c, XW_R11, p->d.k);
+    const xw_gpr pa = p->entry_tmp[0], kc = p->entry_tmp[1];
+    xw_x86_mov_rr(g->c, pa, XW_RDI);
+    xw_x86_mov_ri(g->c, kc, p->d.k);
     const size_t top = xw_x86_here(g->c);
-    prefetch_bytes(g, (ref){ XW_RAX, 0 }, 0, bytes, PF_NOW);
-    alu(g, XW_ADD, XW_RAX, (int64_t)p->lda * es);
-    alu(g, XW_SUB, XW_R11, 1);
+    prefetch_bytes(g, (ref){ pa, 0 }, 0, bytes, PF_NOW);
+    alu(g, XW_ADD, pa, (int64_t)p->lda * es);
+    alu(g, XW_SUB, kc, 1);
     xw_x86_jcc_to(g->c, XW_JNZ, top);
-}
-
-static int prefetch_all(G *g, pf_how how)
-{
-    const gen_plan *p = g->p;
-    const xw_desc *d = &p->d;
-    const int64_t u = p->u;
-    int n = 0;
-    n += prefetch_matrix(g, XW_RDI, d->ta ? u * d->k : p->rows, d->ta ? d->m : d->k, p->lda, how);
-    n += prefetch_matrix(g, XW_RSI, u * (d->tb ? d->n : d->k), d->tb ? d->k : d->n, p->ldb, how);
-    if (d->beta != XW_SCALE_ZERO)
-        n += prefetch_matrix(g, XW_RDX, p->rows, d->n, p->ldc, how);
-    return n;
-}
-
-int gen_prefetch_lines(const gen_plan *p)
-{
-    G g = { .p = p, .I = &p->isa };
-    return prefetch_all(&g, PF_COUNT);
 }
 
 void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
 {
     G g = { .p = p, .I = &p->isa, .c = c };
     const gen_isa *I = &p->isa;
-    const bool any_a = p->d.alpha == XW_SCALE_ANY;
     g.ld = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, xw_plain);
     g.st = xw_x86_vprep(XW_VP_STORE, p->mov, p->vl, xw_plain);
     g.zero = xw_x86_vprep(XW_VP_RRR, XW_VPXORQ, p->vl, xw_plain);
     g.bcst = xw_x86_vprep(XW_VP_LOAD, I->bcst, I->vl, xw_plain);
-    // (Complex chains are never negated: -t is the epilogue's.)
-    const xw_insn fma = p->d.alpha == XW_SCALE_MINUS_ONE && p->u == 1 ? I->fnma : I->fma;
-    g.fma = xw_x86_vprep(XW_VP_RRR, fma, p->vl, xw_plain);
+    g.fma = xw_x86_vprep(XW_VP_RRR, p->kfma, p->vl, xw_plain);
     if (I->ebcst)
-        g.fma_eb = xw_x86_vprep(XW_VP_RRM, fma, p->vl, (xw_evex){ XW_K0, false, true });
-    // The epilogue's instructions by scale class (tile_epilogue; complex: gen_zepi.c).
+        g.fma_eb = xw_x86_vprep(XW_VP_RRM, p->kfma, p->vl, (xw_evex){ XW_K0, false, true });
     if (p->u == 2)
         gen_zprep(&g);
-    else
-        switch (p->d.beta) {
-        case XW_SCALE_ZERO: g.rop = I->mul; break;
-        case XW_SCALE_ONE: g.cop = any_a ? I->fma213 : I->add; break;
-        case XW_SCALE_MINUS_ONE: g.cop = any_a ? I->fms213 : I->sub; break;
-        default:
-            g.cop = any_a ? I->mul : I->fma;
-            g.rop = I->fma213;
-        }
-    if (g.rop)
-        g.epi_r = xw_x86_vprep(XW_VP_RRR, g.rop, p->vl, xw_plain);
-    if (g.cop)
-        g.epi_c = gen_prep_memop(p, g.cop);
+    if (p->rop)
+        g.epi_r = xw_x86_vprep(XW_VP_RRR, p->rop, p->vl, xw_plain);
+    if (p->cop)
+        g.epi_c = prep_memop(p, p->cop);
     if (p->part) {
-        int w = 1;
-        while (2 * w <= p->part)
-            w *= 2;
-        const int bytes = w * I->es;
-        const xw_insn mv = bytes >= 16 ? I->movu : bytes == 8 ? XW_VMOVSD : XW_VMOVSS;
-        const xw_vl vl = bytes == 32 ? XW_YMM : XW_XMM;
-        g.ldp = xw_x86_vprep(XW_VP_LOAD, mv, vl, xw_plain);
-        g.stp = xw_x86_vprep(XW_VP_STORE, mv, vl, xw_plain);
+        g.ldp = xw_x86_vprep(XW_VP_LOAD, p->piece_mov, p->piece_vl, xw_plain);
+        g.stp = xw_x86_vprep(XW_VP_STORE, p->piece_mov, p->piece_vl, xw_plain);
         g.ldm = xw_x86_vprep(XW_VP_LOAD, p->mov, p->vl, (xw_evex){ XW_K1, true, false });
     }
     *entry = xw_x86_here(c);
     if (p->part) {  // k1: the partial vector's rows
-        xw_x86_mov_ri(c, XW_RAX, ((int64_t)1 << p->part) - 1);
-        xw_x86_kmovw(c, XW_K1, XW_RAX);
+        xw_x86_mov_ri(c, p->entry_tmp[0], ((int64_t)1 << p->part) - 1);
+        xw_x86_kmovw(c, XW_K1, p->entry_tmp[0]);
     }
     for (int i = 0; i < p->npush; i++)
         xw_x86_push(c, p->pushed[i]);
@@ -726,18 +629,18 @@ void gen_emit(const gen_plan *p, xw_code *c, size_t *entry)
     if (p->ahead) {  // the first column block's op(B) and C, which no tile before it requests
         prefetch_opb(&g, (ref){ XW_RSI, 0 }, 0, p->ng[0].size, PF_NOW);
         if (p->d.beta != XW_SCALE_ZERO)
-            prefetch_matrix(&g, XW_RDX, p->rows, p->ng[0].size, p->ldc, PF_NOW);
+            prefetch_region(&g, (gen_region){ XW_RDX, p->rows, p->ng[0].size, p->ldc });
     }
     if (!p->pack) {
-        if (p->prefetch)
-            prefetch_all(&g, PF_NOW);
+        for (int i = 0; p->prefetch && i < p->npf_entry; i++)  // A, B, C: the misses overlap
+            prefetch_region(&g, p->pf_entry[i]);
         emit_columns(&g, 0, p->mv);  // op(A) is reread from the cache for each column block
     } else {
         // Each M block's op(A) panel is packed once, then serves every column block.
         int v0 = 0;
         for (int i = 0; i < p->nmg; i++)
             for (int b = 0; b < p->mg[i].count; b++, v0 += p->mg[i].size) {
-                emit_pack(&g, v0, p->mg[i].size);
+                emit_pack(&g, v0, p->mg[i].size, p->pack_loop[i]);
                 emit_columns(&g, v0, p->mg[i].size);
             }
     }

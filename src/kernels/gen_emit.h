@@ -28,35 +28,29 @@ typedef struct {
     int npf, pfat, pfper;
     // The instructions every tile repeats, prepared once per kernel (gen_emit), those the
     // kernel uses only: vw elements of A or C loaded and stored, op(B) broadcasts, the k
-    // step's FMA (FNMA for alpha -1) from a register and (AVX-512, mb == 1) from memory
-    // {1toN}, the zeroing idiom, and the epilogue's two steps (epi_c with C, epi_r without).
+    // step's FMA (plan.kfma) from a register and (AVX-512, mb == 1) from memory {1toN}, the
+    // zeroing idiom, and the epilogue's two steps (plan.cop with C, plan.rop without).
     xw_vprep ld, st, bcst, fma, fma_eb, zero, epi_r;
     memop epi_c;        // with C (alpha and beta any: beta*C into the temporary, then epi_r)
-    xw_insn cop, rop;   // the epilogue's operation with C and without (part_epilogue)
     xw_vprep ldm;       // plan.part: op(A) loaded k1-masked, zeroing
     xw_vprep ldp, stp;  // plan.part: a piece of C (part_epilogue)
     // Complex: buffer offsets of the constant vectors before the entry (ones; the sign bits
     // the combine flips, when it flips any).
     size_t ones_at, mask_at;
-    bool zmask;
 } G;
 
 // Broadcasts of a complex tile: 2*nb, nb at most 15 (2*nb accumulators and 2 more registers
 // within 32).
 #define GEN_BCOL_MAX 32
 
+// Where a tile of the plan's kind (gen_tile) is: its vectors from v0, and its addresses.
 typedef struct {
-    int v0, mb, nb, acc0, nbreg, nareg, areg, breg;
-    int nbc;                   // broadcasts of op(B) per k step: u*nb (br, bi of each column)
+    int v0;
     int64_t arow[GEN_MB_MAX];  // bytes from the tile's op(A) base to each vector (a_row)
     int64_t crow[GEN_MB_MAX];  // bytes from the tile's C column to each vector (tile_row)
-    int64_t bj;                // bytes between columns of op(B)
     int32_t bcol[GEN_BCOL_MAX];  // complex: bytes from op(B)(k, first column) to each broadcast
-    bool direct;               // kstep may write at a cursor (kstep_direct)
-    bool partial;              // its last vector is plan.part rows: loaded k1-masked
-    bool ebcst;
-    bool bfirst;  // nbc < mb: nbc broadcasts held, op(A) pieces through nareg registers
-} tile;
+    bool direct;               // kstep may write at a cursor (ksteps_direct)
+} tplace;
 
 static inline ref off(ref r, int64_t bytes) { return (ref){ r.base, r.disp + bytes }; }
 
@@ -71,24 +65,15 @@ static inline int32_t disp32(G *g, int64_t disp)
 
 static inline xw_mem at(G *g, ref r) { return xw_mem_at(r.base, disp32(g, r.disp)); }
 
-// The accumulator of vector v and broadcast j: a real tile's are v*nb + j; a complex tile
-// keeps the (P, Q) chains (j even: op(A) times br) of all its elements below the (R, S) ones
-// (j odd: times bi), so that the latter, free once combined, are one block (gen_zepi.c).
-static inline int acc(const tile *t, int v, int j)
-{
-    return t->nbc == t->nb ? t->acc0 + v * t->nb + j : t->acc0 + (j & 1) * t->mb * t->nb + v * t->nb + (j >> 1);
-}
-
 // gen_emit.c
 // Vectors of vw elements of A or C, never masked; dst = op(s1, C) with C in memory (tmp:
 // vectors narrower than a memory operand load C there first).
 XW_HIDDEN void gen_load_vec(G *g, int r, ref m);
 XW_HIDDEN void gen_store_vec(G *g, ref m, int r);
-XW_HIDDEN memop gen_prep_memop(const gen_plan *p, xw_insn op);
 XW_HIDDEN void gen_op_mem(G *g, const memop *o, int dst, int s1, ref m, int tmp);
 
 // gen_zepi.c
-XW_HIDDEN void gen_zprep(G *g);  // before the entry: constant vectors; the epilogue's instructions
-XW_HIDDEN void gen_zepilogue(G *g, const tile *t, ref cm);  // C tile from its chains
+XW_HIDDEN void gen_zprep(G *g);  // before the entry: the constant vectors
+XW_HIDDEN void gen_zepilogue(G *g, const gen_tile *t, const tplace *pl, ref cm);  // C tile from chains
 
 #endif

@@ -1,35 +1,21 @@
 // gen_gemm.c: the GEMM generator's entry points. Checks and normalizes the descriptor, picks
-// the ISA configuration, the register blocking (a small cost model) and how far to unroll,
-// assigns general registers, then emits through gen_emit.c, retrying more compactly when the
-// code does not fit the buffer. Declines (XW_ERR_UNSUPPORTED): nothing to multiply (M, N or K
-// zero, alpha zero: the route scales C itself), displacements beyond 2 GiB, dimensions above
-// GEN_MAX_DIM, transposed op(A) panels above GEN_SCRATCH_MAX, code too large.
+// the ISA configuration, the register blocking (a small cost model) and how far to unroll;
+// gen_plan.c completes the plan (registers, instructions, prefetches), then gen_emit.c emits
+// it, retried more compactly when the code does not fit the buffer. Declines
+// (XW_ERR_UNSUPPORTED): nothing to multiply (M, N or K zero, alpha zero: the route scales C
+// itself), displacements beyond 2 GiB, dimensions above GEN_MAX_DIM, transposed op(A) panels
+// above GEN_SCRATCH_MAX, code too large.
 #include <math.h>  // INFINITY only: no libm
 #include <stdio.h>
 
 #include "gen.h"
 
-#define GEN_MAX_DIM 4096       // beyond this the caller's BLAS is the better kernel anyway
-#ifndef GEN_FULL_UNROLL
-#define GEN_FULL_UNROLL 1024   // instructions a fully unrolled kernel may have (uop cache)
-#endif
-#ifndef GEN_PREFETCH_LINES
-#define GEN_PREFETCH_LINES 64  // operands of at most this many cache lines are prefetched at entry
-#endif
-#ifndef GEN_PREFETCH_WORK
-#define GEN_PREFETCH_WORK 4    // ... when the kernel has this many FMAs per line to hide them behind
-#endif
-#define GEN_PREFETCH_A_WORK 40  // FMAs per line of op(A) up to which it is all requested at entry
-#ifndef GEN_WALK_SMALL
-#define GEN_WALK_SMALL 1024    // bytes of op(B) up to which walking it again costs a quarter
-#endif
-#ifndef GEN_B_STREAM_BYTES
-#define GEN_B_STREAM_BYTES 4096  // op(B) larger than this is read at most 3 columns at a time ...
-#endif
-#define GEN_B_STREAM_COLS 3      // ... by tiles of one vector (see choose_blocking)
-#ifndef GEN_LOOP_BODY
-#define GEN_LOOP_BODY 96       // instructions in one K loop iteration
-#endif
+#define GEN_MAX_DIM 4096        // beyond this the caller's BLAS is the better kernel anyway
+#define GEN_FULL_UNROLL 1024    // instructions a fully unrolled kernel may have (uop cache)
+#define GEN_WALK_SMALL 1024     // bytes of op(B) up to which walking it again costs a quarter
+#define GEN_B_STREAM_BYTES 4096 // op(B) larger than this is read at most 3 columns at a time ...
+#define GEN_B_STREAM_COLS 3     // ... by tiles of one vector (see choose_blocking)
+#define GEN_LOOP_BODY 96        // instructions in one K loop iteration
 
 #define ISA(tgt, vl, lanes, es, nv, eb, P, S, COSTS)                                             \
     { tgt, vl, lanes, es, nv, eb, XW_VMOVU##P, XW_VMOV##S, XW_VBROADCAST##S, XW_VFMADD231##P, \
@@ -43,7 +29,7 @@
 // 1.10 with the AVX2 weights, 1.006 with these (worst 1.05). A zmm load takes two load slots
 // on Zen 4 (two 256-bit halves); tiles of up to 28 accumulators still leave loads room. On that
 // Xeon narrow tiles over a large op(B) (b_stream) gain nothing streamed and lose cached
-// (5x16x40: 1 x 3 vectors 215 ns cached, 744 streamed; 1 x 16: 140 and 792).
+// (docs/BENCHMARKS.md, "The generator's choices, measured").
 #define COSTS_AVX2 0.125, 0.5, 1.0, true
 #define COSTS_AVX512 0.0, 0.0625, 2.0, false
 static const gen_isa isa_avx2[2] = { ISA(XW_TARGET_AVX2, XW_YMM, 4, 8, 16, false, PD, SD, COSTS_AVX2),
@@ -112,8 +98,7 @@ static double a_split_share(const gen_plan *p)
     int split = 0, total = 0;
     for (int64_t c = 0; c < 16; c++)  // columns of 4 or 8-byte elements repeat mod 64 within 16
         for (int v = 0; v < p->mv; v++) {
-            const int64_t row = p->overlap && v == p->mv - 1 ? (int64_t)p->rows - p->vw : (int64_t)v * p->vw;
-            split += (c * col + row * p->isa.es) % 64 + bytes > 64;
+            split += (c * col + gen_row(p, v) * p->isa.es) % 64 + bytes > 64;
             total++;
         }
     return (double)split / total;
@@ -178,19 +163,17 @@ static void choose_blocking(gen_plan *p, xw_gen_choice *seen, int most, int *nse
             break;
         int nbcap = n < GEN_NB_MAX ? n : GEN_NB_MAX;
         // A tile of one vector uses each op(B) element once, and wide ones keep op(A)'s loads
-        // few; but a large op(B) coming from memory is read fastest a few columns at a time.
-        // 4x64x26, same-process harness: 13 columns 309 ns cached, 2345 ns streamed; 3 columns
-        // 375 and 1530 ns; LIBXSMM's kernel 500 and 1600-1750 ns: wide tiles lead cached and
-        // trail streamed, narrow ones lead both. Scalar tiles (M = 1) gain little streamed and
-        // lose more cached (1x50x17: +4%, -18%): left wide.
+        // few; but a large op(B) coming from memory is read fastest a few columns at a time:
+        // wide tiles lead LIBXSMM cached and trail it streamed, narrow ones lead both (4x64x26,
+        // docs/BENCHMARKS.md, --random). Scalar tiles (M = 1) gain little streamed and lose
+        // more cached (1x50x17: +4%, -18%): left wide.
         if (p->isa.b_stream && p->mv == 1 && p->memop && !p->d.tb && bbytes > GEN_B_STREAM_BYTES)
             nbcap = nbcap < GEN_B_STREAM_COLS ? nbcap : GEN_B_STREAM_COLS;
         int last_nq = 0, nbleast = 1;
         if (p->d.nb_max)
             nbleast = nbcap = p->d.nb_max < n ? p->d.nb_max : n;
         for (int nbmax = nbleast; nbmax <= nbcap; nbmax++) {
-            const int op = gen_opregs(p, mb, nbmax), epi = gen_epiregs(p, mb, nbmax);
-            if (p->acc0 + mb * p->u * nbmax + (op > epi ? op : epi) > R)
+            if (gen_tile_regs(p, mb, nbmax) > R)
                 break;
             if (cdiv(n, nbmax) == last_nq)
                 continue;
@@ -258,50 +241,13 @@ static void set_level(gen_plan *p, int level)
     }
 }
 
-// Gives each needed loop role a register: free caller-saved ones first, then pushed ones.
-static void assign_gprs(gen_plan *p)
-{
-    xw_gpr pool[12];
-    int n = 0;
-    pool[n++] = XW_RAX;
-    pool[n++] = XW_R9;
-    pool[n++] = XW_R10;
-    pool[n++] = XW_R11;
-    if (p->d.alpha != XW_SCALE_ANY) pool[n++] = XW_RCX;
-    if (p->d.beta != XW_SCALE_ANY) pool[n++] = XW_R8;
-    const int caller_saved = n;
-    const xw_gpr callee[] = { XW_RBX, XW_RBP, XW_R12, XW_R13, XW_R14, XW_R15 };
-    for (int i = 0; i < 6; i++)
-        pool[n++] = callee[i];
-
-    const bool need_k = p->kunroll < (int)p->d.k || p->pack;
-    bool need_n = false;
-    for (int j = 0; j < p->nng; j++)
-        need_n |= p->nloop && p->ng[j].count > 1;
-    int used = 0;
-    for (int r = 0; r < G_ROLES; r++) {
-        const bool need = r < G_PBN ? need_k : r < G_FRAME ? need_n : p->pack;
-        p->g[r] = need ? pool[used++] : XW_NOREG;
-    }
-    p->npush = used > caller_saved ? used - caller_saved : 0;
-    for (int i = 0; i < p->npush; i++)
-        p->pushed[i] = pool[caller_saved + i];
-    p->scratch = 0;
-    if (p->pack) {
-        const int most = p->mg[0].size > p->mg[1].size ? p->mg[0].size : p->mg[1].size;
-        int64_t bytes = (int64_t)most * p->vw * p->d.k * p->isa.es;
-        // rsp is aligned down to 32 or 64 first (gen_emit.c): the panel's vectors split no line.
-        p->scratch = (int32_t)((bytes + 31) / 32 * 32);
-    }
-}
-
 // Whether AVX-512's zmm vectors beat the VEX body the AVX2 target would use. Below one zmm
 // (M not a power of two) the k1-masked vector halves the FMAs but takes C in two pieces per
 // column; with M just over one zmm two zmm replace three ymm, and their loads and stores of C
 // split cache lines more often. Either saving needs enough k steps per column of C: measured
 // against the AVX2 target on the same core (Xeon family 6 model 167; DP M 3..30, SP M 3..15;
-// N 2..25, K 1..25), zmm lost up to 28% below these bounds (5x5x5 11.5 ns against 10.2;
-// 12x11x1 15.5 against 11.1; 10x11x3 23.4 against 20.7) and won up to 1.38x above them.
+// N 2..25, K 1..25), zmm lost up to 28% below these bounds and won up to 1.38x above them
+// (docs/BENCHMARKS.md, "The generator's choices, measured").
 static bool zmm_pays(const gen_plan *p)
 {
     const int lanes = p->isa.lanes, ymm = isa_avx2[p->d.prec & 1].lanes;
@@ -410,22 +356,7 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     choose_blocking(&p, NULL, 0, NULL);
     if (!p.nmg)
         return XW_ERR_UNSUPPORTED;  // no blocking fits (the panel exceeds the scratch)
-    // Prefetches help streamed operands but cost cached kernels more than they hide unless there
-    // is enough arithmetic behind them: one rule for both kinds (all at entry, or each column
-    // block ahead of its use). Without it 8x64x8 took 132 ns cached instead of 114.
-    const int64_t lines = gen_prefetch_lines(&p);
-    const int64_t fmas = (int64_t)p.mv * p.u * d->n * d->k;
-    const bool worth = fmas >= GEN_PREFETCH_WORK * lines;
-    p.prefetch = worth && !p.pack && lines <= GEN_PREFETCH_LINES;
-    p.ahead = worth && !p.prefetch;
-    // op(A) with little arithmetic per line is read from memory faster when all of it is
-    // requested at entry than line by line as tiles reach it (Xeon family 6 model 167, avx512,
-    // streamed: 28x7x40 1584 -> 1283 ns, 13^3 486 -> 440, 32^3 2906 -> 2677; cached 1-3%
-    // slower); from 48^3 (48 FMAs a line) on it no longer pays. Up to 128 lines unrolled (a
-    // loop cost 13^3 9% cached, unrolled requests 2%), beyond them a loop over K.
-    const int64_t a_lines = (int64_t)d->k * (((int64_t)p.rows * p.isa.es + 63) / 64);
-    if (p.ahead && !p.pack && fmas <= GEN_PREFETCH_A_WORK * a_lines)
-        p.prefetch_a = a_lines <= 2 * GEN_PREFETCH_LINES ? 1 : 2;
+    gen_plan_finish(&p);
     int first;
     for (first = 0; first < 3; first++) {
         set_level(&p, first);
@@ -438,7 +369,7 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     const size_t start = c->len;
     for (int level = first; level <= 3; level++) {
         set_level(&p, level);
-        assign_gprs(&p);
+        gen_plan_gprs(&p);
         c->len = start;
         gen_emit(&p, c, entry);
         if (c->err != XW_ERR_NOMEM)

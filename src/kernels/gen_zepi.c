@@ -2,8 +2,8 @@
 // the complex part of the arithmetic contract (docs/ARCHITECTURE.md, ref_gemm.c's
 // XW_REF_ZGEMM). Called by gen_emit.c, whose k loops leave the chains; emits through the encoder.
 //
-// Register plan after the k loop, for a tile of mb vectors (vw/2 elements each) x nb columns,
-// R = 16 (VEX) or 32 (EVEX) registers:
+// Registers after the k loop (the plan's: gen_plan.c), for a tile of mb vectors (vw/2 elements
+// each) x nb columns, R = 16 (VEX) or 32 (EVEX) registers:
 //   X(v, j) = acc0 + v*nb + j            (P, Q) lane pairs: op(A) times the broadcast br
 //   Y(v, j) = acc0 + (mb + v)*nb + j     (R, S) lane pairs: op(A) times the broadcast bi
 //   R-1 ONES, R-2 MASK                   1.0 in every lane; the sign bits pass 1 flips
@@ -27,30 +27,14 @@
 
 #include "gen_emit.h"
 
-typedef struct {
-    int ar, ai, br, bi;  // broadcast parts of alpha and beta; -1: embedded broadcasts
-    int t1, t2;
-} zregs;
-
 static bool any_alpha(const gen_plan *p) { return p->d.alpha == XW_SCALE_ANY; }
 static bool any_beta(const gen_plan *p) { return p->d.beta == XW_SCALE_ANY; }
-
-// Registers above the tile's 2*mb*nb accumulators: ONES and MASK in pass 1, and what pass 2
-// needs beyond the mb*nb Y registers it reuses.
-int gen_zepiregs(const gen_plan *p, int mb, int nb)
-{
-    const int bc = p->isa.ebcst ? 0 : 2 * any_alpha(p) + 2 * any_beta(p);
-    const bool narrow_c = p->d.beta != XW_SCALE_ZERO && !p->memop;  // C loaded into T1 first
-    const int tmp = any_beta(p) ? 2 : any_alpha(p) || narrow_c ? 1 : 0;
-    const int after = bc + tmp - mb * nb;
-    return after > 2 ? after : 2;
-}
 
 // Lane pattern that swaps each (re, im) pair within 128-bit lanes.
 static uint8_t swap_imm(const gen_isa *I) { return I->es == 8 ? 0x55 : 0xB1; }
 
 // The constant vectors, before the kernel's entry (its first cache line: kernels start on
-// one), and the epilogue's operation with C for beta 1 and -1.
+// one).
 void gen_zprep(G *g)
 {
     const gen_plan *p = g->p;
@@ -73,33 +57,30 @@ void gen_zprep(G *g)
         }
     }
     g->ones_at = xw_x86_data(g->c, ones, (size_t)vbytes, 64);
-    g->zmask = both || neg;
-    if (g->zmask)
+    if (p->zmask)  // both || neg
         g->mask_at = xw_x86_data(g->c, mask, (size_t)vbytes, 64);
-    if (p->d.beta == XW_SCALE_ONE || p->d.beta == XW_SCALE_MINUS_ONE)
-        g->epi_c = gen_prep_memop(p, p->d.beta == XW_SCALE_ONE ? I->add : I->sub);
 }
 
 // Pass 1: t into X(v, j) for the whole tile.
-static void combine(G *g, const tile *t)
+static void combine(G *g, const gen_tile *t)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     xw_code *c = g->c;
-    const int ones = I->nvregs - 1, mask = I->nvregs - 2;
+    const int ones = t->z.ones, mask = t->z.mask;
     xw_x86_vload(c, I->movu, p->vl, xw_v(ones), xw_mem_rip((int32_t)g->ones_at), xw_plain);
-    if (g->zmask)
+    if (p->zmask)
         xw_x86_vload(c, I->movu, p->vl, xw_v(mask), xw_mem_rip((int32_t)g->mask_at), xw_plain);
     for (int v = 0; v < t->mb; v++)
         for (int j = 0; j < t->nb; j++) {
-            const int x = acc(t, v, 2 * j), y = acc(t, v, 2 * j + 1);
+            const int x = gen_acc(t, v, 2 * j), y = gen_acc(t, v, 2 * j + 1);
             xw_x86_vop_rri(c, I->permil, p->vl, xw_v(y), xw_v(y), swap_imm(I));
             if (p->conj_a && !p->conj_b)
                 xw_x86_vop_rrr(c, I->fmsubadd231, p->vl, xw_v(x), xw_v(y), xw_v(ones));
             else
                 xw_x86_vop_rrr(c, p->conj_b && !p->conj_a ? I->fmsubadd : I->fmaddsub, p->vl, xw_v(x), xw_v(y),
                                xw_v(ones));
-            if (g->zmask)
+            if (p->zmask)
                 xw_x86_vop_rrr(c, XW_VPXORQ, p->vl, xw_v(x), xw_v(x), xw_v(mask));
         }
 }
@@ -122,7 +103,7 @@ static void zscale(G *g, int x, int t1, int sr, int si, xw_gpr base)
 }
 
 // r = u combined with c (both registers) by beta's class; c is clobbered.
-static void with_c(G *g, int r, int c, const zregs *z)
+static void with_c(G *g, int r, int c, const gen_zregs *z)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
@@ -130,20 +111,18 @@ static void with_c(G *g, int r, int c, const zregs *z)
         zscale(g, c, z->t1, z->br, z->bi, XW_R8);
         xw_x86_vop_rrr(g->c, I->add, p->vl, xw_v(r), xw_v(r), xw_v(c));
     } else if (p->d.beta != XW_SCALE_ZERO) {
-        xw_x86_vop_rrr(g->c, p->d.beta == XW_SCALE_ONE ? I->add : I->sub, p->vl, xw_v(r), xw_v(r), xw_v(c));
+        xw_x86_vop_rrr(g->c, p->cop, p->vl, xw_v(r), xw_v(r), xw_v(c));
     }
 }
 
-// Column j of a partial tile (one vector, plan.part parts): pieces of w parts at 0 and at
-// part - w (one when w == part), through v0-v3 as gen_emit.c's part_epilogue moves them.
-static void part_column(G *g, ref cm, int x, const zregs *z)
+// Column j of a partial tile (one vector, plan.part parts): pieces of plan.piece parts at 0
+// and at part - piece (one when piece == part), through v0-v3 as gen_emit.c's part_epilogue
+// moves them.
+static void part_column(G *g, ref cm, int x, const gen_zregs *z)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
-    int w = 1;
-    while (2 * w <= p->part)
-        w *= 2;
-    const int shift = p->part - w, pieces = shift ? 2 : 1;  // shift is even: whole elements
+    const int shift = p->part - p->piece, pieces = shift ? 2 : 1;  // shift is even: whole elements
     for (int q = 0; q < pieces; q++) {  // piece q: result in v(2q), C in v(2q+1)
         const ref m = off(cm, q * shift * I->es);
         if (p->d.beta != XW_SCALE_ZERO)
@@ -162,34 +141,29 @@ static void part_column(G *g, ref cm, int x, const zregs *z)
     }
 }
 
-void gen_zepilogue(G *g, const tile *t, ref cm)
+void gen_zepilogue(G *g, const gen_tile *t, const tplace *pl, ref cm)
 {
     const gen_plan *p = g->p;
     const gen_isa *I = g->I;
     const int64_t cj = (int64_t)p->ldc * I->es;
     combine(g, t);
-    int f = t->acc0 + t->mb * t->nb;  // the Y registers, free now
-    zregs z = { -1, -1, -1, -1, 0, 0 };
+    const gen_zregs z = t->z;  // from F, the Y registers, free now
     if (!I->ebcst && any_alpha(p)) {
-        z.ar = f++, z.ai = f++;
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.ar), xw_mem_at(XW_RCX, 0), xw_plain);
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.ai), xw_mem_at(XW_RCX, I->es), xw_plain);
     }
     if (!I->ebcst && any_beta(p)) {
-        z.br = f++, z.bi = f++;
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.br), xw_mem_at(XW_R8, 0), xw_plain);
         xw_x86_vload(g->c, I->bcst, I->vl, xw_v(z.bi), xw_mem_at(XW_R8, I->es), xw_plain);
     }
-    z.t1 = f++;
-    z.t2 = f;
     for (int j = 0; j < t->nb; j++) {
         for (int v = 0; v < t->mb; v++) {
-            const int x = acc(t, v, 2 * j);
+            const int x = gen_acc(t, v, 2 * j);
             if (any_alpha(p))
                 zscale(g, x, z.t1, z.ar, z.ai, XW_RCX);
             if (t->partial)
                 continue;
-            const ref m = off(cm, j * cj + t->crow[v]);
+            const ref m = off(cm, j * cj + pl->crow[v]);
             if (any_beta(p)) {
                 gen_load_vec(g, z.t2, m);
                 with_c(g, x, z.t2, &z);
@@ -198,10 +172,10 @@ void gen_zepilogue(G *g, const tile *t, ref cm)
             }
         }
         if (t->partial) {
-            part_column(g, off(cm, j * cj), acc(t, 0, 2 * j), &z);
+            part_column(g, off(cm, j * cj), gen_acc(t, 0, 2 * j), &z);
             continue;
         }
         for (int v = 0; v < t->mb; v++)
-            gen_store_vec(g, off(cm, j * cj + t->crow[v]), acc(t, v, 2 * j));
+            gen_store_vec(g, off(cm, j * cj + pl->crow[v]), gen_acc(t, v, 2 * j));
     }
 }
