@@ -2,7 +2,6 @@
 // arguments and goes through route.c's one decision and the registry (no second route); what
 // it declines is counted under the reason and left to the caller's original. Calls route.c,
 // the portable layer (C = beta*C, SYRK's epilogue) and stats.
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,10 +46,9 @@ static xw_gemm_args gemv_as_gemm(const xw_gemv_args *v, bool t, int64_t m, int64
 // which OpenBLAS's dot products outrun beyond 16 x 16 (Xeon family 6 model 167, whole dgemv_
 // 'T': 8x8 1.8x, 16x16 1.3x, 24x24 0.72x, 32x32 0.55x; docs/BENCHMARKS.md). Served up to
 // side^2/16 elements of A (256 at the default threshold, side 64), scaled with the threshold.
-static double gemv_t_limit(void)
+static bool gemv_t_too_large(int64_t m, int64_t k)
 {
-    const double side = cbrt((double)xw_cfg.max_mnk);
-    return side * side / 16.0;
+    return (double)m * (double)k > xw_cfg.max_side * xw_cfg.max_side / 16.0;
 }
 
 bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key)
@@ -73,7 +71,7 @@ bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key)
             xw_stats_count(v->sym, XSMMWRAP_ROUTE_SCALE);
             return true;
         }
-        if (t && (double)m * (double)k > gemv_t_limit()) {
+        if (t && gemv_t_too_large(m, k)) {
             r = XSMMWRAP_ROUTE_TOO_LARGE;
         } else if (v->incx > 0 && v->incy > 0) {
             const xw_gemm_args g = gemv_as_gemm(v, t, m, k);
@@ -138,7 +136,7 @@ static void syrk_run(const xw_syrk_args *s, const xw_kernel *kn, void *sq)
 // the default XSMMWRAP_MAX_MNK), so that raising it serves more, as it does for GEMM.
 static bool syrk_too_large(const xw_syrk_args *s)
 {
-    const double side = cbrt((double)xw_cfg.max_mnk);
+    const double side = xw_cfg.max_side;
     return (double)s->n > 0.75 * side ||
            (trans_code[(unsigned char)s->trans] == 2 && (double)s->k > 2.0 * side);
 }

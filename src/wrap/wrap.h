@@ -121,6 +121,7 @@ typedef enum { XW_FAM_GEMM = 0, XW_FAM_GEMV, XW_FAM_SYRK, XW_FAM_BATCH, XW_FAM_C
 // Functions in env.c: the configuration, read once from the environment.
 typedef struct {
     int64_t max_mnk;
+    double max_side;  // cbrt(max_mnk), the threshold's side: other families' limits scale with it
     int64_t max_kernels;
     bool disabled;
     bool jit;
