@@ -396,6 +396,16 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
     else x->passed++;
 }
 
+// Runs d with each of the first n plan choices as its tuning hints.
+static void run_hinted(ctx *x, xw_target t, xw_desc d, const xw_gen_choice *ch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        d.mb_max = ch[i].mb_max;
+        d.nb_max = ch[i].nb_max;
+        run_case(x, t, d);
+    }
+}
+
 // ---- The case list.
 static xw_desc mk(xw_prec prec, int ta, int tb, int m, int n, int k, int pa, int pb, int pc, int al, int be)
 {
@@ -538,12 +548,7 @@ static void run_complex(ctx *x, xw_target t, bool quick)
                 printf("FAIL choices %ux%ux%u prec %d: none\n", d.m, d.n, d.k, prec);
                 x->failed++;
             }
-            for (int i = 0; i < nch && i < (quick ? 3 : 12); i++) {
-                xw_desc h = d;
-                h.mb_max = ch[i].mb_max;
-                h.nb_max = ch[i].nb_max;
-                run_case(x, t, h);
-            }
+            run_hinted(x, t, d, ch, nch < (quick ? 3 : 12) ? nch : (quick ? 3 : 12));
         }
     // Small code buffers: loops, or a clean decline.
     static const size_t caps[] = { 64, 512, 2048, 6000, 20000 };
@@ -652,12 +657,7 @@ static void run_target(ctx *x, xw_target t, bool quick)
                        d.n, d.k, prec, nch, sorted, same);
                 x->failed++;
             }
-            for (int i = 0; i < nch && i < (quick ? 3 : 8); i++) {
-                xw_desc h = d;
-                h.mb_max = ch[i].mb_max;
-                h.nb_max = ch[i].nb_max;
-                run_case(x, t, h);
-            }
+            run_hinted(x, t, d, ch, nch < (quick ? 3 : 8) ? nch : (quick ? 3 : 8));
         }
     // Small code buffers: the generator falls back to loops, or declines leaving c clean.
     static const size_t caps[] = { 64, 512, 2048, 6000, 20000 };
