@@ -527,7 +527,8 @@ def _gemv_table(cases: Sequence[dict[str, Any]]) -> list[str]:
 
 def _batch_table(batch: dict[str, Any]) -> list[str]:
     header = ["MxNxK x count", "ours batch", "ours dgemm_ calls", "OpenBLAS batch",
-              "OpenBLAS dgemm_ calls", "batch/calls (ours)", "ours/OpenBLAS batch"]  # fmt: skip
+              "OpenBLAS dgemm_ calls", "stream loop", "batch/calls (ours)",
+              "ours/OpenBLAS batch", "stream loop/ours"]  # fmt: skip
     rows = []
     for c in batch.get("cases") or []:
         ns = c.get("ns_per_product") or {}
@@ -538,8 +539,10 @@ def _batch_table(batch: dict[str, Any]) -> list[str]:
                 _fmt_ns(ns.get("ours_calls")),
                 _fmt_ns(ns.get("blas_batch")),
                 _fmt_ns(ns.get("blas_calls")),
+                _fmt_ns(ns.get("stream_loop")),
                 _ratio_of(ns.get("ours_batch"), ns.get("ours_calls")),
                 _ratio_of(ns.get("ours_batch"), ns.get("blas_batch")),
+                _ratio_of(ns.get("ours_batch"), ns.get("stream_loop")),
             ]
         )
     return _table(header, rows)
@@ -635,7 +638,9 @@ def format_report(data: dict[str, Any]) -> str:
     batch = data.get("batch") or {}
     if batch.get("cases"):
         add(
-            "dgemm_batch_strided_, NN, alpha = beta = 1, cached operands packed: ns per product; "
+            "dgemm_batch_strided_, NN, alpha = beta = 1, operands packed: ns per product; stream "
+            "loop: a plain loop reading A, B, C and writing C product after product (where it is "
+            "no faster than our batch, the batch runs at the memory's pace); "
             f"OpenBLAS batch: {batch.get('blas_batch') or 'absent'}"
         )
         out.extend(_batch_table(batch))
@@ -786,8 +791,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     which.add_argument(
         "--families-only",
         action="store_true",
-        help="only GEMV (dgemv_ against OpenBLAS's) and dgemm_batch_strided_ (10000 products: "
-        "our batch, our single calls, OpenBLAS's batch and calls): seconds",
+        help="only GEMV (dgemv_ against OpenBLAS's) and dgemm_batch_strided_ (10000 and 1000 "
+        "products: our batch, our single calls, OpenBLAS's batch and calls, a stream loop over "
+        "the same bytes): seconds",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of --random (1)")
     p.add_argument(
