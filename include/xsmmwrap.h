@@ -107,7 +107,9 @@ typedef struct xsmmwrap_kernel_info {
                                  64 complex (zgemm, cgemm) */
     int is_complex;         /**< 1 for complex elements (zgemm, cgemm), else 0 */
     char trans_a;           /**< 'N', 'T' or 'C' (conjugate transpose, complex only), in the
-                                 column-major view */
+                                 column-major view; 'D' for a transposed GEMV's kernel (op(A) =
+                                 A^T, each element a dot product: docs/ARCHITECTURE.md), whose
+                                 ldb and ldc are the increments of x and y */
     char trans_b;
     int64_t m, n, k;
     int64_t lda, ldb, ldc;

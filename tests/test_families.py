@@ -12,7 +12,8 @@ tests/_family_driver.py calls the name through ctypes; declined calls go to XSMM
                                                  the original aborts with the one-line message
 
 Served GEMV and SYRK results are checked bit for bit against the same product through the
-library's own gemm_ (the arithmetic contract); SYRK's other triangle bit for bit untouched.
+library's own gemm_ (the arithmetic contract), real transposed GEMV against the dot form's
+contract (tests/_contracts.py); SYRK's other triangle bit for bit untouched.
 """
 
 from __future__ import annotations
@@ -279,18 +280,22 @@ print(json.dumps(out))
 
 
 def test_gemv_independent_of_increments(libpath: Path) -> None:
-    """The same product with x and y at any positive stride (the two GEMM forms a GEMV takes)
-    and through dgemm_ gives the same bits (in a process of its own: a second copy of the
-    library in pytest's would become the original of the first's declined calls)."""
+    """The same product with x and y at any positive stride gives the same bits: N as through
+    dgemm_ (the two GEMM forms a GEMV takes), T as the dot form's contract (in a process of its
+    own: a second copy of the library in pytest's would become the original of the first's
+    declined calls)."""
     code = """
 import ctypes, sys
 import numpy as np
+sys.path.insert(0, sys.argv[2])
+from _contracts import dot
 lib = ctypes.CDLL(sys.argv[1])
 rng = np.random.default_rng(3)
 i32, f64, ref = ctypes.c_int32, ctypes.c_double, ctypes.byref
 ptr = lambda x: x.ctypes.data_as(ctypes.c_void_p)
 bad = []
-for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), (b"N", 32, 32)]:
+for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), (b"N", 32, 32),
+                     (b"T", 37, 19), (b"T", 200, 9)]:
     a = np.asfortranarray(rng.standard_normal((m, n)))
     lx, ly = (m, n) if trans == b"T" else (n, m)
     x = rng.standard_normal(lx)
@@ -305,15 +310,18 @@ for trans, m, n in [(b"N", 13, 7), (b"T", 13, 7), (b"N", 1, 9), (b"T", 16, 16), 
                    ref(i32(incx)), ref(f64(-1.0)), ptr(ys), ref(i32(incy)), ctypes.c_size_t(1))
         results.append(ys[::incy].tobytes())
     c = y0.copy()
-    lib.dgemm_(trans, b"N", ref(i32(ly)), ref(i32(1)), ref(i32(lx)), ref(f64(0.7)), ptr(a),
-               ref(i32(m)), ptr(x), ref(i32(lx)), ref(f64(-1.0)), ptr(c), ref(i32(ly)),
-               ctypes.c_size_t(1), ctypes.c_size_t(1))
+    if trans == b"T":
+        c = dot(a.T, x, y0, 0.7, -1.0, np.float64)
+    else:
+        lib.dgemm_(trans, b"N", ref(i32(ly)), ref(i32(1)), ref(i32(lx)), ref(f64(0.7)), ptr(a),
+                   ref(i32(m)), ptr(x), ref(i32(lx)), ref(f64(-1.0)), ptr(c), ref(i32(ly)),
+                   ctypes.c_size_t(1), ctypes.c_size_t(1))
     if len(set(results)) != 1 or results[0] != c.tobytes():
         bad.append((trans, m, n))
 print("BAD", bad)
 """
     r = subprocess.run(
-        [sys.executable, "-c", code, str(libpath)],
+        [sys.executable, "-c", code, str(libpath), str(Path(__file__).parent)],
         env=clean_env(OPENBLAS_NUM_THREADS="1", XSMMWRAP_BLAS=str(OPENBLAS)),
         capture_output=True,
         text=True,

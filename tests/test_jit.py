@@ -12,8 +12,6 @@ counts, whatever its mask); and the ABI is checked (rsp and callee-saved registe
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import re
 import shutil
 import subprocess
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _contracts import ANY, MINUS_ONE, ONE, ZERO, epilogue, fma
 
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.M)
 
@@ -51,21 +50,6 @@ def test_generated_kernels(cbuild, target):
 
 class Fault(Exception):
     pass
-
-
-_LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-_LIBM.fma.restype = ctypes.c_double
-_LIBM.fma.argtypes = [ctypes.c_double] * 3
-_LIBM.fmaf.restype = ctypes.c_float
-_LIBM.fmaf.argtypes = [ctypes.c_float] * 3
-
-
-def fma(x: np.ndarray, y: np.ndarray, z: np.ndarray, dt) -> np.ndarray:
-    """x*y + z rounded once, element by element, in dtype dt (float64 or float32)."""
-    f = _LIBM.fma if dt == np.float64 else _LIBM.fmaf
-    shape = np.broadcast(x, y, z).shape
-    xs, ys, zs = (np.broadcast_to(np.asarray(v, dt), shape).ravel().tolist() for v in (x, y, z))
-    return np.array([f(a, b, c) for a, b, c in zip(xs, ys, zs)], dt).reshape(shape)
 
 
 GPR64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] + [f"r{i}" for i in range(8, 16)]
@@ -556,9 +540,6 @@ def _span(rows, cols, ld):
     return (cols - 1) * ld + rows if rows and cols else 0
 
 
-ONE, MINUS_ONE, ZERO, ANY = range(4)  # scale classes (kernels.h)
-
-
 def contract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, dt) -> np.ndarray:
     """C by the arithmetic contract (docs/ARCHITECTURE.md), from its definition: per element one
     FMA chain over k in order from +0 (of -A for alpha -1), then the epilogue of the class."""
@@ -567,16 +548,7 @@ def contract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, dt) -> np.nda
     a = -A if alpha_cls == MINUS_ONE else A
     for p in range(k):
         s = fma(a[:, p : p + 1], B[p : p + 1, :], s, dt)
-    al, be = dt(alpha), dt(beta)
-    any_a = alpha_cls == ANY
-    with np.errstate(all="ignore"):
-        if beta_cls == ZERO:
-            return al * s if any_a else s
-        if beta_cls == ONE:
-            return fma(al, s, C0, dt) if any_a else s + C0
-        if beta_cls == MINUS_ONE:
-            return fma(al, s, -C0, dt) if any_a else s - C0
-        return fma(al, s, be * C0, dt) if any_a else fma(be, C0, s, dt)
+    return epilogue(s, C0, alpha, beta, alpha_cls, beta_cls, dt)
 
 
 def zcontract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, conj_a, conj_b, dt):

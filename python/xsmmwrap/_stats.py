@@ -185,7 +185,9 @@ class KernelInfo:
         numpy's name of the element type: "f64", "f32" (dgemm, sgemm), "c128" or "c64"
         (complex128 and complex64: zgemm, cgemm).
     trans_a, trans_b : str
-        "N", "T" or "C" (conjugate transpose, complex kernels only).
+        "N", "T" or "C" (conjugate transpose, complex kernels only); trans_a "D" for a
+        transposed GEMV's kernel (op(A) = A^T, each element a dot product), whose ldb and ldc
+        are the increments of x and y.
     m, n, k, lda, ldb, ldc : int
         Shape and leading dimensions.
     alpha_class, beta_class : str

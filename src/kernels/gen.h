@@ -158,4 +158,9 @@ XW_HIDDEN void gen_plan_gprs(gen_plan *p);
 // gen_emit.c (called by gen_gemm.c)
 XW_HIDDEN void gen_emit(const gen_plan *p, xw_code *c, size_t *entry);
 
+// gen_dot.c (called by gen_gemm.c's xw_gen_gemm for XW_TRANS_DOT descriptors): whether it
+// generates d (real, n 1, k at most 256 doubles' bytes, offsets within 32 bits), and the kernel.
+XW_HIDDEN bool gen_dot_fits(const xw_desc *d);
+XW_HIDDEN xw_status gen_dot(const xw_desc *d, xw_target t, xw_code *c, size_t *entry);
+
 #endif

@@ -53,8 +53,13 @@ void xw_gen_name(const xw_desc *d, xw_target t, char *out, size_t n)
     if (d->mb_max || d->nb_max)
         snprintf(plan, sizeof plan, "_p%ux%u", d->mb_max, d->nb_max);
     const char letter = d->prec == XW_F64 ? 'd' : d->prec == XW_F32 ? 's' : d->prec == XW_C64 ? 'z' : 'c';
-    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", letter,
-             t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable", trans_letter(d->ta),
+    const char *tn = t == XW_TARGET_AVX512 ? "avx512" : t == XW_TARGET_AVX2 ? "avx2" : "portable";
+    if (d->ta == XW_TRANS_DOT) {  // "dgemv_avx2_t_24x24_lda24_incx1_incy1_a1_b1": m x k
+        snprintf(out, n, "%cgemv_%s_t_%ux%u_lda%u_incx%u_incy%u_a%s_b%s%s", letter, tn, d->m, d->k,
+                 d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta), plan);
+        return;
+    }
+    snprintf(out, n, "%cgemm_%s_%c%c_%ux%ux%u_lda%u_ldb%u_ldc%u_a%s_b%s%s", letter, tn, trans_letter(d->ta),
              trans_letter(d->tb), d->m, d->n, d->k, d->lda, d->ldb, d->ldc, scale_word(d->alpha), scale_word(d->beta),
              plan);
 }
@@ -332,7 +337,7 @@ int xw_gen_choices(const xw_desc *d, xw_target t, xw_gen_choice *out, int most)
     gen_plan p;
     xw_desc free_plan = *d;
     free_plan.mb_max = free_plan.nb_max = 0;
-    if (most <= 0 || plan_init(&p, &free_plan, t) != XW_OK)
+    if (most <= 0 || d->ta == XW_TRANS_DOT || plan_init(&p, &free_plan, t) != XW_OK)
         return 0;
     int n = 0;
     choose_blocking(&p, out, most, &n);
@@ -349,6 +354,8 @@ xw_status xw_gen_gemm(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
 {
     if (c->err)
         return c->err;
+    if (d->ta == XW_TRANS_DOT)
+        return gen_dot(d, t, c, entry);
     gen_plan p;
     const xw_status st = plan_init(&p, d, t);
     if (st != XW_OK)

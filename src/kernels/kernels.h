@@ -22,8 +22,13 @@ static inline bool xw_prec_complex(unsigned p) { return p == XW_C64 || p == XW_C
 static inline unsigned xw_prec_part_bytes(unsigned p) { return p == XW_F64 || p == XW_C64 ? 8 : 4; }
 
 // Transposes in descriptors and in the portable kernel: op(X) = X, X^T, or X^H (complex only;
-// a real 'C' is 'T').
-enum { XW_TRANS_N = 0, XW_TRANS_T = 1, XW_TRANS_C = 2 };
+// a real 'C' is 'T'). XW_TRANS_DOT, for op(A) only, is GEMV T's form (real precisions): op(A) =
+// A^T, y = C an m x 1 column with n 1 and tb N, and each element the dot contract's sum over
+// k (xw_ref_dot, docs/ARCHITECTURE.md); ldb and ldc are then the increments of x and y.
+enum { XW_TRANS_N = 0, XW_TRANS_T = 1, XW_TRANS_C = 2, XW_TRANS_DOT = 3 };
+// The dot form's k, in bytes of x, that kernels are generated for (gen_dot.c unrolls it); the
+// route passes longer ones on.
+#define XW_DOT_BYTES_MAX 2048
 
 // How alpha or beta enters the code: the first three are baked in, ANY is read at call time.
 typedef enum { XW_SCALE_ONE = 0, XW_SCALE_MINUS_ONE = 1, XW_SCALE_ZERO = 2, XW_SCALE_ANY = 3 } xw_scale;
@@ -138,13 +143,22 @@ XW_HIDDEN void xw_cpu_identify(xw_cpu_id *out);
 XW_HIDDEN void xw_ref_gemm(xw_prec prec, unsigned ta, unsigned tb, int64_t m, int64_t n, int64_t k,
                            const void *alpha, const void *a, int64_t lda, const void *b,
                            int64_t ldb, const void *beta, void *c, int64_t ldc);
-// The same behind the kernel calling convention.
+// The same behind the kernel calling convention (the dot form's too).
 XW_HIDDEN void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha,
                              const void *beta, const xw_desc *d);
 // Column-major C = beta*C (a GEMM with alpha == 0 or k == 0), with the same BLAS semantics:
 // beta == 0 writes +0.0 without reading C, beta == 1 touches nothing. m, n >= 0, ldc >= m.
 XW_HIDDEN void xw_ref_scale(xw_prec prec, int64_t m, int64_t n, const void *beta, void *c,
                             int64_t ldc);
+
+// Functions in ref_dot.c (the dot form, real precisions)
+// y = alpha*A^T x + beta*y, A k x m (lda), x and y with positive increments: each y(i) the
+// dot contract's (L = 64 bytes / element lanes, each a chain over every L-th element of the
+// column in order from +0, summed by halving), then the GEMM contract's epilogue. beta == 0
+// never reads y; alpha 0 and k 0 are the route's (y = beta*y).
+XW_HIDDEN void xw_ref_dot(xw_prec prec, int64_t m, int64_t k, const void *alpha, const void *a,
+                          int64_t lda, const void *x, int64_t incx, const void *beta, void *y,
+                          int64_t incy);
 
 // Functions in ref_syrk.c (SYRK's triangle, real precisions)
 // C's triangle (upper or lower, diagonal included) from s, the n x n square op(A)op(A)^T a

@@ -220,6 +220,10 @@ void xw_ref_gemm(xw_prec prec, unsigned ta, unsigned tb, int64_t m, int64_t n, i
 void xw_ref_kernel(const void *a, const void *b, void *c, const void *alpha, const void *beta,
                    const xw_desc *d)
 {
+    if (d->ta == XW_TRANS_DOT) {
+        xw_ref_dot((xw_prec)d->prec, d->m, d->k, alpha, a, d->lda, b, d->ldb, beta, c, d->ldc);
+        return;
+    }
     xw_ref_gemm((xw_prec)d->prec, d->ta, d->tb, d->m, d->n, d->k, alpha, a, d->lda, b, d->ldb,
                 beta, c, d->ldc);
 }

@@ -31,7 +31,7 @@
             return;                                                                              \
         }                                                                                        \
         const xw_gemm_args g = { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb,            \
-                                 beta, c, *ldc, XW_SYM_##name };                                 \
+                                 beta, c, *ldc, XW_SYM_##name, false };                          \
         if (!xw_route_slow(&g, keyed ? &key : NULL))                                             \
             ((xw_f77_##name##_fn *)ORIG(name))(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
                                                ldc, lta, ltb);                                   \
@@ -70,10 +70,10 @@ static inline xw_gemm_args xw_cblas_args(xw_prec prec, xw_sym sym, int order, in
 {
     if (order == XW_CBLAS_ROW_MAJOR)
         return (xw_gemm_args){ prec, xw_cblas_trans(tb), xw_cblas_trans(ta), n, m, k, alpha,
-                               b, ldb, a, lda, beta, c, ldc, sym };
+                               b, ldb, a, lda, beta, c, ldc, sym, false };
     const char bad = order == XW_CBLAS_COL_MAJOR ? 0 : '?';
     return (xw_gemm_args){ prec, bad ? bad : xw_cblas_trans(ta), xw_cblas_trans(tb), m, n, k,
-                           alpha, a, lda, b, ldb, beta, c, ldc, sym };
+                           alpha, a, lda, b, ldb, beta, c, ldc, sym, false };
 }
 
 // CBLAS passes real alpha and beta by value, and a kernel takes pointers. A kernel whose scale

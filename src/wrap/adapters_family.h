@@ -8,8 +8,13 @@
 #include "adapters.h"
 
 // GEMV has a hit path as GEMM does (a matrix-vector product is a few nanoseconds of work):
-// its kernel is the GEMM kernel of y = op(A)x when incy is 1 (A, x, y its A, B, C) and of
-// y^T = x^T op(A)^T otherwise (x, A, y); incy is part of the key, so equal keys agree.
+// its kernel is the dot form's (real, transposed) or the GEMM kernel of y = op(A)x when incy
+// is 1, taking A, x, y; else the GEMM kernel of y^T = x^T op(A)^T, taking x, A, y
+// (route_family.c). The transpose and incy are part of the key, so equal keys agree.
+static inline bool xw_gemv_a_first(const xw_kernel *kn, int64_t incy)
+{
+    return incy == 1 || kn->desc.ta == XW_TRANS_DOT;
+}
 #define XW_DEFINE_GEMV_F77(EXPORT, name, PREC, T, I, ORIG)                                       \
     __attribute__((noinline)) static void xw_miss_##EXPORT(                                      \
         const char *tr, const I *m, const I *n, const T *alpha, const T *a, const I *lda,        \
@@ -20,7 +25,8 @@
                                       *incx, *incy, XW_KEY_SCALAR(*alpha), XW_KEY_SCALAR(*beta));            \
         if (keyed && xw_route_recent(&key)) {                                                    \
             const xw_kernel *kn = xw_last.kernel;                                                \
-            kn->fn(*incy == 1 ? a : x, *incy == 1 ? x : a, y, alpha, beta, &kn->desc);            \
+            const bool af = xw_gemv_a_first(kn, *incy);                                          \
+            kn->fn(af ? (const void *)a : x, af ? (const void *)x : a, y, alpha, beta, &kn->desc); \
             return;                                                                              \
         }                                                                                        \
         const xw_gemv_args v = { PREC, *tr, *m, *n, alpha, a, *lda, x, *incx, beta, y, *incy,    \
@@ -38,7 +44,7 @@
                                  *incy, XW_KEY_SCALAR(*alpha), XW_KEY_SCALAR(*beta)) &&                      \
                       xw_route_hit(&key))) {                                                     \
             const xw_kernel *kn = xw_last.kernel;                                                \
-            if (*incy == 1)                                                                      \
+            if (xw_gemv_a_first(kn, *incy))                                                      \
                 kn->fn(a, x, y, alpha, beta, &kn->desc);                                         \
             else                                                                                 \
                 kn->fn(x, a, y, alpha, beta, &kn->desc);                                         \
@@ -65,8 +71,10 @@ static inline xw_gemv_args xw_cblas_gemv_args(xw_prec prec, xw_sym sym, int orde
 
 // As XW_CBLAS_RUN_LAST: xw_last.kernel on the adapter's GEMV arguments.
 #define XW_CBLAS_GEMV_RUN_LAST(T)                                                                \
-    xw_cblas_run_##T(xw_last.kernel, incy == 1 ? (const void *)a : (const void *)x,              \
-                     incy == 1 ? (const void *)x : (const void *)a, y, alpha, beta)
+    xw_cblas_run_##T(xw_last.kernel,                                                             \
+                     xw_gemv_a_first(xw_last.kernel, incy) ? (const void *)a : (const void *)x,  \
+                     xw_gemv_a_first(xw_last.kernel, incy) ? (const void *)x : (const void *)a,  \
+                     y, alpha, beta)
 #define XW_DEFINE_GEMV_CBLAS(EXPORT, name, PREC, T, I, ORIG)                                     \
     __attribute__((noinline)) static void xw_miss_##EXPORT(int order, int tr, I m, I n, T alpha, \
                                                            const T *a, I lda, const T *x,        \
@@ -160,7 +168,7 @@ static inline xw_syrk_args xw_cblas_syrk_args(xw_prec prec, xw_sym sym, int orde
                           const I *sc, const I *count, size_t lta, size_t ltb)                   \
     {                                                                                            \
         const xw_strided_args s = { { PREC, *ta, *tb, *m, *n, *k, alpha, a, *lda, b, *ldb, beta, \
-                                      c, *ldc, XW_SYM_##name },                                  \
+                                      c, *ldc, XW_SYM_##name, false },                           \
                                     *sa, *sb, *sc, *count };                                     \
         if (!xw_route_strided(&s))                                                               \
             ((xw_f77_##name##_fn *)ORIG(name))(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb,   \

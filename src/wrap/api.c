@@ -174,7 +174,7 @@ void xw_kernel_info(const xw_kernel *k, const xw_stats_snapshot *s, xsmmwrap_ker
     static const int bits[XW_PREC_COUNT] = {
         [XW_F64] = 64, [XW_F32] = 32, [XW_C64] = 128, [XW_C32] = 64,
     };
-    static const char trans[] = { [XW_TRANS_N] = 'N', [XW_TRANS_T] = 'T', [XW_TRANS_C] = 'C' };
+    static const char trans[] = { [XW_TRANS_N] = 'N', [XW_TRANS_T] = 'T', [XW_TRANS_C] = 'C', [XW_TRANS_DOT] = 'D' };
     *out = (xsmmwrap_kernel_info){
         .precision = bits[d->prec], .is_complex = xw_prec_complex(d->prec),
         .trans_a = trans[d->ta], .trans_b = trans[d->tb],
@@ -215,6 +215,6 @@ XW_API int xsmmwrap_gemm(int precision, char trans_a, char trans_b, int64_t m, i
     if ((precision != 64 && precision != 32) || !alpha || !beta)
         return XSMMWRAP_EINVAL;
     const xw_gemm_args g = { precision == 64 ? XW_F64 : XW_F32, trans_a, trans_b, m, n, k,
-                             alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API };
+                             alpha, a, lda, b, ldb, beta, c, ldc, XW_SYM_API, false };
     return xw_route_api(&g) == XSMMWRAP_ROUTE_INVALID ? XSMMWRAP_EINVAL : XSMMWRAP_OK;
 }

@@ -57,7 +57,8 @@ static bool describe(const xw_gemm_args *g, xw_desc *d)
                     (all >> 32)))
         return false;
     *d = xw_desc_make((uint32_t)g->m, (uint32_t)g->n, (uint32_t)g->k, (uint32_t)g->lda,
-                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec, trans_of(g->prec, g->ta),
+                      (uint32_t)g->ldb, (uint32_t)g->ldc, g->prec,
+                      g->dot ? XW_TRANS_DOT : trans_of(g->prec, g->ta),
                       trans_of(g->prec, g->tb), xw_scale_class(g->prec, g->alpha),
                       xw_scale_class(g->prec, g->beta));
     return true;
@@ -70,6 +71,8 @@ static inline int64_t max1(int64_t x) { return x > 1 ? x : 1; }
 static bool valid(const xw_gemm_args *g)
 {
     const unsigned ta = trans_code[(unsigned char)g->ta], tb = trans_code[(unsigned char)g->tb];
+    if (g->dot)  // (increments, not leading dimensions, in ldb and ldc)
+        return g->m >= 0 && g->n == 1 && g->k >= 0 && g->lda >= max1(g->k) && g->ldb >= 1 && g->ldc >= 1;
     return ta && tb && g->m >= 0 && g->n >= 0 && g->k >= 0 &&
            g->lda >= max1(ta > 1 ? g->k : g->m) && g->ldb >= max1(tb > 1 ? g->n : g->k) &&
            g->ldc >= max1(g->m);

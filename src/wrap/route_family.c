@@ -26,28 +26,38 @@ static bool gemv_valid(const xw_gemv_args *v)
            v->lda >= max1(v->m) && v->incx != 0 && v->incy != 0;
 }
 
-// The GEMM call a GEMV is, exactly (positive increments). y contiguous: y = op(A)x, C = y of
-// M x 1, B = x of K x 1 (x strided: a 1 x K row with ld incx, taken transposed). Otherwise
-// y^T = x^T op(A)^T: C = y^T, a 1 x M row with ldc incy, A = x^T (1 x K, lda incx), B =
-// op(A)^T. Element i is the chain of fma(a(i,p), x(p), s) either way (fma's product commutes),
-// so both forms give the contract's bits (tests/test_families.py checks it against dgemm_).
+// The GEMM call a GEMV is (positive increments). A real transposed one (numpy's matrix @
+// vector on a C-ordered matrix) takes the dot form: y(i) a dot product over column i of A,
+// contiguous, in the lanes of a 64-byte vector (ref_dot.c's contract), x and y at their
+// increments; the GEMM contract's one chain per element would read A^T across its rows, which
+// OpenBLAS's dot products outran past 16 x 16 (docs/BENCHMARKS.md). Otherwise, y contiguous:
+// y = op(A)x, C = y of M x 1, B = x of K x 1 (x strided: a 1 x K row with ld incx, taken
+// transposed); else y^T = x^T op(A)^T: C = y^T, a 1 x M row with ldc incy, A = x^T (1 x K, lda
+// incx), B = op(A)^T. Element i is the chain of fma(a(i,p), x(p), s) either way (fma's
+// product commutes), so both forms give the contract's bits (tests/test_families.py checks
+// them against dgemm_, and the dot form against the increments).
+static bool gemv_dot(const xw_gemv_args *v, bool t) { return t && !xw_prec_complex(v->prec); }
+
 static xw_gemm_args gemv_as_gemm(const xw_gemv_args *v, bool t, int64_t m, int64_t k)
 {
+    if (gemv_dot(v, t))
+        return (xw_gemm_args){ v->prec, 'T', 'N', m, 1, k, v->alpha, v->a, v->lda, v->x, v->incx,
+                               v->beta, v->y, v->incy, v->sym, true };
     if (v->incy == 1)
         return (xw_gemm_args){ v->prec, t ? 'T' : 'N', v->incx == 1 ? 'N' : 'T', m, 1, k,
                                v->alpha, v->a, v->lda, v->x, v->incx == 1 ? max1(k) : v->incx,
-                               v->beta, v->y, max1(m), v->sym };
+                               v->beta, v->y, max1(m), v->sym, false };
     return (xw_gemm_args){ v->prec, 'N', t ? 'N' : 'T', 1, m, k, v->alpha, v->x, v->incx,
-                           v->a, v->lda, v->beta, v->y, v->incy, v->sym };
+                           v->a, v->lda, v->beta, v->y, v->incy, v->sym, false };
 }
 
-// A transposed GEMV (numpy's matrix @ vector on a C-ordered matrix is one) reads op(A) = A^T
-// along its rows: the contract's one chain per element leaves the generator's transposed-A plan,
-// which OpenBLAS's dot products outrun beyond 16 x 16 (Xeon family 6 model 167, whole dgemv_
-// 'T': 8x8 1.8x, 16x16 1.3x, 24x24 0.72x, 32x32 0.55x; docs/BENCHMARKS.md). Served up to
-// side^2/16 elements of A (256 at the default threshold, side 64), scaled with the threshold.
-static bool gemv_t_too_large(int64_t m, int64_t k)
+// Transposed GEMVs served: real ones up to XW_DOT_BYTES_MAX bytes of x (the dot form's
+// kernels unroll k); complex ones (the GEMM contract's transposed-A plan) up to side^2/16
+// elements of A (256 at the default threshold, side 64), scaled with the threshold.
+static bool gemv_t_too_large(const xw_gemv_args *v, int64_t m, int64_t k)
 {
+    if (gemv_dot(v, true))
+        return (double)k * xw_prec_part_bytes(v->prec) > XW_DOT_BYTES_MAX;
     return (double)m * (double)k > xw_cfg.max_side * xw_cfg.max_side / 16.0;
 }
 
@@ -71,7 +81,7 @@ bool xw_route_gemv(const xw_gemv_args *v, const xw_call_key *key)
             xw_stats_count(v->sym, XSMMWRAP_ROUTE_SCALE);
             return true;
         }
-        if (t && gemv_t_too_large(m, k)) {
+        if (t && gemv_t_too_large(v, m, k)) {
             r = XSMMWRAP_ROUTE_TOO_LARGE;
         } else if (v->incx > 0 && v->incy > 0) {
             const xw_gemm_args g = gemv_as_gemm(v, t, m, k);
@@ -169,7 +179,7 @@ bool xw_route_syrk(const xw_syrk_args *s, const xw_call_key *key)
         const void *zero = s->prec == XW_F64 ? (const void *)&xw_scale_f64[XW_SCALE_ZERO]
                                              : &xw_scale_f32[XW_SCALE_ZERO];
         const xw_gemm_args g = { s->prec, t ? 'T' : 'N', t ? 'N' : 'T', s->n, s->n, s->k, unit,
-                                 s->a, s->lda, s->a, s->lda, zero, NULL, s->n, s->sym };
+                                 s->a, s->lda, s->a, s->lda, zero, NULL, s->n, s->sym, false };
         const xw_kernel *kn;
         r = xw_route_kernel(&g, &kn);
         if (r == XSMMWRAP_ROUTE_JIT) {
@@ -256,7 +266,7 @@ static xw_gemm_args group_args(const xw_batch_args *v, int64_t g)
                              ((const int *)v->tb)[g], m, n, k, alpha, NULL, lda, NULL, ldb, beta,
                              NULL, ldc);
     return (xw_gemm_args){ v->prec, ((const char *)v->ta)[g], ((const char *)v->tb)[g], m, n, k,
-                           alpha, NULL, lda, NULL, ldb, beta, NULL, ldc, v->sym };
+                           alpha, NULL, lda, NULL, ldb, beta, NULL, ldc, v->sym, false };
 }
 
 bool xw_route_batch(const xw_batch_args *v)

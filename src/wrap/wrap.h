@@ -41,6 +41,9 @@ typedef struct {
     void *c;
     int64_t ldc;
     xw_sym sym;
+    // GEMV T's dot form (XW_TRANS_DOT, route_family.c): ta 'T', n 1, ldb and ldc the
+    // increments of x (B) and y (C).
+    bool dot;
 } xw_gemm_args;
 
 // How CBLAS passes alpha and beta for element type T: a real scalar by value, a complex one by

@@ -426,6 +426,139 @@ static xw_desc mk(xw_prec prec, int ta, int tb, int m, int n, int k, int pa, int
     return d;
 }
 
+// The dot form (XW_TRANS_DOT, GEMV T): y = alpha*A^T x + beta*y, A k x m with lda, x and y at
+// their increments. The kernel against the portable one bit for bit (y's gaps included, which
+// must keep their values), and within rounding of a long double sum.
+static void run_dot(ctx *x, xw_target t, xw_prec prec, int m, int k, int pa, int incx, int incy, int al, int be)
+{
+    xw_desc d = mk(prec, XW_TRANS_DOT, XW_TRANS_N, m, 1, k, pa, 0, 0, al, be);
+    d.ldb = (uint32_t)incx;
+    d.ldc = (uint32_t)incy;
+    char name[128];
+    xw_gen_name(&d, t, name, sizeof name);
+    xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+    size_t entry = 0;
+    const xw_status st = xw_gen_gemm(&d, t, &c, &entry);
+    if (st != XW_OK || c.err != XW_OK || entry >= c.len) {
+        printf("FAIL %s: generator status %d, code status %d\n", name, (int)st, (int)c.err);
+        x->failed++;
+        return;
+    }
+    dis_add(&x->dis, c.buf + entry, c.len - entry, name);
+    if (!x->run) {
+        x->skipped++;
+        x->passed++;
+        return;
+    }
+    const bool f64 = prec == XW_F64;
+    const size_t es = f64 ? 8 : 4, sa = span((size_t)k, (size_t)m, d.lda);
+    const size_t sx = (size_t)(k - 1) * (size_t)incx + 1, sy = (size_t)(m - 1) * (size_t)incy + 1;
+    void *a = guarded_place(x->ga, sa * es), *xv = guarded_place(x->gb, sx * es), *y = guarded_place(x->gc, sy * es);
+    const bool exact = rnd() % 4 == 0, beta0 = be == XW_SCALE_ZERO;
+    for (size_t i = 0; i < sa; i++) put(a, i, exact ? exact_val() : rnd_val(), f64);
+    for (size_t i = 0; i < sx; i++) put(xv, i, i % (size_t)incx ? NAN : exact ? exact_val() : rnd_val(), f64);
+    for (size_t i = 0; i < sy; i++)
+        put(y, i, i % (size_t)incy ? 12345.0 : beta0 ? NAN : exact ? exact_val() : rnd_val(), f64);
+    long double *y0 = malloc(sy * sizeof *y0);
+    void *yref = malloc(sy * es);
+    for (size_t i = 0; i < sy; i++) y0[i] = GET(y, i, f64);
+    memcpy(yref, y, sy * es);
+    double alpha[2], beta[2];
+    scalar((uint8_t)al, false, alpha);
+    scalar((uint8_t)be, false, beta);
+    const float alpha_f = (float)alpha[0], beta_f = (float)beta[0];
+    const void *alpha_p = f64 ? (const void *)alpha : &alpha_f, *beta_p = f64 ? (const void *)beta : &beta_f;
+    exec_code ex;
+    if (!exec_install(&ex, c.buf, c.len, entry)) {
+        perror("install");
+        exit(2);
+    }
+    if (sigsetjmp(fault_jmp, 1)) {
+        printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
+        exec_free(&ex);
+        free(y0);
+        free(yref);
+        x->failed++;
+        return;
+    }
+    ex.fn(a, xv, y, alpha_p, beta_p, &d);
+    exec_free(&ex);
+    xw_ref_kernel(a, xv, yref, alpha_p, beta_p, &d);
+    int bad = 0;
+    const long double al_ = f64 ? alpha[0] : alpha_f, be_ = f64 ? beta[0] : beta_f;
+    const double tol = (f64 ? 1e-15 : 1e-6) * (k + 2);
+    for (size_t i = 0; i < sy; i++) {
+        const long double g = GET(y, i, f64), r = GET(yref, i, f64);
+        if (memcmp((char *)y + i * es, (char *)yref + i * es, es) && !(isnan(g) && isnan(r))) {
+            if (bad++ < 3)
+                printf("FAIL %s: y[%zu] = %.17Lg (%La), the portable kernel gives %.17Lg (%La)\n", name, i, g, g, r, r);
+            continue;
+        }
+        if (i % (size_t)incy) {
+            if (g != 12345.0 && bad++ < 3)
+                printf("FAIL %s: y's gap at %zu overwritten\n", name, i);
+            continue;
+        }
+        const size_t row = i / (size_t)incy;
+        long double s = 0, mag = 0;
+        for (int p = 0; p < k; p++) {
+            const long double av = GET(a, row * d.lda + (size_t)p, f64), xp = GET(xv, (size_t)p * (size_t)incx, f64);
+            s += av * xp;
+            mag += fabsl(av * xp);
+        }
+        const long double want = al_ * s + (beta0 ? 0 : be_ * y0[i]);
+        mag = fabsl(al_) * mag + (beta0 ? 0 : fabsl(be_ * y0[i]));
+        const long double err = fabsl(g - want);
+        if (!(err <= mag * tol) && bad++ < 3)
+            printf("FAIL %s: y(%zu) = %.17Lg, want %.17Lg\n", name, row, g, want);
+    }
+    free(y0);
+    free(yref);
+    if (bad) x->failed++;
+    else x->passed++;
+}
+
+static void run_dots(ctx *x, xw_target t, bool quick)
+{
+    // Every m in 1..20 against k in 1..40 (both chunk widths' tails), classes rotating.
+    for (int m = 1; m <= 20; m++)
+        for (int k = 1; k <= 40; k++) {
+            if (quick && (m + k) % 4) continue;
+            const int prec = (m + k) & 1;
+            run_dot(x, t, prec, m, k, 0, 1, 1, XW_SCALE_ONE, XW_SCALE_ONE);
+            run_dot(x, t, prec ^ 1, m, k, rnd() % 3 ? 0 : rnd_in(1, 9), rnd() % 3 ? 1 : rnd_in(2, 5),
+                    rnd() % 3 ? 1 : rnd_in(2, 5), (m * 3 + k) % 4 == 2 ? XW_SCALE_ANY : (m * 3 + k) % 4, rnd_in(0, 3));
+        }
+    // Every class pair on a few shapes; larger ones up to the limit (k 256 doubles' bytes).
+    static const int shapes[][2] = { { 1, 1 }, { 8, 8 }, { 24, 24 }, { 32, 32 }, { 9, 17 }, { 64, 64 }, { 3, 200 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int prec = 0; prec < 2; prec++)
+            for (int al = 0; al < 4; al++)
+                for (int be = 0; be < 4; be++)
+                    if (al != XW_SCALE_ZERO)
+                        run_dot(x, t, prec, shapes[s][0], shapes[s][1], rnd_in(0, 3), rnd() & 1 ? 1 : 3,
+                                rnd() & 1 ? 1 : 2, al, be);
+    for (int i = 0; i < (quick ? 40 : 400); i++) {
+        const int prec = (int)(rnd() & 1);
+        run_dot(x, t, prec, rnd_in(1, 100), rnd_in(1, prec ? 512 : 256), rnd() % 2 ? 0 : rnd_in(1, 30),
+                rnd() % 3 ? 1 : rnd_in(2, 7), rnd() % 3 ? 1 : rnd_in(2, 7), rnd() % 4 ? XW_SCALE_ANY : XW_SCALE_ONE,
+                rnd_in(0, 3));
+    }
+    // Beyond the limit, or complex: declined, the buffer clean.
+    const xw_desc no[] = { mk(XW_F64, XW_TRANS_DOT, 0, 4, 1, 257, 0, 0, 0, 0, 0),
+                           mk(XW_F32, XW_TRANS_DOT, 0, 4, 1, 513, 0, 0, 0, 0, 0),
+                           mk(XW_C64, XW_TRANS_DOT, 0, 4, 1, 4, 0, 0, 0, 0, 0),
+                           mk(XW_F64, XW_TRANS_DOT, 0, 4, 2, 4, 0, 0, 0, 0, 0) };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
+        size_t entry = 0;
+        if (xw_gen_gemm(&no[i], t, &c, &entry) != XW_ERR_UNSUPPORTED || c.len || c.err) {
+            printf("FAIL dot descriptor %zu not declined cleanly\n", i);
+            x->failed++;
+        }
+    }
+}
+
 // The contract's promise (docs/ARCHITECTURE.md), through generated complex kernels: every
 // m x n product (m, n in 1..S, the same K, operands and leading dimensions S) equals the same
 // elements of the S x S one bit for bit, and leaves the rest of C as it was. Each kernel also
@@ -687,6 +820,7 @@ static void run_target(ctx *x, xw_target t, bool quick)
         }
     }
     run_complex(x, t, quick);
+    run_dots(x, t, quick);
     dis_flush(&x->dis);
 }
 

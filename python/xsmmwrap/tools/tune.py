@@ -103,6 +103,8 @@ def _scales() -> dict[int, str]:
 
 
 def _check(d: Descriptor) -> Descriptor:
+    if d.trans_a not in ("N", "T") or d.trans_b not in ("N", "T"):
+        raise ValueError(f"{d.name()}: only real GEMM kernels (N, T) are tuned")
     if not all(1 <= x <= DIM_MAX for x in (d.m, d.n, d.k)):
         raise ValueError(f"{d.name()}: each of M, N, K must be 1..{DIM_MAX}")
     if d.m * d.n * d.k > MNK_MAX:
