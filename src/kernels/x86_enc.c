@@ -9,7 +9,7 @@ enum { PP_NP = 0, PP_66 = 1, PP_F3 = 2, PP_F2 = 3 };  // VEX/EVEX pp field (SDM 
 enum { MAP_0F = 1, MAP_0F38 = 2, MAP_0F3A = 3 };      // VEX m-mmmm / EVEX mm
 enum { W_W0 = 0, W_W1 = 1, W_WIG = 0, W_NO = 2 };     // NO: the instruction has no such form
 enum { TT_NONE, TT_FV, TT_FVM, TT_T1S };              // EVEX disp8*N tuple (SDM 2.7.5)
-enum { F_RVM, F_RVMI, F_RMI, F_MOVE, F_MOVS, F_BCST };  // operand forms
+enum { F_RVM, F_RVMM, F_RVMI, F_RMI, F_MOVE, F_MOVS, F_BCST };  // operand forms
 
 // The prefixes' fixed fields, laid out once: little-endian words, prefix then opcode, with the
 // (inverted) register fields all ones and vector length 0 (SDM 2.3.5 VEX, 2.7.1 EVEX).
@@ -57,7 +57,7 @@ static const row_info rows[XW_INSN_COUNT] = {
 // The row forms each emitter takes.
 static const uint8_t takes[] = {
     [XW_VP_RRR] = 1u << F_RVM,
-    [XW_VP_RRM] = 1u << F_RVM,
+    [XW_VP_RRM] = 1u << F_RVM | 1u << F_RVMM,
     [XW_VP_LOAD] = 1u << F_MOVE | 1u << F_MOVS | 1u << F_BCST,
     [XW_VP_STORE] = 1u << F_MOVE | 1u << F_MOVS,
     [XW_VP_RRRI] = 1u << F_RVMI,

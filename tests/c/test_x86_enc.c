@@ -246,6 +246,13 @@ static void vector_memory_cases(void)
                  "vfmadd231pd zmm%d,zmm%d,ZMMWORD PTR %s", d, a, memtxt(m));
         }
     }
+    // VMASKMOV loads (VEX only, memory only): the mask is vvvv.
+    CASE(6, 0, xw_x86_vop_rrm(c, XW_VMASKMOVPD, XW_YMM, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 0x20), xw_plain),
+         "vmaskmovpd ymm1,ymm2,YMMWORD PTR [rdi+0x20]");
+    CASE(7, 0, xw_x86_vop_rrm(c, XW_VMASKMOVPS, XW_YMM, xw_v(9), xw_v(11), xw_mem_at(XW_R12, 0x40), xw_plain),
+         "vmaskmovps ymm9,ymm11,YMMWORD PTR [r12+0x40]");
+    CASE(6, 0, xw_x86_vop_rrm(c, XW_VMASKMOVPD, XW_XMM, xw_v(3), xw_v(4), xw_mem_at(XW_RSI, 8), xw_plain),
+         "vmaskmovpd xmm3,xmm4,XMMWORD PTR [rsi+0x8]");
     // rsp/r12 bases take a SIB byte (no index).
     CASE(5, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(0), xw_mem_at(XW_RSP, 0), xw_plain), "vmovupd ymm0,YMMWORD PTR [rsp]");
     CASE(7, 0, xw_x86_vload(c, XW_VMOVUPD, XW_YMM, xw_v(0), xw_mem_at(XW_R12, 0x40), xw_plain), "vmovupd ymm0,YMMWORD PTR [r12+0x40]");
@@ -536,6 +543,10 @@ static void error_cases(void)
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, XW_ZMM, xw_v(32), xw_v(2), xw_v(3)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VADDPD, (xw_vl)3, xw_v(1), xw_v(2), xw_v(3)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_INSN_COUNT, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    // VMASKMOV has no register form, and no EVEX one.
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VMASKMOVPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VMASKMOVPS, XW_ZMM, xw_v(1), xw_v(2), xw_mem_at(XW_RDI, 0), xw_plain));
+    EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrm(c, XW_VMASKMOVPD, XW_YMM, xw_v(17), xw_v(2), xw_mem_at(XW_RDI, 0), xw_plain));
     // An operation in the wrong operand form.
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VMOVUPD, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
     EXPECT_ERR(XW_ERR_ENCODE, xw_x86_vop_rrr(c, XW_VSHUFPS, XW_YMM, xw_v(1), xw_v(2), xw_v(3)));
