@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import _contracts
 import numpy as np
 import pytest
 from _contracts import ANY, MINUS_ONE, ONE, ZERO, epilogue, fma
@@ -436,6 +437,17 @@ class Machine:
             self.v[a[1]][:] = 0
             self.v[a[1]][:es] = np.frombuffer(self.mem.read(b[1](), es), np.uint8)
 
+    def _maskmov(self, dt, d, mask, m):  # lanes whose mask has its sign bit set; zeros elsewhere
+        lanes = self._lanes(d[2], dt)
+        bits = self.v[mask[1]].view(np.int64 if dt == np.float64 else np.int32)[:lanes]
+        self._write_vec(("v", d[1], d[2], 0, False), dt, self._read_vec(m, dt, lanes, bits < 0))
+
+    def op_vmaskmovpd(self, d, mask, m):
+        self._maskmov(np.float64, d, mask, m)
+
+    def op_vmaskmovps(self, d, mask, m):
+        self._maskmov(np.float32, d, mask, m)
+
     def op_vmovsd(self, a, b):
         self._movs(np.float64, a, b)
 
@@ -727,6 +739,65 @@ def check_kernel(
     return None
 
 
+def check_dot_kernel(
+    code: bytes, entry: int, prec, m, k, lda, incx, incy, alpha_cls, beta_cls, rng
+) -> str | None:
+    """Runs one dot-form kernel (GEMV T: y = alpha*A^T x + beta*y, A k x m, x and y at their
+    increments) on random data; None when y is the dot contract's bit for bit (from its
+    definition, tests/_contracts.py), within rounding of a float64 product, and y's gaps kept."""
+    dt = np.float64 if prec == 0 else np.float32
+    es = dt().itemsize
+    sa, sx, sy = _span(k, m, lda), (k - 1) * incx + 1, (m - 1) * incy + 1
+    a = rng.uniform(-1, 1, sa).astype(dt)
+    x = np.full(sx, np.nan, dt)
+    x[::incx] = rng.uniform(-1, 1, k).astype(dt)
+    y = np.full(sy, 12345.0, dt)
+    y[::incy] = np.nan if beta_cls == ZERO else rng.uniform(-1, 1, m).astype(dt)
+    pick = {ONE: 1.0, MINUS_ONE: -1.0, ZERO: 0.0}
+    alpha = pick.get(alpha_cls, float(rng.choice([0.75, -1.5, 2.25])))
+    beta = pick.get(beta_cls, float(rng.choice([0.75, -1.5, 2.25])))
+    mem = Memory()
+    mem.add(A_AT, bytearray(a.tobytes()))
+    mem.add(B_AT, bytearray(x.tobytes()))
+    ybuf = bytearray(y.tobytes())
+    mem.add(C_AT, ybuf)
+    mem.add(AL_AT, bytearray(np.array([alpha], dt).tobytes()))
+    mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
+    mem.add(0, bytearray(code))
+    mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
+    mem.c_rows = (C_AT, incy * es, es)  # each access to y: one element of it
+    mach = Machine(mem, code, entry)
+    g = mach.g
+    for i, r in enumerate(GPR64):
+        g[r] = 0x1111111111111111 * (i + 1) & M64
+    g.update(rdi=A_AT, rsi=B_AT, rdx=C_AT, rcx=AL_AT, r8=BE_AT, r9=0xDEAD, rsp=STACK_TOP - 8)
+    saved = {r: g[r] for r in CALLEE_SAVED}
+    try:
+        mach.run()
+    except Fault as e:
+        return str(e)
+    if g["rsp"] != STACK_TOP - 8 or any(g[r] != saved[r] for r in CALLEE_SAVED):
+        return "rsp or a callee-saved register not restored"
+    got = np.frombuffer(bytes(ybuf), dt)
+    gaps = np.ones(sy, bool)
+    gaps[::incy] = False
+    if not (got[gaps] == 12345.0).all():
+        return "a gap of y overwritten"
+    opa = np.stack([a[i * lda : i * lda + k] for i in range(m)])
+    want = _contracts.dot(opa, x[::incx], y[::incy], alpha, beta, dt)
+    if got[::incy].tobytes() != want.tobytes():
+        return f"y = {got[::incy]!r}, the dot contract gives {want!r}"
+    ref = alpha * (opa.astype(np.float64) @ x[::incx].astype(np.float64))
+    mag = abs(alpha) * (np.abs(opa.astype(np.float64)) @ np.abs(x[::incx].astype(np.float64)))
+    if beta_cls != ZERO:
+        ref += beta * y[::incy].astype(np.float64)
+        mag += abs(beta) * np.abs(y[::incy].astype(np.float64))
+    tol = (1e-14 if dt == np.float64 else 1e-6) * (k + 2)
+    if not (np.abs(got[::incy] - ref) <= tol * np.maximum(mag, 1e-300)).all():
+        return f"y = {got[::incy]!r}, want about {ref!r}"
+    return None
+
+
 def _corpus(cbuild: Path, target: str, tmp: Path):
     proc = subprocess.run(
         [str(_test_gen(cbuild)), "emit", target, str(tmp)],
@@ -743,17 +814,23 @@ def _corpus(cbuild: Path, target: str, tmp: Path):
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump")
 @pytest.mark.parametrize("target", ["avx512", "avx2"])
 def test_emulated_kernels(cbuild, tmp_path, target):
-    """Every corpus kernel computes the right C in the emulator, real and complex (AVX2 one in
-    five: its kernels also run natively in test_gen, which cross-checks the emulator)."""
+    """Every corpus kernel computes the right C in the emulator, real, complex and the dot form
+    (AVX2 one in five: its kernels also run natively in test_gen, which cross-checks the
+    emulator)."""
     rng = np.random.default_rng(7)
-    failures, count, complex_count = [], 0, 0
+    failures, count, complex_count, dot_count = [], 0, 0, 0
     for i, (name, code, entry, fields) in enumerate(_corpus(cbuild, target, tmp_path)):
         if target == "avx2" and i % 5:
             continue
         count += 1
-        complex_count += fields[0] >= 2
-        why = check_kernel(code, entry, *fields, rng)
+        if fields[1] == 3:  # the dot form: prec ta tb m n k lda incx incy alpha beta
+            dot_count += 1
+            prec, _, _, m, _, k, lda, incx, incy, al, be = fields
+            why = check_dot_kernel(code, entry, prec, m, k, lda, incx, incy, al, be, rng)
+        else:
+            complex_count += fields[0] >= 2
+            why = check_kernel(code, entry, *fields, rng)
         if why:
             failures.append(f"{name} {fields}: {why}")
-    assert count >= 100 and complex_count >= count // 3
+    assert count >= 100 and complex_count >= count // 3 and dot_count >= 5
     assert not failures, "\n".join(failures[:20]) + f"\n{len(failures)} of {count} failed"

@@ -877,6 +877,21 @@ static int corpus_list(xw_desc list[CORPUS_MAX])
     for (size_t s = 0; s < sizeof zbig / sizeof zbig[0]; s++)
         list[n++] = mk(zbig[s][5], zbig[s][3], zbig[s][4], zbig[s][0], zbig[s][1], zbig[s][2], 1, 2, 3, XW_SCALE_ANY,
                        XW_SCALE_ANY);
+    // The dot form (GEMV T: ta 3, ldb and ldc the increments of x and y): tails of both chunk
+    // widths, a group loop, increments, every class pair on one shape.
+    static const int dshapes[][6] = { { 1, 1, 0, 1, 1, 0 }, { 3, 5, 1, 1, 1, 1 }, { 9, 13, 0, 2, 1, 0 },
+                                      { 17, 20, 1, 1, 3, 1 }, { 8, 8, 0, 1, 1, 0 }, { 20, 33, 0, 3, 2, 1 },
+                                      { 5, 70, 2, 1, 1, 0 } };  // m, k, pad of lda, incx, incy, prec
+    for (size_t s = 0; s < sizeof dshapes / sizeof dshapes[0]; s++)
+        for (int al = 0; al < 3; al++)
+            for (int be = 0; be < 4; be++) {
+                if (s > 1 && (al + be + (int)s) % 3) continue;
+                xw_desc d = mk(dshapes[s][5], XW_TRANS_DOT, XW_TRANS_N, dshapes[s][0], 1, dshapes[s][1],
+                               dshapes[s][2], 0, 0, al == 2 ? XW_SCALE_ANY : al, be);
+                d.ldb = (uint32_t)dshapes[s][3];
+                d.ldc = (uint32_t)dshapes[s][4];
+                list[n++] = d;
+            }
     return n;
 }
 
