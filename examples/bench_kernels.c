@@ -1186,8 +1186,11 @@ static void section_gemv(void)
         g->y = xalloc(sizeof(double) * (size_t)ly);
         fill(g->a, (size_t)(g->m * g->n), 64, 11 + i);
         fill(g->x, (size_t)lx, 64, 12 + i);
-        const xw_desc d = xw_desc_make((uint32_t)ly, 1, (uint32_t)lx, (uint32_t)g->m, (uint32_t)lx,
-                                       (uint32_t)ly, XW_F64, g->trans == 'T', 0, XW_SCALE_ONE,
+        // The kernel dgemv_ runs: GEMM's of y = Ax for N, the dot form's for T (increments 1).
+        const bool t = g->trans == 'T';
+        const xw_desc d = xw_desc_make((uint32_t)ly, 1, (uint32_t)lx, (uint32_t)g->m,
+                                       t ? 1u : (uint32_t)lx, t ? 1u : (uint32_t)ly, XW_F64,
+                                       t ? XW_TRANS_DOT : XW_TRANS_N, XW_TRANS_N, XW_SCALE_ONE,
                                        XW_SCALE_ONE);
         const xw_kernel *kn = NULL;
         const xw_reg_result r = xw_reg_get(&d, &kn);

@@ -400,6 +400,15 @@ class Machine:
     def op_valignd(self, d, a, b, imm):
         self._align(d, a, b, imm, np.float32)
 
+    def op_vshuff64x2(self, d, a, b, imm):  # 128-bit blocks: low half of dst from a, high from b
+        n = d[2] // 16
+        src = [self.v[a[1]].copy(), self.v[b[1]].copy()]
+        bits = 2 if n == 4 else 1
+        for i in range(n):
+            sel = imm[1] >> (bits * i) & (n - 1)
+            self.v[d[1]][16 * i : 16 * i + 16] = src[i >= n // 2][16 * sel : 16 * sel + 16]
+        self.v[d[1]][d[2] :] = 0
+
     def op_vperm2f128(self, d, a, b, imm):
         halves = [self.v[a[1]][:16], self.v[a[1]][16:32], self.v[b[1]][:16], self.v[b[1]][16:32]]
         lo, hi = halves[imm[1] & 3].copy(), halves[imm[1] >> 4 & 3].copy()
@@ -765,7 +774,9 @@ def check_dot_kernel(
     mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
     mem.add(0, bytearray(code))
     mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
-    mem.c_rows = (C_AT, incy * es, es)  # each access to y: one element of it
+    # Accesses to y stay within its m elements: one at a time at their increment, any run of
+    # them when contiguous (the generator's vector epilogue).
+    mem.c_rows = (C_AT, incy * es, es) if incy > 1 else (C_AT, m * es, m * es)
     mach = Machine(mem, code, entry)
     g = mach.g
     for i, r in enumerate(GPR64):

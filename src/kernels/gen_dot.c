@@ -49,12 +49,116 @@ static void load_piece(const dot_gen *g, xw_vreg dst, xw_mem m, int n)
         xw_x86_vop_rrm(g->c, g->mask, vl, dst, g->vm, m, xw_plain);
 }
 
+// The contract's epilogue (ref.h) of the classes on the sums in s (lane 0, or the vl-wide
+// vector of a group), with y at m: y read and written one element or one vector wide.
+static void epilogue(const dot_gen *g, xw_vreg s, xw_vl vl, xw_mem y, bool wide)
+{
+    xw_code *c = g->c;
+    const xw_desc *d = g->d;
+    const xw_vreg t = g->t;
+    const bool any = d->alpha == XW_SCALE_ANY, dp = g->es == 8;
+    const xw_insn mul = dp ? XW_VMULPD : XW_VMULPS, sub = dp ? XW_VSUBPD : XW_VSUBPS;
+    const xw_insn f213 = dp ? XW_VFMSUB213PD : XW_VFMSUB213PS, f231 = dp ? XW_VFMADD231PD : XW_VFMADD231PS;
+    const xw_insn mov = wide ? g->movu : g->movs;
+    xw_vreg out = s;
+    if (d->beta == XW_SCALE_ZERO) {
+        if (any)
+            xw_x86_vop_rrr(c, mul, vl, s, s, g->alpha);
+    } else {
+        xw_x86_vload(c, mov, wide ? vl : XW_XMM, t, y, xw_plain);
+        if (d->beta == XW_SCALE_ONE) {
+            if (any) {
+                xw_x86_vop_rrr(c, f231, vl, t, g->alpha, s);  // alpha*s + c
+                out = t;
+            } else {
+                xw_x86_vop_rrr(c, g->add, vl, s, s, t);
+            }
+        } else if (d->beta == XW_SCALE_MINUS_ONE) {
+            if (any)
+                xw_x86_vop_rrr(c, f213, vl, s, g->alpha, t);  // s*alpha - c
+            else
+                xw_x86_vop_rrr(c, sub, vl, s, s, t);
+        } else if (any) {
+            xw_x86_vop_rrr(c, mul, vl, t, t, g->beta);  // c*beta
+            xw_x86_vop_rrr(c, f231, vl, t, g->alpha, s);
+            out = t;
+        } else {
+            xw_x86_vop_rrr(c, f231, vl, s, g->beta, t);  // beta*c + s
+        }
+    }
+    xw_x86_vstore(c, mov, wide ? vl : XW_XMM, y, out, XW_K0);
+}
+
+// y(j) alone: its lanes halved down to lane 0 (registers below 16: everything narrower than
+// a zmm is VEX), then the epilogue one element wide.
+static void reduce_one(const dot_gen *g, int j)
+{
+    xw_code *c = g->c;
+    const xw_vreg s = acc(g, j, 0), t = g->t;
+    for (int w = (g->evex ? g->lanes : g->half) / 2; w >= 1; w /= 2) {
+        const xw_vl from = w * 2 * g->es == 64 ? XW_ZMM : w * 2 * g->es == 32 ? XW_YMM : XW_XMM;
+        if (from == XW_ZMM)
+            xw_x86_vop_rrri(c, g->align, from, t, s, s, (uint8_t)w);
+        else if (from == XW_YMM)
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, t, s, s, 0x01);
+        else if (g->es == 8)
+            xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_XMM, t, s, 0x1);
+        else
+            xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, t, s, w == 2 ? 0x4E : 0xB1);
+        xw_x86_vop_rrr(c, g->add, w * g->es == 32 ? XW_YMM : XW_XMM, s, s, t);
+    }
+    epilogue(g, s, XW_XMM, xw_mem_at(XW_RDX, (int32_t)((int64_t)j * g->d->ldc * g->es)), false);
+}
+
+// A whole group of doubles with y contiguous: the halving of all its elements at once, each
+// step adding two vectors that hold a half of the lanes of several elements, so the sums come
+// out in one vector in y's order, and one epilogue a vector wide. Each element's additions are
+// those of reduce_one (addition commutes). AVX-512, 8 elements: zmm pairs (y0, y2), (y4, y6),
+// (y1, y3), (y5, y7) -> their 256-bit halves added; then 128-bit blocks added -> (y0 y2 y4
+// y6) and (y1 y3 y5 y7); then adjacent lanes -> y0..y7. AVX2, 4 elements: (y0, y2), (y1, y3)
+// -> 128-bit halves added; then adjacent lanes -> y0..y3.
+static void reduce_group(const dot_gen *g)
+{
+    xw_code *c = g->c;
+    const xw_vreg t = g->t;
+    const xw_vl vl = g->evex ? XW_ZMM : XW_YMM;
+    xw_vreg lo = acc(g, 0, 0), hi = acc(g, 1, 0);
+    if (g->evex) {
+        const xw_vreg u = g->x[1];
+        static const int pairs[4][2] = { { 0, 2 }, { 4, 6 }, { 1, 3 }, { 5, 7 } };
+        for (int p = 0; p < 4; p++) {
+            const xw_vreg a = acc(g, pairs[p][0], 0), b = acc(g, pairs[p][1], 0);
+            xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, t, a, b, 0x44);
+            xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, u, a, b, 0xEE);
+            xw_x86_vop_rrr(c, g->add, XW_ZMM, a, t, u);
+        }
+        for (int p = 0; p < 2; p++) {  // (y0 y2 | y4 y6) into y0's, (y1 y3 | y5 y7) into y1's
+            const xw_vreg a = acc(g, p, 0), b = acc(g, p + 4, 0);
+            xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, t, a, b, 0x88);
+            xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, u, a, b, 0xDD);
+            xw_x86_vop_rrr(c, g->add, XW_ZMM, a, t, u);
+        }
+    } else {
+        for (int p = 0; p < 2; p++) {  // (y0, y2) into y0's, (y1, y3) into y1's
+            const xw_vreg a = acc(g, p, 0), b = acc(g, p + 2, 0), u = acc(g, p, 1);
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, t, a, b, 0x20);
+            xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, u, a, b, 0x31);
+            xw_x86_vop_rrr(c, g->add, XW_YMM, a, t, u);
+        }
+    }
+    const xw_vreg u = g->evex ? g->x[1] : acc(g, 0, 1);
+    xw_x86_vop_rrr(c, XW_VUNPCKLPD, vl, t, lo, hi);
+    xw_x86_vop_rrr(c, XW_VUNPCKHPD, vl, u, lo, hi);
+    xw_x86_vop_rrr(c, g->add, vl, lo, t, u);
+    epilogue(g, lo, vl, xw_mem_at(XW_RDX, 0), true);
+}
+
 // y(i) for i in [0, n) of the group at rdi/rdx: the chunks, the halving, the epilogue.
 static void emit_group(const dot_gen *g, int n)
 {
     xw_code *c = g->c;
     const xw_desc *d = g->d;
-    const int64_t col = (int64_t)d->lda * g->es, ystep = (int64_t)d->ldc * g->es;
+    const int64_t col = (int64_t)d->lda * g->es;
     const xw_vl vl = g->evex ? XW_ZMM : XW_YMM;
     for (int j = 0; j < n; j++)
         for (int h = 0; h < (g->evex ? 1 : 2); h++)
@@ -77,65 +181,15 @@ static void emit_group(const dot_gen *g, int n)
                 }
             }
         }
-    // Halving to lane 0 (AVX2: the halves first, where the second was used). The registers are
-// below 16, so everything narrower than a zmm is VEX.
-    for (int j = 0; j < n; j++) {
-        const xw_vreg s = acc(g, j, 0), t = g->t;
-        int w = g->lanes;  // lanes still summed
-        if (!g->evex) {
-            if (g->nc > 1 || g->tail > g->half)
-                xw_x86_vop_rrr(c, g->add, XW_YMM, s, s, acc(g, j, 1));
-            w = g->half;
-        }
-        for (w /= 2; w >= 1; w /= 2) {
-            const xw_vl from = w * 2 * g->es == 64 ? XW_ZMM : w * 2 * g->es == 32 ? XW_YMM : XW_XMM;
-            if (from == XW_ZMM)  // (below zmm VEX: the target needs no AVX512VL)
-                xw_x86_vop_rrri(c, g->align, from, t, s, s, (uint8_t)w);
-            else if (from == XW_YMM)
-                xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, t, s, s, 0x01);
-            else if (g->es == 8)
-                xw_x86_vop_rri(c, XW_VPERMILPD_I, XW_XMM, t, s, 0x1);
-            else
-                xw_x86_vop_rri(c, XW_VPERMILPS_I, XW_XMM, t, s, w == 2 ? 0x4E : 0xB1);
-            const xw_vl to = w * g->es == 32 ? XW_YMM : XW_XMM;
-            xw_x86_vop_rrr(c, g->add, to, s, s, t);
-        }
-        // The epilogue of the classes (ref.h) on lane 0; lanes above it are don't-care, and
-        // y is read and written one element wide.
-        const xw_mem y = xw_mem_at(XW_RDX, (int32_t)(j * ystep));
-        const bool any = d->alpha == XW_SCALE_ANY;
-        const xw_insn mul = g->es == 8 ? XW_VMULPD : XW_VMULPS;
-        const xw_insn sub = g->es == 8 ? XW_VSUBPD : XW_VSUBPS;
-        const xw_insn f213 = g->es == 8 ? XW_VFMSUB213PD : XW_VFMSUB213PS;
-        const xw_insn f231 = g->es == 8 ? XW_VFMADD231PD : XW_VFMADD231PS;
-        xw_vreg out = s;
-        if (d->beta == XW_SCALE_ZERO) {
-            if (any)
-                xw_x86_vop_rrr(c, mul, XW_XMM, s, s, g->alpha);
-        } else {
-            xw_x86_vload(c, g->movs, XW_XMM, t, y, xw_plain);
-            if (d->beta == XW_SCALE_ONE) {
-                if (any) {
-                    xw_x86_vop_rrr(c, f231, XW_XMM, t, g->alpha, s);  // alpha*s + c
-                    out = t;
-                } else {
-                    xw_x86_vop_rrr(c, g->add, XW_XMM, s, s, t);
-                }
-            } else if (d->beta == XW_SCALE_MINUS_ONE) {
-                if (any)
-                    xw_x86_vop_rrr(c, f213, XW_XMM, s, g->alpha, t);  // s*alpha - c
-                else
-                    xw_x86_vop_rrr(c, sub, XW_XMM, s, s, t);
-            } else if (any) {
-                xw_x86_vop_rrr(c, mul, XW_XMM, t, t, g->beta);  // c*beta
-                xw_x86_vop_rrr(c, f231, XW_XMM, t, g->alpha, s);
-                out = t;
-            } else {
-                xw_x86_vop_rrr(c, f231, XW_XMM, s, g->beta, t);  // beta*c + s
-            }
-        }
-        xw_x86_vstore(c, g->movs, XW_XMM, y, out, XW_K0);
-    }
+    // AVX2: each element's halves summed first, where the second was used.
+    if (!g->evex && (g->nc > 1 || g->tail > g->half))
+        for (int j = 0; j < n; j++)
+            xw_x86_vop_rrr(c, g->add, XW_YMM, acc(g, j, 0), acc(g, j, 0), acc(g, j, 1));
+    if (g->es == 8 && n == g->G && d->ldc == 1)
+        reduce_group(g);
+    else
+        for (int j = 0; j < n; j++)
+            reduce_one(g, j);
 }
 
 static bool fits32(uint64_t x) { return x < ((uint64_t)1 << 31) - 4096; }
@@ -192,10 +246,12 @@ xw_status gen_dot(const xw_desc *d, xw_target t, xw_code *c, size_t *entry)
     }
     if (!g.evex && part)
         xw_x86_vload(c, XW_VMOVUPD, XW_YMM, g.vm, xw_mem_rip(mask_at), xw_plain);
+    // alpha and beta in every lane (the groups' epilogue is a vector wide).
+    const xw_insn bcst = dp ? XW_VBROADCASTSD : XW_VBROADCASTSS;
     if (d->alpha == XW_SCALE_ANY)
-        xw_x86_vload(c, g.movs, XW_XMM, g.alpha, xw_mem_at(XW_RCX, 0), xw_plain);
+        xw_x86_vload(c, bcst, g.evex ? XW_ZMM : XW_YMM, g.alpha, xw_mem_at(XW_RCX, 0), xw_plain);
     if (d->beta == XW_SCALE_ANY)
-        xw_x86_vload(c, g.movs, XW_XMM, g.beta, xw_mem_at(XW_R8, 0), xw_plain);
+        xw_x86_vload(c, bcst, g.evex ? XW_ZMM : XW_YMM, g.beta, xw_mem_at(XW_R8, 0), xw_plain);
 
     // x with increment other than 1: packed below rsp, the last chunk zero past k.
     const int32_t xbytes = g.nc * 64;

@@ -183,6 +183,8 @@ static void vector_register_cases(void)
     // EVEX-only rows pick EVEX even for xmm/ymm 0-15.
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGNQ, XW_YMM, xw_v(3), xw_v(4), xw_v(5), 0x1), "valignq ymm3,ymm4,ymm5,0x1");
     CASE(7, 1, xw_x86_vop_rrri(c, XW_VALIGND, XW_XMM, xw_v(0), xw_v(1), xw_v(2), 0x3), "valignd xmm0,xmm1,xmm2,0x3");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, xw_v(1), xw_v(2), xw_v(3), 0x44), "vshuff64x2 zmm1,zmm2,zmm3,0x44");
+    CASE(7, 1, xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, xw_v(17), xw_v(9), xw_v(30), 0xdd), "vshuff64x2 zmm17,zmm9,zmm30,0xdd");
     // VEX 2-byte form only for map 0F, W0 and no B/X extension; R fits in both.
     CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(1), xw_v(2), xw_v(3)), "vmulps ymm1,ymm2,ymm3");
     CASE(4, 0, xw_x86_vop_rrr(c, XW_VMULPS, XW_YMM, xw_v(8), xw_v(12), xw_v(3)), "vmulps ymm8,ymm12,ymm3");
