@@ -286,6 +286,29 @@ def test_bench_kernels_dispatch_only(env: dict[str, str], cbuild: Path) -> None:
     assert r.returncode == 2 and "not allowed with" in r.stderr
 
 
+def test_bench_kernels_complex(env: dict[str, str], cbuild: Path) -> None:
+    """--complex: ZGEMM and CGEMM alone (of --shapes when given), against OpenBLAS, right
+    results, % of peak counting 8*M*N*K real flops, and their tables."""
+    r = cli(env, "bench", "kernels", "--quick", "--complex", "--shapes", "8x8x8,5x3x4", "--json",
+            KEEP)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["sections"] == ["complex"] and data["dp"] == []
+    cases = data["complex"]
+    assert [(c["gemm"], c["m"], c["n"], c["k"]) for c in cases] == [
+        ("zgemm", 8, 8, 8), ("zgemm", 5, 3, 4), ("cgemm", 8, 8, 8), ("cgemm", 5, 3, 4)
+    ]  # fmt: skip
+    _check_kernel_cases(cases, 1e-5)
+    assert all(c["flop"] == 8 * c["m"] * c["n"] * c["k"] for c in cases)
+    r = cli(env, "bench", "kernels", "--quick", "--complex", "--shapes", "4x4x4", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for title in ("ZGEMM, NN, alpha=1, beta=1, cached operands: ns per call", "CGEMM, NN"):
+        assert title in r.stdout, r.stdout
+    assert "ours zgemm_" in r.stdout and "ours cgemm_" in r.stdout
+    r = cli(env, "bench", "kernels", "--complex", "--families-only", KEEP)
+    assert r.returncode == 2 and "not allowed with" in r.stderr
+
+
 def test_bench_kernels_random_shapes(env: dict[str, str], cbuild: Path) -> None:
     """--random N: N distinct shapes within the default threshold, the same for the same seed,
     measured like --shapes."""

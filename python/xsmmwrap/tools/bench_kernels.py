@@ -126,12 +126,14 @@ def run(
     dispatch_only: bool = False,
     families_only: bool = False,
     tune: Path | None = None,
+    complex_only: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark; return its JSON document with ``"kind": "bench-kernels"`` and
     ``summary`` (the geometric means) added. With ``shapes``, only those are measured (DP, NN,
     alpha = beta = 1, cached and streamed), none of the other sections; with
-    ``dispatch_only``, only the dispatch and memory sections; with ``tune``, a second instance
-    of the library reads that tuning file and its whole ``dgemm_`` is a peer (``ours_tuned``).
+    ``dispatch_only``, only the dispatch and memory sections; with ``complex_only``, only ZGEMM
+    and CGEMM (cached; of ``shapes`` when given); with ``tune``, a second instance of the
+    library reads that tuning file and its whole ``dgemm_`` is a peer (``ours_tuned``).
 
     The program pins itself to ``cpu`` before it measures anything. Its progress lines go to
     this process's stderr.
@@ -153,6 +155,8 @@ def run(
         argv.append("--dispatch-only")
     if families_only:
         argv.append("--families-only")
+    if complex_only:
+        argv.append("--complex")
     batch_blas = _batch_blas()
     if batch_blas:
         argv += ["--batch-blas", batch_blas]
@@ -265,9 +269,20 @@ def _kind(case: dict[str, Any]) -> str:
     return "-" if jit is None else "jit" if jit else "portable"
 
 
-def _ns_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> list[str]:
+#: The peers and ratios of the complex tables: LIBXSMM 1.17 has no complex GEMM.
+COMPLEX_PEERS = ("ours_kernel", "ours_gemm", "blas")
+COMPLEX_RATIOS = (("ours/OpenBLAS", "ours_gemm", "blas"),)
+
+
+def _ns_table(
+    cases: Sequence[dict[str, Any]],
+    section: str,
+    prefix: str,
+    peers: Sequence[str] = PEERS,
+    ratios: Sequence[tuple[str, str, str]] = RATIOS,
+) -> list[str]:
     titles = _titles(prefix)
-    header = ["MxNxK", "kernel", "route", *[titles[p] for p in PEERS], *[t for t, _, _ in RATIOS]]
+    header = ["MxNxK", "kernel", "route", *[titles[p] for p in peers], *[t for t, _, _ in ratios]]
     rows = []
     for c in cases:
         rows.append(
@@ -275,8 +290,8 @@ def _ns_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> lis
                 _shape(c),
                 _kind(c),
                 c.get("route") or "-",
-                *[_fmt_ns(ns_of(c, p, section)) for p in PEERS],
-                *[_fmt_ratio(ratio(c, o, x, section)) for _, o, x in RATIOS],
+                *[_fmt_ns(ns_of(c, p, section)) for p in peers],
+                *[_fmt_ratio(ratio(c, o, x, section)) for _, o, x in ratios],
             ]
         )
     rows.append(
@@ -284,21 +299,23 @@ def _ns_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> lis
             "geomean",
             "",
             "",
-            *["" for _ in PEERS],
-            *[_fmt_ratio(geomean(ratio(c, o, x, section) for c in cases)) for _, o, x in RATIOS],
+            *["" for _ in peers],
+            *[_fmt_ratio(geomean(ratio(c, o, x, section) for c in cases)) for _, o, x in ratios],
         ]
     )
     return _table(header, rows, left=3)
 
 
-def _gf_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> list[str]:
+def _gf_table(
+    cases: Sequence[dict[str, Any]], section: str, prefix: str, peers: Sequence[str] = PEERS
+) -> list[str]:
     titles = _titles(prefix)
-    header = ["MxNxK", *[titles[p] for p in PEERS]]
+    header = ["MxNxK", *[titles[p] for p in peers]]
     rows = []
-    gfs: dict[str, list[float | None]] = {p: [] for p in PEERS}
+    gfs: dict[str, list[float | None]] = {p: [] for p in peers}
     for c in cases:
         cells = [_shape(c)]
-        for p in PEERS:
+        for p in peers:
             cell = (c.get(section) or {}).get(p)
             if not cell:
                 cells.append("-")
@@ -310,7 +327,7 @@ def _gf_table(cases: Sequence[dict[str, Any]], section: str, prefix: str) -> lis
                 f"{cell['gflops']:.2f} ({pct:.0f}%)" if pct is not None else f"{cell['gflops']:.2f}"
             )
         rows.append(cells)
-    rows.append(["geomean", *[_fmt_gf(geomean(gfs[p])) for p in PEERS]])
+    rows.append(["geomean", *[_fmt_gf(geomean(gfs[p])) for p in peers]])
     return _table(header, rows)
 
 
@@ -318,9 +335,11 @@ def _fmt_gf(g: float | None) -> str:
     return "-" if g is None else f"{g:.2f}"
 
 
-def _variants_table(cases: Sequence[dict[str, Any]]) -> list[str]:
-    titles = _titles("d")
-    header = ["MxNxK", "variant", "kernel", *[titles[p] for p in PEERS]]
+def _variants_table(
+    cases: Sequence[dict[str, Any]], prefix: str = "d", peers: Sequence[str] = PEERS
+) -> list[str]:
+    titles = _titles(prefix)
+    header = ["MxNxK", "variant", "kernel", *[titles[p] for p in peers]]
     nn: dict[str, dict[str, Any]] = {}
     for c in cases:
         if c.get("variant") == "NN":
@@ -329,7 +348,7 @@ def _variants_table(cases: Sequence[dict[str, Any]]) -> list[str]:
     for c in cases:
         base = nn.get(_shape(c))
         cells = [_shape(c), str(c.get("variant")), _kind(c)]
-        for p in PEERS:
+        for p in peers:
             ns = ns_of(c, p)
             ref = ns_of(base, p) if base else None
             if ns is None:
@@ -630,6 +649,22 @@ def format_report(data: dict[str, Any]) -> str:
         add("SP, cached: GFLOP/s (% of SP peak)")
         out.extend(_gf_table(sp, "cached", "s"))
         add("")
+    for gemm in ("zgemm", "cgemm"):
+        cases = [c for c in data.get("complex") or [] if c.get("gemm") == gemm]
+        nn = [c for c in cases if not c.get("variant")]
+        if nn:
+            what = f"{gemm.upper()}, NN, alpha=1, beta=1, cached operands"
+            add(f"{what}: ns per call (no LIBXSMM peer: LIBXSMM 1.17 has no complex GEMM)")
+            out.extend(_ns_table(nn, "cached", gemm[0], COMPLEX_PEERS, COMPLEX_RATIOS))
+            add("")
+            add(f"{what}: GFLOP/s (% of peak; 8*M*N*K real flops a product)")
+            out.extend(_gf_table(nn, "cached", gemm[0], COMPLEX_PEERS))
+            add("")
+        if len(nn) < len(cases):
+            add(f"{gemm.upper()} transposes (C conjugate) and scalars, cached: ns per call")
+            variants = [c for c in cases if c.get("variant")]
+            out.extend(_variants_table(variants, gemm[0], COMPLEX_PEERS))
+            add("")
     gemv = data.get("gemv") or []
     if gemv:
         add("GEMV y = op(A)x + y, A m x n (lda = m), unit increments, cached: ns per call")
@@ -666,7 +701,7 @@ def format_report(data: dict[str, Any]) -> str:
 
 def _errors(data: dict[str, Any]) -> list[str]:
     bad = []
-    for section, tol in (("dp", 1e-12), ("variants", 1e-12), ("sp", 1e-5)):
+    for section, tol in (("dp", 1e-12), ("variants", 1e-12), ("sp", 1e-5), ("complex", 1e-5)):
         for c in data.get(section) or []:
             for peer, err in (c.get("max_rel_err") or {}).items():
                 if err is not None and err > tol * (c["k"] + 1):
@@ -681,6 +716,13 @@ def _errors(data: dict[str, Any]) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     """``xsmmwrap bench kernels``: run, print the tables (or the JSON), save the JSON."""
+    if args.complex and (args.dispatch_only or args.families_only):
+        print(
+            "xsmmwrap bench kernels: --complex is not allowed with --dispatch-only or "
+            "--families-only",
+            file=sys.stderr,
+        )
+        return 2
     shapes = args.shapes
     if args.random is not None:
         try:
@@ -721,6 +763,7 @@ def main(args: argparse.Namespace) -> int:
             dispatch_only=args.dispatch_only,
             families_only=args.families_only,
             tune=args.tune,
+            complex_only=args.complex,
         )
     except samples.SampleError as err:
         print(f"xsmmwrap bench kernels: {err}", file=sys.stderr)
@@ -794,6 +837,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="only GEMV (dgemv_ against OpenBLAS's) and dgemm_batch_strided_ (10000 and 1000 "
         "products: our batch, our single calls, OpenBLAS's batch and calls, a stream loop over "
         "the same bytes): seconds",
+    )
+    p.add_argument(
+        "--complex",
+        action="store_true",
+        help="only ZGEMM and CGEMM (zgemm_/cgemm_ against OpenBLAS's, cached; of --shapes when "
+        "given): NN and, without --shapes, transposes and scalars",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of --random (1)")
     p.add_argument(
