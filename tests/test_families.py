@@ -185,8 +185,9 @@ def test_disabled_forwards_everything(libpath: Path, tmp_path: Path, symbol: str
 
 
 def test_threads(libpath: Path, tmp_path: Path) -> None:
-    """Eight threads (ctypes releases the GIL) calling dgemv_, dsyrk_ and dgemm_batch_strided_
-    on shapes of their own and shared ones: every result right, every call counted."""
+    """Eight threads (ctypes releases the GIL) calling dgemv_ (N and T), dsyrk_ and
+    dgemm_batch_strided_ on shapes of their own and shared ones: every result right, every call
+    counted."""
     code = f"""
 import ctypes as ct, json, sys, threading, numpy as np
 lib = ct.CDLL({str(libpath)!r})
@@ -194,8 +195,8 @@ I, D = ct.c_int32, ct.c_double
 r = ct.byref
 p = lambda a: a.ctypes.data_as(ct.c_void_p)
 bad = []
-def gemv(n, a, x, y):
-    lib.dgemv_(b"N", r(I(n)), r(I(n)), r(D(1.0)), p(a), r(I(n)), p(x), r(I(1)), r(D(0.0)),
+def gemv(t, n, a, x, y):  # N: a GEMM kernel; T: a dot-form kernel (the hit path tells them apart)
+    lib.dgemv_(t, r(I(n)), r(I(n)), r(D(1.0)), p(a), r(I(n)), p(x), r(I(1)), r(D(0.0)),
                p(y), r(I(1)), 1)
 def syrk(n, a, c):
     lib.dsyrk_(b"L", b"N", r(I(n)), r(I(n)), r(D(1.0)), p(a), r(I(n)), r(D(0.0)), p(c),
@@ -210,8 +211,9 @@ def work(seed):
         n = int(rng.integers(1, 20)) if it % 2 else 8
         a = np.asfortranarray(rng.standard_normal((n, n)))
         x = rng.standard_normal(n); y = np.zeros(n)
-        gemv(n, a, x, y)
-        if not np.allclose(y, a @ x): bad.append(("gemv", n))
+        t = b"T" if (it // 2) % 2 else b"N"
+        gemv(t, n, a, x, y)
+        if not np.allclose(y, (a.T if t == b"T" else a) @ x): bad.append(("gemv", t, n))
         c = np.zeros((n, n), order="F")
         syrk(n, a, c)
         if not np.allclose(np.tril(c), np.tril(a @ a.T)) or np.triu(c, 1).any():
