@@ -110,13 +110,13 @@ static void reduce_one(const dot_gen *g, int j)
     epilogue(g, s, XW_XMM, xw_mem_at(XW_RDX, (int32_t)((int64_t)j * g->d->ldc * g->es)), false);
 }
 
-// A whole group of doubles with y contiguous: the halving of all its elements at once, each
+// A whole group with y contiguous: the halving of all its elements at once, each
 // step adding two vectors that hold a half of the lanes of several elements, so the sums come
 // out in one vector in y's order, and one epilogue a vector wide. Each element's additions are
 // those of reduce_one (addition commutes). AVX-512, 8 elements: zmm pairs (y0, y2), (y4, y6),
 // (y1, y3), (y5, y7) -> their 256-bit halves added; then 128-bit blocks added -> (y0 y2 y4
 // y6) and (y1 y3 y5 y7); then adjacent lanes -> y0..y7. AVX2, 4 elements: (y0, y2), (y1, y3)
-// -> 128-bit halves added; then adjacent lanes -> y0..y3.
+// -> 128-bit halves added; then adjacent lanes -> y0..y3. Singles take two steps more.
 static void reduce_group(const dot_gen *g)
 {
     xw_code *c = g->c;
@@ -147,10 +147,31 @@ static void reduce_group(const dot_gen *g)
         }
     }
     const xw_vreg u = g->evex ? g->x[1] : acc(g, 0, 1);
-    xw_x86_vop_rrr(c, XW_VUNPCKLPD, vl, t, lo, hi);
-    xw_x86_vop_rrr(c, XW_VUNPCKHPD, vl, u, lo, hi);
+    if (g->es == 8) {
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, vl, t, lo, hi);
+        xw_x86_vop_rrr(c, XW_VUNPCKHPD, vl, u, lo, hi);
+        xw_x86_vop_rrr(c, g->add, vl, lo, t, u);
+        epilogue(g, lo, vl, xw_mem_at(XW_RDX, 0), true);
+        return;
+    }
+    // Singles: two more halvings in each 128-bit block, (y0 y1 | y2 y3 | ...) then each sum
+    // in a 64-bit lane per block, whose lanes 0 of every block are gathered into the low half.
+    xw_x86_vop_rrri(c, XW_VSHUFPS, vl, t, lo, hi, 0x44);
+    xw_x86_vop_rrri(c, XW_VSHUFPS, vl, u, lo, hi, 0xEE);
     xw_x86_vop_rrr(c, g->add, vl, lo, t, u);
-    epilogue(g, lo, vl, xw_mem_at(XW_RDX, 0), true);
+    xw_x86_vop_rrri(c, XW_VSHUFPS, vl, t, lo, lo, 0x88);
+    xw_x86_vop_rrri(c, XW_VSHUFPS, vl, u, lo, lo, 0xDD);
+    xw_x86_vop_rrr(c, g->add, vl, lo, t, u);
+    if (g->evex) {
+        xw_x86_vop_rrri(c, XW_VALIGNQ, XW_ZMM, t, lo, lo, 2);      // block b+1 into block b
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_ZMM, u, lo, t);          // block b: (y2b y2b+1 y2b+2 y2b+3)
+        xw_x86_vop_rrri(c, XW_VSHUFF64X2, XW_ZMM, lo, u, u, 0x08);  // blocks 0 and 2 first: y0..y7
+        epilogue(g, lo, XW_YMM, xw_mem_at(XW_RDX, 0), true);
+    } else {
+        xw_x86_vop_rrri(c, XW_VPERM2F128, XW_YMM, t, lo, lo, 0x01);
+        xw_x86_vop_rrr(c, XW_VUNPCKLPD, XW_XMM, lo, lo, t);         // y0..y3
+        epilogue(g, lo, XW_XMM, xw_mem_at(XW_RDX, 0), true);
+    }
 }
 
 // y(i) for i in [0, n) of the group at rdi/rdx: the chunks, the halving, the epilogue.
@@ -187,7 +208,7 @@ static void emit_group(const dot_gen *g, int n)
     if (!g->evex && (g->nc > 1 || g->tail > g->half))
         for (int j = 0; j < n; j++)
             xw_x86_vop_rrr(c, g->add, XW_YMM, acc(g, j, 0), acc(g, j, 0), acc(g, j, 1));
-    if (g->es == 8 && n == g->G && d->ldc == 1)
+    if (n == g->G && d->ldc == 1)
         reduce_group(g);
     else
         for (int j = 0; j < n; j++)

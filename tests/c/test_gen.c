@@ -881,7 +881,8 @@ static int corpus_list(xw_desc list[CORPUS_MAX])
     // widths, a group loop, increments, every class pair on one shape.
     static const int dshapes[][6] = { { 1, 1, 0, 1, 1, 0 }, { 3, 5, 1, 1, 1, 1 }, { 9, 13, 0, 2, 1, 0 },
                                       { 17, 20, 1, 1, 3, 1 }, { 8, 8, 0, 1, 1, 0 }, { 20, 33, 0, 3, 2, 1 },
-                                      { 5, 70, 2, 1, 1, 0 } };  // m, k, pad of lda, incx, incy, prec
+                                      { 5, 70, 2, 1, 1, 0 }, { 16, 32, 0, 1, 1, 1 }, { 8, 13, 2, 1, 1, 1 },
+                                      { 24, 20, 1, 2, 1, 0 } };  // m, k, pad of lda, incx, incy, prec
     for (size_t s = 0; s < sizeof dshapes / sizeof dshapes[0]; s++)
         for (int al = 0; al < 3; al++)
             for (int be = 0; be < 4; be++) {
