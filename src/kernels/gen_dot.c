@@ -4,12 +4,18 @@
 // by halving, then the GEMM contract's epilogue on the one element. G outputs share each chunk
 // of x, so a k step of a group is one load of x and G FMAs reading A from memory.
 //
+// A group's sums come out one vector in y's order when y is contiguous (reduce_group), else
+// one element at a time (reduce_one). An AVX-512 target takes the AVX2 body where zmm does not
+// pay (dot_zmm_pays): both give the same bits.
+//
 // Registers: rdi A (advanced a group at a time), rsi x (or rsp: x packed there when incx is not
 // 1, zero past k), rdx y, rcx &alpha, r8 &beta, rax the group counter. Vectors: the G
 // accumulators (two each on AVX2) from v0, then x's chunk, a temporary, AVX2's mask of the
-// last chunk, alpha and beta. The last chunk's lanes past k are never read: AVX-512 loads it
-// under k1 (zeroing), AVX2 with VMASKMOV (zeros, no fault); the FMAs of wholly empty halves
-// are left out (exact: a lane sum is never -0, ref_dot.c).
+// last chunk, alpha and beta. The last chunk's lanes past k are never read: AVX-512 loads x's
+// under k1 (zeroing) and takes A's in k1-merging FMAs (masked-off elements are not read),
+// AVX2 loads both with VMASKMOV (zeros, no fault); the FMAs of wholly empty halves are left
+// out (exact: a lane sum is never -0, ref_dot.c). y is read and written element by element or
+// a group's vector at once, never past its m elements.
 #include "gen.h"
 
 typedef struct {
@@ -36,7 +42,7 @@ static int live(const dot_gen *g, int ch, int h)
     return l <= 0 ? 0 : l > g->half ? g->half : l;
 }
 
-// One chunk piece of width w (zmm, or a ymm half) into dst, whole or masked.
+// A chunk (zmm) or half (ymm) of which n lanes are live, into dst: whole, or the rest zeros.
 static void load_piece(const dot_gen *g, xw_vreg dst, xw_mem m, int n)
 {
     const int full = g->evex ? g->lanes : g->half;
