@@ -610,6 +610,38 @@ def zcontract(A, B, C0, alpha, beta, alpha_cls: int, beta_cls: int, conj_a, conj
         return ur + vr, ui + vi
 
 
+def _run(
+    code: bytes, entry: int, a, b, c: bytearray, alpha, beta, c_rows, dt
+) -> tuple[Machine, str | None]:
+    """Runs a kernel on A, B (arrays), C (a buffer it writes), alpha and beta (lists) in regions
+    of their exact sizes, with C's accesses held to c_rows (Memory.c_rows); the machine, and
+    None or what went wrong (a fault, or rsp or a callee-saved register not restored)."""
+    mem = Memory()
+    mem.add(A_AT, bytearray(a.tobytes()))
+    mem.add(B_AT, bytearray(b.tobytes()))
+    mem.add(C_AT, c)
+    mem.add(AL_AT, bytearray(np.array(alpha, dt).tobytes()))
+    mem.add(BE_AT, bytearray(np.array(beta, dt).tobytes()))
+    mem.add(0, bytearray(code))  # code addresses are buffer offsets, as objdump prints them
+    mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
+    mem.c_rows = c_rows
+    mach = Machine(mem, code, entry)
+    g = mach.g
+    for i, r in enumerate(GPR64):
+        g[r] = 0x1111111111111111 * (i + 1) & M64
+    g.update(rdi=A_AT, rsi=B_AT, rdx=C_AT, rcx=AL_AT, r8=BE_AT, r9=0xDEAD, rsp=STACK_TOP - 8)
+    saved = {r: g[r] for r in CALLEE_SAVED}
+    try:
+        mach.run()
+    except Fault as e:
+        return mach, str(e)
+    if g["rsp"] != STACK_TOP - 8:
+        return mach, "rsp not restored"
+    if any(g[r] != saved[r] for r in CALLEE_SAVED):
+        return mach, "callee-saved register changed"
+    return mach, None
+
+
 def check_kernel(
     code: bytes, entry: int, prec, ta, tb, m, n, k, lda, ldb, ldc, alpha_cls, beta_cls, rng
 ) -> str | None:
@@ -647,30 +679,11 @@ def check_kernel(
         return [[0.75, -0.5], [-1.5, 2.0], [0.0, 1.25], [1.0, 0.5], [2.25, 0.0]][i]
 
     alpha, beta = scale(alpha_cls), scale(beta_cls)
-    mem = Memory()
-    mem.add(A_AT, bytearray(a.tobytes()))
-    mem.add(B_AT, bytearray(b.tobytes()))
     cbuf = bytearray(c.tobytes())
-    mem.add(C_AT, cbuf)
-    mem.add(AL_AT, bytearray(np.array(alpha, dt).tobytes()))
-    mem.add(BE_AT, bytearray(np.array(beta, dt).tobytes()))
-    mem.add(0, bytearray(code))  # code addresses are buffer offsets, as objdump prints them
-    mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
-    mem.c_rows = (C_AT, u * ldc * es, u * m * es)
-    mach = Machine(mem, code, entry)
-    g = mach.g
-    for i, r in enumerate(GPR64):
-        g[r] = 0x1111111111111111 * (i + 1) & M64
-    g.update(rdi=A_AT, rsi=B_AT, rdx=C_AT, rcx=AL_AT, r8=BE_AT, r9=0xDEAD, rsp=STACK_TOP - 8)
-    saved = {r: g[r] for r in CALLEE_SAVED}
-    try:
-        mach.run()
-    except Fault as e:
-        return str(e)
-    if g["rsp"] != STACK_TOP - 8:
-        return "rsp not restored"
-    if any(g[r] != saved[r] for r in CALLEE_SAVED):
-        return "callee-saved register changed"
+    mach, why = _run(code, entry, a, b, cbuf, alpha, beta, (C_AT, u * ldc * es, u * m * es), dt)
+    if why:
+        return why
+    mem = mach.mem
     # Prefetches are hints that cost time: each must request a line of an operand that the
     # kernel then reads or writes, or lie just past B or C (the last pass of a column-block
     # loop prefetching the next block's, one B or C at most).
@@ -765,30 +778,13 @@ def check_dot_kernel(
     pick = {ONE: 1.0, MINUS_ONE: -1.0, ZERO: 0.0}
     alpha = pick.get(alpha_cls, float(rng.choice([0.75, -1.5, 2.25])))
     beta = pick.get(beta_cls, float(rng.choice([0.75, -1.5, 2.25])))
-    mem = Memory()
-    mem.add(A_AT, bytearray(a.tobytes()))
-    mem.add(B_AT, bytearray(x.tobytes()))
     ybuf = bytearray(y.tobytes())
-    mem.add(C_AT, ybuf)
-    mem.add(AL_AT, bytearray(np.array([alpha], dt).tobytes()))
-    mem.add(BE_AT, bytearray(np.array([beta], dt).tobytes()))
-    mem.add(0, bytearray(code))
-    mem.add(STACK_TOP - STACK_BYTES, bytearray(STACK_BYTES))
     # Accesses to y stay within its m elements: one at a time at their increment, any run of
     # them when contiguous (the generator's vector epilogue).
-    mem.c_rows = (C_AT, incy * es, es) if incy > 1 else (C_AT, m * es, m * es)
-    mach = Machine(mem, code, entry)
-    g = mach.g
-    for i, r in enumerate(GPR64):
-        g[r] = 0x1111111111111111 * (i + 1) & M64
-    g.update(rdi=A_AT, rsi=B_AT, rdx=C_AT, rcx=AL_AT, r8=BE_AT, r9=0xDEAD, rsp=STACK_TOP - 8)
-    saved = {r: g[r] for r in CALLEE_SAVED}
-    try:
-        mach.run()
-    except Fault as e:
-        return str(e)
-    if g["rsp"] != STACK_TOP - 8 or any(g[r] != saved[r] for r in CALLEE_SAVED):
-        return "rsp or a callee-saved register not restored"
+    rows = (C_AT, incy * es, es) if incy > 1 else (C_AT, m * es, m * es)
+    _, why = _run(code, entry, a, x, ybuf, [alpha], [beta], rows, dt)
+    if why:
+        return why
     got = np.frombuffer(bytes(ybuf), dt)
     gaps = np.ones(sy, bool)
     gaps[::incy] = False

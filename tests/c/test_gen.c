@@ -183,6 +183,26 @@ typedef struct {
     double worst;  // largest error / tolerance seen
 } ctx;
 
+// Installs c's kernel, runs it once on the operands under the fault handler and removes it;
+// false (and said) when a signal stopped it.
+static bool run_installed(const xw_code *c, size_t entry, const char *name, const void *a, const void *b, void *cm,
+                          const void *alpha, const void *beta, const xw_desc *d)
+{
+    exec_code ex;
+    if (!exec_install(&ex, c->buf, c->len, entry)) {
+        perror("install");
+        exit(2);
+    }
+    if (sigsetjmp(fault_jmp, 1)) {
+        printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
+        exec_free(&ex);
+        return false;
+    }
+    ex.fn(a, b, cm, alpha, beta, d);
+    exec_free(&ex);
+    return true;
+}
+
 static double scale_value(uint8_t s)
 {
     switch (s) {
@@ -314,23 +334,14 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
         return;
     }
 
-    exec_code ex;
-    if (!exec_install(&ex, c.buf, c.len, entry)) {
-        perror("install");
-        exit(2);
-    }
-    if (sigsetjmp(fault_jmp, 1)) {
-        printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
-        exec_free(&ex);
+    const void *alpha_p = f64 ? (const void *)alpha : (const void *)alpha_f;
+    const void *beta_p = f64 ? (const void *)beta : (const void *)beta_f;
+    if (!run_installed(&c, entry, name, a, b, cm, alpha_p, beta_p, &d)) {
         free(c0);
         free(cref);
         x->failed++;
         return;
     }
-    const void *alpha_p = f64 ? (const void *)alpha : (const void *)alpha_f;
-    const void *beta_p = f64 ? (const void *)beta : (const void *)beta_f;
-    ex.fn(a, b, cm, alpha_p, beta_p, &d);
-    exec_free(&ex);
     xw_ref_kernel(a, b, cref, alpha_p, beta_p, &d);
     int differ = 0;
     for (size_t i = 0; i < sc; i++) {
@@ -468,21 +479,12 @@ static void run_dot(ctx *x, xw_target t, xw_prec prec, int m, int k, int pa, int
     scalar((uint8_t)be, false, beta);
     const float alpha_f = (float)alpha[0], beta_f = (float)beta[0];
     const void *alpha_p = f64 ? (const void *)alpha : &alpha_f, *beta_p = f64 ? (const void *)beta : &beta_f;
-    exec_code ex;
-    if (!exec_install(&ex, c.buf, c.len, entry)) {
-        perror("install");
-        exit(2);
-    }
-    if (sigsetjmp(fault_jmp, 1)) {
-        printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
-        exec_free(&ex);
+    if (!run_installed(&c, entry, name, a, xv, y, alpha_p, beta_p, &d)) {
         free(y0);
         free(yref);
         x->failed++;
         return;
     }
-    ex.fn(a, xv, y, alpha_p, beta_p, &d);
-    exec_free(&ex);
     xw_ref_kernel(a, xv, yref, alpha_p, beta_p, &d);
     int bad = 0;
     const long double al_ = f64 ? alpha[0] : alpha_f, be_ = f64 ? beta[0] : beta_f;
