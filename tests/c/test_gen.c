@@ -183,6 +183,24 @@ typedef struct {
     double worst;  // largest error / tolerance seen
 } ctx;
 
+// A kernel just generated: its status checked, its code queued for disassembly; false when
+// the case ends there (a failure, counted; or no ISA to run it: counted as passed).
+static bool generated(ctx *x, const char *name, xw_status st, const xw_code *c, size_t entry)
+{
+    if (st != XW_OK || c->err != XW_OK || entry >= c->len) {
+        printf("FAIL %s: generator status %d, code status %d\n", name, (int)st, (int)c->err);
+        x->failed++;
+        return false;
+    }
+    dis_add(&x->dis, c->buf + entry, c->len - entry, name);
+    if (!x->run) {
+        x->skipped++;
+        x->passed++;
+        return false;
+    }
+    return true;
+}
+
 // Installs c's kernel, runs it once on the operands under the fault handler and removes it;
 // false (and said) when a signal stopped it.
 static bool run_installed(const xw_code *c, size_t entry, const char *name, const void *a, const void *b, void *cm,
@@ -282,17 +300,8 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
         x->declined++;
         return;
     }
-    if (st != XW_OK || c.err != XW_OK || entry >= c.len) {
-        printf("FAIL %s: generator status %d, code status %d\n", name, (int)st, (int)c.err);
-        x->failed++;
+    if (!generated(x, name, st, &c, entry))
         return;
-    }
-    dis_add(&x->dis, c.buf + entry, c.len - entry, name);
-    if (!x->run) {
-        x->skipped++;
-        x->passed++;
-        return;
-    }
 
     // Sizes in parts (u per element: 2 for complex, interleaved re, im).
     const bool f64 = d.prec == XW_F64 || d.prec == XW_C64, cx = xw_prec_complex(d.prec);
@@ -450,17 +459,8 @@ static void run_dot(ctx *x, xw_target t, xw_prec prec, int m, int k, int pa, int
     xw_code c = { .buf = x->code, .cap = CODE_CAP, .len = 0, .err = XW_OK };
     size_t entry = 0;
     const xw_status st = xw_gen_gemm(&d, t, &c, &entry);
-    if (st != XW_OK || c.err != XW_OK || entry >= c.len) {
-        printf("FAIL %s: generator status %d, code status %d\n", name, (int)st, (int)c.err);
-        x->failed++;
+    if (!generated(x, name, st, &c, entry))
         return;
-    }
-    dis_add(&x->dis, c.buf + entry, c.len - entry, name);
-    if (!x->run) {
-        x->skipped++;
-        x->passed++;
-        return;
-    }
     const bool f64 = prec == XW_F64;
     const size_t es = f64 ? 8 : 4, sa = span((size_t)k, (size_t)m, d.lda);
     const size_t sx = (size_t)(k - 1) * (size_t)incx + 1, sy = (size_t)(m - 1) * (size_t)incy + 1;
