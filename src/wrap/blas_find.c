@@ -45,10 +45,44 @@ xw_family xw_sym_family(xw_sym s)
     return (unsigned)s < XW_SYM_COUNT ? (xw_family)sym_families[s] : XW_FAM_GEMM;
 }
 
+// The object whose segments hold address a: the name the loader gave it ("" for the main
+// program) and its load address. By segment ranges, not dladdr: dladdr also looks for the
+// nearest symbol, which in OpenBLAS's symbol table took 110-140 us (Xeon family 6 model 167).
+typedef struct {
+    uintptr_t addr, base;
+    char name[4096];
+    bool found;
+} object_query;
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    object_query *q = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        const uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr - lo < ph->p_memsz) {
+            snprintf(q->name, sizeof q->name, "%s", info->dlpi_name ? info->dlpi_name : "");
+            q->base = info->dlpi_addr;
+            q->found = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static bool object_name(const void *a, object_query *q)
+{
+    *q = (object_query){ .addr = (uintptr_t)a };
+    if (a)
+        dl_iterate_phdr(find_object, q);
+    return q->found;
+}
+
 static void *own_base(void)
 {
-    Dl_info self;
-    return dladdr((void *)&own_base, &self) ? self.dli_fbase : NULL;
+    object_query self;
+    return object_name((const void *)&own_base, &self) ? (void *)self.base : NULL;
 }
 
 // An OpenBLAS built with 64-bit integers (USE64BITINT) exports some names unsuffixed: Debian's
@@ -81,11 +115,11 @@ static bool lp64_name(const char *name)
 
 static xw_fn not_ours(void *addr, const char *name)
 {
-    Dl_info where;
-    const bool known = addr && dladdr(addr, &where);
-    if (!addr || (known && where.dli_fbase == own_base()))
+    object_query where;
+    const bool known = addr && object_name(addr, &where);
+    if (!addr || (known && (void *)where.base == own_base()))
         return NULL;
-    if (known && lp64_name(name) && ilp64_openblas(where.dli_fname))
+    if (known && lp64_name(name) && ilp64_openblas(where.name))
         return NULL;
     xw_fn f;
     memcpy(&f, &addr, sizeof f);  // POSIX: a dlsym result converts to a function pointer
@@ -216,45 +250,12 @@ xw_fn xw_blas_get(xw_sym s)
     return f;
 }
 
-// The function's address as a data pointer (POSIX: they convert), for dladdr.
+// The function's address as a data pointer (POSIX: they convert), for object_name.
 static void *address_of(xw_fn f)
 {
     void *p;
     memcpy(&p, &f, sizeof p);
     return p;
-}
-
-// The name the loader gave the object whose segments hold address a ("" for the main program).
-// By segment ranges, not dladdr: dladdr also looks for the nearest symbol, which in OpenBLAS's
-// symbol table took 110-140 us (Xeon family 6 model 167).
-typedef struct {
-    uintptr_t addr;
-    char name[4096];
-    bool found;
-} object_query;
-
-static int find_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    object_query *q = data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        const uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr - lo < ph->p_memsz) {
-            snprintf(q->name, sizeof q->name, "%s", info->dlpi_name ? info->dlpi_name : "");
-            q->found = true;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static bool object_name(const void *a, object_query *q)
-{
-    *q = (object_query){ .addr = (uintptr_t)a };
-    if (a)
-        dl_iterate_phdr(find_object, q);
-    return q->found;
 }
 
 // The object holding address a, by its real path; false when there is none.
