@@ -440,3 +440,16 @@ def test_reader_in_process(cbuild: Path) -> None:
         timeout=300,
     )
     assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr
+
+
+def test_json_reader(cbuild: Path) -> None:
+    """tests/c/test_json.c: 200000 numbers read as strtod reads them (most are converted
+    without it), containers of 20000 members whole, and what RFC 8259 refuses refused."""
+    r = subprocess.run(
+        [str(cbuild / "tests" / "c" / "test_json")],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr

@@ -2,7 +2,9 @@
 // comments, no trailing commas, no NaN, no duplicate key in an object, no NUL in a string, at
 // most XW_JSON_DEPTH_MAX deep; the first error said with its byte offset. Calls nothing.
 #define _GNU_SOURCE
-#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +12,25 @@
 
 #include "wrap.h"
 
+// Every string, key and array of a document lives in its arena: chunks of at least
+// ARENA_CHUNK bytes, freed together (a tuning file of 24 KB took ~1000 mallocs and frees
+// before, most of its reading time). A container's members are gathered on a growing stack
+// and copied once, at their exact count, when it closes.
+#define ARENA_CHUNK 32768
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, size;
+    max_align_t data[];
+} chunk;
+
 typedef struct {
     const char *start, *p, *end;
-    char *err;  // the first error (caller's buffer of XW_JSON_XW_JSON_ERR_BYTES)
+    char *err;      // the first error (caller's buffer of XW_JSON_ERR_BYTES)
+    chunk *arena;   // the newest chunk first
+    jval *stack;    // members of the open containers, innermost last
+    char **kstack;  // their keys (NULL for array members)
+    size_t top, cap;
 } jparser;
 
 static bool jfail(jparser *jp, const char *what)
@@ -22,25 +40,41 @@ static bool jfail(jparser *jp, const char *what)
     return false;
 }
 
+static void *jalloc(jparser *jp, size_t bytes)
+{
+    bytes = (bytes + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    chunk *c = jp->arena;
+    if (!c || c->size - c->used < bytes) {
+        const size_t size = bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK;
+        c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        *c = (chunk){ .next = jp->arena, .used = 0, .size = size };
+        jp->arena = c;
+    }
+    void *out = (char *)c->data + c->used;
+    c->used += bytes;
+    return out;
+}
+
 static void skip_ws(jparser *jp)
 {
     while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
         jp->p++;
 }
 
+static void free_chunks(chunk *c)
+{
+    while (c) {
+        chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
 void xw_json_free(jval *v)
 {
-    if (v->kind == J_STR)
-        free(v->str);
-    if (v->kind == J_ARR || v->kind == J_OBJ) {
-        for (size_t i = 0; i < v->n; i++) {
-            xw_json_free(&v->items[i]);
-            if (v->keys)
-                free(v->keys[i]);
-        }
-        free(v->items);
-        free(v->keys);
-    }
+    free_chunks(v->arena);
     *v = (jval){ .kind = J_NULL };
 }
 
@@ -87,15 +121,13 @@ static bool jstring(jparser *jp, char **out)
         q += *q == '\\' ? 2 : 1;
     if (q >= jp->end)
         return jfail(jp, "unterminated string");
-    char *s = malloc((size_t)(q - jp->p) + 1), *o = s;  // escapes never lengthen the text
+    char *s = jalloc(jp, (size_t)(q - jp->p) + 1), *o = s;  // escapes never lengthen the text
     if (!s)
         return jfail(jp, "out of memory");
     while (*jp->p != '"') {
         const unsigned char c = (unsigned char)*jp->p++;
-        if (c < 0x20) {
-            free(s);
+        if (c < 0x20)
             return jfail(jp, "control character in a string");
-        }
         if (c != '\\') {
             *o++ = (char)c;
             continue;
@@ -107,19 +139,14 @@ static bool jstring(jparser *jp, char **out)
             continue;
         }
         unsigned cp, lo;
-        if (e != 'u' || !hex4(jp, &cp)) {
-            free(s);
+        if (e != 'u' || !hex4(jp, &cp))
             return jfail(jp, "bad escape in a string");
-        }
         if (cp >= 0xD800 && cp < 0xDC00) {  // a surrogate pair: the low half must follow
             if (jp->end - jp->p < 6 || jp->p[0] != '\\' || jp->p[1] != 'u' || (jp->p += 2, !hex4(jp, &lo)) ||
-                lo < 0xDC00 || lo > 0xDFFF) {
-                free(s);
+                lo < 0xDC00 || lo > 0xDFFF)
                 return jfail(jp, "bad surrogate pair");
-            }
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         } else if (cp == 0 || (cp >= 0xDC00 && cp < 0xE000)) {
-            free(s);
             return jfail(jp, "NUL or lone surrogate in a string");
         }
         o += utf8(cp, o);
@@ -130,50 +157,80 @@ static bool jstring(jparser *jp, char **out)
     return true;
 }
 
-static bool digits(jparser *jp)
+// The digits at p into *mant while it holds them (*many once it no longer does); their count.
+static int digits(jparser *jp, uint64_t *mant, bool *many)
 {
     const char *s = jp->p;
-    while (jp->p < jp->end && *jp->p >= '0' && *jp->p <= '9')
-        jp->p++;
-    return jp->p > s;
+    for (; jp->p < jp->end && *jp->p >= '0' && *jp->p <= '9'; jp->p++) {
+        if (*mant > (UINT64_MAX - 9) / 10)
+            *many = true;
+        else
+            *mant = *mant * 10 + (uint64_t)(*jp->p - '0');
+    }
+    return (int)(jp->p - s);
 }
 
+// Powers of ten a double holds exactly.
+static const double pow10_exact[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
+// A number's value as strtod rounds it. An integer that fits 64 bits is converted in one
+// rounding, as is a decimal whose digits fit 53 bits and whose power of ten is exact (a
+// product or quotient of two exact doubles, correctly rounded); anything else goes to strtod,
+// which is slow (most of the reading time of a tuning file before).
 static bool jnumber(jparser *jp, jval *v)
 {
     const char *s = jp->p;
-    if (*jp->p == '-')
-        jp->p++;
+    const bool neg = *jp->p == '-';
+    jp->p += neg;
+    uint64_t mant = 0;
+    bool many = false;
     if (jp->p < jp->end && *jp->p == '0')
         jp->p++;
-    else if (!digits(jp))
+    else if (!digits(jp, &mant, &many))
         return jfail(jp, "bad number");
     bool integral = true;
+    int frac = 0;
+    long exp10 = 0;
     if (jp->p < jp->end && *jp->p == '.') {
         jp->p++;
         integral = false;
-        if (!digits(jp))
+        if (!(frac = digits(jp, &mant, &many)))
             return jfail(jp, "bad fraction");
     }
     if (jp->p < jp->end && (*jp->p == 'e' || *jp->p == 'E')) {
         jp->p++;
         integral = false;
-        if (jp->p < jp->end && (*jp->p == '+' || *jp->p == '-'))
-            jp->p++;
-        if (!digits(jp))
+        const bool eneg = jp->p < jp->end && *jp->p == '-';
+        jp->p += jp->p < jp->end && (*jp->p == '+' || *jp->p == '-');
+        uint64_t e = 0;
+        bool ebig = false;
+        if (!digits(jp, &e, &ebig))
             return jfail(jp, "bad exponent");
+        many |= ebig || e > 400;
+        if (!many)
+            exp10 = eneg ? -(long)e : (long)e;
     }
-    char text[64];
-    if (jp->p - s >= (long)sizeof text)
+    if (jp->p - s >= 64)
         return jfail(jp, "number too long");
-    memcpy(text, s, (size_t)(jp->p - s));
-    text[jp->p - s] = 0;
+    exp10 -= frac;
     v->kind = J_NUM;
-    v->num = strtod(text, NULL);
+    const bool exact = !many && (integral || (mant <= (uint64_t)1 << 53 && exp10 >= -22 && exp10 <= 22));
+    if (!exact) {
+        char text[64];
+        memcpy(text, s, (size_t)(jp->p - s));
+        text[jp->p - s] = 0;
+        v->num = strtod(text, NULL);
+    } else {
+        const double m = (double)mant;  // an integer beyond 2^53: one rounding, as strtod's
+        v->num = exp10 < 0 ? m / pow10_exact[-exp10] : m * pow10_exact[exp10];
+        v->num = neg ? -v->num : v->num;
+    }
     if (!isfinite(v->num))
         return jfail(jp, "number out of range");
-    errno = 0;
-    v->i = integral ? strtoll(text, NULL, 10) : 0;
-    v->integral = integral && errno == 0;
+    v->integral = integral && !many && mant <= (uint64_t)LLONG_MAX + neg;
+    v->i = !v->integral ? 0 : !neg ? (long long)mant : mant ? -(long long)(mant - 1) - 1 : 0;
     return true;
 }
 
@@ -188,7 +245,8 @@ static bool jword(jparser *jp, const char *w)
 
 static bool jvalue(jparser *jp, jval *v, int depth);
 
-// At '[' or '{': the members, each a value (with a key first in an object).
+// At '[' or '{': the members, each a value (with a key first in an object), gathered on the
+// parser's stack, then copied into the arena.
 static bool jcontainer(jparser *jp, jval *v, int depth)
 {
     const bool obj = *jp->p == '{';
@@ -200,42 +258,40 @@ static bool jcontainer(jparser *jp, jval *v, int depth)
         jp->p++;
         return true;
     }
-    size_t cap = 0;
+    const size_t base = jp->top;
     for (;;) {
-        if (v->n == cap) {
-            cap = cap ? 2 * cap : 8;
-            jval *items = realloc(v->items, cap * sizeof *items);
-            if (items)
-                v->items = items;
-            char **keys = obj ? realloc(v->keys, cap * sizeof *keys) : NULL;
+        if (jp->top == jp->cap) {
+            const size_t cap = jp->cap ? 2 * jp->cap : 64;
+            jval *stack = realloc(jp->stack, cap * sizeof *stack);
+            if (stack)
+                jp->stack = stack;
+            char **keys = realloc(jp->kstack, cap * sizeof *keys);
             if (keys)
-                v->keys = keys;
-            if (!items || (obj && !keys))
+                jp->kstack = keys;
+            if (!stack || !keys)
                 return jfail(jp, "out of memory");
+            jp->cap = cap;
         }
-        v->items[v->n] = (jval){ .kind = J_NULL };
+        const size_t at = jp->top++;
+        jp->kstack[at] = NULL;
         if (obj) {
-            v->keys[v->n] = NULL;
             skip_ws(jp);
-            if (jp->p >= jp->end || *jp->p != '"') {
-                v->n++;  // so that jfree sees the slot
+            if (jp->p >= jp->end || *jp->p != '"')
                 return jfail(jp, "expected a key");
-            }
-            const bool ok = jstring(jp, &v->keys[v->n]);
-            v->n++;
-            if (!ok)
+            if (!jstring(jp, &jp->kstack[at]))
                 return false;
-            for (size_t i = 0; i + 1 < v->n; i++)
-                if (!strcmp(v->keys[i], v->keys[v->n - 1]))
+            const char *key = jp->kstack[at];
+            for (size_t i = base; i < at; i++)
+                if (jp->kstack[i][0] == key[0] && !strcmp(jp->kstack[i], key))
                     return jfail(jp, "duplicate key");
             skip_ws(jp);
             if (jp->p >= jp->end || *jp->p++ != ':')
                 return jfail(jp, "expected ':'");
-        } else {
-            v->n++;
         }
-        if (!jvalue(jp, &v->items[v->n - 1], depth + 1))
+        jval member;  // (a nested container may move the stack)
+        if (!jvalue(jp, &member, depth + 1))
             return false;
+        jp->stack[at] = member;
         skip_ws(jp);
         if (jp->p < jp->end && *jp->p == ',') {
             jp->p++;
@@ -243,10 +299,20 @@ static bool jcontainer(jparser *jp, jval *v, int depth)
         }
         if (jp->p < jp->end && *jp->p == close) {
             jp->p++;
-            return true;
+            break;
         }
         return jfail(jp, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
+    v->n = jp->top - base;
+    v->items = jalloc(jp, v->n * sizeof *v->items);
+    v->keys = obj ? jalloc(jp, v->n * sizeof *v->keys) : NULL;
+    if (!v->items || (obj && !v->keys))
+        return jfail(jp, "out of memory");
+    memcpy(v->items, jp->stack + base, v->n * sizeof *v->items);
+    if (obj)
+        memcpy(v->keys, jp->kstack + base, v->n * sizeof *v->keys);
+    jp->top = base;
+    return true;
 }
 
 static bool jvalue(jparser *jp, jval *v, int depth)
@@ -286,7 +352,13 @@ bool xw_json_parse(const char *text, size_t n, jval *out, char *err)
     skip_ws(&jp);
     if (ok && jp.p != jp.end)
         ok = jfail(&jp, "more after the document");
-    if (!ok)
-        xw_json_free(out);
-    return ok;
+    free(jp.stack);
+    free(jp.kstack);
+    if (!ok) {
+        free_chunks(jp.arena);
+        *out = (jval){ .kind = J_NULL };
+        return false;
+    }
+    out->arena = jp.arena;
+    return true;
 }

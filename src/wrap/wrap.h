@@ -281,6 +281,7 @@ typedef struct jval {
     struct jval *items;  // J_ARR, J_OBJ: n values
     char **keys;         // J_OBJ: their keys
     size_t n;
+    void *arena;         // the document's: where all of the above lives (json.c)
 } jval;
 #define XW_JSON_ERR_BYTES 512
 #define XW_JSON_DEPTH_MAX 8  // the tuning file nests 5 deep
