@@ -13,10 +13,12 @@ LIBXSMM
     ``NAME-libxsmm``, the same source linked with ``ld --wrap=dgemm_`` and LIBXSMM 1.17's own
     call wrapper (``libxsmmext.a``), where Debian's ``libxsmm-dev`` was there at build time.
 
-Each figure is the best of ``--runs`` runs, the three ways taking turns, each run pinned to one
-CPU (``--cpu``, else the last allowed; so OpenBLAS and LIBXSMM's OpenMP run one thread), with
-``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed (``--keep-openblas-env`` keeps them). A
-run that fails, or whose answer the program finds wrong, fails the benchmark (exit status 1).
+Each figure is the best of ``--runs`` runs, the ways taking turns (in reverse order every other
+round), each run pinned to one CPU (``--cpu``, else the last allowed; so OpenBLAS and LIBXSMM's
+OpenMP run one thread), with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed
+(``--keep-openblas-env`` keeps them). A run that fails, or whose answer the program finds
+wrong, fails the benchmark (exit status 1). With ``--tune`` the tuned way's ratio to the
+untuned one is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -123,8 +126,13 @@ def run(
             stats = Path(tmp) / f"{name}.json"
             tuned_stats = Path(tmp) / f"{name}-tuned.json"
             argv_args = list(QUICK_ARGS) if quick else []
+            pairs: list[float] = []  # per round: xsmmwrap's time / tuned's
             for i in range(runs):
-                for way, program in ways.items():
+                # The ways take turns, in reverse order every other round: a way is not always
+                # the one that runs after a given other.
+                order = list(ways.items())
+                this_round: dict[str, float] = {}
+                for way, program in order if i % 2 == 0 else reversed(order):
                     progress.step(f"{name} {way} ({i + 1}/{runs})")
                     extra: dict[str, str] | None = None
                     if way == "xsmmwrap":
@@ -144,13 +152,20 @@ def run(
                     t, err = _run_once([str(program), *argv_args], env, cpu)
                     if err:
                         errors.append(f"{way}: {err}")
-                    elif t is not None and (row[way] is None or t < row[way]):
-                        row[way] = t
+                    elif t is not None:
+                        this_round[way] = t
+                        if row[way] is None or t < row[way]:
+                            row[way] = t
+                if this_round.get("xsmmwrap") and this_round.get("tuned"):
+                    pairs.append(this_round["xsmmwrap"] / this_round["tuned"])
             row["kernel_share"] = samples.kernel_path_share(stats)
             if tune is not None:
                 row["tuned_calls"] = _tuned_share(tuned_stats)
-                if row["xsmmwrap"] and row["tuned"]:
-                    row["tuned_vs_xsmmwrap"] = row["xsmmwrap"] / row["tuned"]
+                # The median of the rounds' ratios: a program whose calls the file does not
+                # move runs the same code either way, and best-of times of a memory-bound
+                # program differ by more than that from run to run (specfem-stiffness: 67-104 ms).
+                if pairs:
+                    row["tuned_vs_xsmmwrap"] = statistics.median(pairs)
             for way in ("xsmmwrap", "libxsmm", "tuned"):
                 if row["plain"] and row[way]:
                     row[f"{way}_speedup"] = row["plain"] / row[way]
@@ -242,7 +257,8 @@ def format_report(data: dict[str, Any]) -> str:
     if data.get("tune"):
         head += (
             f"tuned: preloaded with XSMMWRAP_TUNE={data['tune']} (xsmmwrap: XSMMWRAP_TUNE=0); "
-            "tuned/xsmmwrap = xsmmwrap's time / tuned's (>= 1: the file made it no slower)\n"
+            "tuned/xsmmwrap = the median over the rounds of xsmmwrap's time / tuned's in the "
+            "same round (>= 1: the file made it no slower)\n"
         )
     table = format_table(header, rows, left=2)
     errors = "".join(f"{r['workload']}: {r['error']}\n" for r in data["workloads"] if r["error"])
