@@ -429,27 +429,25 @@ def test_unusable_blas_and_dump_are_said(libpath: Path, tmp_path: Path) -> None:
     )
 
 
-def test_reader_in_process(cbuild: Path) -> None:
-    """tests/c/test_tune_file.c: a valid file in use, each damage with its reason, 600 random
-    damages without a crash (the sanitizer build runs it too: tests/test_sanitizers.py)."""
+def _c_program_passes(cbuild: Path, name: str) -> None:
+    """Runs tests/c/NAME, which prints "N passed, M failed" (check.h)."""
     r = subprocess.run(
-        [str(cbuild / "tests" / "c" / "test_tune_file")],
+        [str(cbuild / "tests" / "c" / name)],
         env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr
+
+
+def test_reader_in_process(cbuild: Path) -> None:
+    """tests/c/test_tune_file.c: a valid file in use, each damage with its reason, 600 random
+    damages without a crash (the sanitizer build runs it too: tests/test_sanitizers.py)."""
+    _c_program_passes(cbuild, "test_tune_file")
 
 
 def test_json_reader(cbuild: Path) -> None:
     """tests/c/test_json.c: 200000 numbers read as strtod reads them (most are converted
     without it), containers of 20000 members whole, and what RFC 8259 refuses refused."""
-    r = subprocess.run(
-        [str(cbuild / "tests" / "c" / "test_json")],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout + r.stderr
+    _c_program_passes(cbuild, "test_json")
