@@ -11,7 +11,7 @@
 #include "gen.h"
 
 #define GEN_MAX_DIM 4096        // beyond this the caller's BLAS is the better kernel anyway
-#define GEN_FULL_UNROLL 1024    // instructions a fully unrolled kernel may have (uop cache)
+#define GEN_FULL_UNROLL 2048    // instructions a kernel with K unrolled may have (docs/BENCHMARKS.md)
 #define GEN_WALK_SMALL 1024     // bytes of op(B) up to which walking it again costs a quarter
 #define GEN_B_STREAM_BYTES 4096 // op(B) larger than this is read at most 3 columns at a time ...
 #define GEN_B_STREAM_COLS 3     // ... by tiles of one vector (see choose_blocking)
