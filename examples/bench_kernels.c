@@ -350,6 +350,7 @@ static struct {
     sgemm_fn *sgemm;
     xsmmwrap_config cfg;
     bool in_use;
+    int (*get_stats)(xsmmwrap_stats *);
 } tuned;
 
 static struct {
@@ -715,6 +716,7 @@ static void load_tuned(void)
     if (get_config)
         get_config(&tuned.cfg);
     tuned.in_use = tuned.cfg.tune_state == XSMMWRAP_TUNE_IN_USE;
+    tuned.get_stats = (int (*)(xsmmwrap_stats *))sym(tuned.handle, "xsmmwrap_get_stats");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -800,7 +802,7 @@ static char *case_cached(bench_case *bc)
 
 // Runs each present peer once on the same inputs and compares with the portable kernel:
 // the largest error relative to the largest reference element. -1 when the peer is absent.
-static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
+static void check_peers(bench_case *bc, double err[P_COUNT], int *route, int *followed)
 {
     const size_t es = part_size(bc), cn = c_elems(bc) * (bc->cx ? 2 : 1);  // parts
     char *c0 = xalloc(cn * es), *ref = xalloc(cn * es);
@@ -821,25 +823,30 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route)
         const double r = bc->prec == 64 ? ((double *)ref)[i] : ((float *)ref)[i];
         refmax = fmax(refmax, fabs(r));
     }
-    *route = -1;
+    *route = *followed = -1;
     for (int p = 0; p < P_COUNT; p++) {
         err[p] = -1;
         if (!bc->has[p])
             continue;
         memcpy(c, c0, cn * es);
+        // The route our dgemm_ took, and whether the tuned instance's call followed its file.
+        int (*const get_stats)(xsmmwrap_stats *) = p == P_OURS_GEMM ? wrap.get_stats
+                                                   : p == P_OURS_TUNED ? tuned.get_stats : NULL;
         xsmmwrap_stats before = { 0 }, after = { 0 };
-        if (p == P_OURS_GEMM && wrap.get_stats)
-            wrap.get_stats(&before);
+        if (get_stats)
+            get_stats(&before);
         const size_t saved = bc->pos;
         bc->pos = 0;
         run_peer(bc, p, 1);
         bc->pos = saved;
-        if (p == P_OURS_GEMM && wrap.get_stats) {
-            wrap.get_stats(&after);
+        if (get_stats)
+            get_stats(&after);
+        if (get_stats && p == P_OURS_GEMM)
             for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
                 if (after.by_route[r] != before.by_route[r])
                     *route = r;
-        }
+        if (get_stats && p == P_OURS_TUNED)
+            *followed = after.tuned_calls != before.tuned_calls;
         double e = 0;
         for (size_t i = 0; i < cn; i++) {
             const double x = bc->prec == 64 ? ((double *)c)[i] : ((float *)c)[i];
@@ -883,6 +890,7 @@ typedef struct {
     const char *variant;
     double err[P_COUNT];
     int route;
+    int tune_followed;  // the tuned instance's call followed its file: 1, 0, -1 no such peer
     double cached[P_COUNT];
     double streamed[P_COUNT];
     long long batch;  // streamed: triples in the batch (0: not measured streamed)
@@ -932,6 +940,7 @@ static void emit_record(const record *r)
     }
     j_str("route", r->route >= 0 && wrap.route_name ? wrap.route_name(r->route) : NULL);
     j_bool("libxsmm_kernel_found", bc->has[P_LIBXSMM_KERNEL]);
+    r->tune_followed < 0 ? j_null("tune_followed") : j_bool("tune_followed", r->tune_followed);
     j_open("max_rel_err", '{');
     for (int p = 0; p < P_COUNT; p++)
         r->err[p] >= 0 ? j_num(peer_name[p], r->err[p]) : j_null(peer_name[p]);
@@ -972,7 +981,7 @@ static void measure_cached(record *r, int prec, bool cx, const char *variant, ch
     r->variant = variant;
     case_init(&r->bc, prec, cx, ta, tb, m, n, k, alpha, beta);
     char *buf = case_cached(&r->bc);
-    check_peers(&r->bc, r->err, &r->route);
+    check_peers(&r->bc, r->err, &r->route, &r->tune_followed);
     warn_errors(&r->bc, r->err);
     measure_peers(&r->bc, r->cached);
     free(buf);
@@ -1085,7 +1094,7 @@ static void measure_complex(int prec, const char *variant, char ta, char tb, sha
         bind_peers(bc);
     }
     char *buf = case_cached(bc);
-    check_peers(bc, r->err, &r->route);
+    check_peers(bc, r->err, &r->route, &r->tune_followed);
     warn_errors(bc, r->err);
     measure_peers(bc, r->cached);
     free(buf);
