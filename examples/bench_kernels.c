@@ -839,14 +839,14 @@ static void check_peers(bench_case *bc, double err[P_COUNT], int *route, int *fo
         bc->pos = 0;
         run_peer(bc, p, 1);
         bc->pos = saved;
-        if (get_stats)
+        if (get_stats) {
             get_stats(&after);
-        if (get_stats && p == P_OURS_GEMM)
-            for (int r = 0; r < XSMMWRAP_ROUTE_COUNT; r++)
+            for (int r = 0; r < XSMMWRAP_ROUTE_COUNT && p == P_OURS_GEMM; r++)
                 if (after.by_route[r] != before.by_route[r])
                     *route = r;
-        if (get_stats && p == P_OURS_TUNED)
-            *followed = after.tuned_calls != before.tuned_calls;
+            if (p == P_OURS_TUNED)
+                *followed = after.tuned_calls != before.tuned_calls;
+        }
         double e = 0;
         for (size_t i = 0; i < cn; i++) {
             const double x = bc->prec == 64 ? ((double *)c)[i] : ((float *)c)[i];

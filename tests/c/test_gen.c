@@ -201,10 +201,10 @@ static bool generated(ctx *x, const char *name, xw_status st, const xw_code *c, 
     return true;
 }
 
-// Installs c's kernel, runs it once on the operands under the fault handler and removes it;
-// false (and said) when a signal stopped it.
-static bool run_installed(const xw_code *c, size_t entry, const char *name, const void *a, const void *b, void *cm,
-                          const void *alpha, const void *beta, const xw_desc *d)
+// Installs c's kernel, runs it once on the operands into cm under the fault handler and removes
+// it, then the portable kernel into ref; false (said and counted) when a signal stopped it.
+static bool run_both(const xw_code *c, size_t entry, const char *name, const void *a, const void *b, void *cm,
+                     void *ref, const void *alpha, const void *beta, const xw_desc *d, long *failed)
 {
     exec_code ex;
     if (!exec_install(&ex, c->buf, c->len, entry)) {
@@ -214,10 +214,12 @@ static bool run_installed(const xw_code *c, size_t entry, const char *name, cons
     if (sigsetjmp(fault_jmp, 1)) {
         printf("FAIL %s: signal %d while running the kernel\n", name, (int)fault_sig);
         exec_free(&ex);
+        (*failed)++;
         return false;
     }
     ex.fn(a, b, cm, alpha, beta, d);
     exec_free(&ex);
+    xw_ref_kernel(a, b, ref, alpha, beta, d);
     return true;
 }
 
@@ -345,13 +347,11 @@ static void run_case(ctx *x, xw_target t, xw_desc d)
 
     const void *alpha_p = f64 ? (const void *)alpha : (const void *)alpha_f;
     const void *beta_p = f64 ? (const void *)beta : (const void *)beta_f;
-    if (!run_installed(&c, entry, name, a, b, cm, alpha_p, beta_p, &d)) {
+    if (!run_both(&c, entry, name, a, b, cm, cref, alpha_p, beta_p, &d, &x->failed)) {
         free(c0);
         free(cref);
-        x->failed++;
         return;
     }
-    xw_ref_kernel(a, b, cref, alpha_p, beta_p, &d);
     int differ = 0;
     for (size_t i = 0; i < sc; i++) {
         const long double g = GET(cm, i, f64), r = GET(cref, i, f64);
@@ -479,13 +479,11 @@ static void run_dot(ctx *x, xw_target t, xw_prec prec, int m, int k, int pa, int
     scalar((uint8_t)be, false, beta);
     const float alpha_f = (float)alpha[0], beta_f = (float)beta[0];
     const void *alpha_p = f64 ? (const void *)alpha : &alpha_f, *beta_p = f64 ? (const void *)beta : &beta_f;
-    if (!run_installed(&c, entry, name, a, xv, y, alpha_p, beta_p, &d)) {
+    if (!run_both(&c, entry, name, a, xv, y, yref, alpha_p, beta_p, &d, &x->failed)) {
         free(y0);
         free(yref);
-        x->failed++;
         return;
     }
-    xw_ref_kernel(a, xv, yref, alpha_p, beta_p, &d);
     int bad = 0;
     const long double al_ = f64 ? alpha[0] : alpha_f, be_ = f64 ? beta[0] : beta_f;
     const double tol = (f64 ? 1e-15 : 1e-6) * (k + 2);
