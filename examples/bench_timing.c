@@ -64,10 +64,13 @@ void bt_measure(bt_run_fn *run, void *ctx, int npeers, const bool *present, doub
         ns[p] = present[p] ? INFINITY : NAN;
         reps[p] = present[p] ? bt_calibrate(run, ctx, p, min_time) : 0;
     }
+    // Every other round takes the peers in reverse order: no peer always follows the same one.
     for (int i = 0; i < repeats; i++)
-        for (int p = 0; p < npeers; p++)
+        for (int q = 0; q < npeers; q++) {
+            const int p = i % 2 ? npeers - 1 - q : q;
             if (present[p])
                 ns[p] = fmin(ns[p], run(ctx, p, reps[p]) / (double)reps[p] * 1e9);
+        }
 }
 
 bool bt_pin(int *cpu)

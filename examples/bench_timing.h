@@ -35,9 +35,9 @@ size_t bt_calibrate(bt_run_fn *run, void *ctx, int peer, double min_time);
 #define BT_PEERS_MAX 32  // most peers bt_measure times
 
 // ns per call of each present peer (present[p]; NAN for an absent one): `repeats` rounds, each
-// timing one loop of every present peer in turn, the best loop kept. Interleaving puts every
-// peer under the same load: a slow spell of a shared machine spoils one round of all peers,
-// not all loops of one.
+// timing one loop of every present peer in turn (every other round in reverse order), the best
+// loop kept. Interleaving puts every peer under the same load: a slow spell of a shared
+// machine spoils one round of all peers, not all loops of one.
 void bt_measure(bt_run_fn *run, void *ctx, int npeers, const bool *present, double min_time,
                 int repeats, double *ns);
 

@@ -451,3 +451,58 @@ def test_json_reader(cbuild: Path) -> None:
     """tests/c/test_json.c: 200000 numbers read as strtod reads them (most are converted
     without it), containers of 20000 members whole, and what RFC 8259 refuses refused."""
     _c_program_passes(cbuild, "test_json")
+
+
+def test_bench_kernels_times_the_file(
+    made: dict[str, Any], cli_env: dict[str, str], cbuild: Path, tmp_path: Path
+) -> None:
+    """`bench kernels --tune`: a second instance reads the file, a third (the control) does
+    not; each shape says whether its call followed the file; the recheck pass times again, with
+    the comparison's peers only, every case below the threshold it is given (here all)."""
+    doc = copy.deepcopy(made)
+    pick(entry(doc, 8, 8, 8), "blas")
+    f = write(tmp_path, doc)
+    saved = tmp_path / "kernels.json"
+    r = xsmmwrap(
+        cli_env, "bench", "kernels", "--quick", "--cpu", "0", "--shapes", "8x8x8,5x5x5",
+        "--tune", str(f), "--save", str(saved),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Tuning file {f} (in use, 3 descriptors)" in r.stdout
+    assert "lowest x over shapes and modes:" in r.stdout
+    assert "first instance over the untuned copy:" in r.stdout
+    data = json.loads(saved.read_text())
+    followed = {c["m"]: c["tune_followed"] for c in data["dp"]}
+    assert followed == {8: True, 5: False}
+    for c in data["dp"]:
+        for mode in ("cached", "streamed"):
+            for peer in ("ours_gemm", "ours_tuned", "ours_control"):
+                assert c[mode][peer]["ns"] > 0, (c["m"], mode, peer)
+    exe = cbuild / "examples" / "bench-kernels"
+    argv = [str(exe), "--lib", str(cbuild / "libxsmmwrap.so"), "--blas", BLAS, "--quick"]
+    argv += ["--stream-mb", "8", "--shapes", "6x6x6", "--tune", str(f), "--recheck-below", "1e9"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=cli_env)
+    assert p.returncode == 0, p.stderr
+    (case,) = json.loads(p.stdout)["dp"]
+    for mode in ("cached", "streamed"):
+        again = {k for k, v in case[f"{mode}_recheck"].items() if v}
+        assert again == {"ours_gemm", "blas", "ours_tuned", "ours_control"}, mode
+    from xsmmwrap.tools.bench_kernels import _tuned_table, tuned_gain
+
+    # The second pass decides, against the control (the first instance only shown), and the
+    # table shows both passes.
+    def peers(first: float, control: float, tuned: float) -> dict[str, Any]:
+        ns = {"ours_gemm": first, "ours_control": control, "blas": 20.0, "ours_tuned": tuned}
+        return {p: {"ns": v} for p, v in ns.items()}
+
+    case: dict[str, Any] = {"m": 6, "n": 6, "k": 6, "tune_followed": False}
+    case["cached"], case["cached_recheck"] = peers(4.0, 5.0, 9.0), peers(4.0, 5.0, 5.0)
+    case["streamed"] = peers(5.0, 5.0, 5.0)
+    assert (tuned_gain(case, "cached"), tuned_gain(case, "streamed")) == (1.0, 1.0)
+    lines = _tuned_table({"tune": {"file": "t", "in_use": True, "entries": 1}, "dp": [case]})
+    first = "first pass untuned / OpenBLAS / tuned ns: 6x6x6 cached 5.0 / 20.0 / 9.0"
+    assert any(first in x for x in lines)
+    assert any("lowest x over shapes and modes: 1.00x" in x and "(met)" in x for x in lines)
+    assert any("first instance over the untuned copy: 0.80x to 1.00x" in x for x in lines)
+    del case["cached_recheck"]["ours_control"]  # no control: the first instance is the untuned
+    assert tuned_gain(case, "cached") == 0.8
