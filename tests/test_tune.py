@@ -506,3 +506,24 @@ def test_bench_kernels_times_the_file(
     assert any("first instance over the untuned copy: 0.80x to 1.00x" in x for x in lines)
     del case["cached_recheck"]["ours_control"]  # no control: the first instance is the untuned
     assert tuned_gain(case, "cached") == 0.8
+
+
+def test_bench_workloads_with_the_file(
+    made: dict[str, Any], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`bench workloads --tune`: a tuned way and a control way (run as the untuned one is),
+    each with its median ratio of the rounds to the untuned way, and the share of calls that
+    followed the file."""
+    f = write(tmp_path, made)
+    quick = ("bench", "workloads", "--quick", "--tune", str(f))
+    r = xsmmwrap(cli_env, *quick, "--runs", "2", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["tune"] == str(f) and data["workloads"]
+    for w in data["workloads"]:
+        assert w["tuned"] > 0 and w["control"] > 0 and w["xsmmwrap"] > 0, w
+        assert w["tuned_vs_xsmmwrap"] > 0 and w["control_vs_xsmmwrap"] > 0, w
+        assert 0 <= w["tuned_calls"] <= 1, w
+    r = xsmmwrap(cli_env, *quick, "--runs", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "control/xsmmwrap" in r.stdout and "tuned/xsmmwrap" in r.stdout

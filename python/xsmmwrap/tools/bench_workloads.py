@@ -18,7 +18,8 @@ round), each run pinned to one CPU (``--cpu``, else the last allowed; so OpenBLA
 OpenMP run one thread), with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed
 (``--keep-openblas-env`` keeps them). A run that fails, or whose answer the program finds
 wrong, fails the benchmark (exit status 1). With ``--tune`` the tuned way's ratio to the
-untuned one is the median of the rounds' ratios.
+untuned one is the median of the rounds' ratios, beside the same for a control way run exactly
+as the untuned one is.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def run(
     measurement); ``cpu`` is the CPU every run is pinned to (default: the last one allowed,
     where the platform can pin); ``tune``, a tuning file (``xsmmwrap tune``): a fourth way,
     ``tuned``, preloads the wrapper with ``XSMMWRAP_TUNE`` naming it (the ``xsmmwrap`` way then
-    runs with ``XSMMWRAP_TUNE=0``).
+    runs with ``XSMMWRAP_TUNE=0``), and a fifth, ``control``, runs exactly as ``xsmmwrap``
+    does: its ratio to it is the spread of identical runs, the floor of the tuned one's.
 
     Raises
     ------
@@ -110,6 +112,7 @@ def run(
             pass
         if tune is not None:
             ways["tuned"] = program
+            ways["control"] = program  # the xsmmwrap way again: the floor of tuned/xsmmwrap
         found.append((workload, ways))
     if not found:
         samples.find_program(WORKLOADS[-1][0])  # raises, saying where it looked
@@ -121,12 +124,13 @@ def run(
     with tempfile.TemporaryDirectory(prefix="xsmmwrap-workloads-") as tmp:
         for (name, what, shapes), ways in found:
             row: dict[str, Any] = {"workload": name, "computes": what, "shapes": shapes}
-            row.update({way: None for way in WAYS})
+            row.update({way: None for way in (*WAYS, "control")})
             errors: list[str] = []
             stats = Path(tmp) / f"{name}.json"
             tuned_stats = Path(tmp) / f"{name}-tuned.json"
             argv_args = list(QUICK_ARGS) if quick else []
             pairs: list[float] = []  # per round: xsmmwrap's time / tuned's
+            again: list[float] = []  # per round: xsmmwrap's time / the control's
             for i in range(runs):
                 # The ways take turns, in reverse order every other round: a way is not always
                 # the one that runs after a given other.
@@ -139,13 +143,15 @@ def run(
                         extra = {"XSMMWRAP_STATS_JSON": str(stats)}
                         if tune is not None:
                             extra["XSMMWRAP_TUNE"] = "0"
+                    elif way == "control":
+                        extra = {"XSMMWRAP_TUNE": "0"}
                     elif way == "tuned":
                         extra = {
                             "XSMMWRAP_STATS_JSON": str(tuned_stats),
                             "XSMMWRAP_TUNE": str(tune),
                         }
                     env = samples.sample_env(
-                        preload=library if way in ("xsmmwrap", "tuned") else None,
+                        preload=library if way in ("xsmmwrap", "tuned", "control") else None,
                         keep_openblas_env=keep_openblas_env,
                         extra=extra,
                     )
@@ -158,6 +164,8 @@ def run(
                             row[way] = t
                 if this_round.get("xsmmwrap") and this_round.get("tuned"):
                     pairs.append(this_round["xsmmwrap"] / this_round["tuned"])
+                if this_round.get("xsmmwrap") and this_round.get("control"):
+                    again.append(this_round["xsmmwrap"] / this_round["control"])
             row["kernel_share"] = samples.kernel_path_share(stats)
             if tune is not None:
                 row["tuned_calls"] = _tuned_share(tuned_stats)
@@ -166,6 +174,8 @@ def run(
                 # program differ by more than that from run to run (specfem-stiffness: 67-104 ms).
                 if pairs:
                     row["tuned_vs_xsmmwrap"] = statistics.median(pairs)
+                if again:
+                    row["control_vs_xsmmwrap"] = statistics.median(again)
             for way in ("xsmmwrap", "libxsmm", "tuned"):
                 if row["plain"] and row[way]:
                     row[f"{way}_speedup"] = row["plain"] / row[way]
@@ -225,12 +235,18 @@ def format_report(data: dict[str, Any]) -> str:
         _geomean([r[key] for r in data["workloads"] if r.get(key)])
         for key in ("xsmmwrap_speedup", "libxsmm_speedup", "xsmmwrap_vs_libxsmm")
     ]
-    tuned_geo = _geomean(
-        [r["tuned_vs_xsmmwrap"] for r in data["workloads"] if r.get("tuned_vs_xsmmwrap")]
-    )
+    tuned_geo = [
+        _geomean([r[key] for r in data["workloads"] if r.get(key)])
+        for key in ("tuned_vs_xsmmwrap", "control_vs_xsmmwrap")
+    ]
     rows.append(
         ["geomean", "", *["" for _ in ways], *(fmt(g) + ("x" if g else "") for g in geo), ""]
-        + ([fmt(tuned_geo) + ("x" if tuned_geo else ""), ""] if data.get("tune") else [])
+        + (
+            [fmt(tuned_geo[0]) + ("x" if tuned_geo[0] else ""), ""]
+            + [fmt(tuned_geo[1]) + ("x" if tuned_geo[1] else "")]
+            if data.get("tune")
+            else []
+        )
         + [""]
     )
     header = [
@@ -243,7 +259,7 @@ def format_report(data: dict[str, Any]) -> str:
         "LIBXSMM x",
         "xsmmwrap/LIBXSMM",
         "kernel path",
-        *(["tuned/xsmmwrap", "followed file"] if data.get("tune") else []),
+        *(["tuned/xsmmwrap", "followed file", "control/xsmmwrap"] if data.get("tune") else []),
         "check",
     ]
     if data.get("tune"):
@@ -258,7 +274,8 @@ def format_report(data: dict[str, Any]) -> str:
         head += (
             f"tuned: preloaded with XSMMWRAP_TUNE={data['tune']} (xsmmwrap: XSMMWRAP_TUNE=0); "
             "tuned/xsmmwrap = the median over the rounds of xsmmwrap's time / tuned's in the "
-            "same round (>= 1: the file made it no slower)\n"
+            "same round (>= 1: the file made it no slower); control/xsmmwrap = the same for a "
+            "fifth way run exactly as xsmmwrap is (the spread of identical runs)\n"
         )
     table = format_table(header, rows, left=2)
     errors = "".join(f"{r['workload']}: {r['error']}\n" for r in data["workloads"] if r["error"])
@@ -268,10 +285,11 @@ def format_report(data: dict[str, Any]) -> str:
 def _tuned_cells(r: dict[str, Any], data: dict[str, Any]) -> list[str]:
     if not data.get("tune"):
         return []
-    g, share = r.get("tuned_vs_xsmmwrap"), r.get("tuned_calls")
+    g, share, c = r.get("tuned_vs_xsmmwrap"), r.get("tuned_calls"), r.get("control_vs_xsmmwrap")
     return [
         fmt_float(g) + ("x" if g else ""),
         "-" if share is None else f"{100 * share:.0f}%",
+        fmt_float(c) + ("x" if c else ""),
     ]
 
 
