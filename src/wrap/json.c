@@ -57,9 +57,16 @@ static void *jalloc(jparser *jp, size_t bytes)
     return out;
 }
 
+// Bytes a scan stops at: JSON's whitespace (1), and what ends a run of plain string text (2):
+// the quote, the backslash and the control characters.
+static const unsigned char byte_class[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    [' '] = 1, ['"'] = 2, ['\\'] = 2,
+};
+
 static void skip_ws(jparser *jp)
 {
-    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
+    while (jp->p < jp->end && byte_class[(unsigned char)*jp->p] & 1)
         jp->p++;
 }
 
@@ -125,13 +132,17 @@ static bool jstring(jparser *jp, char **out)
     if (!s)
         return jfail(jp, "out of memory");
     while (*jp->p != '"') {
-        const unsigned char c = (unsigned char)*jp->p++;
+        const char *run = jp->p;  // plain text up to the next quote, backslash or control byte
+        while (!(byte_class[(unsigned char)*jp->p] & 2))
+            jp->p++;
+        memcpy(o, run, (size_t)(jp->p - run));
+        o += jp->p - run;
+        const unsigned char c = (unsigned char)*jp->p;
+        if (c == '"')
+            break;
+        jp->p++;
         if (c < 0x20)
             return jfail(jp, "control character in a string");
-        if (c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
         const char e = *jp->p++;
         const char *simple = strchr("\"\\/bfnrt", e);
         if (e && simple) {
@@ -303,7 +314,9 @@ static bool jcontainer(jparser *jp, jval *v, int depth)
         }
         return jfail(jp, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
-    v->n = jp->top - base;
+    if (jp->top - base > UINT32_MAX)
+        return jfail(jp, "too many members");
+    v->n = (uint32_t)(jp->top - base);
     v->items = jalloc(jp, v->n * sizeof *v->items);
     v->keys = obj ? jalloc(jp, v->n * sizeof *v->keys) : NULL;
     if (!v->items || (obj && !v->keys))

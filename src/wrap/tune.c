@@ -5,11 +5,14 @@
 // read it, blas_find.c for the BLAS, report.c to say why a file is ignored.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wrap.h"
 
@@ -333,32 +336,45 @@ static bool read_document(const jval *doc)
     return true;
 }
 
-// The file's bytes; false (reason set) when it cannot be read.
+// The file's bytes; false (reason set) when it cannot be read. A regular file is read into a
+// buffer of its size, in one read (the first call pays for every page this touches).
 static bool slurp(const char *file, char **out, size_t *n)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f)
+    const int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return bad("cannot be read: %s", strerror(errno));
-    size_t cap = 1 << 16, len = 0;
+    struct stat st;
+    size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    cap = cap > TUNE_FILE_MAX + 1 ? TUNE_FILE_MAX + 1 : cap;
     char *buf = malloc(cap);
+    size_t len = 0;
+    bool err = false;
     while (buf) {
-        len += fread(buf + len, 1, cap - len, f);
-        if (len < cap || cap >= TUNE_FILE_MAX)
-            break;
-        char *more = realloc(buf, cap * 2);
-        if (!more) {
-            free(buf);
-            buf = NULL;
-        } else {
+        if (len == cap) {  // more than fstat said, or not a regular file
+            if (cap > TUNE_FILE_MAX)
+                break;  // too large
+            cap = 2 * cap > TUNE_FILE_MAX + 1 ? TUNE_FILE_MAX + 1 : 2 * cap;
+            char *more = realloc(buf, cap);
+            if (!more) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = more;
-            cap *= 2;
         }
+        const ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            err = got < 0;
+            break;
+        }
+        len += (size_t)got;
     }
-    const bool err = ferror(f);
-    fclose(f);
+    close(fd);
     if (!buf)
         return bad("out of memory");
-    if (err || len == cap) {
+    if (err || len > TUNE_FILE_MAX) {
         free(buf);
         return bad(err ? "cannot be read" : "larger than %zu MiB", TUNE_FILE_MAX >> 20);
     }

@@ -132,7 +132,7 @@ static void containers(void)
         bad += o->kind != J_OBJ || o->n != 1 || strcmp(o->keys[0], k) || o->items[0].kind != J_STR ||
                strcmp(o->items[0].str, s);
     }
-    CHECK(w->kind == J_ARR && w->n == WIDE && bad == 0, "the wide array: %zu members, %d wrong", w->n, bad);
+    CHECK(w->kind == J_ARR && w->n == WIDE && bad == 0, "the wide array: %u members, %d wrong", w->n, bad);
     CHECK(v.items[2].kind == J_STR && !strcmp(v.items[2].str, "\xc3\xa9\n"), "escapes");
     xw_json_free(&v);
 }
