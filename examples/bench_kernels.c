@@ -71,7 +71,7 @@ static struct {
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
     const char *tune;     // --tune FILE: a second instance of the library reads it (ours_tuned)
-    double recheck_below; // --recheck-below X: a DP case whose tuned dgemm_ takes more than 1/X
+    double recheck_below; // --recheck-below X: a case whose tuned dgemm_ takes more than 1/X
                           // of the faster of the untuned one (the control) and the BLAS is
                           // timed again
     bool dispatch_only;   // --dispatch-only: the dispatch and memory sections, nothing else
@@ -97,7 +97,7 @@ static void usage(FILE *f)
             "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n"
             "--complex measures only ZGEMM and CGEMM (cached; of --shapes when given).\n"
             "--tune FILE also times the dgemm_ of a second instance that read FILE;\n"
-            "--recheck-below X times again, with three times the rounds, the DP cases where\n"
+            "--recheck-below X times again, with three times the rounds, the real cases where\n"
             "it is below X times the faster of the untuned dgemm_ and the BLAS (both passes kept).\n",
             SHAPE_DIM_MAX);
 }
@@ -997,8 +997,27 @@ static void progress(const record *r, const char *operands, const double ns[P_CO
             operands, ns[P_OURS_KERNEL], ns[P_BLAS], ns[P_LIBXSMM_KERNEL]);
 }
 
+// --recheck-below: a case where the tuned dgemm_ fell below the target in the first pass is
+// timed again, the peers of the comparison and the control only, three times the rounds, so
+// that a shape is not called slower on one noisy pass (of 2 x 64 comparisons, the lowest draws
+// the noise); both passes are printed. Leaves out[] NAN when the first pass was within target.
+static void recheck_tuned(bench_case *bc, const double first[P_COUNT], double out[P_COUNT])
+{
+    for (int p = 0; p < P_COUNT; p++)
+        out[p] = NAN;
+    const double untuned = bc->has[P_OURS_CONTROL] ? first[P_OURS_CONTROL] : first[P_OURS_GEMM];
+    const double ref = fmin(untuned, first[P_BLAS]);
+    if (!(opt.recheck_below > 0) || !(first[P_OURS_TUNED] > 0) || ref / first[P_OURS_TUNED] >= opt.recheck_below)
+        return;
+    static const int compared[] = { P_OURS_GEMM, P_BLAS, P_OURS_TUNED, P_OURS_CONTROL };
+    bool has[P_COUNT] = { false };
+    for (size_t i = 0; i < sizeof compared / sizeof *compared; i++)
+        has[compared[i]] = bc->has[compared[i]];
+    bt_measure(run_peer, bc, P_COUNT, has, opt.run.min_time, 3 * opt.run.repeats, out);
+}
+
 // Sets up a case with cached operands, checks every peer against the portable kernel and
-// times them. The operands are freed; the record keeps the figures.
+// times them (again under --recheck-below). The operands are freed; the record keeps the figures.
 static void measure_cached(record *r, int prec, bool cx, const char *variant, char ta, char tb, int m,
                            int n, int k, double alpha, double beta)
 {
@@ -1009,6 +1028,7 @@ static void measure_cached(record *r, int prec, bool cx, const char *variant, ch
     check_peers(&r->bc, r->err, &r->route, &r->tune_followed);
     warn_errors(&r->bc, r->err);
     measure_peers(&r->bc, r->cached);
+    recheck_tuned(&r->bc, r->cached, r->cached_recheck);
     free(buf);
     r->bc.base = NULL;
     progress(r, "cached", r->cached);
@@ -1072,36 +1092,11 @@ static record *dp_rec, var_rec[N_VAR_SHAPES * N_VARIANTS], sp_rec[N_SP];
 static record cx_rec[CX_RECORDS_MAX];
 static size_t n_cx;
 
-// --recheck-below: a case where the tuned dgemm_ fell below the target in the first pass is
-// timed again, the peers of the comparison and the control only, three times the rounds, so
-// that a shape is not called slower on one noisy pass (of 2 x 64 comparisons, the lowest draws
-// the noise); both passes are printed. Leaves out[] NAN when the first pass was within target.
-static void recheck_tuned(bench_case *bc, const double first[P_COUNT], double out[P_COUNT])
-{
-    for (int p = 0; p < P_COUNT; p++)
-        out[p] = NAN;
-    const double untuned = bc->has[P_OURS_CONTROL] ? first[P_OURS_CONTROL] : first[P_OURS_GEMM];
-    const double ref = fmin(untuned, first[P_BLAS]);
-    if (!(opt.recheck_below > 0) || !(first[P_OURS_TUNED] > 0) || ref / first[P_OURS_TUNED] >= opt.recheck_below)
-        return;
-    bool has[P_COUNT] = { false };
-    has[P_OURS_GEMM] = bc->has[P_OURS_GEMM];
-    has[P_BLAS] = bc->has[P_BLAS];
-    has[P_OURS_TUNED] = bc->has[P_OURS_TUNED];
-    has[P_OURS_CONTROL] = bc->has[P_OURS_CONTROL];
-    bt_measure(run_peer, bc, P_COUNT, has, opt.run.min_time, 3 * opt.run.repeats, out);
-}
-
 static void section_dp(void)
 {
-    for (size_t i = 0; i < n_dp; i++) {
-        record *r = &dp_rec[i];
-        measure_cached(r, 64, false, NULL, 'N', 'N', dp_list[i].m, dp_list[i].n, dp_list[i].k, 1.0, 1.0);
-        char *buf = case_cached(&r->bc);  // the same values again
-        recheck_tuned(&r->bc, r->cached, r->cached_recheck);
-        free(buf);
-        r->bc.base = NULL;
-    }
+    for (size_t i = 0; i < n_dp; i++)
+        measure_cached(&dp_rec[i], 64, false, NULL, 'N', 'N', dp_list[i].m, dp_list[i].n, dp_list[i].k,
+                       1.0, 1.0);
     update_peak();
     // Streamed: one batch far larger than the caches, walked through triple by triple; each
     // call gets the next A, B and C.
