@@ -50,6 +50,7 @@ def programs(cbuild: Path) -> Path:
         "bench-smm",
         "nek-axhelm",
         "cp2k-stack",
+        "gemm-free.so",
     ):
         assert (bindir / name).is_file(), f"{name} was not built (is OpenBLAS installed?)"
     if LIBXSMM_INSTALLED:  # tools/setup.sh installs libxsmm-dev: the peers must be there
@@ -541,10 +542,63 @@ def test_bench_workloads_quick(env: dict[str, str], programs: Path) -> None:
         assert all(w[way] > 0 for way in ways), w
         assert w["kernel_share"] == 1.0 and w["xsmmwrap_speedup"] > 0 and w["error"] is None
         assert (w.get("xsmmwrap_vs_libxsmm", 0) > 0) == LIBXSMM_INSTALLED
+        # The GEMM-free way ran (its wrong answers expected) and gave the ceiling.
+        # (cp2k-stack's GEMM-free --quick run can print 0.0 ms: no ceiling then).
+        free = w["gemm-free"]
+        assert free >= 0 and w["ceiling"] == (w["plain"] / free if free else None), w
+    assert data["gemm_free"] == str(programs / "gemm-free.so")
     r = cli(env, "bench", "workloads", "--quick", "--runs", "1", KEEP)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = table_rows(r.stdout, "workload")
     assert [row[0] for row in rows] == [w["workload"] for w in data["workloads"]] + ["geomean"]
+    assert "GEMM-free ms" in r.stdout and "ceiling x" in r.stdout
+
+
+def test_gemm_free_skips_the_product(programs: Path) -> None:
+    """The GEMM-free way's dgemm_: C := beta*C, A and B never read; so a workload runs its
+    own arithmetic on finite numbers and its check fails (status 1, as the benchmark expects)."""
+    import ctypes
+
+    lib = ctypes.CDLL(str(programs / "gemm-free.so"))
+    m, n, k, ld = 3, 2, 4, 5
+    c = (ctypes.c_double * (ld * n))(*[float(i + 1) for i in range(ld * n)])
+    a = (ctypes.c_double * (m * k))(*[float("nan")] * (m * k))
+    b = (ctypes.c_double * (k * n))(*[float("nan")] * (k * n))
+    dims = [ctypes.byref(ctypes.c_int(v)) for v in (m, n, k)]
+
+    def call(beta: float) -> list[float]:
+        one, bt = ctypes.c_double(1.0), ctypes.c_double(beta)
+        lda, ldb, ldc = ctypes.c_int(m), ctypes.c_int(k), ctypes.c_int(ld)
+        lib.dgemm_(
+            b"N",
+            b"N",
+            *dims,
+            ctypes.byref(one),
+            a,
+            ctypes.byref(lda),
+            b,
+            ctypes.byref(ldb),
+            ctypes.byref(bt),
+            c,
+            ctypes.byref(ldc),
+        )
+        return list(c)
+
+    start = list(c)
+    assert call(1.0) == start
+    doubled = call(2.0)
+    assert doubled == [2 * x if i % ld < m else x for i, x in enumerate(start)]
+    assert call(0.0) == [0.0 if i % ld < m else x for i, x in enumerate(start)]
+
+
+def test_bench_workloads_gemm_split() -> None:
+    """ceiling = plain / GEMM-free; on GEMM = (plain - free) / (ours - free); None when unknown."""
+    from xsmmwrap.tools.bench_workloads import gemm_split
+
+    assert gemm_split(0.10, 0.06, 0.04) == pytest.approx((2.5, 3.0))
+    assert gemm_split(0.10, 0.04, 0.04) == (2.5, None)  # ours no slower than no GEMM at all
+    assert gemm_split(0.10, None, 0.04) == (2.5, None)
+    assert gemm_split(0.10, 0.06, None) == (None, None)
 
 
 def test_bench_workloads_table_without_libxsmm() -> None:

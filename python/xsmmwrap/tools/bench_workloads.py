@@ -49,13 +49,20 @@ WORKLOADS: tuple[tuple[str, str, str], ...] = (
 #: Every program's arguments for --quick: 64 elements (entries), 2 repetitions.
 QUICK_ARGS = ("64", "2")
 WAYS = ("plain", "xsmmwrap", "libxsmm", "tuned")
+#: The way whose dgemm_ skips the product (gemm_free.c): the program's time outside GEMM.
+GEMM_FREE = "gemm-free"
+GEMM_FREE_LIBRARY = "gemm-free.so"
 _TIME = re.compile(r"^time\s+([0-9.]+)\s*ms", re.MULTILINE)
 
 
 def _run_once(
-    argv: Sequence[str], env: dict[str, str], cpu: int | None
+    argv: Sequence[str], env: dict[str, str], cpu: int | None, *, wrong: bool = False
 ) -> tuple[float | None, str | None]:
-    """The ``time X ms`` of one run in seconds, or None and why not."""
+    """The ``time X ms`` of one run in seconds, or None and why not.
+
+    ``wrong``: the run's answers are wrong by design (the GEMM-free way), so its check's exit
+    status is not an error; its time line still must be there.
+    """
 
     def pin() -> None:
         if cpu is not None:
@@ -67,7 +74,7 @@ def _run_once(
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return None, str(err)
-    if r.returncode != 0:
+    if r.returncode != 0 and not (wrong and r.returncode == 1):
         tail = (r.stdout + r.stderr).strip().splitlines()[-3:]
         return None, f"exit status {r.returncode}: " + " / ".join(tail)
     m = _TIME.search(r.stdout)
@@ -82,13 +89,17 @@ def run(
     quick: bool = False,
     cpu: int | None = None,
     keep_openblas_env: bool = False,
+    gemm_free: bool = True,
     tune: Path | None = None,
 ) -> dict[str, Any]:
     """Time every workload that was built, every way it was built; return the results.
 
     ``quick`` runs each program on a small problem (a check that everything runs, not a
     measurement); ``cpu`` is the CPU every run is pinned to (default: the last one allowed,
-    where the platform can pin); ``tune``, a tuning file (``xsmmwrap tune``): a fourth way,
+    where the platform can pin); ``gemm_free``: a way whose ``dgemm_`` skips the product
+    (C := beta*C only), the program's time outside GEMM: plain over it is the most any GEMM can
+    gain (``ceiling``), and (plain - it) / (xsmmwrap - it) what ours gained on the GEMM calls
+    themselves (``gemm_speedup``); ``tune``, a tuning file (``xsmmwrap tune``): a fourth way,
     ``tuned``, preloads the wrapper with ``XSMMWRAP_TUNE`` naming it (the ``xsmmwrap`` way then
     runs with ``XSMMWRAP_TUNE=0``), and a fifth, ``control``, runs exactly as ``xsmmwrap``
     does: its ratio to it is the spread of identical runs, the floor of the tuned one's.
@@ -99,6 +110,7 @@ def run(
         When no workload program is found.
     """
     found: list[tuple[tuple[str, str, str], dict[str, Path]]] = []
+    stub = samples.find_file(GEMM_FREE_LIBRARY) if gemm_free else None
     for workload in WORKLOADS:
         name = workload[0]
         try:
@@ -110,6 +122,8 @@ def run(
             ways["libxsmm"] = samples.find_program(f"{name}-libxsmm")
         except SampleError:
             pass
+        if stub is not None:
+            ways[GEMM_FREE] = program
         if tune is not None:
             ways["tuned"] = program
             ways["control"] = program  # the xsmmwrap way again: the floor of tuned/xsmmwrap
@@ -124,7 +138,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="xsmmwrap-workloads-") as tmp:
         for (name, what, shapes), ways in found:
             row: dict[str, Any] = {"workload": name, "computes": what, "shapes": shapes}
-            row.update({way: None for way in (*WAYS, "control")})
+            row.update({way: None for way in (*WAYS, "control", GEMM_FREE)})
             errors: list[str] = []
             stats = Path(tmp) / f"{name}.json"
             tuned_stats = Path(tmp) / f"{name}-tuned.json"
@@ -150,12 +164,13 @@ def run(
                             "XSMMWRAP_STATS_JSON": str(tuned_stats),
                             "XSMMWRAP_TUNE": str(tune),
                         }
+                    preload = library if way in ("xsmmwrap", "tuned", "control") else None
                     env = samples.sample_env(
-                        preload=library if way in ("xsmmwrap", "tuned", "control") else None,
+                        preload=stub if way == GEMM_FREE else preload,
                         keep_openblas_env=keep_openblas_env,
                         extra=extra,
                     )
-                    t, err = _run_once([str(program), *argv_args], env, cpu)
+                    t, err = _run_once([str(program), *argv_args], env, cpu, wrong=way == GEMM_FREE)
                     if err:
                         errors.append(f"{way}: {err}")
                     elif t is not None:
@@ -181,6 +196,9 @@ def run(
                     row[f"{way}_speedup"] = row["plain"] / row[way]
             if row["xsmmwrap"] and row["libxsmm"]:
                 row["xsmmwrap_vs_libxsmm"] = row["libxsmm"] / row["xsmmwrap"]
+            row["ceiling"], row["gemm_speedup"] = gemm_split(
+                row["plain"], row["xsmmwrap"], row[GEMM_FREE]
+            )
             row["error"] = "; ".join(dict.fromkeys(errors)) or None
             row["ok"] = not errors
             rows.append(row)
@@ -188,6 +206,7 @@ def run(
     return {
         "kind": "bench-workloads",
         "tune": None if tune is None else str(tune),
+        "gemm_free": None if stub is None else str(stub),
         "runs": runs,
         "quick": quick,
         "cpu": cpu,
@@ -195,6 +214,23 @@ def run(
         "workloads": rows,
         "ok": all(r["ok"] for r in rows),
     }
+
+
+def gemm_split(
+    plain: float | None, ours: float | None, free: float | None
+) -> tuple[float | None, float | None]:
+    """From the plain, wrapped and GEMM-free times: (the ceiling, the speed-up on GEMM).
+
+    The ceiling is plain / GEMM-free, what a GEMM of no cost would give; the speed-up on GEMM
+    is (plain - GEMM-free) / (ours - GEMM-free), the GEMM calls' share of each run compared.
+    None where a time is missing, or where the difference is not positive (noise on a program
+    that spends next to nothing in GEMM).
+    """
+    if not plain or not free:
+        return None, None
+    if not ours or ours <= free or plain <= free:
+        return plain / free, None
+    return plain / free, (plain - free) / (ours - free)
 
 
 def _tuned_share(stats_file: Path) -> float | None:
@@ -213,7 +249,11 @@ def _geomean(values: Sequence[float]) -> float | None:
 def format_report(data: dict[str, Any]) -> str:
     """The table of one :func:`run` result."""
     fmt = fmt_float
-    ways = WAYS if data.get("tune") else WAYS[:3]
+    ways = [*(WAYS if data.get("tune") else WAYS[:3])]
+    ratios = ["xsmmwrap_speedup", "libxsmm_speedup", "xsmmwrap_vs_libxsmm"]
+    if data.get("gemm_free"):
+        ways.append(GEMM_FREE)
+        ratios += ["gemm_speedup", "ceiling"]
     rows = []
     for r in data["workloads"]:
         ms = [fmt(None if r.get(w) is None else 1e3 * r[w], ".1f") for w in ways]
@@ -223,18 +263,13 @@ def format_report(data: dict[str, Any]) -> str:
                 r["workload"],
                 r["shapes"],
                 *ms,
-                fmt(r.get("xsmmwrap_speedup")) + ("x" if r.get("xsmmwrap_speedup") else ""),
-                fmt(r.get("libxsmm_speedup")) + ("x" if r.get("libxsmm_speedup") else ""),
-                fmt(r.get("xsmmwrap_vs_libxsmm")) + ("x" if r.get("xsmmwrap_vs_libxsmm") else ""),
+                *(fmt(r.get(key)) + ("x" if r.get(key) else "") for key in ratios),
                 "-" if share is None else f"{100 * share:.0f}%",
                 *_tuned_cells(r, data),
                 "ok" if r["ok"] else "FAILED",
             ]
         )
-    geo = [
-        _geomean([r[key] for r in data["workloads"] if r.get(key)])
-        for key in ("xsmmwrap_speedup", "libxsmm_speedup", "xsmmwrap_vs_libxsmm")
-    ]
+    geo = [_geomean([r[key] for r in data["workloads"] if r.get(key)]) for key in ratios]
     tuned_geo = [
         _geomean([r[key] for r in data["workloads"] if r.get(key)])
         for key in ("tuned_vs_xsmmwrap", "control_vs_xsmmwrap")
@@ -255,9 +290,11 @@ def format_report(data: dict[str, Any]) -> str:
         "plain ms",
         "xsmmwrap ms",
         "LIBXSMM ms",
+        *(["GEMM-free ms"] if data.get("gemm_free") else []),
         "xsmmwrap x",
         "LIBXSMM x",
         "xsmmwrap/LIBXSMM",
+        *(["xsmmwrap x on GEMM", "ceiling x"] if data.get("gemm_free") else []),
         "kernel path",
         *(["tuned/xsmmwrap", "followed file", "control/xsmmwrap"] if data.get("tune") else []),
         "check",
@@ -268,6 +305,12 @@ def format_report(data: dict[str, Any]) -> str:
         f"Workloads, best of {data['runs']} runs; x = plain time / time; xsmmwrap/LIBXSMM = "
         "LIBXSMM's wrapper's time / ours (> 1: ours faster)\n"
     )
+    if data.get("gemm_free"):
+        head += (
+            "GEMM-free: the program with a dgemm_ that skips the product (its time outside GEMM); "
+            "ceiling = plain / GEMM-free, the most any GEMM could gain; xsmmwrap x on GEMM = "
+            "(plain - GEMM-free) / (xsmmwrap - GEMM-free)\n"
+        )
     if data.get("quick"):
         head += "--quick: small problems, whose times are mostly start-up (kernel generation)\n"
     if data.get("tune"):

@@ -31,6 +31,7 @@ __all__ = [
     "add_json_option",
     "add_keep_env_option",
     "emit",
+    "find_file",
     "find_program",
     "kernel_path_calls",
     "kernel_path_share",
@@ -80,6 +81,11 @@ def find_program(name: str) -> Path:
         f"built (-Dexamples=true), or set {BUILD_DIR_ENV} to a Meson build directory "
         "configured with -Dexamples=true"
     )
+
+
+def find_file(name: str) -> Path | None:
+    """A file installed beside the sample programs (as :func:`find_program` looks), or None."""
+    return next((path for path in _candidates(name) if path.is_file()), None)
 
 
 def library_for(program: Path) -> Path:
