@@ -9,6 +9,7 @@
 //   blas            the original BLAS dgemm_/sgemm_ (system OpenBLAS, libopenblas.so.0)
 //   libxsmm_kernel  LIBXSMM 1.17: the kernel from libxsmm_dmmdispatch, called directly
 //   libxsmm_gemm    LIBXSMM 1.17: libxsmm_dgemm (dispatch + call, BLAS fallback)
+//   ours_tuned, ours_control, ours_target  other instances of libxsmmwrap.so (--tune, --vs-target)
 //
 // Sections: DP NN alpha=1 beta=1 with cached and with streamed operands; transposes and a
 // general alpha/beta for a few shapes; single precision for a few shapes; dispatch cost (find
@@ -71,6 +72,7 @@ static struct {
     const char *blas;     // original BLAS to dlopen
     int kernels;          // distinct kernels for the dispatch/memory section (at most 1000)
     const char *tune;     // --tune FILE: a second instance of the library reads it (ours_tuned)
+    const char *vs_target;  // --vs-target T: an instance started with XSMMWRAP_TARGET=T (ours_target)
     double recheck_below; // --recheck-below X: a case whose tuned dgemm_ takes more than 1/X
                           // of the faster of the untuned one (the control) and the BLAS is
                           // timed again
@@ -92,13 +94,16 @@ static void usage(FILE *f)
             "                     [--cpu N] [--lib LIBXSMMWRAP.so] [--blas LIBBLAS.so]\n"
             "                     [--shapes MxNxK[,MxNxK...] | --dispatch-only | --families-only]\n"
             "                     [--complex] [--batch-blas LIBOPENBLAS.so] [--tune FILE [--recheck-below X]]\n"
+            "                     [--vs-target TARGET]\n"
             "Prints one JSON document on stdout; progress on stderr. --shapes measures only\n"
             "those shapes (DP, NN, alpha = beta = 1, cached and streamed; each size 1..%d).\n"
             "--dispatch-only measures only the dispatch cost and the memory of 1000 kernels.\n"
             "--complex measures only ZGEMM and CGEMM (cached; of --shapes when given).\n"
             "--tune FILE also times the dgemm_ of a second instance that read FILE;\n"
             "--recheck-below X times again, with three times the rounds, the real cases where\n"
-            "it is below X times the faster of the untuned dgemm_ and the BLAS (both passes kept).\n",
+            "it is below X times the faster of the untuned dgemm_ and the BLAS (both passes kept).\n"
+            "--vs-target TARGET also times the dgemm_ of an instance started with\n"
+            "XSMMWRAP_TARGET=TARGET, beside the control (an instance with the default target).\n",
             SHAPE_DIM_MAX);
 }
 
@@ -162,6 +167,8 @@ static void parse_args(int argc, char **argv)
             opt.batch_blas = v;
         else if (!strcmp(a, "--tune"))
             opt.tune = v;
+        else if (!strcmp(a, "--vs-target"))
+            opt.vs_target = v;
         else if (!strcmp(a, "--recheck-below"))
             opt.recheck_below = atof(v);
         else if (!strcmp(a, "--shapes")) {
@@ -328,10 +335,11 @@ static void j_close(char bracket)
 
 enum {
     P_OURS_KERNEL, P_OURS_GEMM, P_BLAS, P_LIBXSMM_KERNEL, P_LIBXSMM_GEMM, P_OURS_TUNED, P_OURS_CONTROL,
-    P_COUNT
+    P_OURS_TARGET, P_COUNT
 };
 static const char *const peer_name[P_COUNT] = {
     "ours_kernel", "ours_gemm", "blas", "libxsmm_kernel", "libxsmm_gemm", "ours_tuned", "ours_control",
+    "ours_target",
 };
 
 // Fortran GEMM (bench_timing.h), named by what a pointer holds; zgemm_ and cgemm_ take scalars
@@ -357,6 +365,7 @@ static struct {
 // tuned wrapper timed in the same run, interleaved. A third copy, loaded the same way without
 // the file, is the control: the untuned wrapper loaded as the tuned one is, so that the two
 // differ by the file alone (the first instance, loaded by path before them, is timed too).
+// --vs-target: one more copy, started with XSMMWRAP_TARGET set, compared with the control.
 typedef struct {
     void *handle;
     dgemm_fn *dgemm;
@@ -365,7 +374,7 @@ typedef struct {
     bool in_use;
     int (*get_stats)(xsmmwrap_stats *);
 } instance;
-static instance tuned, control;
+static instance tuned, control, other_target;
 
 static struct {
     void *handle;
@@ -490,11 +499,13 @@ static xw_desc desc_of(const bench_case *b)
     case P_OURS_GEMM:                                                                              \
     case P_BLAS:                                                                                   \
     case P_OURS_TUNED:                                                                             \
-    case P_OURS_CONTROL: {                                                                         \
-        P##gemm_fn *const f = peer == P_OURS_GEMM    ? wrap.P##gemm                                \
-                              : peer == P_BLAS       ? blas.P##gemm                                \
-                              : peer == P_OURS_TUNED ? tuned.P##gemm                               \
-                                                     : control.P##gemm;                            \
+    case P_OURS_CONTROL:                                                                           \
+    case P_OURS_TARGET: {                                                                          \
+        P##gemm_fn *const f = peer == P_OURS_GEMM      ? wrap.P##gemm                              \
+                              : peer == P_BLAS         ? blas.P##gemm                              \
+                              : peer == P_OURS_TUNED   ? tuned.P##gemm                             \
+                              : peer == P_OURS_CONTROL ? control.P##gemm                           \
+                                                       : other_target.P##gemm;                     \
         LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
         break;                                                                                     \
     }                                                                                              \
@@ -699,8 +710,9 @@ static void load_blas(void)
 }
 
 // Another instance: a copy of the library (the loader would return the first for the same
-// file), started with XSMMWRAP_TUNE=tune (a file, or "0"); the copy is unlinked once mapped.
-static void load_instance(instance *in, const char *tune)
+// file), started with XSMMWRAP_TUNE=tune (a file, or "0") and, when target is not NULL,
+// XSMMWRAP_TARGET=target; the copy is unlinked once mapped.
+static void load_instance(instance *in, const char *tune, const char *target)
 {
     char copy[] = "/tmp/xsmmwrap-bench-instance-XXXXXX.so";
     const int out = mkstemps(copy, 3);
@@ -715,17 +727,26 @@ static void load_instance(instance *in, const char *tune)
     if (out >= 0)
         close(out);
     setenv("XSMMWRAP_TUNE", tune, 1);
+    const char *was = getenv("XSMMWRAP_TARGET");
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", was ? was : "");
+    if (target)
+        setenv("XSMMWRAP_TARGET", target, 1);
     in->handle = ok ? dlopen(copy, RTLD_NOW | RTLD_LOCAL) : NULL;
     unlink(copy);
     if (!in->handle) {
-        fprintf(stderr, "bench_kernels: cannot load another libxsmmwrap.so for --tune\n");
+        fprintf(stderr, "bench_kernels: cannot load another libxsmmwrap.so\n");
         exit(1);
     }
     in->dgemm = (dgemm_fn *)sym(in->handle, "dgemm_");
     in->sgemm = (sgemm_fn *)sym(in->handle, "sgemm_");
     int (*get_config)(xsmmwrap_config *) = (int (*)(xsmmwrap_config *))sym(in->handle, "xsmmwrap_get_config");
     if (get_config)
-        get_config(&in->cfg);  // reads XSMMWRAP_TUNE now
+        get_config(&in->cfg);  // reads XSMMWRAP_TUNE and XSMMWRAP_TARGET now
+    if (target && was)
+        setenv("XSMMWRAP_TARGET", saved, 1);
+    else if (target)
+        unsetenv("XSMMWRAP_TARGET");
     in->in_use = in->cfg.tune_state == XSMMWRAP_TUNE_IN_USE;
     in->get_stats = (int (*)(xsmmwrap_stats *))sym(in->handle, "xsmmwrap_get_stats");
 }
@@ -761,6 +782,7 @@ static void bind_peers(bench_case *bc)
     bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
     bc->has[P_OURS_TUNED] = bc->prec == 64 ? tuned.dgemm != NULL : tuned.sgemm != NULL;
     bc->has[P_OURS_CONTROL] = bc->prec == 64 ? control.dgemm != NULL : control.sgemm != NULL;
+    bc->has[P_OURS_TARGET] = bc->prec == 64 ? other_target.dgemm != NULL : other_target.sgemm != NULL;
 #if XW_BENCH_LIBXSMM
     const int flags = (bc->ta != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
                       (bc->tb != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
@@ -1858,10 +1880,12 @@ int main(int argc, char **argv)
     // This program's own registry (core): same environment, same kernels as the library's.
     xsmmwrap_config cfg;
     xsmmwrap_get_config(&cfg);
-    if (opt.tune) {  // after this program's own registry started (with XSMMWRAP_TUNE=0)
-        load_instance(&tuned, opt.tune);
-        load_instance(&control, "0");
-    }
+    if (opt.tune)  // after this program's own registry started (with XSMMWRAP_TUNE=0)
+        load_instance(&tuned, opt.tune, NULL);
+    if (opt.vs_target)
+        load_instance(&other_target, "0", opt.vs_target);
+    if (opt.tune || opt.vs_target)
+        load_instance(&control, "0", NULL);
     xsmmwrap_config lib_cfg = cfg;
     if (wrap.get_config)
         wrap.get_config(&lib_cfg);
@@ -1980,6 +2004,12 @@ int main(int argc, char **argv)
     j_bool("in_use", tuned.in_use);
     j_str("reason", opt.tune ? tuned.cfg.tune_reason : NULL);
     j_int("entries", opt.tune ? tuned.cfg.tune_entries : 0);
+    j_close('}');
+
+    j_open("vs_target", '{');
+    j_str("requested", opt.vs_target);
+    j_str("target", other_target.handle ? xsmmwrap_target_name(other_target.cfg.target) : NULL);
+    j_str("control_target", control.handle ? xsmmwrap_target_name(control.cfg.target) : NULL);
     j_close('}');
 
     j_open("blas", '{');

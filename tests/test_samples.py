@@ -342,6 +342,34 @@ def test_bench_kernels_given_shapes(env: dict[str, str], cbuild: Path) -> None:
     assert "find a known kernel" not in r.stdout
 
 
+def test_bench_kernels_vs_target(env: dict[str, str], cbuild: Path) -> None:
+    """--vs-target avx2: an instance started with XSMMWRAP_TARGET=avx2 and a control with the
+    default target, both timed cached and streamed, both giving the contract's values (the
+    portable kernel's, exactly); the table compares them. On any CPU: on one without AVX-512
+    both instances run avx2."""
+    r = cli(env, "bench", "kernels", "--quick", "--shapes", "7x9x5,13x5x7", "--vs-target",
+            "avx2", "--json", KEEP)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    v = data["vs_target"]
+    assert v["requested"] == "avx2" and v["target"] == "avx2"
+    assert v["control_target"] == data["xsmmwrap"]["target"]
+    for c in data["dp"]:
+        for mode in ("cached", "streamed"):
+            for peer in ("ours_control", "ours_target"):
+                assert c[mode][peer]["ns"] > 0, (c["m"], mode, peer)
+        assert c["max_rel_err"]["ours_target"] == 0 and c["max_rel_err"]["ours_control"] == 0
+    from xsmmwrap.tools.bench_kernels import _target_table, target_ratio
+
+    case = {"cached": {"ours_control": {"ns": 10.0}, "ours_target": {"ns": 9.0}}}
+    assert target_ratio(case, "cached") == 0.9 and target_ratio(case, "streamed") is None
+    lines = _target_table({**data, "dp": [{**data["dp"][0], **case, "m": 2, "n": 3, "k": 4}]})
+    assert any("cached: lowest x 0.90x (2x3x4)" in x and ": 1 of 1" in x for x in lines), lines
+    r = cli(env, "bench", "kernels", "--quick", "--shapes", "4x4x4", "--vs-target", "avx2", KEEP)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "against XSMMWRAP_TARGET=avx2 (in use: avx2)" in r.stdout
+
+
 def test_bench_kernels_shapes_from_a_run(env: dict[str, str], cbuild: Path, tmp_path: Path) -> None:
     """--shapes-from takes the shapes of a statistics file, most calls first, each once, none
     larger than the benchmark takes, none without calls."""
