@@ -2,7 +2,7 @@
 
 Each workload (``examples/``: SPECFEM3D's stiffness kernel, Nek5000's Helmholtz operator,
 CP2K/DBCSR block stacks) is a real computation through ``dgemm_`` that checks its own answer
-and prints the time of its GEMM part (``time X ms``). It runs three ways:
+and prints the time of its GEMM part (``time X ms``). It runs four ways:
 
 plain
     against the system BLAS, nothing in front of it;
@@ -11,15 +11,20 @@ xsmmwrap
     ``XSMMWRAP_STATS_JSON``);
 LIBXSMM
     ``NAME-libxsmm``, the same source linked with ``ld --wrap=dgemm_`` and LIBXSMM 1.17's own
-    call wrapper (``libxsmmext.a``), where Debian's ``libxsmm-dev`` was there at build time.
+    call wrapper (``libxsmmext.a``), where Debian's ``libxsmm-dev`` was there at build time;
+GEMM-free
+    the same program with ``gemm-free.so`` in ``LD_PRELOAD`` (``examples/gemm_free.c``: a
+    ``dgemm_`` that skips the product, C := beta*C only): its time outside GEMM, so plain over it
+    is the ceiling of what any GEMM can gain for it (its answers are wrong by design and its
+    check's failure is not counted).
 
 Each figure is the best of ``--runs`` runs, the ways taking turns (in reverse order every other
 round), each run pinned to one CPU (``--cpu``, else the last allowed; so OpenBLAS and LIBXSMM's
 OpenMP run one thread), with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed
 (``--keep-openblas-env`` keeps them). A run that fails, or whose answer the program finds
-wrong, fails the benchmark (exit status 1). With ``--tune`` the tuned way's ratio to the
-untuned one is the median of the rounds' ratios, beside the same for a control way run exactly
-as the untuned one is.
+wrong, fails the benchmark (exit status 1), the GEMM-free way's expected failure aside. With
+``--tune`` the tuned way's ratio to the untuned one is the median of the rounds' ratios, beside
+the same for a control way run exactly as the untuned one is.
 """
 
 from __future__ import annotations
