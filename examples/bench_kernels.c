@@ -375,6 +375,10 @@ typedef struct {
     int (*get_stats)(xsmmwrap_stats *);
 } instance;
 static instance tuned, control, other_target;
+// The peers that are such copies, by peer (NULL: not a copy).
+static instance *const copy_of[P_COUNT] = {
+    [P_OURS_TUNED] = &tuned, [P_OURS_CONTROL] = &control, [P_OURS_TARGET] = &other_target,
+};
 
 static struct {
     void *handle;
@@ -501,11 +505,9 @@ static xw_desc desc_of(const bench_case *b)
     case P_OURS_TUNED:                                                                             \
     case P_OURS_CONTROL:                                                                           \
     case P_OURS_TARGET: {                                                                          \
-        P##gemm_fn *const f = peer == P_OURS_GEMM      ? wrap.P##gemm                              \
-                              : peer == P_BLAS         ? blas.P##gemm                              \
-                              : peer == P_OURS_TUNED   ? tuned.P##gemm                             \
-                              : peer == P_OURS_CONTROL ? control.P##gemm                           \
-                                                       : other_target.P##gemm;                     \
+        P##gemm_fn *const f = peer == P_OURS_GEMM ? wrap.P##gemm                                   \
+                              : peer == P_BLAS    ? blas.P##gemm                                   \
+                                                  : copy_of[peer]->P##gemm;                        \
         LOOP(T, f(&ta, &tb, &m, &n, &k, &AL, a, &lda, b, &ldb, &BE, c, &ldc, 1, 1));               \
         break;                                                                                     \
     }                                                                                              \
@@ -780,9 +782,9 @@ static void bind_peers(bench_case *bc)
     }
     bc->has[P_OURS_GEMM] = bc->prec == 64 ? wrap.dgemm != NULL : wrap.sgemm != NULL;
     bc->has[P_BLAS] = bc->prec == 64 ? blas.dgemm != NULL : blas.sgemm != NULL;
-    bc->has[P_OURS_TUNED] = bc->prec == 64 ? tuned.dgemm != NULL : tuned.sgemm != NULL;
-    bc->has[P_OURS_CONTROL] = bc->prec == 64 ? control.dgemm != NULL : control.sgemm != NULL;
-    bc->has[P_OURS_TARGET] = bc->prec == 64 ? other_target.dgemm != NULL : other_target.sgemm != NULL;
+    for (int p = 0; p < P_COUNT; p++)
+        if (copy_of[p])
+            bc->has[p] = bc->prec == 64 ? copy_of[p]->dgemm != NULL : copy_of[p]->sgemm != NULL;
 #if XW_BENCH_LIBXSMM
     const int flags = (bc->ta != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
                       (bc->tb != 'N' ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
