@@ -713,6 +713,9 @@ def test_benchmark_runs_every_way_and_checks_its_counts() -> None:
     assert "redirected by enable(): _multiarray_umath (" in table, table
     assert "scipy_cblas_dgemm64_" in table.split("_multiarray_umath (")[1].split(")")[0], table
     assert "scipy_cblas_zgemm64_" in table, table  # the complex row's entry point
+    # Every figure names its CPU and target: the first line says both, as the workers saw them.
+    assert figures["target"] in ("avx2", "avx512", "generic") and figures["pinned"], figures
+    assert table.startswith("CPU: ") and f"xsmmwrap target {figures['target']} " in table, table
 
 
 def test_benchmark_places_stacks_alike_in_every_process() -> None:

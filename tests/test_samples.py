@@ -575,11 +575,14 @@ def test_bench_workloads_quick(env: dict[str, str], programs: Path) -> None:
         free = w["gemm-free"]
         assert free >= 0 and w["ceiling"] == (w["plain"] / free if free else None), w
     assert data["gemm_free"] == str(programs / "gemm-free.so")
+    # Every figure names its CPU and target (the target the wrapped runs' statistics say).
+    assert "family" in data["cpu_name"] and data["target"] in ("avx2", "avx512", "generic")
     r = cli(env, "bench", "workloads", "--quick", "--runs", "1", KEEP)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = table_rows(r.stdout, "workload")
     assert [row[0] for row in rows] == [w["workload"] for w in data["workloads"]] + ["geomean"]
     assert "GEMM-free ms" in r.stdout and "ceiling x" in r.stdout
+    assert r.stdout.startswith(f"CPU: {data['cpu_name']}, every run pinned to CPU "), r.stdout
 
 
 def test_gemm_free_skips_the_product(programs: Path) -> None:

@@ -44,6 +44,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from . import samples
 from ._console import format_table
 from .samples import OPENBLAS_ENV
 
@@ -213,6 +214,9 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
                 xsmmwrap.disable()
     out["calls"] = counts
     out["expected calls"] = cases.matrices() * (args.repeats + 1) * args.rounds
+    cfg = xsmmwrap.config()
+    out["target"], out["cpu_target"] = cfg.target, cfg.cpu_target
+    out["pinned"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return out
 
 
@@ -317,9 +321,16 @@ def run(args: argparse.Namespace) -> int:
                     raise SystemExit(f"bench_enable: {count} calls intercepted in {mode}: {got}")
             _best(results[TRAFFIC], got.get(TRAFFIC, {}))
             results["patched"] = got.get("patched", results.get("patched"))
+            for key in ("target", "cpu_target", "pinned"):
+                results[key] = got.get(key)
     cases = [_case_name(n, args.dtype) for n in args.sizes]
     cases += [_case_name(n, COMPLEX_DTYPE) for n in args.complex_sizes]
     cases += [SCIPY_CASE, MATVEC_CASE, *LOOP_CASES]
+    print(
+        f"CPU: {samples.cpu_name()}, measuring processes on CPU "
+        f"{','.join(str(c) for c in results.get('pinned') or []) or '?'}; "
+        f"xsmmwrap target {results.get('target')} (the CPU offers {results.get('cpu_target')})"
+    )
     print(
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "
         f"{args.stack}); x = plain / time"

@@ -139,6 +139,7 @@ def run(
     if cpu is None and hasattr(os, "sched_getaffinity"):
         cpu = max(os.sched_getaffinity(0))
     progress = Progress("xsmmwrap bench workloads")
+    targets: tuple[str, str] | None = None
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="xsmmwrap-workloads-") as tmp:
         for (name, what, shapes), ways in found:
@@ -187,6 +188,7 @@ def run(
                 if this_round.get("xsmmwrap") and this_round.get("control"):
                     again.append(this_round["xsmmwrap"] / this_round["control"])
             row["kernel_share"] = samples.kernel_path_share(stats)
+            targets = targets or _targets(stats)
             if tune is not None:
                 row["tuned_calls"] = _tuned_share(tuned_stats)
                 # The median of the rounds' ratios: a program whose calls the file does not
@@ -212,6 +214,9 @@ def run(
         "kind": "bench-workloads",
         "tune": None if tune is None else str(tune),
         "gemm_free": None if stub is None else str(stub),
+        "cpu_name": samples.cpu_name(),
+        "target": targets[0] if targets else None,
+        "cpu_target": targets[1] if targets else None,
         "runs": runs,
         "quick": quick,
         "cpu": cpu,
@@ -236,6 +241,15 @@ def gemm_split(
     if not ours or ours <= free or plain <= free:
         return plain / free, None
     return plain / free, (plain - free) / (ours - free)
+
+
+def _targets(stats_file: Path) -> tuple[str, str] | None:
+    """The target a wrapped run used and the one its CPU offers, from its statistics."""
+    try:
+        doc = json.loads(stats_file.read_text(encoding="utf-8"))
+        return str(doc["target"]), str(doc["cpu_target"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _tuned_share(stats_file: Path) -> float | None:
@@ -307,6 +321,8 @@ def format_report(data: dict[str, Any]) -> str:
     if data.get("tune"):
         header.insert(5, "tuned ms")
     head = (
+        f"CPU: {data.get('cpu_name')}, every run pinned to CPU {data.get('cpu')}; xsmmwrap "
+        f"target {data.get('target')} (the CPU offers {data.get('cpu_target')})\n"
         f"Workloads, best of {data['runs']} runs; x = plain time / time; xsmmwrap/LIBXSMM = "
         "LIBXSMM's wrapper's time / ours (> 1: ours faster)\n"
     )

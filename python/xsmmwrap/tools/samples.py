@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ __all__ = [
     "add_json_option",
     "add_keep_env_option",
     "emit",
+    "cpu_name",
     "find_file",
     "find_program",
     "kernel_path_calls",
@@ -80,6 +82,27 @@ def find_program(name: str) -> Path:
         f"{name} not found in {' nor '.join(where)}: install the package with the examples "
         f"built (-Dexamples=true), or set {BUILD_DIR_ENV} to a Meson build directory "
         "configured with -Dexamples=true"
+    )
+
+
+def cpu_name() -> str:
+    """This machine's CPU as every benchmark figure names it: its model name, family and model
+    number (Linux's ``/proc/cpuinfo``), else what the platform says."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    if "model name" not in fields:
+        return platform.processor() or platform.machine() or "unknown CPU"
+    return (
+        f"{fields['model name']} (family {fields.get('cpu family', '?')}, "
+        f"model {fields.get('model', '?')})"
     )
 
 
