@@ -730,8 +730,7 @@ static void load_instance(instance *in, const char *tune, const char *target)
         close(out);
     setenv("XSMMWRAP_TUNE", tune, 1);
     const char *was = getenv("XSMMWRAP_TARGET");
-    char saved[64];
-    snprintf(saved, sizeof saved, "%s", was ? was : "");
+    char *saved = was ? strdup(was) : NULL;  // setenv may free what getenv returned
     if (target)
         setenv("XSMMWRAP_TARGET", target, 1);
     in->handle = ok ? dlopen(copy, RTLD_NOW | RTLD_LOCAL) : NULL;
@@ -745,10 +744,11 @@ static void load_instance(instance *in, const char *tune, const char *target)
     int (*get_config)(xsmmwrap_config *) = (int (*)(xsmmwrap_config *))sym(in->handle, "xsmmwrap_get_config");
     if (get_config)
         get_config(&in->cfg);  // reads XSMMWRAP_TUNE and XSMMWRAP_TARGET now
-    if (target && was)
+    if (target && saved)
         setenv("XSMMWRAP_TARGET", saved, 1);
     else if (target)
         unsetenv("XSMMWRAP_TARGET");
+    free(saved);
     in->in_use = in->cfg.tune_state == XSMMWRAP_TUNE_IN_USE;
     in->get_stats = (int (*)(xsmmwrap_stats *))sym(in->handle, "xsmmwrap_get_stats");
 }

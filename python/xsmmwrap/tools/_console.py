@@ -36,6 +36,11 @@ def fmt_float(x: float | None, spec: str = ".2f", none: str = "-") -> str:
     return none if x is None else format(x, spec)
 
 
+def fmt_ratio(x: float | None) -> str:
+    """A ratio as the tables show it (``1.23x``), or ``-`` for a missing value."""
+    return "-" if x is None else f"{x:.2f}x"
+
+
 def fmt_count(x: float | None) -> str:
     """A count with k/M/G suffixes (``1.23M``)."""
     if x is None:

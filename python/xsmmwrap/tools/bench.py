@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from . import samples
-from ._console import Progress, fmt_float, format_table
+from ._console import Progress, fmt_float, fmt_ratio, format_table
 
 __all__ = [
     "DISPATCH_ROWS",
@@ -219,7 +219,7 @@ def format_smm(data: dict[str, Any]) -> str:
                 c["name"],
                 fmt(b.get("gflops")),
                 fmt(w.get("gflops")),
-                fmt(c.get("speedup")) + ("x" if c.get("speedup") else ""),
+                fmt_ratio(c.get("speedup")),
                 fmt(b.get("bandwidth_gbs"), ".1f"),
                 fmt(w.get("bandwidth_gbs"), ".1f"),
                 ms(b.get("duration_s")),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
-from ._console import format_table
+from ._console import fmt_ratio, format_table
 
 PROGRAM = "bench-kernels"
 #: --shapes: the most shapes, and the largest M, N or K, bench-kernels takes.
@@ -248,10 +248,6 @@ def _fmt_ns(ns: float | None) -> str:
     return f"{ns:.0f}" if ns >= 1000 else f"{ns:.1f}"
 
 
-def _fmt_ratio(r: float | None) -> str:
-    return "-" if r is None else f"{r:.2f}x"
-
-
 def _fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -297,7 +293,7 @@ def _ns_table(
                 _kind(c),
                 c.get("route") or "-",
                 *[_fmt_ns(ns_of(c, p, section)) for p in peers],
-                *[_fmt_ratio(ratio(c, o, x, section)) for _, o, x in ratios],
+                *[fmt_ratio(ratio(c, o, x, section)) for _, o, x in ratios],
             ]
         )
     rows.append(
@@ -306,7 +302,7 @@ def _ns_table(
             "",
             "",
             *["" for _ in peers],
-            *[_fmt_ratio(geomean(ratio(c, o, x, section) for c in cases)) for _, o, x in ratios],
+            *[fmt_ratio(geomean(ratio(c, o, x, section) for c in cases)) for _, o, x in ratios],
         ]
     )
     return _table(header, rows, left=3)
@@ -423,18 +419,18 @@ def _tuned_table(data: dict[str, Any]) -> list[str]:
                     moved.append(g)
             shown = f"{mode}_recheck" if c.get(f"{mode}_recheck") else mode
             cells += [_fmt_ns(ns_of(c, p, shown)) for p in _TUNED_PEERS]
-            cells.append(_fmt_ratio(g) + ("*" if shown != mode else ""))
+            cells.append(fmt_ratio(g) + ("*" if shown != mode else ""))
             first, copy = ns_of(c, "ours_gemm", shown), ns_of(c, "ours_control", shown)
             if first and copy:
                 spread.append(first / copy)
-            cells.append(_fmt_ratio(first / copy if first and copy else None))
+            cells.append(fmt_ratio(first / copy if first and copy else None))
             if shown != mode:
                 was = [_fmt_ns(ns_of(c, p, mode)) for p in _TUNED_PEERS]
                 rechecked.append(f"{_shape(c)} {mode} {' / '.join(was)}")
         rows.append(cells)
     geo = [geomean(tuned_gain(c, m) for c in cases) for m in ("cached", "streamed")]
     blank = ["", "", ""]
-    rows.append(["geomean", "", *blank, _fmt_ratio(geo[0]), "", *blank, _fmt_ratio(geo[1]), ""])
+    rows.append(["geomean", "", *blank, fmt_ratio(geo[0]), "", *blank, fmt_ratio(geo[1]), ""])
     out += _table(header, rows)
     if rechecked:
         out.append(
@@ -444,20 +440,19 @@ def _tuned_table(data: dict[str, Any]) -> list[str]:
     low = min(gains) if gains else None
     verdict = "" if low is None else " (met)" if low >= TUNED_TARGET else " (NOT met)"
     out.append(
-        f"lowest x over shapes and modes: {_fmt_ratio(low)} "
-        f"(target >= {TUNED_TARGET:.2f}x){verdict}"
+        f"lowest x over shapes and modes: {fmt_ratio(low)} (target >= {TUNED_TARGET:.2f}x){verdict}"
     )
     if spread:
         out.append(
-            f"first instance over the untuned copy: {_fmt_ratio(min(spread))} to "
-            f"{_fmt_ratio(max(spread))} (the same code: the spread of instances in this run)"
+            f"first instance over the untuned copy: {fmt_ratio(min(spread))} to "
+            f"{fmt_ratio(max(spread))} (the same code: the spread of instances in this run)"
         )
     # A call the file keeps runs the same code in both instances: its x is the spread of this
     # measurement, the file's own effect is in the calls it moves.
     out.append(
         f"the file moves {sum(1 for c in cases if c.get('tune_followed'))} of "
         f"{len(cases)} shapes (file: moved; kept: the same kernel both ways); lowest x over "
-        f"those it moves: {_fmt_ratio(min(moved) if moved else None)}"
+        f"those it moves: {fmt_ratio(min(moved) if moved else None)}"
     )
     return out
 
@@ -488,19 +483,19 @@ def _target_table(data: dict[str, Any]) -> list[str]:
         for mode in ("cached", "streamed"):
             x = target_ratio(c, mode)
             cells += [_fmt_ns(ns_of(c, p, mode)) for p in ("ours_control", "ours_target")]
-            cells.append(_fmt_ratio(x))
+            cells.append(fmt_ratio(x))
             if x is not None and (mode not in lows or x < lows[mode][0]):
                 lows[mode] = (x, _shape(c))
         rows.append(cells)
     geo = [geomean(target_ratio(c, m) for c in cases) for m in ("cached", "streamed")]
-    rows.append(["geomean", "", "", _fmt_ratio(geo[0]), "", "", _fmt_ratio(geo[1])])
+    rows.append(["geomean", "", "", fmt_ratio(geo[0]), "", "", fmt_ratio(geo[1])])
     out += _table(header, rows)
     for mode in ("cached", "streamed"):
         slower = sum(1 for c in cases if (target_ratio(c, mode) or 1) < TARGET_FLOOR)
         if mode in lows:
             x, shape = lows[mode]
             out.append(
-                f"{mode}: lowest x {_fmt_ratio(x)} ({shape}); shapes where the default is more "
+                f"{mode}: lowest x {fmt_ratio(x)} ({shape}); shapes where the default is more "
                 f"than {100 * (1 - TARGET_FLOOR):.0f}% slower: {slower} of {len(cases)}"
             )
     return out

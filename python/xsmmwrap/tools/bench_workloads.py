@@ -30,7 +30,6 @@ the same for a control way run exactly as the untuned one is.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
-from ._console import Progress, fmt_float, format_table
+from ._console import Progress, fmt_float, fmt_ratio, format_table
 from .samples import SampleError
 
 #: (program, what it computes, its GEMM shapes (M x N x K))
@@ -187,10 +186,11 @@ def run(
                     pairs.append(this_round["xsmmwrap"] / this_round["tuned"])
                 if this_round.get("xsmmwrap") and this_round.get("control"):
                     again.append(this_round["xsmmwrap"] / this_round["control"])
-            row["kernel_share"] = samples.kernel_path_share(stats)
-            targets = targets or _targets(stats)
+            doc = samples.read_stats(stats)
+            row["kernel_share"] = samples.kernel_path_share(doc)
+            targets = targets or _targets(doc)
             if tune is not None:
-                row["tuned_calls"] = _tuned_share(tuned_stats)
+                row["tuned_calls"] = _tuned_share(samples.read_stats(tuned_stats))
                 # The median of the rounds' ratios: a program whose calls the file does not
                 # move runs the same code either way, and best-of times of a memory-bound
                 # program differ by more than that from run to run (specfem-stiffness: 67-104 ms).
@@ -243,22 +243,20 @@ def gemm_split(
     return plain / free, (plain - free) / (ours - free)
 
 
-def _targets(stats_file: Path) -> tuple[str, str] | None:
+def _targets(stats: dict[str, Any] | None) -> tuple[str, str] | None:
     """The target a wrapped run used and the one its CPU offers, from its statistics."""
-    try:
-        doc = json.loads(stats_file.read_text(encoding="utf-8"))
-        return str(doc["target"]), str(doc["cpu_target"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if stats is None or "target" not in stats or "cpu_target" not in stats:
         return None
+    return str(stats["target"]), str(stats["cpu_target"])
 
 
-def _tuned_share(stats_file: Path) -> float | None:
+def _tuned_share(stats: dict[str, Any] | None) -> float | None:
     """The share of a run's calls that followed the tuning file; None without statistics."""
     try:
-        doc = json.loads(stats_file.read_text(encoding="utf-8"))
-        return int(doc["tune"]["calls"]) / int(doc["intercepted"]) if doc["intercepted"] else None
-    except (OSError, ValueError, KeyError, TypeError):
+        calls, intercepted = int((stats or {})["tune"]["calls"]), int((stats or {})["intercepted"])
+    except (KeyError, TypeError, ValueError):
         return None
+    return calls / intercepted if intercepted else None
 
 
 def _geomean(values: Sequence[float]) -> float | None:
@@ -282,7 +280,7 @@ def format_report(data: dict[str, Any]) -> str:
                 r["workload"],
                 r["shapes"],
                 *ms,
-                *(fmt(r.get(key)) + ("x" if r.get(key) else "") for key in ratios),
+                *(fmt_ratio(r.get(key)) for key in ratios),
                 "-" if share is None else f"{100 * share:.0f}%",
                 *_tuned_cells(r, data),
                 "ok" if r["ok"] else "FAILED",
@@ -294,13 +292,8 @@ def format_report(data: dict[str, Any]) -> str:
         for key in ("tuned_vs_xsmmwrap", "control_vs_xsmmwrap")
     ]
     rows.append(
-        ["geomean", "", *["" for _ in ways], *(fmt(g) + ("x" if g else "") for g in geo), ""]
-        + (
-            [fmt(tuned_geo[0]) + ("x" if tuned_geo[0] else ""), ""]
-            + [fmt(tuned_geo[1]) + ("x" if tuned_geo[1] else "")]
-            if data.get("tune")
-            else []
-        )
+        ["geomean", "", *["" for _ in ways], *(fmt_ratio(g) for g in geo), ""]
+        + ([fmt_ratio(tuned_geo[0]), "", fmt_ratio(tuned_geo[1])] if data.get("tune") else [])
         + [""]
     )
     header = [
@@ -351,9 +344,9 @@ def _tuned_cells(r: dict[str, Any], data: dict[str, Any]) -> list[str]:
         return []
     g, share, c = r.get("tuned_vs_xsmmwrap"), r.get("tuned_calls"), r.get("control_vs_xsmmwrap")
     return [
-        fmt_float(g) + ("x" if g else ""),
+        fmt_ratio(g),
         "-" if share is None else f"{100 * share:.0f}%",
-        fmt_float(c) + ("x" if c else ""),
+        fmt_ratio(c),
     ]
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import samples
-from ._console import Progress, fmt_count, fmt_float, format_table
+from ._console import Progress, fmt_count, fmt_float, fmt_ratio, format_table
 from .samples import SampleError
 
 __all__ = ["VARIANTS", "configure", "format_report", "main", "run"]
@@ -104,7 +104,7 @@ def _run_variant(
         row[key] = data.get(key)
     try:
         if preload is not None:
-            row["kernel_calls"] = samples.kernel_path_calls(stats_file)[0]
+            row["kernel_calls"] = samples.kernel_path_calls(samples.read_stats(stats_file))[0]
         elif data.get("wrapper"):
             row["kernel_calls"] = int(data["wrapper"]["kernel_calls"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -220,7 +220,7 @@ def format_report(data: dict[str, Any]) -> str:
                 fmt(r.get("time_s"), ".3f") + (" s" if r.get("time_s") is not None else ""),
                 fmt_count(r.get("calls_per_s")),
                 fmt(r.get("gflops")),
-                fmt(r.get("speedup"), ".2f") + ("x" if r.get("speedup") is not None else ""),
+                fmt_ratio(r.get("speedup")),
                 path,
                 "-" if diff is None else f"{diff:.1e}",
                 "ok" if r["ok"] else "FAILED",

@@ -37,6 +37,7 @@ __all__ = [
     "find_program",
     "kernel_path_calls",
     "kernel_path_share",
+    "read_stats",
     "library_for",
     "run_command",
     "run_json",
@@ -225,24 +226,34 @@ def add_json_option(parser: Any) -> None:
     parser.add_argument("--save", metavar="FILE", help="also write the results as JSON to FILE")
 
 
-def kernel_path_calls(stats_file: Path) -> tuple[int, int]:
-    """(calls on the kernel path, calls intercepted) from an ``XSMMWRAP_STATS_JSON`` file.
+def read_stats(stats_file: Path) -> dict[str, Any] | None:
+    """The document of an ``XSMMWRAP_STATS_JSON`` file; None when it is missing or not JSON."""
+    try:
+        doc = json.loads(Path(stats_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def kernel_path_calls(stats: dict[str, Any] | None) -> tuple[int, int]:
+    """(calls on the kernel path, calls intercepted) from a run's statistics (:func:`read_stats`).
 
     Raises
     ------
-    OSError, ValueError, KeyError, TypeError
-        When the file is missing or is not the library's statistics.
+    KeyError, TypeError
+        When there are none or they are not the library's statistics.
     """
-    data = json.loads(Path(stats_file).read_text(encoding="utf-8"))
-    routes = data["routes"]
-    return int(routes.get("jit", 0)) + int(routes.get("portable", 0)), int(data["intercepted"])
+    if stats is None:
+        raise KeyError("no statistics")
+    routes = stats["routes"]
+    return int(routes.get("jit", 0)) + int(routes.get("portable", 0)), int(stats["intercepted"])
 
 
-def kernel_path_share(stats_file: Path) -> float | None:
-    """The share of a run's calls on the kernel path; None without (readable) statistics."""
+def kernel_path_share(stats: dict[str, Any] | None) -> float | None:
+    """The share of a run's calls on the kernel path; None without statistics."""
     try:
-        kernel, intercepted = kernel_path_calls(stats_file)
-    except (OSError, ValueError, KeyError, TypeError):
+        kernel, intercepted = kernel_path_calls(stats)
+    except (KeyError, TypeError, ValueError):
         return None
     return kernel / intercepted if intercepted else None
 
