@@ -140,6 +140,15 @@ static inline int gen_acc(const gen_tile *t, int v, int j)
     return t->nbc == t->nb ? t->acc0 + v * t->nb + j : t->acc0 + (j & 1) * t->mb * t->nb + v * t->nb + (j >> 1);
 }
 
+#define GEN_PEEL_RATE 4  // queued requests a k step carries when the steps after it are a loop
+
+// K steps of a looped tile written out before its loop, to carry its npf queued requests.
+static inline int gen_peel_steps(const gen_plan *p, int npf)
+{
+    const int n = (npf + GEN_PEEL_RATE - 1) / GEN_PEEL_RATE;
+    return n < (int)p->d.k ? n : (int)p->d.k;
+}
+
 // Prefetches that request the lines of `bytes` bytes from any address: one every 64 bytes and
 // one at the last byte, unless a step landed on it (gen_emit.c's prefetch_bytes).
 static inline int64_t gen_span_lines(int64_t bytes)

@@ -356,18 +356,25 @@ static void emit_tile(G *g, const gen_tile *t, int v0, ref b, ref cm, bool first
         g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
         ksteps(g, t, &pl, a, ak, b, bk, k);
     } else {
-        prefetch_queued(g, g->npf);  // a loop would repeat them
-        const int u = p->kunroll, iters = k / u, tail = k % u;
+        // A loop would repeat the queued requests, and all of them before it stall the k
+        // steps: the first steps are written out, each carrying a few (GEN_PEEL_RATE).
+        const int peel = gen_peel_steps(p, g->npf);
+        g->pfper = GEN_PEEL_RATE;
+        ksteps(g, t, &pl, a, ak, b, bk, peel);
+        prefetch_queued(g, g->npf);
+        const int u = p->kunroll, iters = (k - peel) / u, tail = (k - peel) % u;
         const xw_gpr pa = p->g[G_PA], pb = p->g[G_PB], kc = p->g[G_KC];
-        xw_x86_lea(g->c, pa, at(g, a));
-        xw_x86_lea(g->c, pb, at(g, b));
-        xw_x86_mov_ri(g->c, kc, iters);
-        const size_t top = xw_x86_here(g->c);
-        ksteps(g, t, &pl, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
-        alu(g, XW_ADD, pa, u * ak);
-        alu(g, XW_ADD, pb, u * bk);
-        alu(g, XW_SUB, kc, 1);
-        xw_x86_jcc_to(g->c, XW_JNZ, top);
+        xw_x86_lea(g->c, pa, at(g, off(a, peel * ak)));
+        xw_x86_lea(g->c, pb, at(g, off(b, peel * bk)));
+        if (iters) {
+            xw_x86_mov_ri(g->c, kc, iters);
+            const size_t top = xw_x86_here(g->c);
+            ksteps(g, t, &pl, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, u);
+            alu(g, XW_ADD, pa, u * ak);
+            alu(g, XW_ADD, pb, u * bk);
+            alu(g, XW_SUB, kc, 1);
+            xw_x86_jcc_to(g->c, XW_JNZ, top);
+        }
         ksteps(g, t, &pl, (ref){ pa, 0 }, ak, (ref){ pb, 0 }, bk, tail);
     }
     prefetch_queued(g, g->npf);

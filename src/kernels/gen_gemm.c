@@ -11,7 +11,7 @@
 #include "gen.h"
 
 #define GEN_MAX_DIM 4096        // beyond this the caller's BLAS is the better kernel anyway
-#define GEN_FULL_UNROLL 2048    // instructions a kernel with K unrolled may have (docs/BENCHMARKS.md)
+#define GEN_FULL_UNROLL 1024    // instructions a kernel with K unrolled may have (docs/BENCHMARKS.md)
 #define GEN_WALK_SMALL 1024     // bytes of op(B) up to which walking it again costs a quarter
 #define GEN_B_STREAM_BYTES 4096 // op(B) larger than this is read at most 3 columns at a time ...
 #define GEN_B_STREAM_COLS 3     // ... by tiles of one vector (see choose_blocking)
@@ -218,8 +218,9 @@ static int64_t estimate_insns(const gen_plan *p)
         int64_t per_mblock = p->pack ? 2 * (int64_t)p->mg[i].size * p->vw * (k < 128 ? k : 128) : 0;
         for (int j = 0; j < p->nng; j++) {
             const int mb = p->mg[i].size, nb = p->ng[j].size;
-            const int64_t steps = p->kunroll >= k ? k : p->kunroll + k % p->kunroll;
             const int64_t ahead = p->ahead ? (int64_t)nb * ((mb * p->vw + p->u * k) * p->isa.es / 64 + 4) : 0;
+            const int peel = p->kunroll >= k ? 0 : gen_peel_steps(p, (int)(ahead < GEN_AHEAD_MAX ? ahead : GEN_AHEAD_MAX));
+            const int64_t steps = p->kunroll >= k ? k : peel + p->kunroll + (k - peel) % p->kunroll;
             const int64_t tile = steps * kstep_insns(p, mb, nb) + (p->u == 2 ? 9 : 3) * (int64_t)mb * nb + 12 + ahead;
             per_mblock += tile * (p->nloop && p->ng[j].count > 1 ? 1 : p->ng[j].count);
         }
