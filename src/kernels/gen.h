@@ -149,6 +149,14 @@ static inline int gen_peel_steps(const gen_plan *p, int npf)
     return n < (int)p->d.k ? n : (int)p->d.k;
 }
 
+// Whether a tile runs its k steps after the first `peel` as a loop: when the plan asks for one
+// and the loop's body and tail leave fewer steps to write than k.
+static inline bool gen_k_looped(const gen_plan *p, int peel)
+{
+    const int k = (int)p->d.k, u = p->kunroll;
+    return u < k && peel + u + (k - peel) % u < k;
+}
+
 // Prefetches that request the lines of `bytes` bytes from any address: one every 64 bytes and
 // one at the last byte, unless a step landed on it (gen_emit.c's prefetch_bytes).
 static inline int64_t gen_span_lines(int64_t bytes)

@@ -352,13 +352,14 @@ static void emit_tile(G *g, const gen_tile *t, int v0, ref b, ref cm, bool first
     const int64_t bk = (int64_t)(p->d.tb ? p->ldb : (uint32_t)p->u) * I->es;
     if (p->ahead && g->next_nb)
         queue_next(g, t, v0, b, cm, first);
-    if (p->kunroll >= k) {
+    // A loop would repeat the queued requests, and all of them before it stall the k steps:
+    // its first steps are written out, each carrying a few (GEN_PEEL_RATE). Where that leaves
+    // no steps to save, k is written out whole.
+    const int peel = gen_peel_steps(p, g->npf);
+    if (!gen_k_looped(p, peel)) {
         g->pfper = k > 1 ? cdiv_i(g->npf, k - 1) : g->npf;  // none after the last step
         ksteps(g, t, &pl, a, ak, b, bk, k);
     } else {
-        // A loop would repeat the queued requests, and all of them before it stall the k
-        // steps: the first steps are written out, each carrying a few (GEN_PEEL_RATE).
-        const int peel = gen_peel_steps(p, g->npf);
         g->pfper = GEN_PEEL_RATE;
         ksteps(g, t, &pl, a, ak, b, bk, peel);
         prefetch_queued(g, g->npf);

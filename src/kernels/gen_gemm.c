@@ -219,8 +219,8 @@ static int64_t estimate_insns(const gen_plan *p)
         for (int j = 0; j < p->nng; j++) {
             const int mb = p->mg[i].size, nb = p->ng[j].size;
             const int64_t ahead = p->ahead ? (int64_t)nb * ((mb * p->vw + p->u * k) * p->isa.es / 64 + 4) : 0;
-            const int peel = p->kunroll >= k ? 0 : gen_peel_steps(p, (int)(ahead < GEN_AHEAD_MAX ? ahead : GEN_AHEAD_MAX));
-            const int64_t steps = p->kunroll >= k ? k : peel + p->kunroll + (k - peel) % p->kunroll;
+            const int peel = gen_peel_steps(p, (int)(ahead < GEN_AHEAD_MAX ? ahead : GEN_AHEAD_MAX));
+            const int64_t steps = gen_k_looped(p, peel) ? peel + p->kunroll + (k - peel) % p->kunroll : k;
             const int64_t tile = steps * kstep_insns(p, mb, nb) + (p->u == 2 ? 9 : 3) * (int64_t)mb * nb + 12 + ahead;
             per_mblock += tile * (p->nloop && p->ng[j].count > 1 ? 1 : p->ng[j].count);
         }
