@@ -45,6 +45,7 @@
 #include "../include/xsmmwrap.h"
 #include "../src/kernels/kernels.h"
 #include "bench_timing.h"
+#include "memory_shapes.h"
 #include "sample_util.h"
 
 #ifndef XW_BENCH_LIBXSMM
@@ -1661,7 +1662,7 @@ static void j_bytes(const char *key, long long v)
 // libxsmm_dgemm (LIBXSMM's dispatch and call). The resident set is read before and after;
 // the operands are allocated and touched before. beta = 0: no shape of the dispatch section
 // (beta = 1) nor the library's first call (4x4x4, beta = 1) is among them.
-static const int memory_dims[10] = { 4, 7, 10, 13, 16, 20, 23, 26, 29, 32 };
+static const int memory_dims[10] = XW_MEMORY_DIMS;
 
 static shape memory_shape(int i)
 {
