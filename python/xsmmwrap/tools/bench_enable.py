@@ -326,10 +326,14 @@ def run(args: argparse.Namespace) -> int:
     cases = [_case_name(n, args.dtype) for n in args.sizes]
     cases += [_case_name(n, COMPLEX_DTYPE) for n in args.complex_sizes]
     cases += [SCIPY_CASE, MATVEC_CASE, *LOOP_CASES]
+    pinned = ",".join(str(c) for c in results.get("pinned") or []) or "?"
     print(
-        f"CPU: {samples.cpu_name()}, measuring processes on CPU "
-        f"{','.join(str(c) for c in results.get('pinned') or []) or '?'}; "
-        f"xsmmwrap target {results.get('target')} (the CPU offers {results.get('cpu_target')})"
+        samples.cpu_line(
+            samples.cpu_name(),
+            f"measuring processes on CPU {pinned}",
+            results.get("target"),
+            results.get("cpu_target"),
+        )
     )
     print(
         f"ns per matrix (best of {args.runs} x {args.rounds} x {args.repeats}; stacks of "

@@ -252,8 +252,10 @@ def _targets(stats: dict[str, Any] | None) -> tuple[str, str] | None:
 
 def _tuned_share(stats: dict[str, Any] | None) -> float | None:
     """The share of a run's calls that followed the tuning file; None without statistics."""
+    if stats is None:
+        return None
     try:
-        calls, intercepted = int((stats or {})["tune"]["calls"]), int((stats or {})["intercepted"])
+        calls, intercepted = int(stats["tune"]["calls"]), int(stats["intercepted"])
     except (KeyError, TypeError, ValueError):
         return None
     return calls / intercepted if intercepted else None
@@ -314,8 +316,13 @@ def format_report(data: dict[str, Any]) -> str:
     if data.get("tune"):
         header.insert(5, "tuned ms")
     head = (
-        f"CPU: {data.get('cpu_name')}, every run pinned to CPU {data.get('cpu')}; xsmmwrap "
-        f"target {data.get('target')} (the CPU offers {data.get('cpu_target')})\n"
+        samples.cpu_line(
+            data.get("cpu_name"),
+            f"every run pinned to CPU {data.get('cpu')}",
+            data.get("target"),
+            data.get("cpu_target"),
+        )
+        + "\n"
         f"Workloads, best of {data['runs']} runs; x = plain time / time; xsmmwrap/LIBXSMM = "
         "LIBXSMM's wrapper's time / ours (> 1: ours faster)\n"
     )

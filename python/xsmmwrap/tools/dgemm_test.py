@@ -107,7 +107,7 @@ def _run_variant(
             row["kernel_calls"] = samples.kernel_path_calls(samples.read_stats(stats_file))[0]
         elif data.get("wrapper"):
             row["kernel_calls"] = int(data["wrapper"]["kernel_calls"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         row["error"] = "no wrapper statistics (XSMMWRAP_STATS_JSON not written)"
     return row, data, matrix
 

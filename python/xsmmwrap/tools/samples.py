@@ -33,6 +33,7 @@ __all__ = [
     "add_keep_env_option",
     "emit",
     "cpu_name",
+    "cpu_line",
     "find_file",
     "find_program",
     "kernel_path_calls",
@@ -105,6 +106,12 @@ def cpu_name() -> str:
         f"{fields['model name']} (family {fields.get('cpu family', '?')}, "
         f"model {fields.get('model', '?')})"
     )
+
+
+def cpu_line(name: object, pinning: str, target: object, cpu_target: object) -> str:
+    """The first line of a benchmark's table: the CPU (:func:`cpu_name` where the figures were
+    taken), how the runs were pinned, and the target they used beside the one the CPU offers."""
+    return f"CPU: {name}, {pinning}; xsmmwrap target {target} (the CPU offers {cpu_target})"
 
 
 def find_file(name: str) -> Path | None:
