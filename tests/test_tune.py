@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, clean_env
+from xsmmwrap.tools.tune import untuned_index
 
 BLAS = "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
 
@@ -97,7 +98,7 @@ def made(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> d
     """A file `xsmmwrap tune` made on this machine for a tiny set (timings too short to mean
     anything: the tests check what is done with a choice, not which one is made)."""
     out = tmp_path_factory.mktemp("tune") / "tune.json"
-    r = xsmmwrap(cli_env, "tune", "--shapes", "8x8x8,5x5x5,72x72x72", "-o", str(out), *FAST)
+    r = xsmmwrap(cli_env, "tune", "--shapes", "8x8x8,13x5x7,72x72x72", "-o", str(out), *FAST)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3 descriptors written to" in r.stderr
     assert "dgemm_nn_72x72x72_lda72_ldb72_ldc72_a1_b1" in r.stdout  # the table
@@ -123,6 +124,17 @@ def pick(e: dict[str, Any], route: str, target: str | None = None, plan: bool = 
     pytest.skip(f"no {route} {target or ''} candidate measured")
 
 
+def pick_moved_kernel(e: dict[str, Any], own: str) -> dict[str, Any]:
+    """Make entry e choose a kernel the wrapper would not make without the file, and return it:
+    another target's than the CPU's own where it has two, else a plan of its own (an AVX2-only
+    CPU has one target; 8x8x8 and 13x5x7 have plans on both kinds)."""
+    default = untuned_index(e, own)
+    moved = [i for i, c in enumerate(e["candidates"]) if c["route"] == "kernel" and i != default]
+    assert moved, f"tune measured no other kernel for {e['m']}x{e['n']}x{e['k']}"
+    e["choice"] = min(moved, key=lambda i: e["candidates"][i]["target"] == own)
+    return dict(e["candidates"][e["choice"]])
+
+
 def write(tmp_path: Path, doc: Any, name: str = "t.json") -> Path:
     p = tmp_path / name
     p.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
@@ -144,34 +156,35 @@ def test_tune_writes_a_file_the_library_uses(
     doc = copy.deepcopy(made)
     pick(entry(doc, 8, 8, 8), "blas")
     pick(entry(doc, 72, 72, 72), "kernel", plan=True)
-    pick(entry(doc, 5, 5, 5), "kernel", made["cpu"]["isa"])  # what the defaults do anyway
+    pick(entry(doc, 13, 5, 7), "kernel", made["cpu"]["isa"])  # what the defaults do anyway
     f = write(tmp_path, doc)
-    shapes = ["8x8x8:1", "7x7x7:1", "72x72x72:1", "5x5x5:1"]
+    shapes = ["8x8x8:1", "7x7x7:1", "72x72x72:1", "13x5x7:1"]
     err, stats, _ = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f))
     assert err == ""
     tune = stats["tune"]
     assert (tune["file"], tune["state"], tune["entries"], tune["moved"]) == (str(f), "in use", 3, 2)
-    assert tune["calls"] == 2  # 8x8x8 and 72x72x72 routed by it; 5x5x5 as by default
+    assert tune["calls"] == 2  # 8x8x8 and 72x72x72 routed by it; 13x5x7 as by default
     tuned = {(k["m"], k["tuned"]) for k in stats["kernels"]}
-    assert tuned == {(7, False), (72, True), (5, False)}
+    assert tuned == {(7, False), (72, True), (13, False)}
 
 
 def test_routing_per_descriptor(made: dict[str, Any], libpath: Path, tmp_path: Path) -> None:
-    """Each named descriptor takes its choice: the original BLAS (route tuned_blas), a plan of
-    another target, a kernel above the threshold; unnamed ones today's rules."""
+    """Each named descriptor takes its choice: the original BLAS (route tuned_blas), a kernel of
+    another target (or another plan), a kernel above the threshold; unnamed ones today's rules."""
     doc = copy.deepcopy(made)
     pick(entry(doc, 8, 8, 8), "blas")
-    pick(entry(doc, 5, 5, 5), "kernel", "avx2")
+    other = pick_moved_kernel(entry(doc, 13, 5, 7), made["cpu"]["isa"])
     pick(entry(doc, 72, 72, 72), "kernel", plan=True)
     f = write(tmp_path, doc)
-    shapes = ["8x8x8:1", "8x8x8:1", "5x5x5:1", "72x72x72:1", "7x7x7:1", "8x8x8", "80x80x80:1"]
+    shapes = ["8x8x8:1", "8x8x8:1", "13x5x7:1", "72x72x72:1", "7x7x7:1", "8x8x8", "80x80x80:1"]
     err, stats, _ = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f), LIBXSMM_VERBOSE="2")
     routes = stats["routes"]
     assert routes["tuned_blas"] == 2  # 8x8x8 beta 1
     assert routes["too_large"] == 1  # 80^3 is not named
-    assert routes["jit"] == 4  # 5^3, 72^3 (above the threshold), 7^3, 8^3 beta 0
+    assert routes["jit"] == 4  # 13x5x7, 72^3 (above the threshold), 7^3, 8^3 beta 0
     kernels = {(k["m"], k["beta"]): k for k in stats["kernels"]}
-    assert kernels[(5, "1")]["target"] == "avx2" and kernels[(5, "1")]["tuned"]
+    k13, plan = kernels[(13, "1")], ("target", "mb_max", "nb_max")
+    assert [k13[x] for x in plan] == [other[x] for x in plan] and k13["tuned"]
     k72 = kernels[(72, "1")]
     chosen = entry(doc, 72, 72, 72)["candidates"][entry(doc, 72, 72, 72)["choice"]]
     assert (k72["mb_max"], k72["nb_max"]) == (chosen["mb_max"], chosen["nb_max"]) != (0, 0)
@@ -191,11 +204,11 @@ def test_tuning_changes_no_result_and_is_deterministic(
     """A plan or target changes no element (the arithmetic contract): the results with the file
     are the untuned kernels' bit for bit; and the same file gives the same routing twice."""
     doc = copy.deepcopy(made)
-    pick(entry(doc, 5, 5, 5), "kernel", "avx2")
+    pick_moved_kernel(entry(doc, 13, 5, 7), made["cpu"]["isa"])
     pick(entry(doc, 72, 72, 72), "kernel", plan=True)
-    pick(entry(doc, 8, 8, 8), "kernel", plan=False)
+    pick_moved_kernel(entry(doc, 8, 8, 8), made["cpu"]["isa"])
     f = write(tmp_path, doc)
-    shapes = ["5x5x5:1", "72x72x72:1", "8x8x8:1", "13x5x7"]
+    shapes = ["13x5x7:1", "72x72x72:1", "8x8x8:1", "5x5x5"]
     _, plain, bits = run(libpath, shapes, tmp_path, XSMMWRAP_MAX_MNK=str(128**3))
     _, first, tuned_bits = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f))
     _, second, again = run(libpath, shapes, tmp_path, XSMMWRAP_TUNE=str(f))
@@ -335,7 +348,7 @@ def test_default_cache_file(made: dict[str, Any], libpath: Path, tmp_path: Path)
 
 def test_python_api_shows_the_file(made: dict[str, Any], libpath: Path, tmp_path: Path) -> None:
     doc = copy.deepcopy(made)
-    pick(entry(doc, 8, 8, 8), "kernel", "avx2")
+    other = pick_moved_kernel(entry(doc, 8, 8, 8), made["cpu"]["isa"])
     f = write(tmp_path, doc)
     code = (
         "import numpy as np, xsmmwrap\n"
@@ -349,7 +362,7 @@ def test_python_api_shows_the_file(made: dict[str, Any], libpath: Path, tmp_path
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out == [str(f), "in", "use", "3", "True", "avx2", "1"]
+    assert out == [str(f), "in", "use", "3", "True", other["target"], "1"]
 
 
 def test_tune_from_statistics_and_show(
@@ -367,8 +380,6 @@ def test_tune_from_statistics_and_show(
     assert got == [(6, 6, 6, "0", 2), (9, 4, 3, "1", 1)]
     r = xsmmwrap(cli_env, "tune", "--show", str(out))
     assert r.returncode == 0 and "dgemm_nn_6x6x6_lda6_ldb6_ldc6_a1_b0" in r.stdout
-    from xsmmwrap.tools.tune import untuned_index
-
     _, tuned, _ = run(libpath, ["6x6x6", "6x6x6", "9x4x3:1"], tmp_path, XSMMWRAP_TUNE=str(out))
     moved = [e for e in doc["entries"] if e["choice"] != untuned_index(e, stats["target"])]
     assert tuned["tune"]["state"] == "in use" and tuned["tune"]["moved"] == len(moved)
