@@ -33,9 +33,9 @@ static bool active;
 static struct link_map *loaded[512];  // the program's objects at start
 static int nloaded;
 
-static void cpuid_faults(bool on)
+static bool cpuid_faults(bool on)  // for the calling thread and those it starts
 {
-    syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1);
+    return syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1) == 0;
 }
 
 #define BIT(n) (1u << (n))
@@ -160,8 +160,7 @@ unsigned int la_version(unsigned int version)
         struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_NODEFER };
         sigemptyset(&sa.sa_mask);
         sigaction(SIGSEGV, NULL, &theirs);
-        active = sigaction(SIGSEGV, &sa, NULL) == 0 &&
-                 syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) == 0;
+        active = sigaction(SIGSEGV, &sa, NULL) == 0 && cpuid_faults(true);
     }
     return version;
 }
