@@ -127,12 +127,17 @@ _TABLE: tuple[tuple[str, str, str, bool, str], ...] = (
 #: eigenvectors are computed or not) catches it: ``xeigtstz < zed.in`` fails 12 of 1104 ZEV tests
 #: plain on the Xeon here (4 with OPENBLAS_CORETYPE=Haswell; none with Sandybridge's kernels or
 #: the reference BLAS), every wrapped run none. A failed test adds tests, so the counts of tests
-#: may differ too. In such a path a wrapped run must fail no test at all.
+#: may differ too. With OpenBLAS's Haswell kernels (what an AVX2-only CPU gets; here through
+#: tools/as_avx2_only.sh) ``xeigtsts < nep.in`` fails 2 of 1764 SHS tests plain: the inverse
+#: iteration residuals (tests 11 and 13) of one matrix (order 10, type 12) at 24.9 and 25.5
+#: against a threshold of 20; none with the reference BLAS or wrapped. In such a path a wrapped
+#: run must fail no test at all.
 PLAIN_MAY_FAIL: dict[str, tuple[str, ...]] = {
     "xeigtstz:zed.in": ("ZEV",),
     "xeigtstz:zgd.in": ("ZGV drivers",),
     "xeigtstc:ced.in": ("CEV",),
     "xeigtstc:cgd.in": ("CGV drivers",),
+    "xeigtsts:nep.in": ("SHS",),
 }
 
 #: Every case: real double, single, then complex double, single (zgemm_, cgemm_).
@@ -643,8 +648,8 @@ def format_report(data: dict[str, Any]) -> str:
     table = format_table(header, rows, left=3)
     if any(c.get("plain_only_failures") for c in data["cases"]):
         table += (
-            "ok*: the plain run fails tests that every wrapped run passes: the original BLAS "
-            "gives an element a value that depends on the call's shape (PLAIN_MAY_FAIL)\n"
+            "ok*: the plain run fails tests that every wrapped run passes: the original BLAS's "
+            "own failures, known by path (PLAIN_MAY_FAIL)\n"
         )
     problems = [f"{c['program']} < {c['input']}: {p}" for c in data["cases"] for p in c["problems"]]
     fewer = any(c.get("plain_only_failures") for c in data["cases"])
