@@ -84,7 +84,7 @@ static void on_segv(int sig, siginfo_t *si, void *context)
     }
     const struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigaction(SIGSEGV, &dfl, NULL);  // a fault repeats and ends the process as it would have
-    if (si->si_code <= 0)                 // a sent signal does not repeat: send it again
+    if (si->si_code <= 0)  // a sent signal does not repeat: send it again
         raise(sig);
 }
 
