@@ -6,33 +6,11 @@
  * second repetition on. A generated kernel can only do worse. Build and run on an AVX-512 machine:
  *   gcc -O3 -mavx512f -mfma tools/probes/complex_tile.c -o probe && ./probe   (pins to CPU 1)
  * Measured on an Intel Xeon (family 6, model 167), docs/BENCHMARKS.md (complex kernels). */
-#define _GNU_SOURCE
+#include "probe.h"  // first: it sets _GNU_SOURCE
+
 #include <immintrin.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-// The peak as bench kernels takes it: independent zmm FMAs on registers only.
-static void peak_loop(long n)
-{
-#define F(r) "vfmadd231pd %%zmm12, %%zmm12, %%zmm" #r "\n"
-    __asm__ volatile("vpxorq %%zmm12, %%zmm12, %%zmm12\n"
-                     "1:\n" F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
-                     "dec %0\n jnz 1b\n"
-                     : "+r"(n)
-                     :
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
-                       "xmm9", "xmm10", "xmm11", "xmm12", "cc");
-#undef F
-}
 
 // A: K steps of MV vectors (interleaved re, im); B: column j's k-th element at 2*(k + j*K).
 #define TILE(MV, NC)                                                                                \
@@ -77,10 +55,7 @@ static const struct {
 
 int main(void)
 {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(1, &s);
-    sched_setaffinity(0, sizeof s, &s);
+    pin_cpu1();
     enum { KMAX = 64 };
     double *a = aligned_alloc(64, 8 * 8 * 4 * KMAX), *b = aligned_alloc(64, 8 * 2 * 12 * KMAX),
            *c = aligned_alloc(64, 8 * 8 * 12);
@@ -99,11 +74,11 @@ int main(void)
         for (int ki = 0; ki < NK; ki++)
             for (int ti = 0; ti < NT; ti++) {
                 const int k = ks[ki];
-                const long np = 100000, nt = 200000 / k;
+                const long np = 50000, nt = 200000 / k;
                 double bp = 1e9, bt = 1e9;
                 for (int r = 0; r < 20; r++) {
                     double t0 = now();
-                    peak_loop(np);
+                    registers_only(np, a);
                     const double tp = now() - t0;
                     t0 = now();
                     tiles[ti].fn(a, b, c, k, nt);
@@ -111,7 +86,7 @@ int main(void)
                     bp = tp < bp ? tp : bp;
                     bt = tt < bt ? tt : bt;
                 }
-                const double p = 12.0 * 16 * (double)np / bp * 1e-9;
+                const double p = PEAK_FLOPS * (double)np / bp * 1e-9;
                 peak = p > peak ? p : peak;
                 gflops[run][ki][ti] = 32.0 * tiles[ti].mv * tiles[ti].nc * k * (double)nt / bt * 1e-9;
             }

@@ -8,40 +8,16 @@
  * register-only rate whether the loads feed the FMAs or not. A ZGEMM or DGEMM k loop cannot run
  * faster than that share of the peak here, whatever its schedule (docs/BENCHMARKS.md, complex
  * kernels). */
-#define _GNU_SOURCE
-#include <sched.h>
+#include "probe.h"  // first: it sets _GNU_SOURCE
+
 #include <stdio.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-#define F(r, a, b) "vfmadd231pd %%zmm" #a ", %%zmm" #b ", %%zmm" #r "\n"
-#define F24(a, b)                                                                                   \
-    F(0, a, b) F(1, a, b) F(2, a, b) F(3, a, b) F(4, a, b) F(5, a, b) F(6, a, b) F(7, a, b)         \
-    F(8, a, b) F(9, a, b) F(10, a, b) F(11, a, b) F(12, a, b) F(13, a, b) F(14, a, b) F(15, a, b)   \
-    F(16, a, b) F(17, a, b) F(18, a, b) F(19, a, b) F(20, a, b) F(21, a, b) F(22, a, b) F(23, a, b)
 #define LOADS                                                                                       \
     "vmovupd (%1), %%zmm24\n vmovupd 64(%1), %%zmm25\n vmovupd 128(%1), %%zmm26\n"                  \
     "vmovupd 192(%1), %%zmm27\n"
 #define BCAST(off, r) "vbroadcastsd " #off "(%1), %%zmm" #r "\n"
-#define CLOBBER "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
-    "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",     \
-    "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28",     \
-    "xmm29", "xmm30", "xmm31"
 
 static double buf[512] __attribute__((aligned(64)));
-
-static void registers_only(long n, double *p)
-{
-    __asm__ volatile("vpxorq %%zmm30, %%zmm30, %%zmm30\n vpxorq %%zmm31, %%zmm31, %%zmm31\n"
-                     "1:\n" F24(30, 31) "dec %0\n jnz 1b\n"
-                     : "+r"(n) : "r"(p) : CLOBBER);
-}
 
 static void loads_feeding(long n, double *p)
 {
@@ -78,15 +54,12 @@ static double best(void (*loop)(long, double *), long n)
 
 int main(void)
 {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(1, &s);
-    sched_setaffinity(0, sizeof s, &s);
+    pin_cpu1();
     const long n = 200000;
     for (int run = 0; run < 3; run++) {
         const double r = best(registers_only, n), f = best(loads_feeding, n), b = best(loads_beside, n);
         printf("registers only %.1f GFLOP/s; loads feeding the FMAs %.3f of it, loads beside them %.3f\n",
-               24.0 * 16 * (double)n / r * 1e-9, r / f, r / b);
+               PEAK_FLOPS * (double)n / r * 1e-9, r / f, r / b);
     }
     return 0;
 }
